@@ -1,0 +1,47 @@
+# The README's contract: `make run` starts the local stack, `make test` runs every check, `make bench` the benchmarks.
+# Everything installs itself on a fresh clone (a virtualenv in .venv, Node tools in node_modules).
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PY_STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha256sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: install lint typecheck test unit run bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(PY_STAMP): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
+	rm -f $(VENV)/.installed-* && touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	rm -f node_modules/.installed-* && touch $@
+
+install: $(PY_STAMP) $(NODE_STAMP)
+
+lint: $(PY_STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+typecheck: $(PY_STAMP)
+	$(PY) -m mypy
+
+test: install lint typecheck
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+unit: $(PY_STAMP)
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+run: install
+	$(PY) -m tools.run
+
+bench: install
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .devhost .mypy_cache .ruff_cache .pytest_cache test-output
