@@ -531,7 +531,7 @@ def _parse_auth(reader: _Reader, in_azure: bool) -> AuthSettings:
     easy_auth = reader.boolean("AETHERV_EASY_AUTH_ENABLED")
     if mode == "none" and in_azure:
         reader.problem("AETHERV_AUTH_MODE", "`none` is for local development only and is refused in Azure")
-    if mode == "entra":
+    if reader.raw("AETHERV_AUTH_MODE").lower() == "entra":  # an invalid mode is reported once, not again here
         if not _GUID.match(tenant):
             reader.problem("AETHERV_ENTRA_TENANT_ID", "is required in entra mode (the tenant's GUID)")
         if not _GUID.match(client_id):

@@ -1,0 +1,1 @@
+"""HTTP blueprints: parse the request, authorize, call one service function, shape the response."""
