@@ -1,0 +1,529 @@
+"""The inventory repository: batched, diff-based, concurrency-safe writes and paged reads of hosts and VMs.
+
+Tables (names from ``AETHERV_TABLE_PREFIX``):
+
+- ``<prefix>Hosts``: one entity per configured host (PartitionKey ``hosts``): connection state, last successful
+  collection (``last_seen``), last error, host facts, and the write lease described below.
+- ``<prefix>Vms``: one entity per VM, partitioned by host, RowKey = VM id; scalar fields as properties, nested
+  lists as JSON; each with a content hash and schema version.
+- ``<prefix>VmIndex``: VM id → host (PartitionKey ``vm``), so a VM is found by id with two point reads.
+
+Staleness is derived, not written: every VM row was present at its host's last successful collection (vanished
+VMs are deleted then), so a VM's ``last_seen`` is its host's ``last_seen`` and it is ``stale`` exactly when its host
+is disconnected. An unreachable host therefore costs one write and keeps all its last-known VMs.
+
+Writes are diff-based (unchanged VMs are not rewritten; a sync without changes writes only the host entity, its
+heartbeat) and batched (entity group transactions of at most 100 operations, one partition each). Concurrent
+writers of one host (the timer sync and a single-host refresh) are ordered through the host entity: a snapshot older
+than the one stored is dropped; changing VM rows needs a short lease taken with an ETag condition; the final host
+update is conditional too. A crash mid-write leaves rows that the next sync diffs against and repairs.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+
+from functions.inventory.entities import SCHEMA_VERSION, content_hash, from_entity, to_properties
+from functions.inventory.keys import decode_key, encode_key
+
+__all__ = ["InvalidContinuationError", "InventoryRepository", "Page", "WriteStats"]
+
+log = logging.getLogger(__name__)
+
+HOSTS_PARTITION = "hosts"
+INDEX_PARTITION = "vm"
+BATCH_LIMIT = 100
+LEASE_SECONDS = 60
+STARTED_AT_TOLERANCE = timedelta(seconds=120)
+DEFAULT_CLUSTER = "Default"
+
+
+class InvalidContinuationError(ValueError):
+    """A continuation token that this repository did not issue (or that was altered)."""
+
+
+@dataclass
+class WriteStats:
+    """What one write operation did to the tables (for summaries and the benchmark)."""
+
+    entities_written: int = 0
+    entities_deleted: int = 0
+    transactions: int = 0
+    skipped: str | None = None
+
+    def add(self, other: WriteStats) -> None:
+        """Accumulate ``other`` into this summary."""
+        self.entities_written += other.entities_written
+        self.entities_deleted += other.entities_deleted
+        self.transactions += other.transactions
+
+
+@dataclass
+class Page:
+    """One page of a listing and the opaque token for the next page (``None`` at the end)."""
+
+    items: list[dict[str, Any]]
+    continuation: str | None = None
+
+
+@dataclass
+class _Diff:
+    upserts: list[dict[str, Any]] = field(default_factory=list)
+    deletes: list[str] = field(default_factory=list)
+    added_ids: list[str] = field(default_factory=list)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_iso(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _chunks(items: Sequence[Any], size: int = BATCH_LIMIT) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _encode_token(token: Mapping[str, Any]) -> str:
+    raw = json.dumps({"v": 1, "t": dict(token)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> dict[str, Any]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidContinuationError("continuation token is not valid") from None
+    inner = document.get("t") if isinstance(document, dict) else None
+    if document.get("v") != 1 or not isinstance(inner, dict) or not all(isinstance(v, str) for v in inner.values()):
+        raise InvalidContinuationError("continuation token is not valid")
+    return inner
+
+
+class InventoryRepository:
+    """Hosts and VMs in Table Storage. One instance per process; thread-safe (the SDK clients are)."""
+
+    def __init__(
+        self,
+        service: TableServiceClient,
+        prefix: str,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._service = service
+        self.hosts_table = f"{prefix}Hosts"
+        self.vms_table = f"{prefix}Vms"
+        self.index_table = f"{prefix}VmIndex"
+        self._clock = clock
+        self._sleep = sleep
+        self._ready = False
+
+    # -- plumbing ------------------------------------------------------------------------------------------------
+
+    def _table(self, name: str) -> TableClient:
+        if not self._ready:
+            self.ensure_tables()
+        return self._service.get_table_client(name)
+
+    def ensure_tables(self) -> None:
+        """Create the tables if they do not exist (idempotent)."""
+        for name in (self.hosts_table, self.vms_table, self.index_table):
+            with contextlib.suppress(ResourceExistsError):
+                self._service.create_table(name)
+        self._ready = True
+
+    def _get_host_with_etag(self, host: str) -> tuple[dict[str, Any] | None, str | None]:
+        try:
+            entity = self._table(self.hosts_table).get_entity(HOSTS_PARTITION, encode_key(host))
+        except ResourceNotFoundError:
+            return None, None
+        return dict(entity), str(entity.metadata["etag"])
+
+    def _write_host(self, entity: dict[str, Any], etag: str | None) -> str:
+        """Create (``etag`` None) or conditionally replace the host entity; returns the new ETag."""
+        table = self._table(self.hosts_table)
+        entity = {key: value for key, value in entity.items() if value is not None}
+        if etag is None:
+            metadata = table.create_entity(entity)
+        else:
+            metadata = table.update_entity(
+                entity, mode=UpdateMode.REPLACE, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        return str(metadata["etag"])
+
+    def _submit(self, table: TableClient, operations: list[tuple[Any, ...]], stats: WriteStats) -> None:
+        for chunk in _chunks(operations):
+            table.submit_transaction(list(chunk))
+            stats.transactions += 1
+            for operation in chunk:
+                if operation[0] == "delete":
+                    stats.entities_deleted += 1
+                else:
+                    stats.entities_written += 1
+
+    # -- write side -----------------------------------------------------------------------------------------------
+
+    def _vm_rows(self, host: str) -> dict[str, dict[str, Any]]:
+        table = self._table(self.vms_table)
+        rows = table.query_entities(
+            "PartitionKey eq @pk", parameters={"pk": encode_key(host)}, select=["RowKey", "content_hash", "started_at"]
+        )
+        return {row["RowKey"]: dict(row) for row in rows}
+
+    def _diff(self, host: str, vms: Sequence[Mapping[str, Any]], collected_at: datetime) -> _Diff:
+        stored = self._vm_rows(host)
+        diff = _Diff()
+        seen: set[str] = set()
+        for vm in vms:
+            record = dict(vm)
+            vm_id = str(record["id"]).lower()
+            row_key = encode_key(vm_id)
+            if row_key in seen:
+                log.warning("inventory of %s lists VM %s twice; keeping the first", host, vm_id)
+                continue
+            seen.add(row_key)
+            record["id"] = vm_id
+            uptime = record.pop("uptime_seconds", None)
+            started = collected_at - timedelta(seconds=float(uptime)) if isinstance(uptime, int | float) else None
+            previous = stored.get(row_key)
+            previous_started = _parse_iso(previous.get("started_at")) if previous else None
+            if started and previous_started and abs(started - previous_started) <= STARTED_AT_TOLERANCE:
+                started = previous_started
+            record["started_at"] = _iso(started) if started and record.get("state") == "Running" else None
+            digest = content_hash(record)
+            if previous is None:
+                diff.added_ids.append(vm_id)
+            if previous is None or previous.get("content_hash") != digest:
+                diff.upserts.append(
+                    {
+                        "PartitionKey": encode_key(host),
+                        "RowKey": row_key,
+                        "content_hash": digest,
+                        "schema_version": SCHEMA_VERSION,
+                        **to_properties(record),
+                    }
+                )
+        diff.deletes = sorted(set(stored) - seen)
+        return diff
+
+    def _apply_diff(self, host: str, diff: _Diff, stats: WriteStats) -> None:
+        vms = self._table(self.vms_table)
+        operations: list[tuple[Any, ...]] = [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in diff.upserts]
+        operations += [("delete", {"PartitionKey": encode_key(host), "RowKey": key}) for key in diff.deletes]
+        self._submit(vms, operations, stats)
+        index = self._table(self.index_table)
+        added = [
+            ("upsert", {"PartitionKey": INDEX_PARTITION, "RowKey": encode_key(vm_id), "host": host})
+            for vm_id in diff.added_ids
+        ]
+        self._submit(index, added, stats)
+        for key in diff.deletes:
+            self._drop_index(key, host, stats)
+
+    def _drop_index(self, row_key: str, host: str, stats: WriteStats) -> None:
+        index = self._table(self.index_table)
+        try:
+            entry = index.get_entity(INDEX_PARTITION, row_key)
+        except ResourceNotFoundError:
+            return
+        if entry.get("host") != host:
+            return  # the VM moved: another host's sync owns the entry now
+        try:
+            index.delete_entity(
+                INDEX_PARTITION, row_key, etag=entry.metadata["etag"], match_condition=MatchConditions.IfNotModified
+            )
+            stats.entities_deleted += 1
+        except (ResourceModifiedError, ResourceNotFoundError):
+            pass
+
+    def apply_snapshot(
+        self,
+        host: str,
+        facts: Mapping[str, Any],
+        vms: Sequence[Mapping[str, Any]],
+        collected_at: datetime,
+        *,
+        max_wait: float = 30.0,
+    ) -> WriteStats:
+        """Store a host's collected facts and VMs as of ``collected_at``; returns what was written.
+
+        A snapshot older than the stored one is dropped (``skipped``). While another writer holds the host's lease,
+        a newer snapshot waits for it (up to ``max_wait`` seconds); an older or equal one is dropped.
+        """
+        stats = WriteStats()
+        facts_record = dict(facts)
+        cluster = facts_record.pop("cluster", None)
+        deadline = time.monotonic() + max_wait
+        while True:
+            entity, etag = self._get_host_with_etag(host)
+            stored_at = _parse_iso(entity.get("last_seen")) if entity else None
+            if stored_at is not None and stored_at >= collected_at:
+                stats.skipped = "a newer or equal snapshot is already stored"
+                return stats
+            lease_until = _parse_iso(entity.get("lease_until")) if entity else None
+            if entity and lease_until and lease_until > self._clock():
+                lease_at = _parse_iso(entity.get("lease_collected_at"))
+                if lease_at is not None and lease_at >= collected_at:
+                    stats.skipped = "another writer is storing a newer or equal snapshot"
+                    return stats
+                if time.monotonic() >= deadline:
+                    stats.skipped = "another writer holds the host's lease"
+                    return stats
+                self._sleep(0.2)
+                continue
+            diff = self._diff(host, vms, collected_at)
+            base = {
+                "PartitionKey": HOSTS_PARTITION,
+                "RowKey": encode_key(host),
+                "name": host,
+                "configured": True,
+                "schema_version": SCHEMA_VERSION,
+            }
+            final = {
+                **base,
+                "cluster": cluster,
+                "connected": True,
+                "last_seen": _iso(collected_at),
+                "last_attempt": _iso(collected_at),
+                "vm_count": len(vms),
+                "facts_json": json.dumps(facts_record, sort_keys=True, default=str),
+            }
+            try:
+                if diff.upserts or diff.deletes:
+                    lease = {
+                        **(entity or base),
+                        "lease_owner": uuid.uuid4().hex,
+                        "lease_until": _iso(self._clock() + timedelta(seconds=LEASE_SECONDS)),
+                        "lease_collected_at": _iso(collected_at),
+                    }
+                    etag = self._write_host(lease, etag)
+                    stats.entities_written += 1
+                    self._apply_diff(host, diff, stats)
+                self._write_host(final, etag)
+                stats.entities_written += 1
+                return stats
+            except (ResourceModifiedError, ResourceExistsError):
+                log.info("inventory of %s changed concurrently; re-reading", host)
+                continue
+
+    def mark_unreachable(self, host: str, error: str, at: datetime) -> WriteStats:
+        """Record that collecting ``host`` failed at ``at``; its last-known VMs are kept (and read as stale)."""
+        stats = WriteStats()
+        for _ in range(10):
+            entity, etag = self._get_host_with_etag(host)
+            record: dict[str, Any] = (
+                dict(entity) if entity else {"PartitionKey": HOSTS_PARTITION, "RowKey": encode_key(host)}
+            )
+            record.update(
+                name=host,
+                configured=True,
+                schema_version=SCHEMA_VERSION,
+                connected=False,
+                error=error[:1000],
+                last_attempt=_iso(at),
+            )
+            if not entity or entity.get("connected", False) or not entity.get("disconnected_since"):
+                record["disconnected_since"] = _iso(at)
+            try:
+                self._write_host(record, etag)
+                stats.entities_written += 1
+                return stats
+            except (ResourceModifiedError, ResourceExistsError):
+                continue
+        stats.skipped = "host entity kept changing"
+        return stats
+
+    def _delete_partition(self, host: str, stats: WriteStats) -> None:
+        rows = self._vm_rows(host)
+        operations: list[tuple[Any, ...]] = [
+            ("delete", {"PartitionKey": encode_key(host), "RowKey": key}) for key in rows
+        ]
+        self._submit(self._table(self.vms_table), operations, stats)
+        for key in rows:
+            self._drop_index(key, host, stats)
+
+    def prune_hosts(self, configured: Collection[str]) -> WriteStats:
+        """Remove hosts (and their VMs) that are no longer configured."""
+        stats = WriteStats()
+        keep = {name.lower() for name in configured}
+        for entity in list(self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'")):
+            name = str(entity.get("name") or decode_key(entity["RowKey"]))
+            if name.lower() in keep:
+                continue
+            self._delete_partition(name, stats)
+            try:
+                self._table(self.hosts_table).delete_entity(HOSTS_PARTITION, entity["RowKey"])
+                stats.entities_deleted += 1
+            except ResourceNotFoundError:
+                pass
+        return stats
+
+    def remove_vm(self, host: str, vm_id: str) -> WriteStats:
+        """Remove one VM from the inventory (after the delete workflow removed it from the host)."""
+        stats = WriteStats()
+        key = encode_key(vm_id.lower())
+        try:
+            self._table(self.vms_table).delete_entity(encode_key(host), key)
+            stats.entities_deleted += 1
+        except ResourceNotFoundError:
+            pass
+        self._drop_index(key, host, stats)
+        return stats
+
+    # -- read side ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _host_view(entity: Mapping[str, Any]) -> dict[str, Any]:
+        facts = json.loads(entity.get("facts_json") or "{}")
+        return {
+            "name": entity.get("name") or decode_key(entity["RowKey"]),
+            "cluster": entity.get("cluster") or DEFAULT_CLUSTER,
+            "clustered": bool(entity.get("cluster")),
+            "connected": bool(entity.get("connected", False)),
+            "last_seen": entity.get("last_seen"),
+            "last_attempt": entity.get("last_attempt"),
+            "disconnected_since": None if entity.get("connected") else entity.get("disconnected_since"),
+            "error": None if entity.get("connected") else entity.get("error"),
+            "vm_count": int(entity.get("vm_count", 0)),
+            "facts": facts,
+        }
+
+    def list_hosts(self) -> list[dict[str, Any]]:
+        """Every host with its connection state and facts, sorted by name."""
+        entities = self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'")
+        return sorted((self._host_view(e) for e in entities), key=lambda h: str(h["name"]).lower())
+
+    def get_host(self, name: str) -> dict[str, Any] | None:
+        """One host, or ``None``."""
+        entity, _ = self._get_host_with_etag(name)
+        return self._host_view(entity) if entity else None
+
+    def _vm_view(self, entity: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+        record = from_entity(entity)
+        host_name = decode_key(str(entity["PartitionKey"]))
+        host = hosts.get(host_name, {})
+        record["host"] = host_name
+        record["cluster"] = host.get("cluster", DEFAULT_CLUSTER)
+        record["stale"] = not host.get("connected", False)
+        record["last_seen"] = host.get("last_seen")
+        return record
+
+    def list_vms(
+        self,
+        *,
+        host: str | None = None,
+        state: str | None = None,
+        name_prefix: str | None = None,
+        stale: bool | None = None,
+        page_size: int = 100,
+        continuation: str | None = None,
+    ) -> Page:
+        """A page of VMs, filtered; pass ``continuation`` from the previous page to continue."""
+        hosts = {h["name"]: h for h in self.list_hosts()}
+        clauses: list[str] = []
+        parameters: dict[str, Any] = {}
+        if host is not None:
+            clauses.append("PartitionKey eq @host")
+            parameters["host"] = encode_key(host)
+        if stale is not None:
+            chosen = [name for name, view in hosts.items() if bool(view["connected"]) is not stale]
+            if not chosen:
+                return Page(items=[])
+            alternatives = []
+            for position, name in enumerate(chosen):
+                alternatives.append(f"PartitionKey eq @h{position}")
+                parameters[f"h{position}"] = encode_key(name)
+            clauses.append("( " + " or ".join(alternatives) + " )")  # the SDK finds @names between spaces
+        if state is not None:
+            clauses.append("state eq @state")
+            parameters["state"] = state
+        if name_prefix:
+            clauses.append("name ge @lo and name lt @hi")
+            parameters["lo"] = name_prefix
+            parameters["hi"] = name_prefix[:-1] + chr(ord(name_prefix[-1]) + 1)
+        table = self._table(self.vms_table)
+        query_filter = " and ".join(clauses) or "PartitionKey ne ''"
+        token_in: Any = _decode_token(continuation) if continuation else None  # the SDK takes its own dict token
+        pager: Any = table.query_entities(query_filter, parameters=parameters, results_per_page=page_size).by_page(
+            continuation_token=token_in
+        )
+        page: Iterator[Any] = next(pager, iter(()))
+        items = [self._vm_view(entity, hosts) for entity in page]
+        token = pager.continuation_token
+        return Page(items=items, continuation=_encode_token(token) if token else None)
+
+    def iter_vms(self, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Every VM matching ``filters`` (all pages)."""
+        continuation: str | None = None
+        while True:
+            page = self.list_vms(continuation=continuation, page_size=1000, **filters)
+            yield from page.items
+            if page.continuation is None:
+                return
+            continuation = page.continuation
+
+    def get_vm(self, vm_id: str) -> dict[str, Any] | None:
+        """One VM by id (two point reads), or ``None``."""
+        key = encode_key(vm_id.lower())
+        try:
+            entry = self._table(self.index_table).get_entity(INDEX_PARTITION, key)
+            entity = self._table(self.vms_table).get_entity(encode_key(str(entry["host"])), key)
+        except ResourceNotFoundError:
+            return None
+        host = self.get_host(str(entry["host"]))
+        return self._vm_view(entity, {str(entry["host"]): host} if host else {})
+
+    def clusters(self) -> list[dict[str, Any]]:
+        """Clusters derived from host membership (stand-alone hosts form the ``Default`` group)."""
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for view in self.list_hosts():
+            groups.setdefault(str(view["cluster"]), []).append(view)
+        return [
+            {
+                "name": name,
+                "hosts": [h["name"] for h in members],
+                "total_hosts": len(members),
+                "connected_hosts": sum(1 for h in members if h["connected"]),
+                "vm_count": sum(int(h["vm_count"]) for h in members),
+            }
+            for name, members in sorted(groups.items())
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """Totals, clusters, hosts (connected and not) and the last successful sync per host."""
+        hosts = self.list_hosts()
+        last = [h["last_seen"] for h in hosts if h["last_seen"]]
+        return {
+            "total_hosts": len(hosts),
+            "connected_hosts": sum(1 for h in hosts if h["connected"]),
+            "disconnected_hosts": sum(1 for h in hosts if not h["connected"]),
+            "total_vms": sum(int(h["vm_count"]) for h in hosts),
+            "stale_vms": sum(int(h["vm_count"]) for h in hosts if not h["connected"]),
+            "total_clusters": len({h["cluster"] for h in hosts if h["clustered"]}),
+            "last_sync": max(last) if last else None,
+            "clusters": self.clusters(),
+            "hosts": hosts,
+        }

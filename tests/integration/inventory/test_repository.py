@@ -1,0 +1,261 @@
+"""The inventory repository against Azurite: diff-based batched writes, staleness, paging, keys, concurrency."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from functions.inventory.keys import decode_key, encode_key
+from functions.inventory.repository import InvalidContinuationError, InventoryRepository
+from tests.integration.inventory.conftest import RequestCounter
+
+T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def vm(
+    name: str, *, state: str = "Running", cpu: int = 2, ips: list[str] | None = None, **extra: Any
+) -> dict[str, Any]:
+    vm_id = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+    return {
+        "id": vm_id,
+        "name": name,
+        "state": state,
+        "cpu_cores": cpu,
+        "memory_gb": 4.0,
+        "ip_addresses": ips or [],
+        "disks": [{"path": f"C:\\VMs\\{name}\\disk.vhdx", "capacity_gb": 64}],
+        **extra,
+    }
+
+
+def facts(cluster: str | None = None) -> dict[str, Any]:
+    return {"cluster": cluster, "total_cpu_cores": 32, "total_memory_gb": 256.0, "free_memory_gb": 128.0}
+
+
+def names(repo: InventoryRepository, **filters: Any) -> list[str]:
+    return sorted(v["name"] for v in repo.iter_vms(**filters))
+
+
+def test_full_sync_of_several_hosts(repo: InventoryRepository) -> None:
+    repo.apply_snapshot("hv01", facts("clu1"), [vm("a1"), vm("a2", state="Off")], T0)
+    repo.apply_snapshot("hv02", facts("clu1"), [vm("b1")], T0)
+    repo.apply_snapshot("hv03", facts(), [], T0)
+    assert names(repo) == ["a1", "a2", "b1"]
+    hosts = {h["name"]: h for h in repo.list_hosts()}
+    assert set(hosts) == {"hv01", "hv02", "hv03"}
+    assert hosts["hv01"]["connected"] and hosts["hv01"]["vm_count"] == 2
+    assert hosts["hv01"]["facts"]["total_memory_gb"] == 256.0
+    one = repo.get_vm(vm("a2")["id"].upper())
+    assert one is not None
+    assert (one["name"], one["host"], one["state"], one["stale"]) == ("a2", "hv01", "Off", False)
+    assert one["last_seen"] == "2026-11-01T12:00:00.000000Z"
+    assert one["disks"] == [{"path": "C:\\VMs\\a2\\disk.vhdx", "capacity_gb": 64}]
+    clusters = {c["name"]: c for c in repo.clusters()}
+    assert clusters["clu1"]["hosts"] == ["hv01", "hv02"]
+    assert clusters["Default"]["hosts"] == ["hv03"]
+    summary = repo.summary()
+    assert (summary["total_hosts"], summary["total_vms"], summary["total_clusters"]) == (3, 3, 1)
+
+
+def test_out_of_band_changes_appear_change_and_disappear(repo: InventoryRepository, counter: RequestCounter) -> None:
+    repo.apply_snapshot("hv01", facts(), [vm("a1"), vm("a2"), vm("a3")], T0)
+    counter.reset()
+    stats = repo.apply_snapshot("hv01", facts(), [vm("a1"), vm("a2", state="Off"), vm("a4")], T0 + timedelta(minutes=2))
+    assert names(repo) == ["a1", "a2", "a4"]
+    assert repo.get_vm(vm("a2")["id"])["state"] == "Off"  # type: ignore[index]
+    assert repo.get_vm(vm("a3")["id"]) is None
+    assert repo.get_vm(vm("a4")["id"]) is not None
+    # a2 changed and a4 added (one upsert batch), a3 deleted (same batch), a4 indexed, host leased and released
+    assert (stats.entities_written, stats.entities_deleted) == (5, 2)
+
+
+def test_no_change_resync_writes_one_entity_per_host(repo: InventoryRepository, counter: RequestCounter) -> None:
+    snapshot = {f"hv0{i}": [vm(f"h{i}-vm{j}", uptime_seconds=3600 + j) for j in range(30)] for i in range(1, 4)}
+    for host, vms in snapshot.items():
+        repo.apply_snapshot(host, facts(), vms, T0)
+    counter.reset()
+    later = T0 + timedelta(minutes=2)
+    for host, vms in snapshot.items():
+        aged = [{**v, "uptime_seconds": v["uptime_seconds"] + 120} for v in vms]
+        stats = repo.apply_snapshot(host, facts(), aged, later)
+        assert stats.entities_written == 1
+    assert counter.writes == 3
+    assert {h["last_seen"] for h in repo.list_hosts()} == {"2026-11-01T12:02:00.000000Z"}
+
+
+def test_a_reboot_is_seen_through_started_at(repo: InventoryRepository) -> None:
+    repo.apply_snapshot("hv01", facts(), [vm("a1", uptime_seconds=86400)], T0)
+    before = repo.get_vm(vm("a1")["id"])
+    stats = repo.apply_snapshot("hv01", facts(), [vm("a1", uptime_seconds=30)], T0 + timedelta(minutes=2))
+    after = repo.get_vm(vm("a1")["id"])
+    assert stats.entities_written == 3
+    assert before is not None
+    assert after is not None
+    assert after["started_at"] == "2026-11-01T12:01:30.000000Z" != before["started_at"]
+
+
+def test_unreachable_host_keeps_its_vms_as_stale_then_reconnects(repo: InventoryRepository) -> None:
+    repo.apply_snapshot("hv01", facts(), [vm("a1"), vm("a2")], T0)
+    repo.apply_snapshot("hv02", facts(), [vm("b1")], T0)
+    down = T0 + timedelta(minutes=2)
+    stats = repo.mark_unreachable("hv01", "HostUnreachable: connection refused", down)
+    assert stats.entities_written == 1
+    host = repo.get_host("hv01")
+    assert host is not None
+    assert (host["connected"], host["error"]) == (False, "HostUnreachable: connection refused")
+    assert host["disconnected_since"] == "2026-11-01T12:02:00.000000Z"
+    stale = list(repo.iter_vms(stale=True))
+    assert sorted(v["name"] for v in stale) == ["a1", "a2"]
+    assert {v["last_seen"] for v in stale} == {"2026-11-01T12:00:00.000000Z"}
+    assert names(repo, stale=False) == ["b1"]
+    repo.mark_unreachable("hv01", "HostUnreachable: connection refused", down + timedelta(minutes=2))
+    assert repo.get_host("hv01")["disconnected_since"] == "2026-11-01T12:02:00.000000Z"  # type: ignore[index]
+    repo.apply_snapshot("hv01", facts(), [vm("a1"), vm("a2")], down + timedelta(minutes=4))
+    host = repo.get_host("hv01")
+    assert host is not None
+    assert (host["connected"], host["error"], host["disconnected_since"]) == (True, None, None)
+    assert names(repo, stale=True) == []
+
+
+def test_batches_hold_at_most_100_operations_of_one_partition(repo: InventoryRepository) -> None:
+    operations: list[list[tuple[Any, ...]]] = []
+    original = repo._submit
+
+    def spy(table: Any, ops: list[tuple[Any, ...]], stats: Any) -> None:
+        operations.append(list(ops))
+        original(table, ops, stats)
+
+    repo._submit = spy  # type: ignore[method-assign]
+    stats = repo.apply_snapshot("hv01", facts(), [vm(f"vm{i:03}") for i in range(250)], T0)
+    assert stats.transactions == 6  # 3 batches of VM rows + 3 batches of index rows
+    vm_ops = [op for ops in operations for op in ops if "content_hash" in op[1]]
+    assert len(vm_ops) == 250
+    assert len(names(repo)) == 250
+
+
+def test_paging_returns_each_vm_exactly_once(repo: InventoryRepository) -> None:
+    expected = []
+    for i in range(1, 4):
+        vms = [vm(f"h{i}-{j:04}") for j in range(367)]
+        expected += [v["name"] for v in vms]
+        repo.apply_snapshot(f"hv0{i}", facts(), vms, T0)
+    seen: list[str] = []
+    continuation = None
+    pages = 0
+    while True:
+        page = repo.list_vms(page_size=100, continuation=continuation)
+        seen += [v["name"] for v in page.items]
+        pages += 1
+        continuation = page.continuation
+        if continuation is None:
+            break
+    assert len(seen) == 1101
+    assert sorted(seen) == sorted(expected)
+    assert pages >= 12
+
+
+def test_filters(repo: InventoryRepository) -> None:
+    repo.apply_snapshot("hv01", facts(), [vm("web01"), vm("web02", state="Off"), vm("db01")], T0)
+    repo.apply_snapshot("hv02", facts(), [vm("web03"), vm("app01", state="Off")], T0)
+    assert names(repo, host="hv02") == ["app01", "web03"]
+    assert names(repo, state="Off") == ["app01", "web02"]
+    assert names(repo, name_prefix="web") == ["web01", "web02", "web03"]
+    assert names(repo, name_prefix="web", state="Running", host="hv01") == ["web01"]
+    assert names(repo, host="nope") == []
+
+
+def test_key_edge_cases_are_encoded_not_rejected(repo: InventoryRepository) -> None:
+    odd = ["a/b", "c\\d", "e#f", "g?h", "tab\there", "per%cent", "quote'o", "ünï"]
+    vms = [{**vm(name), "id": f"id-{name}"} for name in odd]
+    repo.apply_snapshot("CORP\\hv/01#x?", facts(), vms, T0)
+    assert names(repo, host="CORP\\hv/01#x?") == sorted(odd)
+    for name in odd:
+        found = repo.get_vm(f"id-{name}")
+        assert found is not None
+        assert (found["name"], found["host"]) == (name, "CORP\\hv/01#x?")
+    assert repo.get_host("CORP\\hv/01#x?") is not None
+    repo.remove_vm("CORP\\hv/01#x?", "id-a/b")
+    assert repo.get_vm("id-a/b") is None
+
+
+@given(st.text())
+def test_key_encoding_round_trips_and_is_legal(value: str) -> None:
+    key = encode_key(value)
+    assert decode_key(key) == value
+    assert not any(ch in key for ch in "/\\#?")
+    assert not any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in key)
+
+
+def test_older_snapshots_are_dropped(repo: InventoryRepository) -> None:
+    repo.apply_snapshot("hv01", facts(), [vm("new")], T0 + timedelta(minutes=5))
+    stats = repo.apply_snapshot("hv01", facts(), [vm("old")], T0)
+    assert stats.skipped
+    assert names(repo) == ["new"]
+
+
+def test_concurrent_writers_converge_on_the_newest_snapshot(make_repo: Any) -> None:
+    first, second = make_repo(), make_repo()
+    base = [vm(f"base{i}") for i in range(150)]
+    first.apply_snapshot("hv01", facts(), base, T0)
+    older = [*base[:100], *(vm(f"older{i}") for i in range(60))]
+    newer = [*base[50:], *(vm(f"newer{i}") for i in range(60))]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(repo: InventoryRepository, vms: list[dict[str, Any]], at: datetime) -> None:
+        try:
+            barrier.wait()
+            repo.apply_snapshot("hv01", facts(), vms, at)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [
+        threading.Thread(target=write, args=(first, older, T0 + timedelta(minutes=1))),
+        threading.Thread(target=write, args=(second, newer, T0 + timedelta(minutes=2))),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert names(first) == sorted(v["name"] for v in newer)
+    assert first.get_host("hv01")["last_seen"] == "2026-11-01T12:02:00.000000Z"  # type: ignore[index]
+
+
+def test_a_crash_mid_write_is_repaired_by_the_next_sync(make_repo: Any) -> None:
+    clock = {"now": T0}
+    repo = make_repo(clock=lambda: clock["now"])
+    repo.apply_snapshot("hv01", facts(), [vm(f"v{i}") for i in range(120)], T0)
+
+    def crash(*_: Any) -> None:
+        raise RuntimeError("worker died")
+
+    original = repo._apply_diff
+    repo._apply_diff = crash  # type: ignore[method-assign]
+    with pytest.raises(RuntimeError):
+        repo.apply_snapshot("hv01", facts(), [vm(f"w{i}") for i in range(10)], T0 + timedelta(minutes=2))
+    repo._apply_diff = original  # type: ignore[method-assign]
+    clock["now"] = T0 + timedelta(minutes=5)  # the dead writer's lease has expired
+    repo.apply_snapshot("hv01", facts(), [vm(f"w{i}") for i in range(10)], T0 + timedelta(minutes=4))
+    assert names(repo) == sorted(f"w{i}" for i in range(10))
+
+
+def test_pruning_removes_unconfigured_hosts_and_their_vms(repo: InventoryRepository) -> None:
+    repo.apply_snapshot("hv01", facts(), [vm("a1")], T0)
+    repo.apply_snapshot("hv02", facts(), [vm("b1"), vm("b2")], T0)
+    stats = repo.prune_hosts(["HV01"])
+    assert stats.entities_deleted == 5
+    assert [h["name"] for h in repo.list_hosts()] == ["hv01"]
+    assert names(repo) == ["a1"]
+    assert repo.get_vm(vm("b1")["id"]) is None
+
+
+def test_tampered_continuation_is_rejected(repo: InventoryRepository) -> None:
+    with pytest.raises(InvalidContinuationError):
+        repo.list_vms(continuation="not-a-token")
