@@ -45,6 +45,7 @@ from functions.guest.names import (
 OsFamily = Literal["windows", "linux"]
 
 _UNSAFE_UNITS: Final = re.compile("[\ud800-\udfff\U00010000-\U0010ffff]")
+_ECHO_OPTION: Final = re.compile("-[neE]+")
 
 
 def is_blank(value: str | None) -> bool:
@@ -197,17 +198,21 @@ def guest_compatibility_problems(values: Mapping[str, str | None], os_family: Os
     """Problems a given guest flavour has with otherwise valid values (D1, D8), keyed by data key.
 
     Windows guests never reassemble chunked values (D1), so every value must fit in 100 UTF-16 units and
-    the Ansible keys are refused; their domain join silently needs the OU (D8). Linux guests accept
-    everything that :func:`normalise_values` accepts, which this function does not check again.
+    the Ansible keys are refused; their domain join silently needs the OU (D8). The Linux agent writes each
+    value with ``echo``, which takes a value made only of ``echo`` options (``-n``, ``-e``, ``-E``, …) as
+    options and stores nothing. What :func:`normalise_values` checks is not checked again.
     """
     problems: dict[str, str] = {}
-    if os_family != "windows":
-        return problems
     present = {
         key: value.rstrip("\r\n")
         for key, value in values.items()
-        if value is not None and not is_blank(value)
+        if isinstance(value, str) and not is_blank(value)
     }
+    if os_family == "linux":
+        for key, value in present.items():
+            if _ECHO_OPTION.fullmatch(value):
+                problems[key] = "would be read as an echo option by the Linux guest agent and lost"
+        return problems
     for key, value in present.items():
         if key in (DataKey.ANSIBLE_SSH_USER, DataKey.ANSIBLE_SSH_KEY):
             problems[key] = "Ansible SSH access is not supported by the Windows guest agent"
