@@ -4,7 +4,9 @@ The host cannot delete guest items, so state left by an earlier run on the same 
 (D16). The workflow reads the pool once before it starts (§15 step 3): :func:`ensure_fresh_guest_pool`
 refuses a VM that already carries a provisioning state, and when the caller overrides that, the snapshot taken
 then is passed as ``baseline`` to :func:`read_guest_status` so the old state is reported as stale instead of
-as this run's result.
+as this run's result. Once the guest of this run has been seen waiting for the AES key (under a new public
+key), that snapshot becomes the baseline for the completion wait, so a final state equal to the old run's is
+still recognised as this run's.
 """
 
 from __future__ import annotations

@@ -213,3 +213,16 @@ def test_linux_compatibility_rules() -> None:
     assert sorted(problems) == ["guest_la_pw", "guest_la_uid"]
     assert "echo" in problems["guest_la_pw"]
     assert "-n" not in problems["guest_la_pw"]
+
+
+def test_completion_wait_uses_the_confirmed_snapshot_as_baseline() -> None:
+    old = {names.GUEST_STATE_KEY: "provisioningapplied", KEY: "OLDKEY", names.GUEST_ERROR_KEY: ""}
+    start = read_guest_status(old)
+    waiting = read_guest_status(
+        {**old, KEY: "NEWKEY", names.GUEST_STATE_KEY: "waitingforaeskey"}, baseline=start
+    )
+    assert waiting.waiting_for_aes_key
+    final = {**old, KEY: "NEWKEY"}
+    # against the pre-run baseline the final state looks like the old one; against the confirmed one it is new
+    assert read_guest_status(final, baseline=start).stale
+    assert read_guest_status(final, baseline=waiting).applied
