@@ -63,9 +63,7 @@ def load_guest_public_key_bytes(blob: bytes) -> rsa.RSAPublicKey:
             f"or DER starting 30; starts with {first})"
         )
     if key.key_size != KEY_BITS:
-        raise GuestKeyError(
-            f"guest public key has a {key.key_size}-bit modulus; only {KEY_BITS}-bit is accepted"
-        )
+        raise GuestKeyError(f"guest public key has a {key.key_size}-bit modulus; only {KEY_BITS}-bit is accepted")
     return key
 
 
@@ -77,15 +75,11 @@ def parse_capi_public_key_blob(blob: bytes) -> rsa.RSAPublicKey:
     if b_type != CAPI_PUBLICKEYBLOB or b_version != CAPI_BLOB_VERSION:
         raise GuestKeyError("CAPI public key blob does not start with 06 02 (PUBLICKEYBLOB, version 2)")
     if alg_id not in (CALG_RSA_KEYX, CALG_RSA_SIGN):
-        raise GuestKeyError(
-            f"CAPI public key blob has algorithm 0x{alg_id:08x}, not CALG_RSA_KEYX or CALG_RSA_SIGN"
-        )
+        raise GuestKeyError(f"CAPI public key blob has algorithm 0x{alg_id:08x}, not CALG_RSA_KEYX or CALG_RSA_SIGN")
     if magic != RSA1_MAGIC:
         raise GuestKeyError("CAPI public key blob lacks the RSA1 magic")
     if bitlen != KEY_BITS:
-        raise GuestKeyError(
-            f"CAPI public key blob declares a {bitlen}-bit modulus; only {KEY_BITS}-bit is accepted"
-        )
+        raise GuestKeyError(f"CAPI public key blob declares a {bitlen}-bit modulus; only {KEY_BITS}-bit is accepted")
     expected = CAPI_HEADER_BYTES + bitlen // 8
     if len(blob) != expected:
         problem = "truncated" if len(blob) < expected else "longer than its modulus"

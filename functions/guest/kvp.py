@@ -61,9 +61,7 @@ def utf16_units(value: str) -> int:
 def split_chunks(value: str) -> list[str]:
     """Split a BMP-only value into pieces of at most 100 UTF-16 units (one piece if it fits)."""
     if _UNSAFE_UNITS.search(value):
-        raise ValueError(
-            "value contains characters outside the Basic Multilingual Plane or unpaired surrogates"
-        )
+        raise ValueError("value contains characters outside the Basic Multilingual Plane or unpaired surrogates")
     if len(value) <= CHUNK_UNITS:
         return [value]
     return [value[start : start + CHUNK_UNITS] for start in range(0, len(value), CHUNK_UNITS)]
@@ -204,9 +202,7 @@ def guest_compatibility_problems(values: Mapping[str, str | None], os_family: Os
     """
     problems: dict[str, str] = {}
     present = {
-        key: value.rstrip("\r\n")
-        for key, value in values.items()
-        if isinstance(value, str) and not is_blank(value)
+        key: value.rstrip("\r\n") for key, value in values.items() if isinstance(value, str) and not is_blank(value)
     }
     if os_family == "linux":
         for key, value in present.items():
@@ -218,8 +214,7 @@ def guest_compatibility_problems(values: Mapping[str, str | None], os_family: Os
             problems[key] = "Ansible SSH access is not supported by the Windows guest agent"
         elif utf16_units(value) > CHUNK_UNITS:
             problems[key] = (
-                f"is longer than {CHUNK_UNITS} UTF-16 code units; "
-                "the Windows guest agent cannot read chunked values"
+                f"is longer than {CHUNK_UNITS} UTF-16 code units; the Windows guest agent cannot read chunked values"
             )
     if DataKey.GUEST_DOMAIN_JOIN_TARGET in present:
         for required in (

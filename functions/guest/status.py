@@ -123,9 +123,7 @@ def read_guest_status(guest_items: Mapping[str, str], *, baseline: GuestStatus |
     stale = False
     if baseline is not None and baseline.state is not None:
         unchanged = state == baseline.state and error == baseline.error_summary
-        new_key_waiting = (
-            state == GuestState.WAITING_FOR_AES_KEY and fingerprint != baseline.public_key_fingerprint
-        )
+        new_key_waiting = state == GuestState.WAITING_FOR_AES_KEY and fingerprint != baseline.public_key_fingerprint
         stale = unchanged and not new_key_waiting
     return GuestStatus(state=state, error_summary=error, public_key_fingerprint=fingerprint, stale=stale)
 

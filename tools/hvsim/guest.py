@@ -308,9 +308,7 @@ class SimulatedGuest:
         if self._phase is _Phase.WAITING_FOR_HOST_SIGNAL:
             timeout = self.behaviour.linux_host_signal_timeout if self.os_family == "linux" else None
             summary = "error waiting:host_signal"
-            at = self._poll(
-                now, timeout, summary, lambda: self._read(host, _HOST_STATE) == _WAITING_FOR_PUBLIC_KEY
-            )
+            at = self._poll(now, timeout, summary, lambda: self._read(host, _HOST_STATE) == _WAITING_FOR_PUBLIC_KEY)
             if at is None:
                 return False
             self._on_host_signal(at, host, guest)
@@ -330,9 +328,7 @@ class SimulatedGuest:
             return True
         return False
 
-    def _poll(
-        self, now: float, timeout: float | None, summary: str, condition: Callable[[], bool]
-    ) -> float | None:
+    def _poll(self, now: float, timeout: float | None, summary: str, condition: Callable[[], bool]) -> float | None:
         """Replay the polls due by ``now`` against the (unchanged since the last tick) host pool.
 
         Returns the time of the poll that saw the condition, or ``None`` if none did yet; raises on timeout.
@@ -385,9 +381,7 @@ class SimulatedGuest:
             self._log("version mismatch")
             raise _AgentFailureError("error validating:manifest")
 
-        self._private_key = self._injected_key or rsa.generate_private_key(
-            public_exponent=65537, key_size=2048
-        )
+        self._private_key = self._injected_key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
         published = export_public_key(self._private_key.public_key(), self.os_family)
         if self.behaviour.corrupt_public_key:
             published = base64.b64encode(base64.b64decode(published)[:100]).decode("ascii")
@@ -539,9 +533,7 @@ class SimulatedGuest:
                     names.append(base)
         return names
 
-    def _read_data(
-        self, host: Mapping[str, str], summary: str = "error reading:provisioning_data"
-    ) -> dict[str, bytes]:
+    def _read_data(self, host: Mapping[str, str], summary: str = "error reading:provisioning_data") -> dict[str, bytes]:
         """Discover and decrypt the data values; values failing to decrypt are left out, as both agents do."""
         names = self._data_names(host)
         if not names:
@@ -606,9 +598,7 @@ class SimulatedGuest:
             return None
         iv, ciphertext = blob[:16], blob[16:]
         if not ciphertext or len(ciphertext) % 16:
-            return (
-                b""  # `openssl … -nopad | sed …` fails inside a pipeline whose status is sed's: empty output
-            )
+            return b""  # `openssl … -nopad | sed …` fails inside a pipeline whose status is sed's: empty output
         padded = self._aes_cbc_decrypt(iv, ciphertext)
         pad = padded[-1]
         if 1 <= pad <= 16 and padded[-pad:] == bytes([pad]) * pad:

@@ -46,11 +46,7 @@ def test_pkcs1_der_layout_matches_the_protocol() -> None:
         pytest.param(windows_key_b64(PUBLIC), id="windows-capi"),
         pytest.param(linux_key_b64(PUBLIC), id="linux-pkcs1"),
         pytest.param(
-            b64(
-                PUBLIC.public_bytes(
-                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-                )
-            ),
+            b64(PUBLIC.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)),
             id="spki",
         ),
         pytest.param(b64(capi_blob(PUBLIC, alg_id=CALG_RSA_SIGN)), id="capi-signature-key"),
@@ -83,9 +79,7 @@ def test_host_blob_builder_matches_independent_layout() -> None:
         pytest.param(b64(capi_blob(PUBLIC) + b"\x00"), "longer than its modulus", id="oversized-capi"),
         pytest.param(b64(capi_blob(PUBLIC)[:8] + b"RSA2" + capi_blob(PUBLIC)[12:]), "RSA1", id="bad-magic"),
         pytest.param(b64(capi_blob(PUBLIC, alg_id=0x6610)), "algorithm", id="aes-alg-id"),
-        pytest.param(
-            b64(base64.b64decode(linux_key_b64(PUBLIC))[:200]), "not a valid DER", id="truncated-der"
-        ),
+        pytest.param(b64(base64.b64decode(linux_key_b64(PUBLIC))[:200]), "not a valid DER", id="truncated-der"),
         pytest.param(b64(RSA_1024_PKCS1_DER), "1024-bit", id="rsa-1024-der"),
         pytest.param(b64(b"\x30\x03\x02\x01\x05"), "not a valid DER", id="der-not-a-key"),
     ],

@@ -60,9 +60,7 @@ def test_round_trip_with_independent_decrypt(public_key: str) -> None:
     items = build_host_items(public_key, FULL_REQUEST)
     assert decrypt_all(PRIVATE, items) == FULL_REQUEST
     assert items[names.CHECKSUM_KEY] == reference_checksum(FULL_REQUEST)
-    assert set(items) == {names.CHECKSUM_KEY, names.SHARED_AES_KEY_KEY} | {
-        f"hlvmm.data.{key}" for key in FULL_REQUEST
-    }
+    assert set(items) == {names.CHECKSUM_KEY, names.SHARED_AES_KEY_KEY} | {f"hlvmm.data.{key}" for key in FULL_REQUEST}
 
 
 @pytest.mark.parametrize("public_key", KEY_FORMATS)
@@ -141,9 +139,7 @@ def test_100_multibyte_characters_stay_in_one_item() -> None:
 
 @pytest.mark.parametrize("value", ["pass😀word", "a" * 99 + "😀", "\ud800lone"])
 def test_non_bmp_and_surrogates_are_rejected(value: str) -> None:
-    with pytest.raises(
-        GuestValueError, match="guest_la_pw: contains characters outside the Basic Multilingual"
-    ):
+    with pytest.raises(GuestValueError, match="guest_la_pw: contains characters outside the Basic Multilingual"):
         build_host_items(linux_key_b64(PRIVATE.public_key()), {"guest_la_pw": value})
 
 

@@ -42,9 +42,7 @@ def test_single_value_round_trip(value: str) -> None:
 
 
 @SETTINGS
-@given(
-    values=st.dictionaries(st.sampled_from(sorted(names.DATA_KEYS)), st.text(BMP, max_size=400), max_size=15)
-)
+@given(values=st.dictionaries(st.sampled_from(sorted(names.DATA_KEYS)), st.text(BMP, max_size=400), max_size=15))
 def test_many_values_round_trip(values: dict[str, str]) -> None:
     values = {key: value for key, value in values.items() if publishable(value) or not value.strip()}
     items = build_host_items(PUBLIC_B64, values)

@@ -103,9 +103,7 @@ def test_status_of_empty_pool() -> None:
 
 
 def test_status_waiting_for_aes_key() -> None:
-    status = read_guest_status(
-        {names.GUEST_STATE_KEY: "waitingforaeskey", KEY: "AAAA", names.GUEST_ERROR_KEY: ""}
-    )
+    status = read_guest_status({names.GUEST_STATE_KEY: "waitingforaeskey", KEY: "AAAA", names.GUEST_ERROR_KEY: ""})
     assert status.guest_state is GuestState.WAITING_FOR_AES_KEY
     assert status.waiting_for_aes_key
     assert status.error_summary is None
@@ -162,9 +160,7 @@ def test_stale_state_is_recognised_against_the_baseline() -> None:
     # the new agent published a key but has not changed the state yet: still stale
     assert read_guest_status({**old, KEY: "NEWKEY"}, baseline=baseline).stale
     # the new agent waits for the AES key
-    fresh = read_guest_status(
-        {**old, KEY: "NEWKEY", names.GUEST_STATE_KEY: "waitingforaeskey"}, baseline=baseline
-    )
+    fresh = read_guest_status({**old, KEY: "NEWKEY", names.GUEST_STATE_KEY: "waitingforaeskey"}, baseline=baseline)
     assert not fresh.stale
     assert fresh.waiting_for_aes_key
 
@@ -218,9 +214,7 @@ def test_linux_compatibility_rules() -> None:
 def test_completion_wait_uses_the_confirmed_snapshot_as_baseline() -> None:
     old = {names.GUEST_STATE_KEY: "provisioningapplied", KEY: "OLDKEY", names.GUEST_ERROR_KEY: ""}
     start = read_guest_status(old)
-    waiting = read_guest_status(
-        {**old, KEY: "NEWKEY", names.GUEST_STATE_KEY: "waitingforaeskey"}, baseline=start
-    )
+    waiting = read_guest_status({**old, KEY: "NEWKEY", names.GUEST_STATE_KEY: "waitingforaeskey"}, baseline=start)
     assert waiting.waiting_for_aes_key
     final = {**old, KEY: "NEWKEY"}
     # against the pre-run baseline the final state looks like the old one; against the confirmed one it is new

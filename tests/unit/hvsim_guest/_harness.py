@@ -78,9 +78,7 @@ class Host:
         self.signal_ready()
         status = self._poll(lambda s: s.waiting_for_aes_key or s.failed, key_timeout, baseline)
         if status is None:
-            return Outcome(
-                "timeout-key", read_guest_status(self.read_guest(), baseline=baseline), self.clock() - start
-            )
+            return Outcome("timeout-key", read_guest_status(self.read_guest(), baseline=baseline), self.clock() - start)
         if status.failed:
             return Outcome("failed", status, self.clock() - start)
         public_key = reassemble(self.read_guest(), names.GUEST_PUBLIC_KEY_KEY)
@@ -101,9 +99,7 @@ class Host:
         self.wait(pause)
         self.write({names.HOST_STATE_KEY: names.HostState.DATA_PUBLISHED})
 
-    def _poll(
-        self, done: Callable[[GuestStatus], bool], timeout: float, baseline: GuestStatus
-    ) -> GuestStatus | None:
+    def _poll(self, done: Callable[[GuestStatus], bool], timeout: float, baseline: GuestStatus) -> GuestStatus | None:
         deadline = self.clock() + timeout
         while True:
             status = read_guest_status(self.read_guest(), baseline=baseline)

@@ -218,9 +218,9 @@ def test_windows_chunked_value_fails_the_checksum() -> None:
 def test_linux_reads_a_3000_character_value() -> None:
     host = new_host("linux")
     value = "".join(chr(0x41 + i % 26) for i in range(3000))
-    assert host.run(
-        {"guest_host_name": "vm01", "ansible_ssh_user": "a", "ansible_ssh_key": value}
-    ).result == ("applied")
+    assert host.run({"guest_host_name": "vm01", "ansible_ssh_user": "a", "ansible_ssh_key": value}).result == (
+        "applied"
+    )
     assert host.guest.applied is not None
     assert host.guest.applied.ansible_ssh_key == value
 
@@ -297,9 +297,7 @@ def test_linux_checksum_retry_succeeds_when_the_host_fixes_the_data() -> None:
 
 def test_windows_fails_a_bad_checksum_at_once() -> None:
     host = new_host("windows")
-    run_with_items(
-        host, lambda key: {**build_host_items(key, {"guest_host_name": "vm01"}), names.CHECKSUM_KEY: "AAAA"}
-    )
+    run_with_items(host, lambda key: {**build_host_items(key, {"guest_host_name": "vm01"}), names.CHECKSUM_KEY: "AAAA"})
     host.wait(5.0)
     assert host.guest_pool[names.GUEST_ERROR_KEY] == "error validating:checksum"
 
