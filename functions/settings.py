@@ -129,6 +129,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         default="",
     ),
     SettingSpec(
+        "AETHERV_HOST_ADDRESSES",
+        "Optional `name=address` pairs (comma-separated) to connect to instead of resolving host names, like curl's "
+        "`--resolve`; the host's certificate is checked against that address. `make run` uses it for the "
+        "simulated lab.",
+        default="",
+    ),
+    SettingSpec(
         "AETHERV_WINRM_SCHEME",
         "`https` (default, port 5986) or `http` (port 5985, only with NTLM/Kerberos/CredSSP message encryption).",
         default="https",
@@ -322,6 +329,7 @@ class Settings:
 
     storage: StorageSettings
     hosts: tuple[HostEndpoint, ...]
+    host_addresses: Mapping[str, str]
     winrm: WinRMSettings
     auth: AuthSettings
     seal_key: Secret
@@ -432,6 +440,21 @@ def _parse_hosts(reader: _Reader) -> tuple[HostEndpoint, ...]:
         seen.add(name.lower())
         hosts.append(HostEndpoint(name=name, port=port))
     return tuple(hosts)
+
+
+def _parse_addresses(reader: _Reader) -> dict[str, str]:
+    addresses: dict[str, str] = {}
+    for item in (part.strip() for part in reader.raw("AETHERV_HOST_ADDRESSES").split(",")):
+        if not item:
+            continue
+        name, _, address = item.partition("=")
+        try:
+            ipaddress.ip_address(address.strip())
+        except ValueError:
+            reader.problem("AETHERV_HOST_ADDRESSES", f"'{item}' is not `name=IP address`")
+            continue
+        addresses[name.strip().lower()] = address.strip()
+    return addresses
 
 
 def _parse_storage(reader: _Reader) -> StorageSettings:
@@ -592,6 +615,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     in_azure = bool(source.get("WEBSITE_INSTANCE_ID"))
     storage = _parse_storage(reader)
     hosts = _parse_hosts(reader)
+    addresses = _parse_addresses(reader)
     winrm = _parse_winrm(reader, hosts)
     auth = _parse_auth(reader, in_azure)
     seal_key = _parse_seal_key(reader, in_azure)
@@ -609,6 +633,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         storage=storage,
         hosts=hosts,
+        host_addresses=addresses,
         winrm=winrm,
         auth=auth,
         seal_key=seal_key,

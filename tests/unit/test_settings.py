@@ -181,3 +181,10 @@ def test_app_import_fails_listing_every_missing_setting() -> None:
     assert "SettingsError: Aether-V settings are invalid (4 problem(s))" in message
     for name in ("AzureWebJobsStorage", "AETHERV_ENTRA_TENANT_ID", "AETHERV_ENTRA_CLIENT_ID", "AETHERV_SEAL_KEY"):
         assert name in message
+
+
+def test_host_address_overrides() -> None:
+    settings = load_settings(env(AETHERV_HOST_ADDRESSES="HV01=127.0.0.1, hv02=::1"))
+    assert settings.host_addresses == {"hv01": "127.0.0.1", "hv02": "::1"}
+    with pytest.raises(SettingsError, match="'hv03=somewhere' is not `name=IP address`"):
+        load_settings(env(AETHERV_HOST_ADDRESSES="hv03=somewhere"))
