@@ -1,0 +1,1 @@
+"""Developer tools for Aether-V (never deployed)."""
