@@ -59,7 +59,8 @@ def test_request_object_and_context(web: str) -> None:
     assert reply.headers["content-type"] == "application/json"
     assert body["params"] == {"a": "1,3", "b": "two"}
     assert body["headers"] == {"x-one": "1"}
-    assert body["url"].startswith(web) and body["url"].endswith("/api/inspect?a=1&b=two&a=3")
+    assert body["url"].startswith(web)
+    assert body["url"].endswith("/api/inspect?a=1&b=two&a=3")
     assert body["function"] == "inspect"
     assert len(body["invocation_id"]) == 36
 
@@ -79,7 +80,8 @@ def test_exceptions_become_500_without_details(
 ) -> None:
     reply = request("GET", f"{web}/api/{route}")
     assert reply.status == 500
-    assert b"DETAIL" not in reply.body and b"Traceback" not in reply.body
+    assert b"DETAIL" not in reply.body
+    assert b"Traceback" not in reply.body
     assert "DETAIL" in caplog.text
 
 
@@ -110,4 +112,5 @@ def test_one_log_line_per_invocation(web: str, caplog: pytest.LogCaptureFixture)
     request("GET", f"{web}/api/things/z")
     lines = [r.getMessage() for r in caplog.records if r.name == "devhost"]
     assert len([line for line in lines if "Functions.thing" in line]) == 1
-    assert "Succeeded" in lines[-1] and "Duration=" in lines[-1]
+    assert "Succeeded" in lines[-1]
+    assert "Duration=" in lines[-1]
