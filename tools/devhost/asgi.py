@@ -39,6 +39,7 @@ class Request:
     headers: list[tuple[str, str]]
     body: bytes
     url: str
+    raw_path: str
 
     def query(self) -> dict[str, str]:
         """Query parameters; repeated keys are joined with commas, as the host does."""
@@ -83,7 +84,8 @@ async def _read(scope: Scope, receive: Receive) -> Request:
     raw_path = scope.get("raw_path")
     path_text = raw_path.decode("latin-1") if raw_path else scope["path"]
     url = f"{scope.get('scheme', 'http')}://{host}{path_text}" + (f"?{query_string}" if query_string else "")
-    return Request(scope["method"].upper(), scope["path"], query_string, headers, b"".join(chunks), url)
+    body = b"".join(chunks)
+    return Request(scope["method"].upper(), scope["path"], query_string, headers, body, url, path_text)
 
 
 async def _send(send: Send, response: Response, head_only: bool = False) -> None:
@@ -145,9 +147,10 @@ class App:
 
     async def dispatch(self, request: Request) -> Response:
         """Route one request."""
-        path = request.path
+        path = request.raw_path
         for base in (RPC_PATH, WEBHOOK_PATH + "/"):
             if path.startswith(base) or path == base.rstrip("/"):
+                # Segments stay percent-encoded until split, so ids may contain an encoded '/'.
                 return await self.host.management.handle(request, path[len(base) :])
         return await self.call_function(request)
 
