@@ -53,8 +53,16 @@ def test_check_status_response_shape(durable_host: DevHost) -> None:
     assert reply.status == 202
     body = reply.json()
     assert reply.headers["location"] == body["statusQueryGetUri"]
-    assert body["statusQueryGetUri"].startswith(f"{durable_host.base_url}/runtime/webhooks/durabletask/instances/")
-    for key in ("sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri", "suspendPostUri", "resumePostUri"):
+    assert body["statusQueryGetUri"].startswith(
+        f"{durable_host.base_url}/runtime/webhooks/durabletask/instances/"
+    )
+    for key in (
+        "sendEventPostUri",
+        "terminatePostUri",
+        "purgeHistoryDeleteUri",
+        "suspendPostUri",
+        "resumePostUri",
+    ):
         assert body["id"] in body[key]
     final = wait_for(body["statusQueryGetUri"])
     assert final["output"] == ["Hello X!"]
@@ -120,7 +128,18 @@ def test_retry_succeeds_on_third_attempt(durable_host: DevHost) -> None:
     events = [json.loads(t) for t in durable_host.store.history(status["instanceId"])]
     pattern = [(e["EventType"], e.get("EventId", -1)) for e in events if e["EventType"] in (4, 6, 10, 11, 5)]
     # B11: attempt (id 0) fails, timer 1, attempt 2 fails, timer 3, attempt 4 succeeds.
-    assert pattern == [(4, 0), (6, -1), (10, 1), (11, -1), (4, 2), (6, -1), (10, 3), (11, -1), (4, 4), (5, -1)]
+    assert pattern == [
+        (4, 0),
+        (6, -1),
+        (10, 1),
+        (11, -1),
+        (4, 2),
+        (6, -1),
+        (10, 3),
+        (11, -1),
+        (4, 4),
+        (5, -1),
+    ]
 
 
 def test_retry_exhausted_reports_last_failure(durable_host: DevHost) -> None:
@@ -291,11 +310,17 @@ def test_status_with_history_through_the_sdk(durable_host: DevHost) -> None:
     assert detailed["historyEvents"][2]["OrchestrationStatus"] == "Completed"
 
 
-def test_orchestrator_logs_are_not_repeated_on_replay(durable_host: DevHost, caplog: pytest.LogCaptureFixture) -> None:
+def test_orchestrator_logs_are_not_repeated_on_replay(
+    durable_host: DevHost, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.INFO)
     status = run(durable_host.base_url, "logging_orch")
     instance_id = status["instanceId"]
-    steps = [r.getMessage() for r in caplog.records if r.name == "sample.orchestrator" and instance_id in r.getMessage()]
+    steps = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "sample.orchestrator" and instance_id in r.getMessage()
+    ]
     assert steps == [f"step {n} of {instance_id}" for n in range(3)]
     episodes = [r.getMessage() for r in caplog.records if "Functions.logging_orch" in r.getMessage()]
     assert len(episodes) == 4  # start + one episode per completed activity

@@ -39,9 +39,7 @@ def test_start_with_double_encoded_body_and_status(host: DevHost, base: str) -> 
     assert wait_for(plain.json()["statusQueryGetUri"])["output"] == ["Hello Plain!"]
 
 
-@pytest.mark.parametrize(
-    "bad_id", ["@entity", "a/b", "a\\b", "a#b", "a?b", "tab\there", "x" * 257]
-)
+@pytest.mark.parametrize("bad_id", ["@entity", "a/b", "a\\b", "a#b", "a?b", "tab\there", "x" * 257])
 def test_invalid_instance_ids_are_400(host: DevHost, bad_id: str) -> None:
     url = f"{host.base_url}/durabletask/orchestrators/chain/{quote(bad_id, safe='')}"
     reply = request("POST", url)
@@ -71,7 +69,10 @@ def test_raise_event_rejects_non_json(host: DevHost) -> None:
 def test_list_paging_beyond_100_with_continuation_header(host: DevHost) -> None:
     ids = [f"page-{n:03d}" for n in range(130)]
     for instance_id in ids:
-        assert request("POST", f"{host.base_url}/durabletask/orchestrators/quick/{instance_id}", '"p"').status == 202
+        assert (
+            request("POST", f"{host.base_url}/durabletask/orchestrators/quick/{instance_id}", '"p"').status
+            == 202
+        )
     for instance_id in ids:
         wait_for(f"{host.base_url}/durabletask/instances/{instance_id}")
     seen: list[str] = []
@@ -79,7 +80,9 @@ def test_list_paging_beyond_100_with_continuation_header(host: DevHost) -> None:
     pages = 0
     while True:
         headers = {"x-ms-continuation-token": token} if token else {}
-        reply = request("GET", f"{host.base_url}/durabletask/instances/?instanceIdPrefix=page-", headers=headers)
+        reply = request(
+            "GET", f"{host.base_url}/durabletask/instances/?instanceIdPrefix=page-", headers=headers
+        )
         assert reply.status == 200
         page = reply.json()
         pages += 1
@@ -112,7 +115,8 @@ def test_list_filters_and_purge_many(host: DevHost) -> None:
     assert request("GET", f"{host.base_url}/durabletask/instances/?createdTimeFrom={future}").json() == []
     assert request("DELETE", f"{host.base_url}/durabletask/instances/").status == 400
     purge = request(
-        "DELETE", f"{host.base_url}/durabletask/instances/?createdTimeFrom={before}&runtimeStatus=Running,Pending"
+        "DELETE",
+        f"{host.base_url}/durabletask/instances/?createdTimeFrom={before}&runtimeStatus=Running,Pending",
     )
     assert purge.status == 200
     assert purge.json()["instancesDeleted"] >= 3

@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
@@ -34,6 +36,14 @@ from .invoke import Invoker
 from .management import Management
 from .store import Store
 from .timers import TimerJob, TimerScheduler
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling (the devhost installs its own)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 async def _reset_sdk_session(close: bool) -> None:
@@ -150,12 +160,20 @@ class DevHost:
         config = uvicorn.Config(
             self.app, lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30
         )
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
+        loop = asyncio.get_running_loop()
+        handled: list[signal.Signals] = []
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal)
+                handled.append(sig)
         await self.engine.start()
         self.scheduler.start()
         try:
             await self.server.serve(sockets=[sock])
         finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
             await self.scheduler.stop()
             await self.engine.stop()
             await _reset_sdk_session(close=True)
@@ -163,6 +181,12 @@ class DevHost:
             self.activity_pool.shutdown(wait=True, cancel_futures=True)
             self.store.close()
             sock.close()
+
+    def _on_signal(self) -> None:
+        if self.server is not None:
+            if self.server.should_exit:
+                self.server.force_exit = True
+            self.server.should_exit = True
 
     def run(self) -> None:
         """Serve in the foreground."""
