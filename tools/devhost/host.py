@@ -1,0 +1,225 @@
+"""``DevHost``: wires discovery, store, engine, timers and the HTTP server together.
+
+Use it from tests as a context manager that serves in a background thread::
+
+    with DevHost("tests/devhost/apps/chain", memory=True, port=0) as host:
+        url = host.base_url  # http://127.0.0.1:<bound port>
+
+or run it in the foreground with :meth:`DevHost.run` (what ``python -m tools.devhost`` does).
+One DevHost at a time per process: the SDK's durable client keeps a process-wide HTTP session
+that the devhost re-creates on its own event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import uvicorn
+from azure.functions.timer import TimerRequest
+
+from .asgi import App
+from .bindings import RPC_PATH, WEBHOOK_PATH
+from .discovery import AppSpec, FunctionInfo, discover
+from .engine import Engine
+from .invoke import Invoker
+from .management import Management
+from .store import Store
+from .timers import TimerJob, TimerScheduler
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without its own signal handling (the devhost installs its own)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _reset_sdk_session(close: bool) -> None:
+    """Give the SDK's shared aiohttp session (bound to one event loop) a fresh start."""
+    try:
+        from azure.durable_functions.models.utils import http_utils
+    except ImportError:  # pragma: no cover - the SDK is a dependency
+        return
+    if close:
+        session = getattr(http_utils, "_client_session", None)
+        if session is not None and not session.closed:
+            await session.close()
+    http_utils._client_session = None
+    http_utils._session_lock = asyncio.Lock()
+
+
+class DevHost:
+    """A local Functions host for one app."""
+
+    def __init__(
+        self,
+        app_dir: str | Path = ".",
+        *,
+        store: str | Path | None = None,
+        memory: bool = False,
+        host: str = "127.0.0.1",
+        port: int = 7071,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        """Discover the app and open its task hub store (``memory=True`` keeps it in RAM)."""
+        self.app_dir = Path(app_dir).resolve()
+        self.spec: AppSpec = discover(self.app_dir, settings)
+        self.hub = self.spec.config.hub_name
+        self.host = host
+        self.port = port
+        self.store_path = None if memory else Path(store or self.app_dir / ".devhost") / f"{self.hub}.sqlite3"
+        self.store = Store(self.store_path)
+        max_activities = self.spec.config.max_activities
+        self.pool = ThreadPoolExecutor(min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="devhost-fn")
+        self.activity_pool = ThreadPoolExecutor(max_activities, thread_name_prefix="devhost-activity")
+        self.invoker = Invoker(str(self.app_dir), self.hub, lambda: self.base_url, self.pool)
+        self.engine = Engine(self.spec, self.store, self.invoker, self.activity_pool, max_activities)
+        self.management = Management(self)
+        self.app = App(self)
+        self.scheduler = TimerScheduler([self._timer_job(info, schedule) for info, schedule in self.spec.timers])
+        self.server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def base_url(self) -> str:
+        """``http://host:port`` to reach this devhost (loopback when bound to all interfaces)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host  # noqa: S104
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def module(self) -> Any:
+        """The imported ``function_app`` module."""
+        return self.spec.module
+
+    def _timer_job(self, info: FunctionInfo, schedule: Any) -> TimerJob:
+        async def fire(past_due: bool, due: Any) -> None:
+            request = TimerRequest(
+                past_due=past_due,
+                schedule_status={"Last": due.isoformat(), "Next": schedule.next_after(due).isoformat()},
+                schedule={"AdjustForDST": True},
+            )
+            await self.invoker.call(info, request)
+
+        return TimerJob(info.name, schedule, bool(info.trigger.get("runOnStartup")), fire)
+
+    def describe(self) -> list[str]:
+        """Human-readable lines: URLs served and functions found."""
+        lines = [f"Functions in {self.app_dir}:"]
+        prefix = self.spec.config.route_prefix
+        for info in self.spec.functions:
+            trigger = info.trigger
+            if info.kind == "http":
+                route = str(trigger.get("route") or info.name)
+                methods = ",".join(trigger.get("methods") or ["ANY"])
+                path = f"/{prefix}/{route}" if prefix else f"/{route}"
+                auth = trigger.get("authLevel", "FUNCTION")
+                lines.append(f"  {info.name}: [{methods}] {self.base_url}{path} (authLevel {auth}, not enforced)")
+            elif info.kind == "timer":
+                lines.append(f"  {info.name}: timerTrigger ({trigger.get('schedule')})")
+            else:
+                lines.append(f"  {info.name}: {trigger['type']}")
+        store = "in memory" if self.store_path is None else str(self.store_path)
+        lines.append(f"Task hub '{self.hub}' ({store})")
+        lines.append(f"Durable management API: {self.base_url}{WEBHOOK_PATH}/ (SDK RPC base {self.base_url}{RPC_PATH})")
+        return lines
+
+    def bind(self) -> socket.socket:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(2048)
+        sock.setblocking(False)
+        self.port = int(sock.getsockname()[1])
+        return sock
+
+    async def serve(self, sock: socket.socket | None = None) -> None:
+        """Serve until :meth:`stop` (or SIGINT/SIGTERM in the main thread); then clean up."""
+        sock = sock or self.bind()
+        await _reset_sdk_session(close=False)
+        config = uvicorn.Config(self.app, lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30)
+        self.server = _Server(config)
+        loop = asyncio.get_running_loop()
+        handled: list[signal.Signals] = []
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._on_signal)
+                handled.append(sig)
+        await self.engine.start()
+        self.scheduler.start()
+        try:
+            await self.server.serve(sockets=[sock])
+        finally:
+            for sig in handled:
+                loop.remove_signal_handler(sig)
+            await self.scheduler.stop()
+            await self.engine.stop()
+            await _reset_sdk_session(close=True)
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.activity_pool.shutdown(wait=True, cancel_futures=True)
+            self.store.close()
+            sock.close()
+
+    def _on_signal(self) -> None:
+        if self.server is not None:
+            if self.server.should_exit:
+                self.server.force_exit = True
+            self.server.should_exit = True
+
+    def run(self) -> None:
+        """Serve in the foreground."""
+        asyncio.run(self.serve())
+
+    def start(self, timeout: float = 30.0) -> int:
+        """Serve in a background thread; returns the bound port once it accepts requests."""
+        sock = self.bind()
+
+        def target() -> None:
+            try:
+                asyncio.run(self.serve(sock))
+            except BaseException as exc:  # surfaced by start()/stop()
+                self._error = exc
+
+        self._thread = threading.Thread(target=target, name="devhost", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not (self.server is not None and self.server.started):
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"devhost did not start: {self._error!r}")
+            time.sleep(0.005)
+        return self.port
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop a background devhost and wait for it to finish."""
+        if self.server is not None:
+            self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def __enter__(self) -> DevHost:
+        """Start in the background."""
+        self.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        """Stop."""
+        with contextlib.suppress(Exception):
+            self.stop()
