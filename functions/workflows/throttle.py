@@ -16,7 +16,7 @@ import azure.durable_functions as df
 
 __all__ = ["CLONE_SLOTS_ENTITY", "LEASE", "bp", "decide"]
 
-bp = df.Blueprint()  # type: ignore[no-untyped-call]
+bp = df.Blueprint()
 
 CLONE_SLOTS_ENTITY = "clone_slots"
 LEASE = timedelta(hours=2)
