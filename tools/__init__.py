@@ -1,0 +1,1 @@
+"""Development tools: local Functions host and simulated Hyper-V lab (never deployed)."""
