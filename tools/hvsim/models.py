@@ -339,14 +339,19 @@ class GuestAgent(Protocol):
         ...
 
 
-GuestFactory = Callable[[str, str, Any, Clock], GuestAgent]
-"""``(os_family, iso_version, behaviour, clock) -> agent``."""
+GuestFactory = Callable[[str, str, Any, Clock], "GuestAgent | None"]
+"""``(os_family, iso_version, behaviour, clock) -> agent`` (None: the guest runs no provisioning agent)."""
 
 
-def default_guest_factory(os_family: str, iso_version: str, behaviour: Any, clock: Clock) -> GuestAgent:
-    """The simulated guest of ``tools/hvsim/guest.py``."""
-    module = importlib.import_module("tools.hvsim.guest")
-    agent: GuestAgent = module.SimulatedGuest(os_family, iso_version, behaviour=behaviour, clock=clock)
+def default_guest_factory(os_family: str, iso_version: str, behaviour: Any, clock: Clock) -> GuestAgent | None:
+    """The simulated guest of ``tools/hvsim/guest.py`` (None when that module is not available)."""
+    try:
+        module = importlib.import_module("tools.hvsim.guest")
+    except ModuleNotFoundError:
+        return None
+    agent: GuestAgent = module.SimulatedGuest(
+        os_family, iso_version, behaviour=behaviour, clock=clock, key=module.pooled_key()
+    )
     return agent
 
 
@@ -361,7 +366,7 @@ class FakeGuestOS:
     guest_pool: dict[str, str] = field(default_factory=dict)
     agent: GuestAgent | None = None
     agent_done: bool = False
-    applied_seen: bool = False
+    reboot_pending: bool = False
 
 
 # -- VMs -------------------------------------------------------------------------------------------------------
@@ -548,8 +553,16 @@ class FakeVm:
                 switch = self.host.switch(nic.switch)
                 lease = switch.lease() if switch is not None else "169.254.10.10"
                 nic.addresses = [lease, f"fe80::215:5dff:fe{self.boot_count:02x}:{len(self.nics):04x}"]
+        agent = guest.agent
+        if agent is not None and guest.reboot_pending:
+            # The reboot the agent asked for is done: phase two ran, the new identity shows.
+            guest.reboot_pending = False
+            _call(agent, "rebooted")
+            self._apply_guest_config(getattr(agent, "applied", None))
+            guest.agent_done = True
+            return
         iso = self.provisioning_iso()
-        if guest.agent is None and not guest.agent_done and iso is not None:
+        if not guest.agent_done and iso is not None:
             behaviour = self.guest_behaviour if self.guest_behaviour is not None else self.host.guest_behaviour
             factory = self.host.backend.guest_factory
             guest.agent = factory(guest.os_family, iso.iso_version or "", behaviour, self.clock)
@@ -564,37 +577,32 @@ class FakeVm:
         return None
 
     def tick_guest(self) -> None:
-        """Let the guest agent run once (the host reads the guest pool, or the background ticker fires)."""
+        """Let the guest agent run once (the host reads or writes KVP items, or the background ticker fires)."""
         guest = self.guest
-        if guest is None or guest.agent is None or self.state != "Running":
+        if guest is None or guest.agent is None or guest.reboot_pending or self.state != "Running":
             return
         agent = guest.agent
         agent.tick(self.host_items, guest.guest_pool)
-        applied = getattr(agent, "applied", None)
-        if applied is not None and not guest.applied_seen and _applied_something(applied):
-            guest.applied_seen = True
-            self._apply_guest_config(applied)
         if getattr(agent, "ejected_cd", False):
             for dvd in self.dvds:
-                if dvd.path and "provisioning" in leaf_name(dvd.path).lower():
-                    dvd.path = None
-        if _wants_reboot(agent):
-            _acknowledge_reboot(agent)
-            guest.agent_done = _agent_finished(agent)
+                dvd.path = None
+        if getattr(agent, "reboot_requested", False):
+            guest.reboot_pending = True
             self.reset()
-        elif _agent_finished(agent):
+        elif str(getattr(agent, "phase", "")) in ("applied", "failed", "stopped"):
             guest.agent_done = True
 
     def _apply_guest_config(self, applied: Any) -> None:
         guest = self.guest
-        if guest is None:
+        if guest is None or applied is None:
             return
-        hostname = _get(applied, "hostname")
+        hostname = getattr(applied, "hostname", None)
         if isinstance(hostname, str) and hostname:
-            guest.hostname = hostname
-        address = _get(applied, "ip_address") or _get(applied, "static_ip")
+            domain = getattr(getattr(applied, "domain", None), "domain", None)
+            guest.hostname = f"{hostname}.{domain}" if domain else hostname
+        address = getattr(getattr(applied, "ipv4", None), "address", None)
         if isinstance(address, str) and address and self.nics:
-            self.nics[0].addresses = [address.split("/")[0], *[a for a in self.nics[0].addresses if ":" in a]]
+            self.nics[0].addresses = [address, *(item for item in self.nics[0].addresses if ":" in item)]
 
     @property
     def guest_items(self) -> dict[str, str]:
@@ -633,37 +641,10 @@ class FakeVm:
         return list(nic.addresses) if self.integration_services else []
 
 
-def _get(obj: Any, name: str) -> Any:
-    if isinstance(obj, Mapping):
-        return obj.get(name)
-    return getattr(obj, name, None)
-
-
-def _applied_something(applied: Any) -> bool:
-    if isinstance(applied, Mapping):
-        return bool(applied)
-    return bool(_get(applied, "hostname"))
-
-
-def _wants_reboot(agent: Any) -> bool:
-    for name in ("reboot_requested", "wants_reboot", "reboot_pending"):
-        value = getattr(agent, name, None)
-        if value is not None:
-            return bool(value() if callable(value) else value)
-    return False
-
-
-def _acknowledge_reboot(agent: Any) -> None:
-    for name in ("acknowledge_reboot", "rebooted", "on_reboot"):
-        method = getattr(agent, name, None)
-        if callable(method):
-            method()
-            return
-
-
-def _agent_finished(agent: Any) -> bool:
-    state = getattr(agent, "state", None)
-    return str(getattr(state, "value", state)) in ("done", "provisioningapplied", "provisioningfailed", "failed")
+def _call(obj: Any, name: str) -> None:
+    method = getattr(obj, name, None)
+    if callable(method):
+        method()
 
 
 # -- hosts and clusters ----------------------------------------------------------------------------------------

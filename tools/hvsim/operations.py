@@ -780,6 +780,7 @@ def write_host_kvp(host: FakeHost, params: dict[str, Any]) -> Any:
     if problems:
         raise InvalidParameters("; ".join(problems))
     vm = host.vm(vm_id)
+    vm.tick_guest()  # the guest catches up on the host pool as it was before this change
     explicit = set(_list_param(params.get("remove")) or [])
     prefix = _text(params.get("remove_prefix"))
     removed = [
