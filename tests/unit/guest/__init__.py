@@ -1,0 +1,1 @@
+"""Tests of the host side of the KVP provisioning protocol (functions.guest)."""

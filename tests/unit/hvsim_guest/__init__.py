@@ -1,0 +1,1 @@
+"""Tests of the simulated guest agent (tools.hvsim.guest), end to end against the host side."""
