@@ -279,7 +279,8 @@ class PowerResult(_Result):
 class RemoveResult(_Result):
     """Outcome of ``remove_vm``."""
 
-    id: str
+    id: str | None
+    """The VM id asked for (None when only a prepared folder was cleaned up)."""
     existed: bool
     deleted_files: list[str] = Field(default_factory=list)
     folder_removed: bool = False

@@ -57,6 +57,7 @@ __all__ = [
     "FakeVm",
     "FakeVolume",
     "GuestAgent",
+    "ManualClock",
     "TransitionTimes",
     "is_valid_file_name",
     "join_path",
@@ -66,6 +67,27 @@ GB = 1024**3
 MB = 1024**2
 
 Clock = Callable[[], float]
+
+
+class ManualClock:
+    """A clock that moves only when told: ``advance`` it, or let ``sleep`` advance it (deterministic tests)."""
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``."""
+        with self._lock:
+            self.now += seconds
+
+    def sleep(self, seconds: float) -> None:
+        """What a wait does under this clock: time passes at once."""
+        self.advance(seconds)
+
 
 STABLE_STATES = ("Running", "Off", "Saved", "Paused")
 ACTIVE_STATES = ("Running", "Starting", "Stopping", "Paused", "Pausing", "Resuming", "Saving")
