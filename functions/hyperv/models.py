@@ -305,8 +305,9 @@ class ClusterChange(_Result):
 
 
 class GuestKvp(_Result):
-    """What the host sees of a VM's KVP exchange: the guest pool and selected intrinsic items."""
+    """What the host sees of a VM's KVP exchange: its state, the guest pool and selected intrinsic items."""
 
+    state: VmState = "Unknown"
     guest: dict[str, str] = Field(default_factory=dict)
     intrinsic: dict[str, str] = Field(default_factory=dict)
 

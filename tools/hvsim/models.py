@@ -600,8 +600,9 @@ class FakeVm:
 
     def tick_guest(self) -> None:
         """Let the guest agent run once (the host reads or writes KVP items, or the background ticker fires)."""
+        running = self.state == "Running"  # first: entering Running is what boots the agent
         guest = self.guest
-        if guest is None or guest.agent is None or guest.reboot_pending or self.state != "Running":
+        if not running or guest is None or guest.agent is None or guest.reboot_pending:
             return
         agent = guest.agent
         agent.tick(self.host_items, guest.guest_pool)
@@ -787,12 +788,9 @@ class FakeHost:
 
     def add_nic(self, vm: FakeVm, switch: str | None, *, name: str = "Network Adapter") -> FakeNic:
         """Add a synthetic adapter to ``vm``."""
-        nic = FakeNic(
-            id=f"Microsoft:{vm.id.upper()}\\{str(uuid.uuid4()).upper()}",
-            name=name,
-            mac=self.new_mac(),
-            switch=switch,
-        )
+        mac = self.new_mac()
+        adapter = uuid.uuid5(uuid.UUID(vm.id), mac)  # deterministic for a seeded lab
+        nic = FakeNic(id=f"Microsoft:{vm.id.upper()}\\{str(adapter).upper()}", name=name, mac=mac, switch=switch)
         vm.nics.append(nic)
         return nic
 
