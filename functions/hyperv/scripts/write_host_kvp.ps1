@@ -56,7 +56,9 @@ $id = $guid.ToString().ToUpperInvariant()
 $vm = Get-WmiObject -Namespace $ns -Class Msvm_ComputerSystem -Filter "Name='$id'"
 if (-not $vm) { Fail-AetherV 'VmNotFound' "no VM with id $guid on this host" }
 $service = Get-WmiObject -Namespace $ns -Class Msvm_VirtualSystemManagementService
-$settings = $vm.GetRelated('Msvm_KvpExchangeComponent').GetRelated('Msvm_KvpExchangeComponentSettingData')
+# Through the realized settings, not the KVP device: the device exists only while the VM runs; items persist.
+$system = @($vm.GetRelated('Msvm_VirtualSystemSettingData') | Where-Object { $_.VirtualSystemType -eq 'Microsoft:Hyper-V:System:Realized' })
+$settings = @($system[0].GetRelated('Msvm_KvpExchangeComponentSettingData'))[0]
 
 $existing = New-Object System.Collections.ArrayList
 foreach ($text in @($settings.HostExchangeItems)) {
