@@ -1,0 +1,249 @@
+"""The typed Hyper-V facade: one method per operation script, typed inputs in, typed results out.
+
+:class:`HyperVClient` wraps anything with the runner's ``run(operation, params)`` method (normally a
+:class:`functions.hyperv.runner.PowerShellRunner` over one host's WinRM transport; see
+:func:`functions.hyperv.factory.open_client`). Each method sends its parameters as data to
+``scripts/<operation>.ps1`` and validates the returned JSON into a model of :mod:`functions.hyperv.models`.
+Script failures arrive as the ``functions.hyperv.errors`` exception of their category (``VmNotFound``,
+``InvalidVmState``, …); a result that does not fit its model is a ``ProtocolError``.
+
+VMs are addressed by id (GUID) everywhere, except where a name is the input (preflight, prepare, create).
+Every operation is safe to repeat after an unknown outcome (an activity may run twice): see each method.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from functions.hyperv.errors import InvalidParameters, ProtocolError
+from functions.hyperv.models import (
+    ClusterChange,
+    CreateVmSpec,
+    EjectResult,
+    GuestKvp,
+    HostInventory,
+    ImageInfo,
+    IsoLibrary,
+    PowerResult,
+    PreflightReport,
+    PreflightSpec,
+    PreparedDisk,
+    PrepareDiskSpec,
+    RemoveResult,
+    SwitchInfo,
+    VmInfo,
+    normalise_vm_id,
+)
+
+__all__ = ["DEFAULT_INTRINSIC_ITEMS", "HyperVClient", "OperationRunner"]
+
+M = TypeVar("M", bound=BaseModel)
+
+DEFAULT_INTRINSIC_ITEMS: tuple[str, ...] = (
+    "OSName",
+    "OSVersion",
+    "FullyQualifiedDomainName",
+    "NetworkAddressIPv4",
+    "NetworkAddressIPv6",
+    "IntegrationServicesVersion",
+)
+"""Intrinsic KVP items :meth:`HyperVClient.read_guest_kvp` returns unless told otherwise."""
+
+
+class OperationRunner(Protocol):
+    """What the facade needs from the runner: run one operation script with data parameters."""
+
+    def run(self, operation: str, params: Mapping[str, Any]) -> Any:
+        """Run ``scripts/<operation>.ps1`` with ``params`` and return its parsed JSON result."""
+        ...
+
+
+def _vm_id(value: str) -> str:
+    try:
+        return normalise_vm_id(value)
+    except ValueError:
+        raise InvalidParameters(f"vm_id {value!r} is not a GUID") from None
+
+
+class HyperVClient:
+    """Typed operations on one Hyper-V host.
+
+    ``host`` is only used in error messages (``ProtocolError`` for results that do not fit their model).
+    """
+
+    def __init__(self, runner: OperationRunner, *, host: str | None = None) -> None:
+        self._runner = runner
+        self.host = host if host is not None else getattr(getattr(runner, "transport", None), "host", None)
+
+    # -- plumbing ------------------------------------------------------------------------------------------------
+
+    def _run(self, operation: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self._runner.run(operation, dict(params or {}))
+
+    def _parse(self, operation: str, model: type[M], value: Any) -> M:
+        try:
+            return model.model_validate(value)
+        except ValidationError as exc:
+            raise ProtocolError(
+                f"operation {operation}: result does not match {model.__name__}: {exc.error_count()} problem(s), "
+                f"first: {exc.errors()[0]['loc']} {exc.errors()[0]['msg']}",
+                host=self.host,
+            ) from exc
+
+    def _call(self, operation: str, model: type[M], params: Mapping[str, Any] | None = None) -> M:
+        return self._parse(operation, model, self._run(operation, params))
+
+    def _list(self, operation: str, key: str, model: type[M], params: Mapping[str, Any] | None = None) -> list[M]:
+        result = self._run(operation, params)
+        items = result.get(key) if isinstance(result, dict) else None
+        if not isinstance(items, list):
+            raise ProtocolError(f"operation {operation}: result lacks the '{key}' list", host=self.host)
+        return [self._parse(operation, model, item) for item in items]
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+
+    def collect_inventory(self) -> HostInventory:
+        """Host facts and every VM, in one script run (batched CIM queries on the host)."""
+        return self._call("collect_inventory", HostInventory)
+
+    def get_vm(self, vm_id: str) -> VmInfo:
+        """One VM by id, with the inventory fields. Raises ``VmNotFound``."""
+        return self._call("get_vm", VmInfo, {"vm_id": _vm_id(vm_id)})
+
+    def list_images(self, *, image_paths: Sequence[str] | None = None) -> list[ImageInfo]:
+        r"""Golden images: ``*.vhdx`` in ``C:\ClusterStorage\*\DiskImages`` and the standalone library folders.
+
+        ``image_paths`` replaces the standalone default (``C:\Hyper-V\DiskImages``).
+        """
+        params = {} if image_paths is None else {"image_paths": list(image_paths)}
+        return self._list("list_images", "images", ImageInfo, params)
+
+    def list_isos(self, *, install_dir: str | None = None) -> IsoLibrary:
+        r"""Provisioning ISOs and the protocol version of the install directory (``C:\Program Files\Aether-V``)."""
+        return self._call("list_isos", IsoLibrary, {} if install_dir is None else {"install_dir": install_dir})
+
+    def list_switches(self) -> list[SwitchInfo]:
+        """The host's virtual switches."""
+        return self._list("list_switches", "switches", SwitchInfo)
+
+    # -- creating --------------------------------------------------------------------------------------------------
+
+    def preflight_create(self, spec: PreflightSpec) -> PreflightReport:
+        """Check a create request without changing anything; the report lists every failed check."""
+        return self._call("preflight_create", PreflightReport, spec.model_dump(mode="json"))
+
+    def prepare_disk(self, spec: PrepareDiskSpec) -> PreparedDisk:
+        """Make the OS disk in a new VM folder (clone + grow, or blank).
+
+        Repeatable: a folder already made by the same ``job_id`` is reused (``created`` is then False); a folder of
+        any other owner raises ``VmAlreadyExists``. Also ``ImageNotFound``, ``InsufficientResources``,
+        ``InvalidParameters``.
+        """
+        return self._call("prepare_disk", PreparedDisk, spec.model_dump(mode="json"))
+
+    def create_vm(self, spec: CreateVmSpec) -> VmInfo:
+        """Register the VM around a prepared disk (not started) and return it.
+
+        Repeatable: the VM this job already registered in its folder is returned again. Raises
+        ``VmAlreadyExists`` (another VM has the name), ``SwitchNotFound``, ``ImageNotFound`` (provisioning ISO
+        missing), ``InvalidParameters``.
+        """
+        created = self._run("create_vm", spec.model_dump(mode="json"))
+        if not isinstance(created, dict) or not isinstance(created.get("id"), str):
+            raise ProtocolError("operation create_vm: result lacks the VM id", host=self.host)
+        return self.get_vm(created["id"])
+
+    # -- power -----------------------------------------------------------------------------------------------------
+
+    def start_vm(self, vm_id: str, *, if_needed: bool = False) -> PowerResult:
+        """Start (Off, Saved) or resume (Paused) a VM.
+
+        A Running or Starting VM raises ``InvalidVmState``, unless ``if_needed`` (for a retried workflow step): then
+        it is success with ``changed`` False.
+        """
+        return self._call("start_vm", PowerResult, {"vm_id": _vm_id(vm_id), "if_needed": if_needed})
+
+    def stop_vm(self, vm_id: str) -> PowerResult:
+        """Turn a VM off (no guest shutdown). An Off VM is success with ``changed`` False."""
+        return self._call("stop_vm", PowerResult, {"vm_id": _vm_id(vm_id)})
+
+    def shutdown_vm(self, vm_id: str, *, timeout_seconds: int = 120) -> PowerResult:
+        """Shut the guest down through its integration service and wait until Off.
+
+        An Off VM is success with ``changed`` False. Raises ``InvalidVmState`` (not Running, or no integration
+        service) and ``OperationTimeout`` (still not Off after ``timeout_seconds``).
+        """
+        params = {"vm_id": _vm_id(vm_id), "timeout_seconds": int(timeout_seconds)}
+        return self._call("shutdown_vm", PowerResult, params)
+
+    def restart_vm(self, vm_id: str) -> PowerResult:
+        """Hard-reset a Running VM. Other states raise ``InvalidVmState``."""
+        return self._call("restart_vm", PowerResult, {"vm_id": _vm_id(vm_id)})
+
+    # -- removing --------------------------------------------------------------------------------------------------
+
+    def remove_vm(
+        self,
+        vm_id: str | None,
+        *,
+        vm_name: str | None = None,
+        job_id: str | None = None,
+        storage_roots: Sequence[str] | None = None,
+    ) -> RemoveResult:
+        """Remove a VM, its disks, provisioning ISO copies and (when nothing unknown is left) its folder.
+
+        A missing VM is success (``existed`` False). With ``vm_name`` and ``job_id`` the folder that job prepared is
+        cleaned up too, so a create that failed before the VM existed can be compensated with ``vm_id=None``.
+        A clustered VM raises ``ClusterError`` (call :meth:`remove_from_cluster` first).
+        """
+        params: dict[str, Any] = {"vm_id": None if vm_id is None else _vm_id(vm_id)}
+        if vm_name is not None and job_id is not None:
+            params.update(vm_name=vm_name, job_id=job_id)
+        if storage_roots is not None:
+            params["storage_roots"] = list(storage_roots)
+        return self._call("remove_vm", RemoveResult, params)
+
+    def eject_iso(self, vm_id: str) -> EjectResult:
+        """Remove the provisioning DVD drive(s) (and emptied ones) and delete the VM's ISO copy. Repeatable."""
+        return self._call("eject_iso", EjectResult, {"vm_id": _vm_id(vm_id)})
+
+    # -- KVP -------------------------------------------------------------------------------------------------------
+
+    def read_guest_kvp(self, vm_id: str, *, intrinsic_names: Iterable[str] = DEFAULT_INTRINSIC_ITEMS) -> GuestKvp:
+        """The VM's guest pool and the selected intrinsic items (empty while the guest's KVP service is down)."""
+        params = {"vm_id": _vm_id(vm_id), "intrinsic_names": list(intrinsic_names)}
+        return self._call("read_guest_kvp", GuestKvp, params)
+
+    def write_host_kvp(
+        self,
+        vm_id: str,
+        items: Mapping[str, str],
+        remove_prefix: str | None = None,
+        *,
+        remove: Iterable[str] = (),
+    ) -> None:
+        """Write host KVP items (in the mapping's order) after removing stale ones, in one script run.
+
+        Removed first: every existing host item whose name starts with ``remove_prefix`` (e.g. ``"hlvmm."``, which
+        also drops stale ``<key>._N`` chunk keys), the names in ``remove``, and the names about to be written.
+        """
+        params = {
+            "vm_id": _vm_id(vm_id),
+            "items": [{"name": name, "data": data} for name, data in items.items()],
+            "remove_prefix": remove_prefix,
+            "remove": list(remove),
+        }
+        self._run("write_host_kvp", params)
+
+    # -- cluster ---------------------------------------------------------------------------------------------------
+
+    def add_to_cluster(self, vm_id: str) -> ClusterChange:
+        """Make the VM a clustered role (CIM ``AddVirtualMachine``). Already clustered: ``changed`` False."""
+        return self._call("add_to_cluster", ClusterChange, {"vm_id": _vm_id(vm_id)})
+
+    def remove_from_cluster(self, vm_id: str) -> ClusterChange:
+        """Remove the VM's cluster role, leaving the VM itself alone. Not clustered: ``changed`` False."""
+        return self._call("remove_from_cluster", ClusterChange, {"vm_id": _vm_id(vm_id)})

@@ -1,0 +1,77 @@
+"""Builds a :class:`~functions.hyperv.client.HyperVClient` for one host from the app's settings.
+
+:func:`open_client` is what activities use::
+
+    with open_client("hv01") as hyperv:
+        inventory = hyperv.collect_inventory()
+
+It reads ``get_settings()`` only when called (never at import time), builds one WinRM transport (one HTTP
+session, one remote shell reused for every operation of the ``with`` block) and deletes the shell at the end.
+A transport belongs to the thread that first uses it, so open one client per activity invocation.
+
+``addresses`` maps host names to the address to connect to, like curl's ``--resolve``: the simulated lab's hosts
+are named ``hv01``… but listen on loopback, and no resolver maps those names to 127.0.0.1. With an override the
+endpoint is ``https://<address>:<port>/wsman`` and the host's certificate is checked against that address (the
+lab's certificates carry ``127.0.0.1``); errors still name the host.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from functions.hyperv.client import HyperVClient
+from functions.hyperv.runner import PowerShellRunner
+from functions.hyperv.transport import ConnectionOptions, WinRMTransport
+from functions.settings import HostEndpoint, WinRMSettings, get_settings
+
+__all__ = ["connection_options", "open_client", "resolve_host"]
+
+
+def resolve_host(host: HostEndpoint | str, configured: tuple[HostEndpoint, ...] = ()) -> HostEndpoint:
+    """``host`` as an endpoint: a name is looked up in ``configured`` (for its port) or gets the default port."""
+    if isinstance(host, HostEndpoint):
+        return host
+    for endpoint in configured:
+        if endpoint.name.lower() == host.lower():
+            return endpoint
+    return HostEndpoint(name=host)
+
+
+def connection_options(settings: WinRMSettings, host: HostEndpoint, *, address: str | None = None) -> ConnectionOptions:
+    """The transport options for ``host``, connecting to ``address`` instead of the host name when given."""
+    options = ConnectionOptions.from_settings(settings, host)
+    if address is None:
+        return options
+    netloc = f"[{address}]" if ":" in address else address
+    endpoint = f"{settings.scheme}://{netloc}:{settings.port_for(host)}/wsman"
+    return dataclasses.replace(options, endpoint=endpoint)
+
+
+@contextmanager
+def open_client(
+    host: HostEndpoint | str,
+    *,
+    settings: WinRMSettings | None = None,
+    addresses: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> Iterator[HyperVClient]:
+    """A client for ``host`` whose shell is closed when the block ends.
+
+    ``settings`` defaults to ``get_settings().winrm`` (and a host given by name takes its port from
+    ``get_settings().hosts``); ``timeout`` bounds each operation on top of the WinRM timeouts.
+    """
+    if settings is None:
+        app = get_settings()
+        settings, endpoint = app.winrm, resolve_host(host, app.hosts)
+    else:
+        endpoint = resolve_host(host)
+    address = None
+    if addresses:
+        address = next((value for key, value in addresses.items() if key.lower() == endpoint.name.lower()), None)
+    transport = WinRMTransport(connection_options(settings, endpoint, address=address))
+    try:
+        yield HyperVClient(PowerShellRunner(transport, timeout=timeout), host=endpoint.name)
+    finally:
+        transport.close()

@@ -1,0 +1,172 @@
+"""PowerShell runner: runs an operation script from ``scripts/`` on a host and returns its JSON result.
+
+Wire contract (the simulator in ``tools/hvsim`` relies on it too):
+
+- Command line: ``powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand <b64>``
+  where ``<b64>`` is base64 of the UTF-16LE text of ``scripts/_bootstrap.ps1``. It never changes, stays far below
+  the 8191-character WinRS limit, and contains no parameter.
+- Stdin (closed after): one JSON envelope ``{"operation", "script", "params"}`` where ``script`` is the full text of
+  ``scripts/<operation>.ps1`` and ``params`` is base64 of the UTF-8 JSON of the parameters. The envelope is ASCII
+  (non-ASCII characters are JSON-escaped) so no console codepage can alter it. Scripts of any size fit, since
+  stdin is sent in chunks.
+- Stdout: exactly one JSON document, ``{"ok": true, "result": ...}`` (exit code 0) or
+  ``{"ok": false, "error": {"category", "message", "type"}}`` (exit code 1). Categories map to exception classes
+  through :func:`functions.hyperv.errors.error_for_category`; anything else is a :class:`ProtocolError`.
+
+Parameters are data: they are never interpolated into script text or the command line.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from functools import cache, lru_cache
+from importlib import resources
+from typing import Any
+
+from functions.hyperv.errors import ProtocolError, error_for_category
+from functions.hyperv.transport import CommandResult, CommandTransport
+
+__all__ = [
+    "MAX_COMMAND_LINE",
+    "PowerShellRunner",
+    "bootstrap_command",
+    "build_envelope",
+    "clean_stderr",
+    "load_script",
+    "parse_output",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_COMMAND_LINE = 8191
+"""The WinRS (cmd.exe) command-line limit, in characters."""
+
+POWERSHELL_PREFIX = "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand "
+_OPERATION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,99}")
+_EXCERPT = 160
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+@cache
+def load_script(name: str) -> str:
+    """The text of ``scripts/<name>.ps1`` (package data, read once per process).
+
+    ``name`` is ``_bootstrap`` or an operation name (letters, digits, ``_ . -``); anything else is refused.
+    """
+    if name != "_bootstrap" and not _OPERATION_NAME.fullmatch(name):
+        raise ValueError(f"invalid operation name {name!r}")
+    resource = resources.files("functions.hyperv") / "scripts" / f"{name}.ps1"
+    try:
+        return resource.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ValueError(f"unknown operation {name!r}: no scripts/{name}.ps1") from None
+
+
+@lru_cache(maxsize=1)
+def bootstrap_command() -> str:
+    """The one command line every operation runs (the encoded bootstrap); checked against the WinRS limit."""
+    encoded = base64.b64encode(load_script("_bootstrap").encode("utf-16-le")).decode("ascii")
+    command = POWERSHELL_PREFIX + encoded
+    if len(command) > MAX_COMMAND_LINE:
+        raise RuntimeError(f"the bootstrap command line has {len(command)} characters; WinRS allows {MAX_COMMAND_LINE}")
+    return command
+
+
+def build_envelope(operation: str, params: Mapping[str, Any]) -> bytes:
+    """The stdin envelope for ``operation``: its script text and the base64 UTF-8 JSON of ``params`` (ASCII)."""
+    try:
+        params_json = json.dumps(dict(params), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"parameters of operation {operation!r} are not JSON-serialisable: {exc}") from None
+    envelope = {
+        "operation": operation,
+        "script": load_script(operation),
+        "params": base64.b64encode(params_json.encode("utf-8")).decode("ascii"),
+    }
+    return json.dumps(envelope, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def clean_stderr(stderr: bytes) -> str:
+    """Human-readable text of a PowerShell stderr stream: CLIXML error records kept, progress records dropped."""
+    text = stderr.decode("utf-8", errors="replace").lstrip("\ufeff")
+    if not text.lstrip().startswith("#< CLIXML"):
+        return text.strip()
+    messages: list[str] = []
+    for part in text.split("#< CLIXML"):
+        chunk = part.strip()
+        if not chunk:
+            continue
+        try:
+            root = ET.fromstring(chunk)  # noqa: S314 - our own host's CLIXML, parsed only for error text
+        except ET.ParseError:
+            messages.append(chunk)
+            continue
+        for node in root.iter():
+            if node.tag.rpartition("}")[2] == "S" and node.get("S") == "Error" and node.text:
+                messages.append(node.text.replace("_x000D__x000A_", "\n").replace("_x000A_", "\n"))
+    return "".join(messages).strip()
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"
+
+
+def parse_output(result: CommandResult, *, operation: str, host: str | None) -> Any:
+    """The ``result`` of the bootstrap's JSON document, or the mapped exception for ``ok: false``.
+
+    Tolerates a UTF-8 BOM, surrounding whitespace and any stderr noise (CLIXML progress records); raises
+    :class:`ProtocolError` for anything that is not exactly one well-formed document.
+    """
+    raw = result.stdout.strip()
+    if raw.startswith(_UTF8_BOM):
+        raw = raw[len(_UTF8_BOM) :].strip()
+    if not raw:
+        detail = _excerpt(clean_stderr(result.stderr)) or "no output"
+        raise ProtocolError(
+            f"operation {operation}: no result on stdout (exit code {result.exit_code}): {detail}", host=host
+        )
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        text = raw.decode("utf-8", errors="replace")
+        raise ProtocolError(
+            f"operation {operation}: stdout is not one JSON document (exit code {result.exit_code}): {_excerpt(text)}",
+            host=host,
+        ) from None
+    if not isinstance(document, dict) or not isinstance(document.get("ok"), bool):
+        raise ProtocolError(f"operation {operation}: result document lacks a boolean 'ok'", host=host)
+    if document["ok"]:
+        if result.exit_code != 0:
+            log.warning("operation %s on %s reported ok with exit code %s", operation, host, result.exit_code)
+        return document.get("result")
+    error = document.get("error")
+    if not isinstance(error, dict) or not isinstance(error.get("message", ""), str):
+        raise ProtocolError(f"operation {operation}: failure document lacks an 'error' object", host=host)
+    category = str(error.get("category") or "ScriptFailed")
+    message = str(error.get("message") or f"operation {operation} failed")
+    log.debug("operation %s on %s failed: %s (%s)", operation, host, category, error.get("type"))
+    raise error_for_category(category)(message, host=host)
+
+
+class PowerShellRunner:
+    """Runs operation scripts through a :class:`~functions.hyperv.transport.CommandTransport`.
+
+    One runner wraps one transport (one host, one thread); runs reuse the transport's shell.
+    ``timeout`` (seconds, optional) bounds each run on top of the WinRM timeouts.
+    """
+
+    def __init__(self, transport: CommandTransport, *, timeout: float | None = None) -> None:
+        self.transport = transport
+        self.timeout = timeout
+
+    def run(self, operation: str, params: Mapping[str, Any]) -> Any:
+        """Run ``scripts/<operation>.ps1`` with ``params`` and return its result (or raise a HyperVError)."""
+        envelope = build_envelope(operation, params)
+        result = self.transport.execute(bootstrap_command(), envelope, timeout=self.timeout)
+        return parse_output(result, operation=operation, host=getattr(self.transport, "host", None))

@@ -1,0 +1,29 @@
+# Aether-V bootstrap (Windows PowerShell 5.1+). Reads one JSON envelope from stdin: operation, script text and
+# base64 UTF-8 JSON params. Runs the script with $Params as data and writes one JSON document to stdout.
+$ErrorActionPreference = 'Stop'
+$ProgressPreference = 'SilentlyContinue'
+function Fail-AetherV([string]$Category, [string]$Message) {
+    $ex = New-Object System.Exception $Message
+    $ex.Data['AetherVCategory'] = $Category
+    throw (New-Object System.Management.Automation.ErrorRecord $ex, $Category, 'NotSpecified', $null)
+}
+function Write-AetherVResult($Document) {
+    $bytes = [System.Text.Encoding]::UTF8.GetBytes((ConvertTo-Json -InputObject $Document -Depth 32 -Compress))
+    $out = [Console]::OpenStandardOutput()
+    $out.Write($bytes, 0, $bytes.Length)
+    $out.Flush()
+}
+try {
+    $reader = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), (New-Object System.Text.UTF8Encoding $false)
+    $envelope = ConvertFrom-Json $reader.ReadToEnd()
+    $Params = ConvertFrom-Json ([System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($envelope.params)))
+    $result = & ([ScriptBlock]::Create($envelope.script)) $Params 3>$null 4>$null 5>$null 6>$null
+    Write-AetherVResult @{ ok = $true; result = $result }
+    exit 0
+} catch {
+    $category = 'ScriptFailed'
+    if ($_.Exception.Data.Contains('AetherVCategory')) { $category = [string]$_.Exception.Data['AetherVCategory'] }
+    $failure = @{ category = $category; message = $_.Exception.Message; type = $_.Exception.GetType().FullName }
+    Write-AetherVResult @{ ok = $false; error = $failure }
+    exit 1
+}

@@ -1,0 +1,146 @@
+param($Params)
+# Removes a VM and what Aether-V made for it: turns it off, removes its DVD drives, detaches and deletes its VHDs
+# (never a shared disk, a disk another VM uses, or a file in an image library), removes the VM, deletes the
+# provisioning ISO copies, then deletes the VM folder -- only a folder with the Aether-V marker, and only when nothing
+# unknown is left in it (unknown files are reported and the folder is kept).
+# A missing VM is success (existed = false). With vm_name and job_id, the folder that job prepared is cleaned up as
+# well, which also covers a create that failed before the VM existed (vm_id may then be null).
+# A clustered VM is refused (ClusterError): call remove_from_cluster first.
+# Params: vm_id?, vm_name?, job_id?, storage_roots?
+# Returns: {id, existed, deleted_files, folder_removed, kept_files}
+# Fails: InvalidParameters, ClusterError.
+
+function Test-AetherFileName([string]$Name) {
+    if ([string]::IsNullOrWhiteSpace($Name) -or $Name.Length -gt 100) { return $false }
+    if ($Name.IndexOfAny([System.IO.Path]::GetInvalidFileNameChars()) -ge 0) { return $false }
+    if ($Name.EndsWith('.') -or $Name.EndsWith(' ') -or $Name.StartsWith(' ')) { return $false }
+    if ($Name -match '^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$') { return $false }
+    return $true
+}
+function Get-AetherStorageRoots($Requested) {
+    if (Test-Path -LiteralPath 'C:\ClusterStorage') {
+        $csv = @(Get-ChildItem -LiteralPath 'C:\ClusterStorage' -Directory | ForEach-Object { $_.FullName })
+        if ($csv.Count -gt 0) { return $csv }
+    }
+    if ($null -ne $Requested) { return @($Requested | ForEach-Object { [string]$_ }) }
+    return @('C:\')
+}
+function Read-AetherMarker([string]$Folder) {
+    $marker = [System.IO.Path]::Combine($Folder, '.aetherv-job')
+    if (-not (Test-Path -LiteralPath $marker -PathType Leaf)) { return $null }
+    return [System.IO.File]::ReadAllText($marker).Trim()
+}
+
+function Remove-AetherFolder([string]$Folder, $InUse, $Deleted, $Kept) {
+    # Deletes the known content of a VM folder; returns $true when the folder itself is gone.
+    $known = New-Object System.Collections.ArrayList
+    $unknown = New-Object System.Collections.ArrayList
+    foreach ($file in @(Get-ChildItem -LiteralPath $Folder -Recurse -Force -File)) {
+        $relative = $file.FullName.Substring($Folder.TrimEnd('\').Length + 1)
+        $isTop = $relative -notmatch '\\'
+        $isKnown = $isTop -and (
+            ($file.Name -like '*.vhdx' -and -not $InUse.ContainsKey($file.FullName.ToLowerInvariant())) -or
+            $file.Name -like '*Provisioning*.iso' -or $file.Name -like '*.partial' -or $file.Name -eq '.aetherv-job')
+        if ($isKnown) { [void]$known.Add($file) } else { [void]$unknown.Add($file.FullName) }
+    }
+    if ($unknown.Count -gt 0) {
+        foreach ($file in $known) {
+            if ($file.Name -ne '.aetherv-job') { Remove-Item -LiteralPath $file.FullName -Force; [void]$Deleted.Add($file.FullName) }
+        }
+        foreach ($path in $unknown) { [void]$Kept.Add($path) }
+        return $false
+    }
+    foreach ($file in $known) {
+        Remove-Item -LiteralPath $file.FullName -Force
+        if ($file.Name -ne '.aetherv-job') { [void]$Deleted.Add($file.FullName) }
+    }
+    Remove-Item -LiteralPath $Folder -Recurse -Force
+    return $true
+}
+
+$deleted = New-Object System.Collections.ArrayList
+$kept = New-Object System.Collections.ArrayList
+$folders = New-Object System.Collections.ArrayList
+$id = $null
+$existed = $false
+
+if ($Params.vm_id) {
+    $guid = [guid]::Empty
+    if (-not [guid]::TryParse([string]$Params.vm_id, [ref]$guid)) {
+        Fail-AetherV 'InvalidParameters' "vm_id '$($Params.vm_id)' is not a GUID"
+    }
+    $id = $guid.ToString()
+    $vm = @(Get-VM | Where-Object { $_.Id -eq $guid })
+    if ($vm.Count -gt 0) {
+        $vm = $vm[0]
+        $existed = $true
+        try {
+            $resources = @(Get-CimInstance -Namespace 'root\MSCluster' -ClassName MSCluster_Resource -Filter "Type='Virtual Machine Configuration'" -ErrorAction Stop)
+        } catch {
+            $resources = @()
+        }
+        if (@($resources | Where-Object { [string]$_.PrivateProperties.VmID -eq $id }).Count -gt 0) {
+            Fail-AetherV 'ClusterError' "VM $id is clustered; remove it from the cluster first"
+        }
+        if ($vm.State -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force -Confirm:$false }
+        $folder = [string]$vm.ConfigurationLocation
+        if ($folder -and (Read-AetherMarker $folder)) { [void]$folders.Add($folder) }
+
+        $toDelete = New-Object System.Collections.ArrayList
+        foreach ($drive in @(Get-VMDvdDrive -VM $vm)) {
+            $path = [string]$drive.Path
+            Remove-VMDvdDrive -VMDvdDrive $drive
+            if ($path -and [System.IO.Path]::GetFileName($path) -like '*Provisioning*.iso' -and
+                [System.IO.Path]::GetDirectoryName($path) -eq $folder.TrimEnd('\')) { [void]$toDelete.Add($path) }
+        }
+        $others = @{}
+        foreach ($drive in @(Get-VM | Where-Object { $_.Id -ne $guid } | Get-VMHardDiskDrive)) {
+            if ($drive.Path) { $others[([string]$drive.Path).ToLowerInvariant()] = $true }
+        }
+        foreach ($drive in @(Get-VMHardDiskDrive -VM $vm)) {
+            $path = [string]$drive.Path
+            Remove-VMHardDiskDrive -VMHardDiskDrive $drive
+            if (-not $path -or $drive.SupportPersistentReservations) { continue }
+            if ($others.ContainsKey($path.ToLowerInvariant()) -or $path -match '\\DiskImages\\') { continue }
+            [void]$toDelete.Add($path)
+        }
+        Remove-VM -VM $vm -Force
+        foreach ($path in $toDelete) {
+            if (Test-Path -LiteralPath $path -PathType Leaf) {
+                Remove-Item -LiteralPath $path -Force
+                [void]$deleted.Add($path)
+            }
+        }
+    }
+}
+
+if ($Params.vm_name -and $Params.job_id -and (Test-AetherFileName ([string]$Params.vm_name))) {
+    $roots = @()
+    if (Test-Path -LiteralPath 'C:\ClusterStorage') {
+        $roots += @(Get-ChildItem -LiteralPath 'C:\ClusterStorage' -Directory | ForEach-Object { $_.FullName })
+    }
+    if ($null -ne $Params.storage_roots) { $roots += @($Params.storage_roots | ForEach-Object { [string]$_ }) } else { $roots += 'C:\' }
+    foreach ($root in $roots) {
+        $candidate = [System.IO.Path]::Combine($root, 'Hyper-V', [string]$Params.vm_name)
+        if ((Test-Path -LiteralPath $candidate) -and (Read-AetherMarker $candidate) -eq [string]$Params.job_id) {
+            [void]$folders.Add($candidate)
+        }
+    }
+}
+
+$inUse = @{}
+foreach ($drive in @(Get-VM | Get-VMHardDiskDrive)) {
+    if ($drive.Path) { $inUse[([string]$drive.Path).ToLowerInvariant()] = $true }
+}
+$folderRemoved = $false
+$done = @{}
+foreach ($folder in $folders) {
+    $key = $folder.TrimEnd('\').ToLowerInvariant()
+    if ($done.ContainsKey($key) -or -not (Test-Path -LiteralPath $folder)) { continue }
+    $done[$key] = $true
+    if (Remove-AetherFolder $folder $inUse $deleted $kept) { $folderRemoved = $true }
+}
+
+return [ordered]@{
+    id = $id; existed = $existed; deleted_files = @($deleted); folder_removed = $folderRemoved; kept_files = @($kept)
+}

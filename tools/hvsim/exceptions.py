@@ -1,0 +1,85 @@
+"""Domain errors of the simulated Hyper-V model, one per error category the operation scripts report.
+
+The model (:mod:`tools.hvsim.models`) raises these; the operation handlers (:mod:`tools.hvsim.operations`) turn
+them into the protocol's ``ScriptError`` at the boundary, exactly as a script's ``Fail-AetherV '<category>'``
+does on a real host. ``category`` is the name of the client's exception class in ``functions.hyperv.errors``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ClusterError",
+    "HyperVSimError",
+    "ImageNotFound",
+    "InsufficientResources",
+    "InvalidParameters",
+    "InvalidVmState",
+    "OperationTimeout",
+    "SwitchNotFound",
+    "VmAlreadyExists",
+    "VmNotFound",
+]
+
+
+class HyperVSimError(Exception):
+    """A failure the real script reports with ``Fail-AetherV``: ``category`` plus a message."""
+
+    category = "ScriptFailed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class VmNotFound(HyperVSimError):  # noqa: N818 - named like the category it reports
+    """No VM with that id on the host."""
+
+    category = "VmNotFound"
+
+
+class VmAlreadyExists(HyperVSimError):  # noqa: N818
+    """The name or the VM folder is taken by another VM or job."""
+
+    category = "VmAlreadyExists"
+
+
+class InvalidVmState(HyperVSimError):  # noqa: N818
+    """The VM's state does not allow the operation."""
+
+    category = "InvalidVmState"
+
+
+class ImageNotFound(HyperVSimError):  # noqa: N818
+    """The golden image (or provisioning ISO) is missing."""
+
+    category = "ImageNotFound"
+
+
+class SwitchNotFound(HyperVSimError):  # noqa: N818
+    """The virtual switch does not exist."""
+
+    category = "SwitchNotFound"
+
+
+class InsufficientResources(HyperVSimError):  # noqa: N818
+    """Not enough free disk space or memory."""
+
+    category = "InsufficientResources"
+
+
+class ClusterError(HyperVSimError):
+    """The host is not clustered, or the cluster refused the change."""
+
+    category = "ClusterError"
+
+
+class InvalidParameters(HyperVSimError):  # noqa: N818
+    """The parameters are unusable (e.g. a VM name that cannot be a folder name)."""
+
+    category = "InvalidParameters"
+
+
+class OperationTimeout(HyperVSimError):  # noqa: N818
+    """A wait inside the script ran out (e.g. a guest shutdown)."""
+
+    category = "OperationTimeout"

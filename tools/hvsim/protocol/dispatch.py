@@ -1,0 +1,273 @@
+"""Operation dispatch: what the simulated ``powershell.exe`` does with the commands it is given.
+
+Operation handlers register by name::
+
+    from tools.hvsim.protocol.dispatch import OperationContext, register
+    from tools.hvsim.protocol.errors import ScriptError
+
+    @register("vm.get")
+    def get_vm(ctx: OperationContext, params: dict[str, Any]) -> Any:
+        vm = ctx.backend.find_vm(params["name"])          # ctx.backend: the host model, opaque here
+        if vm is None:
+            raise ScriptError("VmNotFound", f"VM '{params['name']}' was not found")
+        return vm.to_json()
+
+A command is recognised as the project's bootstrap only when it is ``powershell[.exe] … -EncodedCommand <b64>``
+and the decoded text equals ``functions/hyperv/scripts/_bootstrap.ps1``. Its stdin envelope is then checked the
+way the real bootstrap would use it: the ``script`` must be byte-identical to ``scripts/<operation>.ps1`` (the
+simulator cannot run other PowerShell), ``params`` is decoded from base64 UTF-8 JSON, and the handler's result or
+:class:`~tools.hvsim.protocol.errors.ScriptError` is rendered as the bootstrap's one JSON document and exit code.
+Any other command fails like Windows would (cmd's *not recognized* message, or a PowerShell error record).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any
+from xml.sax.saxutils import escape
+
+from tools.hvsim.protocol.errors import ScriptError
+
+__all__ = [
+    "CommandOutcome",
+    "Handler",
+    "OperationContext",
+    "ProgramKind",
+    "classify_command",
+    "handler_for",
+    "powershell_error",
+    "project_script",
+    "register",
+    "registered_operations",
+    "render_failure",
+    "render_success",
+    "run_envelope",
+    "unregister",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class OperationContext:
+    """What a handler gets besides its parameters: the host's name and model, and the decoded parameters."""
+
+    host_name: str
+    backend: object
+    received: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[OperationContext, dict[str, Any]], Any]
+
+_handlers: dict[str, Handler] = {}
+_handlers_lock = threading.Lock()
+
+
+def register(operation: str) -> Callable[[Handler], Handler]:
+    """Decorator: make ``handler`` the simulation of ``scripts/<operation>.ps1`` (re-registering replaces it)."""
+
+    def decorator(handler: Handler) -> Handler:
+        with _handlers_lock:
+            _handlers[operation] = handler
+        return handler
+
+    return decorator
+
+
+def unregister(operation: str) -> None:
+    """Remove the handler of ``operation`` (for tests)."""
+    with _handlers_lock:
+        _handlers.pop(operation, None)
+
+
+def handler_for(operation: str) -> Handler | None:
+    """The registered handler of ``operation``, if any."""
+    with _handlers_lock:
+        return _handlers.get(operation)
+
+
+def registered_operations() -> list[str]:
+    """Names of all registered operations, sorted."""
+    with _handlers_lock:
+        return sorted(_handlers)
+
+
+@register("ping")
+def _ping(ctx: OperationContext, params: dict[str, Any]) -> Any:
+    # $env:COMPUTERNAME is the upper-case NetBIOS name (at most 15 characters).
+    return {
+        "computer_name": ctx.host_name.split(".")[0].upper()[:15],
+        "ps_version": "5.1.20348.2849",
+        "echo": params,
+    }
+
+
+# -- recognising commands ----------------------------------------------------------------------------------------
+
+_OPERATION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,99}")
+_ENCODED_FLAG = re.compile(r"-(?:e|ec|en|enc|enco|encod|encode|encoded|encodedc\w*)$", re.IGNORECASE)
+
+
+@cache
+def project_script(name: str) -> bytes | None:
+    """The bytes of ``functions/hyperv/scripts/<name>.ps1`` as the project ships it (``None`` if absent)."""
+    if name != "_bootstrap" and not _OPERATION_NAME.fullmatch(name):
+        return None
+    resource = resources.files("functions.hyperv") / "scripts" / f"{name}.ps1"
+    try:
+        return resource.read_bytes()
+    except FileNotFoundError:
+        return None
+
+
+class ProgramKind:
+    """What a command line starts."""
+
+    BOOTSTRAP = "bootstrap"
+    POWERSHELL = "powershell"
+    OTHER = "other"
+
+
+def classify_command(command_line: str) -> tuple[str, str]:
+    """``(kind, detail)``: the bootstrap, another PowerShell command (detail: its script), or something else."""
+    words = command_line.split()
+    if not words:
+        return ProgramKind.OTHER, ""
+    executable = words[0].strip('"').replace("/", "\\").rsplit("\\", 1)[-1].lower()
+    if executable not in ("powershell", "powershell.exe"):
+        return ProgramKind.OTHER, words[0]
+    for index, word in enumerate(words[1:-1], start=1):
+        if _ENCODED_FLAG.match(word):
+            try:
+                script = base64.b64decode(words[index + 1], validate=True).decode("utf-16-le")
+            except (binascii.Error, UnicodeDecodeError):
+                return ProgramKind.POWERSHELL, ""
+            bootstrap = project_script("_bootstrap")
+            if bootstrap is not None and script == bootstrap.decode("utf-8"):
+                return ProgramKind.BOOTSTRAP, ""
+            return ProgramKind.POWERSHELL, script
+    return ProgramKind.POWERSHELL, " ".join(words[1:])
+
+
+# -- rendering like Windows --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    """What a finished command wrote and its exit code."""
+
+    stdout: bytes
+    stderr: bytes
+    exit_code: int
+
+
+def not_recognized(command: str) -> CommandOutcome:
+    """cmd.exe's answer to an unknown program."""
+    message = (
+        f"'{command}' is not recognized as an internal or external command,\r\noperable program or batch file.\r\n"
+    )
+    return CommandOutcome(b"", message.encode("utf-8"), 1)
+
+
+def powershell_error(message: str, *, error_id: str = "HvsimNotSimulated") -> CommandOutcome:
+    """A PowerShell error record on stderr, serialised as CLIXML like ``powershell.exe`` does, exit code 1."""
+    text = f"{message}\r\n    + CategoryInfo          : NotImplemented: (:) [], RuntimeException\r\n"
+    text += f"    + FullyQualifiedErrorId : {error_id}\r\n \r\n"
+    encoded = escape(text).replace("\r", "_x000D_").replace("\n", "_x000A_")
+    clixml = (
+        "#< CLIXML\r\n"
+        '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04">'
+        '<Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T>'
+        '<T>System.Object</T></TN><MS><I64 N="SourceId">1</I64><PR N="Record"><AV>Preparing modules for '
+        "first use.</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Completed</T><SR>-1</SR><SD> </SD></PR></MS>"
+        f'</Obj><S S="Error">{encoded}</S></Objs>'
+    )
+    return CommandOutcome(b"", clixml.encode("utf-8"), 1)
+
+
+def _document(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def render_success(result: Any) -> CommandOutcome:
+    """The bootstrap's output for a script that returned ``result``."""
+    return CommandOutcome(_document({"ok": True, "result": result}), b"", 0)
+
+
+def render_failure(category: str, message: str, error_type: str = "System.Exception") -> CommandOutcome:
+    """The bootstrap's output for a failed script."""
+    error = {"category": category, "message": message, "type": error_type}
+    return CommandOutcome(_document({"ok": False, "error": error}), b"", 1)
+
+
+# -- running the bootstrap's envelope ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParsedEnvelope:
+    """A decoded stdin envelope."""
+
+    operation: str
+    params: dict[str, Any]
+
+
+def parse_envelope(stdin: bytes) -> ParsedEnvelope | CommandOutcome:
+    """Decode the stdin envelope as the bootstrap does; a failure becomes the bootstrap's (or PowerShell's) output."""
+    try:
+        envelope = json.loads(stdin.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return render_failure("ScriptFailed", "Invalid JSON primitive.", "System.ArgumentException")
+    if not isinstance(envelope, dict) or not all(isinstance(envelope.get(k), str) for k in ("script", "params")):
+        return render_failure(
+            "ScriptFailed", "Cannot bind argument to parameter because it is null.", "System.ArgumentException"
+        )
+    operation = str(envelope.get("operation") or "")
+    expected = project_script(operation)
+    if expected is None or envelope["script"].encode("utf-8") != expected:
+        return powershell_error(
+            f"hvsim cannot run this script: it is not byte-identical to functions/hyperv/scripts/{operation}.ps1",
+            error_id="HvsimScriptMismatch",
+        )
+    try:
+        params = json.loads(base64.b64decode(envelope["params"], validate=True).decode("utf-8"))
+    except (binascii.Error, UnicodeDecodeError, json.JSONDecodeError):
+        return render_failure("ScriptFailed", "The input is not a valid Base-64 string.", "System.FormatException")
+    if not isinstance(params, dict):
+        return render_failure("ScriptFailed", "Parameters must be a JSON object.", "System.ArgumentException")
+    return ParsedEnvelope(operation, params)
+
+
+def run_envelope(parsed: ParsedEnvelope, context: OperationContext) -> CommandOutcome:
+    """Run the registered handler of ``parsed.operation`` and render its outcome as the bootstrap would."""
+    handler = handler_for(parsed.operation)
+    if handler is None:
+        return render_failure(
+            "ScriptFailed",
+            f"hvsim has no handler for operation '{parsed.operation}'",
+            "System.NotImplementedException",
+        )
+    try:
+        result = handler(context, parsed.params)
+    except ScriptError as exc:
+        return render_failure(exc.category, exc.message)
+    except Exception as exc:
+        log.exception("hvsim handler for %s on %s failed", parsed.operation, context.host_name)
+        return render_failure(
+            "ScriptFailed", f"{type(exc).__name__}: {exc}", "System.Management.Automation.RuntimeException"
+        )
+    try:
+        return render_success(result)
+    except (TypeError, ValueError) as exc:
+        log.exception("hvsim handler for %s returned a value that is not JSON", parsed.operation)
+        return render_failure(
+            "ScriptFailed", f"result is not JSON-serialisable: {exc}", "System.InvalidOperationException"
+        )
