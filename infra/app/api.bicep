@@ -1,0 +1,249 @@
+// The function app: a Linux plan that offers Hybrid Connections (Elastic Premium or Dedicated), Python 3.11 on
+// Functions v4, the user-assigned identity from identity.bicep, and every app setting the app reads that the app's
+// own default does not already get right in Azure (see DEPLOYMENT.md, "App settings").
+param name string
+param planName string
+param location string
+param tags object
+
+@allowed([
+  'EP1'
+  'EP2'
+  'EP3'
+  'B1'
+  'B2'
+  'B3'
+  'S1'
+  'S2'
+  'S3'
+  'P0v3'
+  'P1v3'
+  'P2v3'
+  'P3v3'
+])
+param planSku string = 'EP1'
+param maximumElasticWorkerCount int = 3
+
+@description('Resource id and client id of the app\'s user-assigned identity.')
+param identityId string
+param identityClientId string
+
+param storageAccountName string
+
+@description('Blob, queue and table endpoints of the storage account (primaryEndpoints).')
+param storageEndpoints object
+
+@description('Azure Files share for the Elastic Premium content; empty on Dedicated plans.')
+param contentShareName string = ''
+param appInsightsConnectionString string
+
+@description('Versionless Key Vault secret URIs (keyvault.bicep outputs).')
+param winrmPasswordSecretUri string
+param sealKeySecretUri string
+param contentConnectionSecretUri string = ''
+
+param taskHubName string
+@description('AETHERV_HOSTS: comma-separated host:port, built from the same array as the hybrid connections.')
+param aethervHosts string
+param winrmUsername string
+param winrmTransport string
+param winrmCaBundlePath string
+param entraTenantId string
+param apiClientId string
+param apiAppIdUri string
+param enableEasyAuth bool = false
+
+@description('Paths App Service Authentication lets through without a token (the anonymous health routes).')
+param easyAuthExcludedPaths array = [
+  '/api/healthz'
+  '/api/readyz'
+]
+param buildCommit string = ''
+
+var planTiers = {
+  EP1: 'ElasticPremium'
+  EP2: 'ElasticPremium'
+  EP3: 'ElasticPremium'
+  B1: 'Basic'
+  B2: 'Basic'
+  B3: 'Basic'
+  S1: 'Standard'
+  S2: 'Standard'
+  S3: 'Standard'
+  P0v3: 'PremiumV3'
+  P1v3: 'PremiumV3'
+  P2v3: 'PremiumV3'
+  P3v3: 'PremiumV3'
+}
+var isElasticPremium = startsWith(planSku, 'EP')
+var loginEndpoint = environment().authentication.loginEndpoint
+
+// Settings of the platform and of the app (functions/settings.py). Secrets are Key Vault references only.
+var baseSettings = {
+  FUNCTIONS_EXTENSION_VERSION: '~4'
+  FUNCTIONS_WORKER_RUNTIME: 'python'
+  SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
+  ENABLE_ORYX_BUILD: 'true'
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  AZURE_CLIENT_ID: identityClientId
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__blobServiceUri: storageEndpoints.blob
+  AzureWebJobsStorage__queueServiceUri: storageEndpoints.queue
+  AzureWebJobsStorage__tableServiceUri: storageEndpoints.table
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  AETHERV_TASK_HUB: taskHubName
+  AETHERV_HOSTS: aethervHosts
+  AETHERV_WINRM_USERNAME: winrmUsername
+  AETHERV_WINRM_PASSWORD: '@Microsoft.KeyVault(SecretUri=${winrmPasswordSecretUri})'
+  AETHERV_WINRM_TRANSPORT: winrmTransport
+  AETHERV_WINRM_CA_BUNDLE: winrmCaBundlePath
+  AETHERV_AUTH_MODE: 'entra'
+  AETHERV_ENTRA_AUTHORITY: loginEndpoint
+  AETHERV_ENTRA_TENANT_ID: entraTenantId
+  AETHERV_ENTRA_CLIENT_ID: apiClientId
+  AETHERV_ENTRA_APP_ID_URI: apiAppIdUri
+  AETHERV_EASY_AUTH_ENABLED: enableEasyAuth ? 'true' : 'false'
+  AETHERV_SEAL_KEY: '@Microsoft.KeyVault(SecretUri=${sealKeySecretUri})'
+  AETHERV_BUILD_COMMIT: buildCommit
+}
+
+// Elastic Premium keeps the app content on Azure Files, which only takes a key-based connection string: it is a
+// Key Vault reference (resolved with the user-assigned identity even on create), so App Service cannot validate
+// the share and the share is created by storage.bicep.
+var contentSettings = isElasticPremium ? {
+  WEBSITE_CONTENTAZUREFILECONNECTIONSTRING: '@Microsoft.KeyVault(SecretUri=${contentConnectionSecretUri})'
+  WEBSITE_CONTENTSHARE: contentShareName
+  WEBSITE_SKIP_CONTENTSHARE_VALIDATION: '1'
+} : {}
+
+var appSettings = union(baseSettings, contentSettings)
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_225: Zone redundancy needs at least three instances and a region/SKU that offers it; an operator choice, not a default.
+  name: planName
+  location: location
+  tags: tags
+  kind: isElasticPremium ? 'elastic' : 'linux'
+  sku: {
+    name: planSku
+    tier: planTiers[planSku]
+  }
+  properties: {
+    reserved: true
+    maximumElasticWorkerCount: isElasticPremium ? maximumElasticWorkerCount : null
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_222: The API is called from outside Azure networks (people, scripts, multi-tenant Logic Apps); every call needs an Entra token.
+  // checkov:skip=CKV_AZURE_17: Callers authenticate with Entra bearer tokens; Logic Apps managed identities and the health probe carry no client certificate.
+  // checkov:skip=CKV_AZURE_212: Instance count is the operator's choice (EP scales out itself); Durable work survives losing an instance (state is in storage).
+  name: name
+  location: location
+  tags: union(tags, {
+    'azd-service-name': 'api'
+  })
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    reserved: true
+    httpsOnly: true
+    clientCertEnabled: false
+    keyVaultReferenceIdentity: identityId
+    publicNetworkAccess: 'Enabled'
+    siteConfig: {
+      linuxFxVersion: 'Python|3.11'
+      alwaysOn: !isElasticPremium
+      ftpsState: 'Disabled'
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      http20Enabled: true
+      remoteDebuggingEnabled: false
+      use32BitWorkerProcess: false
+      healthCheckPath: '/api/healthz'
+      minimumElasticInstanceCount: isElasticPremium ? 1 : null
+      functionAppScaleLimit: isElasticPremium ? maximumElasticWorkerCount : null
+      appSettings: [for setting in items(appSettings): {
+        name: setting.key
+        value: setting.value
+      }]
+    }
+  }
+}
+
+// Deployments (azd deploy, az functionapp deployment) authenticate with Entra ID; no FTP or SCM passwords.
+resource ftpPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// Optional App Service Authentication. The app validates bearer tokens itself either way; with this on it also
+// trusts the injected principal header (AETHERV_EASY_AUTH_ENABLED above follows the same parameter). Always
+// deployed, so that turning the parameter off also turns the module off.
+resource authSettings 'Microsoft.Web/sites/config@2024-04-01' = {
+  // checkov:skip=CKV_AZURE_13: Easy Auth is optional by design (enableEasyAuth); the app always validates Entra tokens itself (AETHERV_AUTH_MODE=entra).
+  // checkov:skip=CKV_AZURE_63: This is the authsettingsV2 config, not the web config; Functions telemetry goes to Application Insights.
+  // checkov:skip=CKV_AZURE_65: This is the authsettingsV2 config, not the web config; Functions telemetry goes to Application Insights.
+  // checkov:skip=CKV_AZURE_66: This is the authsettingsV2 config, not the web config; Functions telemetry goes to Application Insights.
+  // checkov:skip=CKV_AZURE_80: Not applicable: a Python app on Linux, and this is the authsettingsV2 config.
+  // checkov:skip=CKV_AZURE_88: Not applicable to the authsettingsV2 config (Elastic Premium content is on Azure Files via app settings).
+  // checkov:skip=CKV_AZURE_222: A config resource has no network access of its own; see the site's CKV_AZURE_222 skip.
+  parent: site
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: enableEasyAuth
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'Return401'
+      excludedPaths: easyAuthExcludedPaths
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: apiClientId
+          openIdIssuer: '${loginEndpoint}${entraTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            apiClientId
+            apiAppIdUri
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+  }
+}
+
+output name string = site.name
+output id string = site.id
+output defaultHostName string = site.properties.defaultHostName

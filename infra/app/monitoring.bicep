@@ -1,0 +1,38 @@
+// Log Analytics workspace + workspace-based Application Insights. Local (instrumentation key) ingestion is disabled:
+// the app sends telemetry with its managed identity (APPLICATIONINSIGHTS_AUTHENTICATION_STRING, role
+// Monitoring Metrics Publisher in rbac.bicep).
+param logAnalyticsName string
+param appInsightsName string
+param location string
+param tags object
+
+@minValue(30)
+@maxValue(730)
+param retentionInDays int = 30
+
+resource workspace 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: logAnalyticsName
+  location: location
+  tags: tags
+  properties: {
+    sku: {
+      name: 'PerGB2018'
+    }
+    retentionInDays: retentionInDays
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: appInsightsName
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: workspace.id
+    DisableLocalAuth: true
+  }
+}
+
+output appInsightsName string = appInsights.name
+output connectionString string = appInsights.properties.ConnectionString
