@@ -33,7 +33,7 @@ def bicep(infra_py: Path) -> dict[str, Any]:
 def checkov_report(infra_py: Path) -> dict[str, Any]:
     checkov = infra_py.with_name("checkov")
     result = subprocess.run(
-        [str(checkov), "-d", str(INFRA), "--framework", "bicep", "--output", "json", "--quiet", "--skip-download"],
+        [str(checkov), "-d", str(INFRA), "--framework", "bicep", "--output", "json", "--skip-download"],
         capture_output=True,
         text=True,
         timeout=300,

@@ -50,11 +50,15 @@ def test_one_hybrid_connection_per_host_with_default_port(derived: dict[str, Any
     ]
 
 
-def test_aetherv_hosts_is_built_from_the_same_array(main: dict[str, Any], derived: dict[str, Any]) -> None:
+def test_aetherv_hosts_is_built_from_the_same_array(
+    bicep: dict[str, Any], main: dict[str, Any], derived: dict[str, Any]
+) -> None:
     assert derived["aethervHosts"] == "hv01.corp.example.com:5986,HV02.corp.example.com:5986,hv03.lab.example.com:15986"
     assert loop_source({"config": main["variables"]["hostEndpoints"]["value"]}) == "hybridConnections"
     api = body(main["modules"]["api"])
     assert render(api["params"]["aethervHosts"]) == "aethervHosts"
+    setting = bicep["app/api.bicep"]["variables"]["baseSettings"]["value"]["AETHERV_HOSTS"]
+    assert evaluate(setting, {"aethervHosts": derived["aethervHosts"]}) == derived["aethervHosts"]
 
 
 def test_the_relay_module_gets_the_same_array(main: dict[str, Any]) -> None:

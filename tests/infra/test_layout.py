@@ -1,0 +1,74 @@
+"""The azd layout: azure.yaml, the parameters file and the outputs agree with main.bicep and its modules."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from tests.infra.bicep import INFRA, ROOT, body, render
+
+REQUIRED_OUTPUTS = {
+    "AZURE_FUNCTION_NAME",
+    "AZURE_RESOURCE_GROUP",
+    "AZURE_LOCATION",
+    "AZURE_TENANT_ID",
+    "AETHERV_API_BASE_URL",
+    "AETHERV_APP_PRINCIPAL_ID",
+    "AETHERV_HYBRID_CONNECTIONS",
+}
+
+
+def test_azure_yaml_deploys_one_python_function_app_from_the_root() -> None:
+    text = (ROOT / "azure.yaml").read_text(encoding="utf-8")
+    services = text.split("services:", 1)[1]
+    assert re.findall(r"^  (\w[\w-]*):\s*$", services, flags=re.MULTILINE) == ["api"]
+    for line in ("project: .", "language: python", "host: function"):
+        assert re.search(rf"^    {re.escape(line)}\s*$", services, flags=re.MULTILINE), line
+    assert re.search(r"^  path: infra\s*$", text, flags=re.MULTILINE)
+
+
+def test_the_service_tag_matches_azure_yaml(bicep: dict[str, Any]) -> None:
+    site = body(bicep["app/api.bicep"]["resources"]["site"])
+    assert "'azd-service-name': api" in render(site["tags"])
+
+
+def test_main_targets_the_subscription_and_creates_the_resource_group(bicep: dict[str, Any]) -> None:
+    main = bicep["main.bicep"]
+    assert main["globals"]["scope"]["value"] == "subscription"
+    assert [r["type"] for r in main["resources"].values()] == ["Microsoft.Resources/resourceGroups"]
+    assert render(main["variables"]["resourceToken"]["value"]) == (
+        "to_lower(unique_string(subscription().id, environmentName, location))"
+    )
+    assert all(render(body(module)["scope"]) == "rg" for module in main["modules"].values())
+
+
+def test_modules_exist(bicep: dict[str, Any]) -> None:
+    for name, module in bicep["main.bicep"]["modules"].items():
+        assert (INFRA / module["detail"]["path"]).is_file(), name
+
+
+def test_module_parameters_exist(bicep: dict[str, Any]) -> None:
+    for name, module in bicep["main.bicep"]["modules"].items():
+        declared = bicep[module["detail"]["path"]]["parameters"]
+        passed = body(module)["params"]
+        assert passed.keys() <= declared.keys(), f"{name}: {sorted(passed.keys() - declared.keys())}"
+        required = {key for key, param in declared.items() if "default" not in param}
+        assert required <= passed.keys(), f"{name} misses {sorted(required - passed.keys())}"
+
+
+def test_parameters_file_names_main_parameters(bicep: dict[str, Any]) -> None:
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    declared = bicep["main.bicep"]["parameters"]
+    assert parameters.keys() <= declared.keys(), sorted(parameters.keys() - declared.keys())
+    for name in ("environmentName", "location", "principalId", "apiClientId"):
+        assert name in parameters, name
+    assert "sealKeySeed" not in parameters, "azd generates it only when the parameters file leaves it out"
+
+
+def test_outputs(bicep: dict[str, Any]) -> None:
+    outputs = bicep["main.bicep"]["outputs"]
+    assert outputs.keys() >= REQUIRED_OUTPUTS
+    assert render(outputs["AETHERV_API_BASE_URL"]["value"]) == "https://${api.outputs.defaultHostName}/api/v1"
+    for output in outputs.values():
+        assert "secure" not in [d["type"] for d in output.get("decorators", [])]
