@@ -56,6 +56,8 @@ def _expression(text: str) -> Any:
 
 
 def _expand(node: Any) -> Any:
+    if isinstance(node, str):
+        node = node.replace("\\'", "'")  # pycep keeps Bicep's \' escape in string literals
     if isinstance(node, str) and "${" in node:
         parts = _split_interpolation(node)
         return {"interpolation": [{"expression": _expression(text)} if is_expr else text for is_expr, text in parts]}
