@@ -35,9 +35,6 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
       apiAudience: {
         value: apiAudience
       }
-      jobTimeout: {
-        value: jobTimeout
-      }
     }
     definition: {
       '$schema': 'https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#'
@@ -47,9 +44,6 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
           type: 'String'
         }
         apiAudience: {
-          type: 'String'
-        }
-        jobTimeout: {
           type: 'String'
         }
       }
@@ -128,7 +122,7 @@ resource workflow 'Microsoft.Logic/workflows@2019-05-01' = {
             }
           }
           limit: {
-            timeout: '@parameters(\'jobTimeout\')'
+            timeout: jobTimeout
           }
           runtimeConfiguration: {
             secureData: {
