@@ -52,6 +52,8 @@ def _tokens(fake: FakeEntra, args: argparse.Namespace) -> list[dict[str, Any]]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Serve until interrupted."""
     args = _parser().parse_args(argv)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     fake = FakeEntra(args.tenant, args.client_id, app_id_uri=args.app_id_uri)
     fake.start(args.host, args.port)
     settings = fake.env()
@@ -68,8 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             label = f"{item['level']:<8} {item['kind']:<16} v{item['version']}"
             print(f"  {label}  {item['token']}")
         print('\nExample: curl -H "Authorization: Bearer <token>" http://127.0.0.1:7071/api/v1/...', flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(0.5):
             pass

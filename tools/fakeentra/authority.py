@@ -110,6 +110,8 @@ class FakeKey:
 class FakeEntra:
     """A fake Entra tenant for tests and local runs (module docstring); thread-safe.
 
+    ``key`` is the first signing key (a new one by default); ``clock`` sets the minted tokens' times.
+
     Switches: ``down`` makes every endpoint answer 503; ``delay`` seconds are waited before each answer.
     Counters: :attr:`metadata_requests`, :attr:`jwks_requests` (and ``requests`` by kind).
     """
@@ -122,13 +124,14 @@ class FakeEntra:
         app_id_uri: str | None = None,
         authority: str | None = None,
         clock: Callable[[], float] = time.time,
+        key: FakeKey | None = None,
     ) -> None:
         self.tenant_id = tenant_id.lower()
         self.client_id = client_id
         self.app_id_uri = app_id_uri or f"api://{client_id}"
         self._authority = authority.rstrip("/") if authority else None
         self.clock = clock
-        self.keys: list[FakeKey] = [FakeKey.generate()]
+        self.keys: list[FakeKey] = [key or FakeKey.generate()]
         self.active_kid = self.keys[0].kid
         self.down = False
         self.delay = 0.0
@@ -395,7 +398,9 @@ class FakeEntra:
         shown = f"[{bound_host}]" if ":" in bound_host else bound_host
         self._authority = f"http://{shown}:{bound_port}"
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="fakeentra", daemon=True)
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fakeentra", daemon=True
+        )
         self._thread.start()
         return self._authority
 
