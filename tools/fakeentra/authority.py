@@ -6,11 +6,9 @@ counting every request so tests can assert caching and rate limiting.
 
 Tokens look like Entra access tokens of the requested version and caller kind:
 
-======================  =====================================================================================
-``kind="user"``         ``name``, ``scp`` (delegated), v2 ``preferred_username``/``azp``, v1 ``upn``/``appid``
-``kind="app"``          service principal, client credentials: ``appid`` (v1) or ``azp`` (v2), no ``scp``
-``kind="managed_identity"``  like ``app`` plus ``xms_mirid`` (the identity's resource id), as Logic Apps send
-======================  =====================================================================================
+- ``kind="user"``: ``name``, delegated ``scp``; v2 ``preferred_username``/``azp``, v1 ``upn``/``unique_name``/``appid``;
+- ``kind="app"``: a service principal (client credentials): ``appid`` (v1) or ``azp`` (v2), no ``scp``;
+- ``kind="managed_identity"``: like ``app`` plus ``xms_mirid`` (the identity's resource id), as Logic Apps send.
 
 Issuers: v2 ``{authority}/{tenant}/v2.0``; v1 ``https://sts.windows.net/{tenant}/`` when the authority is the public
 cloud's ``https://login.microsoftonline.com``, else ``{authority}/{tenant}/`` (what the app expects of a

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -177,3 +179,28 @@ def test_validator_uses_the_tenant_metadata_url(make_validator: Callable[..., To
     assert validator.keys.metadata_url == (
         f"https://login.microsoftonline.com/{fake.tenant_id}/v2.0/.well-known/openid-configuration"
     )
+
+
+def test_concurrent_cold_start_fetches_once(fake: FakeEntra, clock: FakeClock) -> None:
+    def slow_fetch(url: str, *, timeout: float) -> Any:
+        time.sleep(0.05)
+        return fake.fetch_json(url, timeout=timeout)
+
+    keys = SigningKeys(metadata_url_for(fake.authority, fake.tenant_id), fetcher=slow_fetch, clock=clock)
+    validator = TokenValidator.from_settings(fake.settings(), clock=clock, keys=keys)
+    token = fake.mint(["Aether.Reader"])
+    errors: list[BaseException] = []
+
+    def validate() -> None:
+        try:
+            validator.validate(token)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=validate) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert errors == []
+    assert (fake.metadata_requests, fake.jwks_requests) == (1, 1)
