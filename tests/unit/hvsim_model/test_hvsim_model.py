@@ -378,3 +378,14 @@ def test_journal_records_parameters_as_received(host: FakeHost) -> None:
     params = {"name": "a'b$(c)", "memory_gb": 1}
     run_operation(host, "preflight_create", params)
     assert host.journal[-1] == ("preflight_create", params)
+
+
+def test_helpers_copied_between_scripts_stay_identical() -> None:
+    """Scripts are self-contained, so small helpers are copied; every copy of a helper must be the same text."""
+    copies: dict[str, set[str]] = {}
+    for name in operation_scripts():
+        for match in re.finditer(r"^function ([A-Za-z-]+).*?^}$", script(name), re.MULTILINE | re.DOTALL):
+            copies.setdefault(match.group(1), set()).add(match.group(0))
+    assert len(copies) >= 8
+    drifted = sorted(helper for helper, texts in copies.items() if len(texts) > 1)
+    assert drifted == []
