@@ -23,7 +23,7 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -77,7 +77,7 @@ def bootstrap_command() -> str:
     return command
 
 
-def build_envelope(operation: str, params: Mapping[str, Any]) -> bytes:
+def build_envelope(operation: str, params: Mapping[str, Any], *, scripts: Callable[[str], str] = load_script) -> bytes:
     """The stdin envelope for ``operation``: its script text and the base64 UTF-8 JSON of ``params`` (ASCII)."""
     try:
         params_json = json.dumps(dict(params), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -85,7 +85,7 @@ def build_envelope(operation: str, params: Mapping[str, Any]) -> bytes:
         raise ValueError(f"parameters of operation {operation!r} are not JSON-serialisable: {exc}") from None
     envelope = {
         "operation": operation,
-        "script": load_script(operation),
+        "script": scripts(operation),
         "params": base64.b64encode(params_json.encode("utf-8")).decode("ascii"),
     }
     return json.dumps(envelope, ensure_ascii=True, separators=(",", ":")).encode("ascii")
@@ -158,15 +158,23 @@ class PowerShellRunner:
     """Runs operation scripts through a :class:`~functions.hyperv.transport.CommandTransport`.
 
     One runner wraps one transport (one host, one thread); runs reuse the transport's shell.
-    ``timeout`` (seconds, optional) bounds each run on top of the WinRM timeouts.
+    ``timeout`` (seconds, optional) bounds each run on top of the WinRM timeouts. ``scripts`` loads an
+    operation's script text by name (default: :func:`load_script`, the package's ``scripts/`` folder).
     """
 
-    def __init__(self, transport: CommandTransport, *, timeout: float | None = None) -> None:
+    def __init__(
+        self,
+        transport: CommandTransport,
+        *,
+        timeout: float | None = None,
+        scripts: Callable[[str], str] = load_script,
+    ) -> None:
         self.transport = transport
         self.timeout = timeout
+        self.scripts = scripts
 
     def run(self, operation: str, params: Mapping[str, Any]) -> Any:
         """Run ``scripts/<operation>.ps1`` with ``params`` and return its result (or raise a HyperVError)."""
-        envelope = build_envelope(operation, params)
+        envelope = build_envelope(operation, params, scripts=self.scripts)
         result = self.transport.execute(bootstrap_command(), envelope, timeout=self.timeout)
         return parse_output(result, operation=operation, host=getattr(self.transport, "host", None))

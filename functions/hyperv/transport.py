@@ -187,6 +187,17 @@ def _excerpt(text: object) -> str:
     return flat if len(flat) <= _MESSAGE_EXCERPT else flat[: _MESSAGE_EXCERPT - 1] + "…"
 
 
+def _in_tls_handshake(exc: BaseException) -> bool:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if "handshake" in str(current):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 @contextlib.contextmanager
 def _translated(options: ConnectionOptions, action: str) -> Iterator[None]:
     """Translate pywinrm/requests/pyspnego errors raised while doing ``action`` into the HyperVError hierarchy."""
@@ -216,6 +227,10 @@ def _translated(options: ConnectionOptions, action: str) -> Iterator[None]:
             f"{action}: no connection to {options.endpoint} within {options.connect_timeout:g} s", host=host
         ) from exc
     except requests.exceptions.ReadTimeout as exc:
+        if _in_tls_handshake(exc):  # urllib3 reports a TLS handshake that timed out as a read timeout
+            raise HostUnreachable(
+                f"{action}: no TLS handshake with {options.endpoint} within {options.connect_timeout:g} s", host=host
+            ) from exc
         raise OperationTimeout(f"{action}: no answer within {options.read_timeout:g} s", host=host) from exc
     except requests.exceptions.SSLError as exc:
         raise HostUnreachable(f"{action}: TLS connection failed: {_excerpt(exc)}", host=host) from exc

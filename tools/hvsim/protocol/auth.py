@@ -185,9 +185,14 @@ class ConnectionAuth:
 
     def _check_basic(self, token_text: str, reject: bool) -> AuthOutcome:
         try:
-            username, _, password = base64.b64decode(token_text, validate=True).decode("utf-8").partition(":")
-        except (binascii.Error, UnicodeDecodeError):
+            raw = base64.b64decode(token_text, validate=True)
+        except binascii.Error:
             return AuthOutcome(ok=False, challenges=self._challenge_headers(), failed=True)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")  # requests encodes Basic credentials as Latin-1, Windows as its ANSI page
+        username, _, password = text.partition(":")
         if reject or not self.account.matches_password(username, password):
             return AuthOutcome(ok=False, challenges=self._challenge_headers(), failed=True)
         return AuthOutcome(ok=True)

@@ -42,8 +42,11 @@ __all__ = [
     "Handler",
     "OperationContext",
     "ProgramKind",
+    "ScriptSource",
     "classify_command",
     "handler_for",
+    "not_recognized",
+    "parse_envelope",
     "powershell_error",
     "project_script",
     "register",
@@ -137,7 +140,11 @@ class ProgramKind:
     OTHER = "other"
 
 
-def classify_command(command_line: str) -> tuple[str, str]:
+ScriptSource = Callable[[str], bytes | None]
+"""Where the simulator finds the scripts the client may send: :func:`project_script` unless a test injects one."""
+
+
+def classify_command(command_line: str, scripts: ScriptSource = project_script) -> tuple[str, str]:
     """``(kind, detail)``: the bootstrap, another PowerShell command (detail: its script), or something else."""
     words = command_line.split()
     if not words:
@@ -151,7 +158,7 @@ def classify_command(command_line: str) -> tuple[str, str]:
                 script = base64.b64decode(words[index + 1], validate=True).decode("utf-16-le")
             except (binascii.Error, UnicodeDecodeError):
                 return ProgramKind.POWERSHELL, ""
-            bootstrap = project_script("_bootstrap")
+            bootstrap = scripts("_bootstrap")
             if bootstrap is not None and script == bootstrap.decode("utf-8"):
                 return ProgramKind.BOOTSTRAP, ""
             return ProgramKind.POWERSHELL, script
@@ -220,7 +227,7 @@ class ParsedEnvelope:
     params: dict[str, Any]
 
 
-def parse_envelope(stdin: bytes) -> ParsedEnvelope | CommandOutcome:
+def parse_envelope(stdin: bytes, scripts: ScriptSource = project_script) -> ParsedEnvelope | CommandOutcome:
     """Decode the stdin envelope as the bootstrap does; a failure becomes the bootstrap's (or PowerShell's) output."""
     try:
         envelope = json.loads(stdin.decode("utf-8-sig"))
@@ -231,7 +238,7 @@ def parse_envelope(stdin: bytes) -> ParsedEnvelope | CommandOutcome:
             "ScriptFailed", "Cannot bind argument to parameter because it is null.", "System.ArgumentException"
         )
     operation = str(envelope.get("operation") or "")
-    expected = project_script(operation)
+    expected = scripts(operation) if _OPERATION_NAME.fullmatch(operation) else None
     if expected is None or envelope["script"].encode("utf-8") != expected:
         return powershell_error(
             f"hvsim cannot run this script: it is not byte-identical to functions/hyperv/scripts/{operation}.ps1",

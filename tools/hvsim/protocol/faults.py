@@ -135,6 +135,7 @@ class HostCounters:
         "shells_opened",
         "shells_deleted",
         "commands",
+        "sends",
         "receives",
         "operation_timeouts",
         "faults",

@@ -184,6 +184,7 @@ class WinRMHostServer:
         max_shells_per_user: int = 30,
         idle_timeout: float = 7200.0,
         max_operation_timeout: float = 60.0,
+        scripts: dispatch.ScriptSource = dispatch.project_script,
     ) -> None:
         if not (http or https):
             raise ValueError("a simulated host needs at least one listener (http or https)")
@@ -194,6 +195,7 @@ class WinRMHostServer:
         self.allow_basic = allow_basic
         self.max_envelope_size = max_envelope_size
         self.max_operation_timeout = max_operation_timeout
+        self.scripts = scripts
         self.faults = HostFaults()
         self.faults.latency_ms = latency_ms
         self.faults.on_change.append(self._faults_changed)
@@ -470,7 +472,7 @@ class WinRMHostServer:
         if len(command_line) > MAX_COMMAND_LINE:
             raise WSManFault.command_line_too_long(len(command_line), MAX_COMMAND_LINE)
         self.counters.add("commands")
-        kind, detail = dispatch.classify_command(command_line)
+        kind, detail = dispatch.classify_command(command_line, self.scripts)
         program: Callable[[bytes], CommandOutcome]
         if kind == ProgramKind.BOOTSTRAP:
             program = self._run_bootstrap
@@ -505,6 +507,7 @@ class WinRMHostServer:
             data = base64.b64decode((stream.text or "").strip(), validate=True)
         except binascii.Error:
             raise WSManFault.invalid_request("stdin is not base64") from None
+        self.counters.add("sends")
         command.feed(data, end=stream.get("End", "false").lower() in ("true", "1"))
         return "<rsp:SendResponse/>"
 
@@ -554,7 +557,7 @@ class WinRMHostServer:
     # -- the bootstrap ----------------------------------------------------------------------------------------------
 
     def _run_bootstrap(self, stdin: bytes) -> CommandOutcome:
-        parsed = dispatch.parse_envelope(stdin)
+        parsed = dispatch.parse_envelope(stdin, self.scripts)
         if isinstance(parsed, CommandOutcome):
             return parsed
         with self._received_lock:
