@@ -9,15 +9,27 @@ import azure.functions as func
 
 from functions.api.health import bp as health_bp
 from functions.settings import get_settings
+from functions.workflows import create_vm, inventory, inventory_activities, lifecycle, throttle, vm_activities
+from functions.workflows.starters import register_inventory_timer
 
 __all__ = ["create_app"]
 
 
 def create_app() -> df.DFApp:
     """Validate settings, then assemble the app from the blueprints."""
-    get_settings()
+    settings = get_settings()
     # The storage SDK logs every HTTP request at INFO; keep the app's log about the app.
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
     app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
-    app.register_functions(health_bp)
+    for blueprint in (
+        health_bp,
+        inventory.bp,
+        inventory_activities.bp,
+        create_vm.bp,
+        lifecycle.bp,
+        vm_activities.bp,
+        throttle.bp,
+    ):
+        app.register_functions(blueprint)
+    register_inventory_timer(app, settings.inventory_schedule)
     return app

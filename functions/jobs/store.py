@@ -223,6 +223,35 @@ class JobStore:
             return str(existing["job_id"]), str(existing.get("fingerprint", ""))
         return job_id, fingerprint
 
+    def bound_key(self, key: str) -> tuple[str, str] | None:
+        """The (job id, fingerprint) ``key`` is bound to, or None."""
+        try:
+            row = self._table(self.keys_table).get_entity("key", encode_key(key))
+        except ResourceNotFoundError:
+            return None
+        return str(row["job_id"]), str(row.get("fingerprint", ""))
+
+    def get_claim(self, target: str) -> tuple[dict[str, Any] | None, str | None]:
+        """The claim on ``target`` (its current job id and sequence) and its ETag, or (None, None)."""
+        try:
+            row = self._table(self.keys_table).get_entity("claim", encode_key(target))
+        except ResourceNotFoundError:
+            return None, None
+        return {"job_id": str(row["job_id"]), "sequence": int(row["sequence"])}, str(row.metadata["etag"])
+
+    def set_claim(self, target: str, job_id: str, sequence: int, etag: str | None) -> bool:
+        """Point the claim on ``target`` at ``job_id`` if it is unchanged since ``etag``; False if another won."""
+        table = self._table(self.keys_table)
+        row = {"PartitionKey": "claim", "RowKey": encode_key(target), "job_id": job_id, "sequence": sequence}
+        try:
+            if etag is None:
+                table.create_entity(row)
+            else:
+                table.update_entity(row, etag=etag, match_condition=MatchConditions.IfNotModified)
+        except (ResourceExistsError, ResourceModifiedError):
+            return False
+        return True
+
     def release_key(self, key: str, job_id: str) -> None:
         """Drop ``key`` if it still points to ``job_id`` (so a finished job's claim can be taken again)."""
         table = self._table(self.keys_table)

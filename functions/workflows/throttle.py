@@ -36,10 +36,10 @@ def decide(state: dict[str, Any], operation: str, request: dict[str, Any]) -> tu
     holders: dict[str, str] = dict(state.get("holders", {}))
     queue: list[list[str]] = [list(item) for item in state.get("queue", [])]
     owner = str(request.get("owner"))
-    now = _at(request.get("at"))
-    if now is not None:
-        holders = {o: t for o, t in holders.items() if (_at(t) or now) + LEASE > now}
-        queue = [[o, t] for o, t in queue if (_at(t) or now) + QUEUE_TIMEOUT > now]
+    moment = _at(request.get("at"))
+    if moment is not None:
+        holders = {o: t for o, t in holders.items() if (_at(t) or moment) + LEASE > moment}
+        queue = [[o, t] for o, t in queue if (_at(t) or moment) + QUEUE_TIMEOUT > moment]
     result: Any = None
     if operation == "acquire":
         limit = max(1, int(request.get("limit", 1)))

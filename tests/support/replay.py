@@ -20,8 +20,8 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 # DTFx EventType numbers (reference: durable-functions.md B4).
 EXECUTION_STARTED, TASK_SCHEDULED, TASK_COMPLETED, TASK_FAILED = 0, 4, 5, 6
 TIMER_CREATED, TIMER_FIRED, ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED = 10, 11, 12, 13
-EVENT_RAISED = 15
-CALL_ACTIVITY, CREATE_TIMER, WAIT_FOR_EVENT = 0, 5, 6
+EVENT_SENT, EVENT_RAISED = 14, 15
+CALL_ACTIVITY, CREATE_TIMER, WAIT_FOR_EVENT, CALL_ENTITY = 0, 5, 6, 7
 
 
 def _ts(moment: datetime) -> str:
@@ -51,6 +51,8 @@ class Scheduled:
     fire_at: datetime | None = None
     canceled: bool = False
     done: bool = False
+    entity: str | None = None
+    request_id: str | None = None
 
 
 @dataclass
@@ -122,6 +124,20 @@ class Replay:
                 fire_at = datetime.fromisoformat(action["fireAt"].replace("Z", "+00:00"))
                 task = Scheduled(next_id, "timer", fire_at=fire_at, canceled=bool(action.get("isCanceled")))
                 self.history.append(self._event(TIMER_CREATED, next_id, FireAt=action["fireAt"]))
+            elif kind == CALL_ENTITY:
+                request_id = f"req-{next_id}"
+                task = Scheduled(next_id, "entity", action["operation"], json.loads(action["input"]))
+                task.entity = action["instanceId"]
+                task.request_id = request_id
+                self.history.append(
+                    self._event(
+                        EVENT_SENT,
+                        next_id,
+                        InstanceId=action["instanceId"],
+                        Name="op",
+                        Input=json.dumps({"id": request_id, "op": action["operation"]}),
+                    )
+                )
             elif kind != WAIT_FOR_EVENT:
                 raise AssertionError(f"the harness does not handle action type {kind}")
             self._by_position.append(task)
@@ -188,6 +204,13 @@ class Replay:
         self.now = max(self.now, timer.fire_at)
         timer.done = True
         return self._deliver(self._event(TIMER_FIRED, TimerId=timer.id, FireAt=_ts(timer.fire_at)))
+
+    def answer(self, task: Scheduled, result: Any) -> dict[str, Any]:
+        """The entity call ``task`` returned ``result``."""
+        self.now += timedelta(milliseconds=100)
+        task.done = True
+        payload = json.dumps({"result": json.dumps(result)})
+        return self._deliver(self._event(EVENT_RAISED, Name=task.request_id, Input=payload))
 
     def raise_event(self, name: str, data: Any = None) -> dict[str, Any]:
         """Raise external event ``name``."""

@@ -1,0 +1,1 @@
+"""Provisioning and lifecycle steps: the service layer behind the VM workflows' activities."""

@@ -1,0 +1,209 @@
+"""VM workflows end to end on the devhost, against the simulated lab and Azurite: create, delete, power, crash."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from functions.jobs.service import Submission, create_input, submit_job
+from functions.models import parse_vm_request
+from functions.settings import load_settings
+from tests.e2e.conftest import Stack, durable_client
+from tests.unit.test_vm_request import LINUX, WINDOWS
+
+
+def submit(stack: Stack, kind: str, orchestrator: str, claim: str, target: dict[str, Any], build: Any) -> Submission:
+    """Submit a job the way the API does (job record, claim, start) through the real SDK client."""
+    from azure.durable_functions.models.utils import http_utils
+
+    async def go() -> Submission:
+        try:
+            return await submit_job(
+                durable_client(stack),
+                kind=kind,
+                orchestrator=orchestrator,
+                target=target,
+                claim=claim,
+                build_input=build,
+                requested_by={"id": "tester", "name": "Test", "type": "user"},
+                store=stack.jobs,
+            )
+        finally:
+            await http_utils._close_session()
+
+    return asyncio.run(go())
+
+
+def create(stack: Stack, payload: dict[str, Any]) -> Submission:
+    request = parse_vm_request(payload)
+    settings = load_settings(stack.env)
+    target = {"host": request.host, "name": request.name, "vm_id": None}
+    claim = f"{request.host or 'any'}:{request.name.lower()}"
+    return submit(
+        stack, "create_vm", "create_vm", claim, target, lambda job_id: create_input(job_id, request, settings)
+    )
+
+
+def lifecycle(stack: Stack, orchestrator: str, host: str, vm_id: str, **extra: Any) -> Submission:
+    settings = load_settings(stack.env)
+    kind = "delete_vm" if orchestrator == "delete_vm" else "power_vm"
+    claim = vm_id
+
+    def build(job_id: str) -> dict[str, Any]:
+        from functions.jobs.service import timing_input
+
+        return {"job_id": job_id, "host": host, "vm_id": vm_id, "timing": timing_input(settings), **extra}
+
+    return submit(stack, kind, orchestrator, claim, {"host": host, "vm_id": vm_id}, build)
+
+
+def finished(stack: Stack, job_id: str, timeout: float = 120) -> dict[str, Any]:
+    status = stack.wait(job_id, timeout)
+    job = stack.jobs.get(job_id)
+    assert job is not None
+    return {"durable": status, "job": job}
+
+
+def linux(name: str, host: str = "hv03") -> dict[str, Any]:
+    payload = copy.deepcopy(LINUX)
+    payload.update(name=name, host=host)
+    return payload
+
+
+def windows(name: str, host: str = "hv03") -> dict[str, Any]:
+    payload = copy.deepcopy(WINDOWS)
+    payload.update(name=name, host=host, clustered=False, network="External", vlan_id=None)
+    return payload
+
+
+def test_create_a_linux_vm_and_watch_every_step(stack: Stack) -> None:
+    submission = create(stack, linux("lnx-e2e01"))
+    assert submission.created
+    seen: list[str] = []
+
+    def watch(status: dict[str, Any]) -> bool:
+        step = (status.get("customStatus") or {}).get("step")
+        if step and (not seen or seen[-1] != step):
+            seen.append(step)
+        return False
+
+    with pytest.raises(AssertionError):
+        stack.wait(submission.job["id"], timeout=0.5, until=watch)  # sample progress while it runs
+    result = stack.wait(submission.job["id"], 120, until=watch)
+    assert result["runtimeStatus"] == "Completed", result
+    for step in ("preflight", "prepare_disk", "create_vm", "start", "wait_for_key", "publish", "wait_for_apply"):
+        assert step in seen or step in [s["name"] for s in result["customStatus"]["steps"]]
+    job = stack.jobs.get(submission.job["id"])
+    assert job is not None
+    assert job["status"] == "Succeeded"
+    vm_id = job["result"]["vm_id"]
+    vm = stack.repo.get_vm(vm_id)
+    assert vm is not None
+    assert (vm["name"], vm["host"], vm["state"]) == ("lnx-e2e01", "hv03", "Running")
+    model = stack.lab.host("hv03").model.vms[vm_id]
+    assert model.guest is not None
+    applied = model.guest.agent.applied  # type: ignore[union-attr]
+    assert applied.hostname == "lnx-e2e01"
+    assert applied.ansible_user == "ansible"
+
+
+def test_create_a_windows_vm_with_static_ip_and_domain_join(stack: Stack) -> None:
+    submission = create(stack, windows("win-e2e01"))
+    outcome = finished(stack, submission.job["id"])
+    assert outcome["job"]["status"] == "Succeeded", outcome
+    vm = stack.repo.get_vm(outcome["job"]["result"]["vm_id"])
+    assert vm is not None
+    assert "10.0.0.5" in vm["ip_addresses"]
+    applied = stack.lab.host("hv03").model.vms[vm["id"]].guest.agent.applied  # type: ignore[union-attr]
+    assert applied.domain is not None
+    assert applied.domain.domain == "corp.example"
+
+
+def test_a_second_create_of_the_same_vm_returns_the_running_job(stack: Stack) -> None:
+    first = create(stack, linux("dup-e2e01"))
+    second = create(stack, linux("dup-e2e01"))
+    assert not second.created
+    assert second.job["id"] == first.job["id"]
+    assert finished(stack, first.job["id"])["job"]["status"] == "Succeeded"
+
+
+def test_a_failing_guest_is_compensated(stack: Stack) -> None:
+    control = stack.lab.control.url
+    stack.request_to(
+        control, "PUT", "/hvsim/hosts/hv02/guest-behaviour", {"fail_module": "mod_net", "poll_interval": 0.1}
+    )
+    try:
+        submission = create(stack, linux("bad-e2e01", host="hv02"))
+        outcome = finished(stack, submission.job["id"])
+    finally:
+        stack.request_to(control, "PUT", "/hvsim/hosts/hv02/guest-behaviour", {"poll_interval": 0.1})
+    job = outcome["job"]
+    assert job["status"] == "Failed"
+    assert job["error"]["category"] == "GuestProvisioningFailed"
+    assert "error applying:mod_net" in job["error"]["message"]
+    assert job["failed_step"] == "wait_for_apply"
+    assert job["cleanup"]["status"] == "Succeeded"
+    assert not [vm for vm in stack.lab.host("hv02").model.vms.values() if vm.name == "bad-e2e01"]
+    assert not [vm for vm in stack.repo.iter_vms(host="hv02") if vm["name"] == "bad-e2e01"]
+
+
+def test_power_actions_and_delete(stack: Stack) -> None:
+    created = finished(stack, create(stack, linux("pwr-e2e01")).job["id"])["job"]
+    vm_id = created["result"]["vm_id"]
+    stopped = finished(stack, lifecycle(stack, "power_vm", "hv03", vm_id, action="stop").job["id"])["job"]
+    assert stopped["status"] == "Succeeded", stopped
+    assert stack.repo.get_vm(vm_id)["state"] == "Off"  # type: ignore[index]
+    started = finished(stack, lifecycle(stack, "power_vm", "hv03", vm_id, action="start").job["id"])["job"]
+    assert started["status"] == "Succeeded"
+    again = finished(stack, lifecycle(stack, "power_vm", "hv03", vm_id, action="start").job["id"])["job"]
+    assert again["status"] == "Failed"
+    assert again["error"]["category"] == "InvalidVmState"
+    deleted = finished(stack, lifecycle(stack, "delete_vm", "hv03", vm_id).job["id"])["job"]
+    assert deleted["status"] == "Succeeded"
+    assert deleted["result"]["existed"] is True
+    assert vm_id not in stack.lab.host("hv03").model.vms
+    assert stack.repo.get_vm(vm_id) is None
+    gone = finished(stack, lifecycle(stack, "delete_vm", "hv03", vm_id).job["id"])["job"]
+    assert gone["status"] == "Succeeded"
+    assert gone["result"]["existed"] is False
+
+
+def test_no_plaintext_secret_in_the_task_hub_or_the_log(stack: Stack) -> None:
+    secrets = ["Change-Me-2026!", "Join-Me-2026!", "correct horse battery staple"]
+    finished(stack, create(stack, windows("sec-e2e01")).job["id"])
+    finished(stack, create(stack, linux("sec-e2e02")).job["id"])
+    files = [p for p in Path(stack.store_dir).rglob("*") if p.is_file()]
+    assert files
+    assert stack.log_path is not None
+    for path in [*files, stack.log_path]:
+        data = path.read_bytes()
+        for secret in secrets:
+            assert secret.encode() not in data, (path, secret)
+            assert secret.encode("utf-16-le") not in data, (path, secret)
+    for job in stack.jobs.list(page_size=200).items:
+        record = stack.jobs.get(job["id"])
+        for secret in secrets:
+            assert secret not in repr(record)
+
+
+def test_a_devhost_crash_during_the_guest_wait_still_creates_the_vm_once(stack: Stack) -> None:
+    control = stack.lab.control.url
+    stack.request_to(control, "PUT", "/hvsim/hosts/hv01/guest-behaviour", {"boot_delay": 4, "poll_interval": 0.1})
+    try:
+        submission = create(stack, linux("crash-e2e01", host="hv01"))
+        job_id = submission.job["id"]
+        stack.wait(job_id, 60, until=lambda s: (s.get("customStatus") or {}).get("step") == "wait_for_key")
+        stack.kill()
+        time.sleep(1)
+        stack.launch()
+        outcome = finished(stack, job_id)
+    finally:
+        stack.request_to(control, "PUT", "/hvsim/hosts/hv01/guest-behaviour", {"poll_interval": 0.1})
+    assert outcome["job"]["status"] == "Succeeded", outcome
+    named = [vm for vm in stack.lab.host("hv01").model.vms.values() if vm.name == "crash-e2e01"]
+    assert len(named) == 1
