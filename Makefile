@@ -8,8 +8,13 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
+# checkov pins packages the app cannot share, so the infrastructure checks get their own virtualenv.
+INFRA_VENV ?= .venv-infra
+INFRA_PY := $(INFRA_VENV)/bin/python
+INFRA_STAMP := $(INFRA_VENV)/.installed-$(shell cat infra/requirements-checks.txt | sha256sum | cut -c1-12)
+export AETHERV_INFRA_PYTHON := $(abspath $(INFRA_PY))
 
-.PHONY: install lint typecheck test unit run bench clean
+.PHONY: install lint typecheck test unit run bench clean infra-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +27,20 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	rm -f node_modules/.installed-* && touch $@
 
-install: $(PY_STAMP) $(NODE_STAMP)
+$(INFRA_PY):
+	$(PYTHON) -m venv $(INFRA_VENV)
+
+$(INFRA_STAMP): infra/requirements-checks.txt | $(INFRA_PY)
+	$(INFRA_PY) -m pip install --disable-pip-version-check -q -r infra/requirements-checks.txt
+	rm -f $(INFRA_VENV)/.installed-* && touch $@
+
+VENDOR_STAMP := functions/static/vendor/.stamp
+
+$(VENDOR_STAMP): $(NODE_STAMP) tools/vendor.py
+	$(PY) -m tools.vendor
+	touch $@
+
+install: $(PY_STAMP) $(NODE_STAMP) $(INFRA_STAMP) $(VENDOR_STAMP)
 
 lint: $(PY_STAMP)
 	$(PY) -m ruff check .
@@ -43,5 +61,9 @@ run: install
 bench: install
 	$(PY) -m bench
 
+infra-check: $(PY_STAMP) $(INFRA_STAMP)
+	$(INFRA_VENV)/bin/checkov -d infra --framework bicep --compact --quiet --skip-download
+	$(PY) -m pytest tests/infra $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) node_modules .azurite .devhost .mypy_cache .ruff_cache .pytest_cache test-output
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .azurite .devhost .mypy_cache .ruff_cache .pytest_cache test-output

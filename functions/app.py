@@ -7,6 +7,7 @@ import logging
 import azure.durable_functions as df
 import azure.functions as func
 
+from functions.api import docs, routes
 from functions.api.health import bp as health_bp
 from functions.settings import get_settings
 from functions.workflows import create_vm, inventory, inventory_activities, lifecycle, throttle, vm_activities
@@ -23,6 +24,8 @@ def create_app() -> df.DFApp:
     app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
     for blueprint in (
         health_bp,
+        docs.bp,
+        routes.bp,
         inventory.bp,
         inventory_activities.bp,
         create_vm.bp,

@@ -85,10 +85,17 @@ def start_lab(stack: Stack, env: dict[str, str]) -> dict[str, str]:
     args += ["--latency-ms", latency, "--json"]
     process = stack.start("hvsim", args, env, stdout=subprocess.PIPE)
     assert process.stdout is not None
-    line = process.stdout.readline()
-    if not line:
-        raise RuntimeError("the simulated lab did not start (see its output above)")
-    lab: list[dict[str, Any]] = json.loads(line)
+    text = ""
+    while True:  # the lab prints one JSON document (indented over several lines), then serves
+        line = process.stdout.readline()
+        if not line:
+            raise RuntimeError("the simulated lab did not start (see its output above)")
+        text += line.decode()
+        try:
+            lab: list[dict[str, Any]] = json.loads(text)
+            break
+        except ValueError:
+            continue
     names, addresses = [], []
     for host in lab:
         endpoint = urlsplit(host["endpoint"])

@@ -67,7 +67,7 @@ def _iso(moment: datetime) -> str:
 def _to_entity(job: Mapping[str, Any]) -> dict[str, Any]:
     entity: dict[str, Any] = {}
     for key, value in job.items():
-        if key in _JSON_FIELDS:
+        if key in _JSON_FIELDS or isinstance(value, dict | list):
             entity[f"{key}_json"] = json.dumps(value, default=str)
         elif value is not None:
             entity[key] = value

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 from azure.data.tables import TableServiceClient
+from requests.structures import CaseInsensitiveDict
 
 from functions.inventory.repository import InventoryRepository
 from functions.jobs.store import JobStore
@@ -69,9 +70,9 @@ class Stack:
             request.add_header(name, value)
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                raw, status, head = response.read(), response.status, dict(response.headers)
+                raw, status, head = response.read(), response.status, CaseInsensitiveDict(response.headers)
         except urllib.error.HTTPError as error:
-            raw, status, head = error.read(), error.code, dict(error.headers)
+            raw, status, head = error.read(), error.code, CaseInsensitiveDict(error.headers)
         try:
             return status, head, json.loads(raw) if raw else None
         except ValueError:
@@ -211,3 +212,13 @@ def durable_client(stack: Stack) -> Any:
     from tools.devhost.bindings import client_binding_json
 
     return df.DurableOrchestrationClient(client_binding_json(stack.base_url, stack.env["AETHERV_TASK_HUB"]))
+
+
+@pytest.fixture
+def synced(stack: Stack) -> Stack:
+    """The stack once its start-up inventory sync has stored every host."""
+    deadline = time.monotonic() + 60
+    while len(stack.repo.list_hosts()) < len(stack.lab.hosts):
+        assert time.monotonic() < deadline, "the start-up sync did not store every host"
+        time.sleep(0.2)
+    return stack

@@ -1,0 +1,213 @@
+"""The OpenAPI 3.1 document, generated from the same pydantic models that validate requests and shape responses.
+
+Served at ``/api/openapi.json``; ``/api/docs`` renders it with Swagger UI from vendored assets (no CDN).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from functions import __version__
+from functions.api.views import ClusterView, HostView, JobView, VmView
+from functions.models.vm_request import VmCreateRequest
+
+__all__ = ["openapi_document"]
+
+_REF = "#/components/schemas/{model}"
+
+
+def _schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(
+            ref_template=_REF, mode="validation" if model is VmCreateRequest else "serialization"
+        )
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    return schemas
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _page(item: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["items", "continuation"],
+        "properties": {"items": {"type": "array", "items": _ref(item)}, "continuation": {"type": ["string", "null"]}},
+    }
+
+
+def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+_PROBLEM = {"$ref": "#/components/responses/Problem"}
+_ERRORS = {"401": _PROBLEM, "403": _PROBLEM, "500": _PROBLEM, "503": _PROBLEM}
+_ACCEPTED = {
+    "description": "Accepted: the job document; poll the Location header",
+    "headers": {
+        "Location": {"schema": {"type": "string", "format": "uri"}, "description": "URL of the job"},
+        "Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait before polling"},
+    },
+    "content": {"application/json": {"schema": _ref("JobView")}},
+}
+_LIST = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+    {"name": "continuation", "in": "query", "schema": {"type": "string"}},
+]
+_IDEMPOTENCY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "maxLength": 200},
+    "description": "The same key with the same body returns the same job; with another body 409.",
+}
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _read(summary: str, ok: dict[str, Any], params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"summary": summary, "parameters": params or [], "responses": {"200": ok, "404": _PROBLEM, **_ERRORS}}
+
+
+def _write(summary: str, params: list[dict[str, Any]], body: dict[str, Any] | None = None) -> dict[str, Any]:
+    operation: dict[str, Any] = {
+        "summary": summary,
+        "parameters": params,
+        "responses": {"202": _ACCEPTED, "400": _PROBLEM, "404": _PROBLEM, "409": _PROBLEM, "422": _PROBLEM, **_ERRORS},
+    }
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+def openapi_document(server_url: str = "/api") -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document."""
+    vm_filters = [
+        {"name": "host", "in": "query", "schema": {"type": "string"}},
+        {"name": "state", "in": "query", "schema": {"type": "string"}},
+        {"name": "name_prefix", "in": "query", "schema": {"type": "string"}},
+        {"name": "stale", "in": "query", "schema": {"type": "boolean"}},
+        *_LIST,
+    ]
+    job_filters = [
+        {
+            "name": "status",
+            "in": "query",
+            "schema": {"enum": ["Pending", "Running", "Succeeded", "Failed", "Canceled"]},
+        },
+        {"name": "kind", "in": "query", "schema": {"type": "string"}},
+        {"name": "vm_id", "in": "query", "schema": {"type": "string"}},
+        {"name": "requested_by", "in": "query", "schema": {"type": "string"}},
+        *_LIST,
+    ]
+    library = {"type": "object", "properties": {"items": {"type": "array"}, "continuation": {"type": "null"}}}
+    paths: dict[str, Any] = {
+        "/v1/inventory": {"get": _read("Inventory summary", _json({"type": "object"}, "Totals, clusters, hosts"))},
+        "/v1/hosts": {"get": _read("List hosts", _json(_page("HostView"), "Hosts"))},
+        "/v1/hosts/{host}": {"get": _read("Get a host", _json(_ref("HostView"), "The host"), [_path_param("host")])},
+        "/v1/hosts/{host}/vms": {
+            "get": _read("List a host's VMs", _json(_page("VmView"), "VMs"), [_path_param("host"), *vm_filters])
+        },
+        "/v1/hosts/{host}/images": {
+            "get": _read("List the host's images", _json(library, "Images"), [_path_param("host")])
+        },
+        "/v1/hosts/{host}/networks": {
+            "get": _read("List the host's virtual switches", _json(library, "Switches"), [_path_param("host")])
+        },
+        "/v1/vms": {
+            "get": _read("List VMs", _json(_page("VmView"), "VMs"), vm_filters),
+            "post": _write("Create a VM", [_IDEMPOTENCY], _ref("VmCreateRequest")),
+        },
+        "/v1/vms/{vm_id}": {
+            "get": _read("Get a VM", _json(_ref("VmView"), "The VM"), [_path_param("vm_id")]),
+            "delete": _write("Delete a VM with its disks", [_path_param("vm_id"), _IDEMPOTENCY]),
+        },
+        "/v1/vms/{vm_id}/{action}": {
+            "post": _write(
+                "Power action: start, stop (turn off), shutdown (guest), restart",
+                [
+                    _path_param("vm_id"),
+                    {
+                        "name": "action",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"enum": ["start", "stop", "shutdown", "restart"]},
+                    },
+                    _IDEMPOTENCY,
+                ],
+            )
+        },
+        "/v1/clusters": {"get": _read("List clusters", _json(_page("ClusterView"), "Clusters"))},
+        "/v1/inventory/refresh": {
+            "post": _write("Refresh the inventory now", [{"name": "host", "in": "query", "schema": {"type": "string"}}])
+        },
+        "/v1/jobs": {"get": _read("List jobs, newest first", _json(_page("JobView"), "Jobs"), job_filters)},
+        "/v1/jobs/{job_id}": {
+            "get": {
+                "summary": "Get a job: 202 while it runs, 200 succeeded, 422 failed, 409 canceled",
+                "parameters": [_path_param("job_id")],
+                "responses": {
+                    "200": _json(_ref("JobView"), "The job succeeded"),
+                    "202": _ACCEPTED,
+                    "404": _PROBLEM,
+                    "409": _PROBLEM,
+                    "422": _PROBLEM,
+                    **_ERRORS,
+                },
+            }
+        },
+        "/v1/jobs/{job_id}/cancel": {"post": _write("Cancel a running job", [_path_param("job_id")])},
+        "/v1/audit": {"get": _read("The audit log (admins)", _json({"type": "object"}, "Audit records"), _LIST)},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Aether-V Orchestrator API",
+            "version": __version__,
+            "description": "Create, change and remove Hyper-V VMs; read the inventory; follow jobs.",
+        },
+        "servers": [{"url": server_url}],
+        "security": [{"bearer": []}],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+            "schemas": _schemas(VmCreateRequest, VmView, HostView, ClusterView, JobView),
+            "responses": {
+                "Problem": {
+                    "description": "RFC 9457 problem details",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["title", "status"],
+                                "properties": {
+                                    "type": {"type": "string"},
+                                    "title": {"type": "string"},
+                                    "status": {"type": "integer"},
+                                    "detail": {"type": "string"},
+                                    "errors": {
+                                        "type": "array",
+                                        "items": {
+                                            "type": "object",
+                                            "properties": {
+                                                "field": {"type": "string"},
+                                                "message": {"type": "string"},
+                                                "code": {"type": "string"},
+                                            },
+                                        },
+                                    },
+                                },
+                            }
+                        }
+                    },
+                }
+            },
+        },
+    }
