@@ -34,7 +34,7 @@ _HEADERS = {
 }
 
 
-@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/openapi.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def openapi_json(req: func.HttpRequest) -> func.HttpResponse:
     """The OpenAPI 3.1 document (anonymous: it describes the API, it holds no data)."""
     from functions.api.openapi import openapi_document
@@ -45,7 +45,7 @@ def openapi_json(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-@bp.route(route="docs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/docs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def docs(req: func.HttpRequest) -> func.HttpResponse:
     """Swagger UI."""
     return func.HttpResponse(
@@ -64,7 +64,7 @@ def serve_static(relative: str, headers: dict[str, str], cache: str) -> func.Htt
     return func.HttpResponse(path.read_bytes(), mimetype=content_type, headers={**headers, "Cache-Control": cache})
 
 
-@bp.route(route="docs/assets/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/docs/assets/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def docs_assets(req: func.HttpRequest) -> func.HttpResponse:
     """Swagger UI's vendored scripts and styles."""
     return serve_static(req.route_params.get("path", ""), _HEADERS, "public, max-age=3600")

@@ -26,7 +26,7 @@ def _json(status: int, body: dict[str, object]) -> func.HttpResponse:
     return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json", headers=dict(_NO_STORE))
 
 
-@bp.route(route="healthz", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/healthz", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def healthz(req: func.HttpRequest) -> func.HttpResponse:
     """Liveness: the app is loaded; reports its version and build commit."""
     return _json(200, {"status": "healthy", "version": __version__, "build": get_settings().build_commit})
@@ -42,7 +42,7 @@ def storage_reachable() -> bool:
     return True
 
 
-@bp.route(route="readyz", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/readyz", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 def readyz(req: func.HttpRequest) -> func.HttpResponse:
     """Readiness: settings are valid (the app would not have loaded otherwise) and storage is reachable."""
     get_settings()

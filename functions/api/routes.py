@@ -137,7 +137,7 @@ async def _submitting(
 # -- inventory reads ----------------------------------------------------------------------------------------------
 
 
-@bp.route(route="v1/inventory", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/inventory", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_get_inventory(req: func.HttpRequest) -> func.HttpResponse:
     """Summary: totals, clusters, hosts (connected and not), last sync."""
 
@@ -149,7 +149,7 @@ async def api_get_inventory(req: func.HttpRequest) -> func.HttpResponse:
     return await handle(req, Permission.READER, body)
 
 
-@bp.route(route="v1/hosts", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/hosts", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_list_hosts(req: func.HttpRequest) -> func.HttpResponse:
     """Every configured host."""
 
@@ -166,7 +166,7 @@ def _host_or_404(name: str) -> dict[str, Any]:
     return host
 
 
-@bp.route(route="v1/hosts/{host}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/hosts/{host}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_get_host(req: func.HttpRequest) -> func.HttpResponse:
     """One host."""
 
@@ -203,19 +203,19 @@ async def _vm_page(req: func.HttpRequest, host: str | None) -> func.HttpResponse
     return json_response({"items": [vm_view(v) for v in page.items], "continuation": page.continuation})
 
 
-@bp.route(route="v1/hosts/{host}/vms", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/hosts/{host}/vms", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_list_host_vms(req: func.HttpRequest) -> func.HttpResponse:
     """The VMs of one host (same filters and paging as ``/v1/vms``)."""
     return await handle(req, Permission.READER, lambda _: _vm_page(req, req.route_params["host"]))
 
 
-@bp.route(route="v1/vms", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/vms", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_list_vms(req: func.HttpRequest) -> func.HttpResponse:
     """VMs, filtered by ``host``, ``state``, ``name_prefix``, ``stale``; paged with ``limit`` and ``continuation``."""
     return await handle(req, Permission.READER, lambda _: _vm_page(req, None))
 
 
-@bp.route(route="v1/vms/{vm_id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/vms/{vm_id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_get_vm(req: func.HttpRequest) -> func.HttpResponse:
     """One VM by id."""
 
@@ -228,7 +228,7 @@ async def api_get_vm(req: func.HttpRequest) -> func.HttpResponse:
     return await handle(req, Permission.READER, body)
 
 
-@bp.route(route="v1/clusters", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/clusters", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_list_clusters(req: func.HttpRequest) -> func.HttpResponse:
     """Clusters derived from host membership."""
 
@@ -257,7 +257,7 @@ def _host_library(req: func.HttpRequest, what: str) -> func.HttpResponse:
     return json_response({"items": items, "continuation": None})
 
 
-@bp.route(route="v1/hosts/{host}/images", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/hosts/{host}/images", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_list_images(req: func.HttpRequest) -> func.HttpResponse:
     """The host's golden images (what a create form offers)."""
 
@@ -267,7 +267,7 @@ async def api_list_images(req: func.HttpRequest) -> func.HttpResponse:
     return await handle(req, Permission.READER, body)
 
 
-@bp.route(route="v1/hosts/{host}/networks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/hosts/{host}/networks", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_list_networks(req: func.HttpRequest) -> func.HttpResponse:
     """The host's virtual switches."""
 
@@ -280,7 +280,7 @@ async def api_list_networks(req: func.HttpRequest) -> func.HttpResponse:
 # -- writes ---------------------------------------------------------------------------------------------------------
 
 
-@bp.route(route="v1/vms", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/vms", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def api_create_vm(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Create a VM (body: the VM request); 202 with the job."""
@@ -306,7 +306,7 @@ async def api_create_vm(req: func.HttpRequest, client: df.DurableOrchestrationCl
     return await _write(req, "create_vm", target, Permission.OPERATOR, body)
 
 
-@bp.route(route="v1/vms/{vm_id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/vms/{vm_id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def api_delete_vm(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Delete a VM with its disks and folder; 202 with the job."""
@@ -324,7 +324,7 @@ async def api_delete_vm(req: func.HttpRequest, client: df.DurableOrchestrationCl
     return await _write(req, "delete_vm", {"vm_id": vm_id}, Permission.OPERATOR, body)
 
 
-@bp.route(route="v1/vms/{vm_id}/{action}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/vms/{vm_id}/{action}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def api_power_vm(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """``start``, ``stop`` (turn off), ``shutdown`` (guest; optional body ``{timeout_seconds, force}``), ``restart``."""
@@ -362,7 +362,7 @@ async def api_power_vm(req: func.HttpRequest, client: df.DurableOrchestrationCli
     return await _write(req, f"{action}_vm", {"vm_id": vm_id}, Permission.OPERATOR, body)
 
 
-@bp.route(route="v1/inventory/refresh", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/inventory/refresh", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def api_refresh_inventory(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Refresh every host now, or one with ``?host=``; 202 with the job."""
@@ -377,7 +377,7 @@ async def api_refresh_inventory(req: func.HttpRequest, client: df.DurableOrchest
 # -- jobs -----------------------------------------------------------------------------------------------------------
 
 
-@bp.route(route="v1/jobs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/jobs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_list_jobs(req: func.HttpRequest) -> func.HttpResponse:
     """Jobs, newest first; filters ``status``, ``kind``, ``vm_id``, ``requested_by``; paging beyond 100."""
 
@@ -398,7 +398,7 @@ async def api_list_jobs(req: func.HttpRequest) -> func.HttpResponse:
     return await handle(req, Permission.READER, body)
 
 
-@bp.route(route="v1/jobs/{job_id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/jobs/{job_id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def api_get_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """One job: 202 while it runs, 200 when it succeeded, 422 (failed) or 409 (canceled) problem+json otherwise."""
@@ -422,7 +422,7 @@ async def api_get_job(req: func.HttpRequest, client: df.DurableOrchestrationClie
     return await handle(req, Permission.READER, body)
 
 
-@bp.route(route="v1/jobs/{job_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/jobs/{job_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
 @bp.durable_client_input(client_name="client")
 async def api_cancel_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     """Cancel a running job (its own requester or an admin); it compensates what it created."""
@@ -447,7 +447,7 @@ async def api_cancel_job(req: func.HttpRequest, client: df.DurableOrchestrationC
     return await _write(req, "cancel_job", {"job_id": job_id}, Permission.OPERATOR, body)
 
 
-@bp.route(route="v1/audit", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+@bp.route(route="api/v1/audit", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
 async def api_list_audit(req: func.HttpRequest) -> func.HttpResponse:
     """The audit log, newest first (admins only); ``actor`` filters by object id."""
 
