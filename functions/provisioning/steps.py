@@ -69,11 +69,17 @@ def place(payload: Mapping[str, Any]) -> dict[str, Any]:
     settings = get_settings()
     configured = {h.name.lower() for h in settings.hosts}
     hosts = [h for h in sync.get_repository().list_hosts() if h["connected"] and h["name"].lower() in configured]
+    # ties are broken by name so that the choice is deterministic
     hosts.sort(key=lambda h: (-float(h["facts"].get("free_memory_gb") or 0), str(h["name"]).lower()))
     reasons: list[str] = []
+    repo = sync.get_repository()
     for host in hosts:
         name = str(host["name"])
         free = float(host["facts"].get("free_memory_gb") or 0)
+        taken = repo.iter_vms(host=name, name_prefix=request["name"])
+        if any(str(vm["name"]).lower() == str(request["name"]).lower() for vm in taken):
+            reasons.append(f"{name}: a VM named {request['name']} exists")
+            continue
         if free < float(request["memory_gb"]):
             reasons.append(f"{name}: {free:g} GB free memory")
             continue

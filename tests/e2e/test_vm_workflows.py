@@ -207,3 +207,14 @@ def test_a_devhost_crash_during_the_guest_wait_still_creates_the_vm_once(stack: 
     assert outcome["job"]["status"] == "Succeeded", outcome
     named = [vm for vm in stack.lab.host("hv01").model.vms.values() if vm.name == "crash-e2e01"]
     assert len(named) == 1
+
+
+def test_placement_picks_the_connected_host_with_most_free_memory(synced: Stack) -> None:
+    stack = synced
+    payload = copy.deepcopy(LINUX)
+    payload["name"] = "place-e2e01"
+    hosts = [h for h in stack.repo.list_hosts() if h["connected"]]
+    expected = sorted(hosts, key=lambda h: (-float(h["facts"]["free_memory_gb"]), h["name"]))[0]["name"]
+    outcome = finished(stack, create(stack, payload).job["id"])
+    assert outcome["job"]["status"] == "Succeeded", outcome["job"]
+    assert outcome["job"]["result"]["host"] == expected
