@@ -8,8 +8,8 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.e2e.conftest import Stack
 from tests.unit.test_vm_request import LINUX
+from tools.stack import Stack
 
 
 def linux(name: str, host: str = "hv03") -> dict[str, Any]:

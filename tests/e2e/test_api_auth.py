@@ -19,9 +19,9 @@ from azure.data.tables import TableServiceClient
 from functions.inventory.repository import InventoryRepository
 from functions.jobs.store import JobStore
 from functions.settings import Secret
-from tests.e2e.conftest import Stack
 from tools.azurite import Azurite, free_port
 from tools.fakeentra.authority import FakeEntra
+from tools.stack import Stack
 
 TENANT = "7d1c5d52-6f8e-4c1a-9a39-1f4b2f6c1e11"
 CLIENT = "0b3d6a2e-9f61-4d8f-8a0c-5c2e7e0f4a22"

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from functions.workflows.inventory import INSTANCE_ID
-from tests.e2e.conftest import Stack, durable_client
+from tools.stack import Stack, durable_client
 
 
 def sync_now(stack: Stack, hosts: list[str] | None = None) -> dict[str, Any]:

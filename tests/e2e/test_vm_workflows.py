@@ -13,8 +13,8 @@ import pytest
 from functions.jobs.service import Submission, create_input, submit_job
 from functions.models import parse_vm_request
 from functions.settings import load_settings
-from tests.e2e.conftest import Stack, durable_client
 from tests.unit.test_vm_request import LINUX, WINDOWS
+from tools.stack import Stack, durable_client
 
 
 def submit(stack: Stack, kind: str, orchestrator: str, claim: str, target: dict[str, Any], build: Any) -> Submission:

@@ -1,0 +1,177 @@
+"""A running local stack — the app on a devhost subprocess, the Azurite and Hyper-V lab it uses — with HTTP helpers.
+
+Used by the end-to-end tests and the benchmarks: :class:`Stack` starts (and restarts, or ``kill -9``s) the devhost
+exactly as ``make run`` does and talks to it over HTTP; :func:`stack_env` builds the app settings that point it at
+an Azurite and a :class:`~tools.hvsim.lab.Lab`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from requests.structures import CaseInsensitiveDict
+
+from functions.inventory.repository import InventoryRepository
+from functions.jobs.store import JobStore
+from functions.settings import Secret
+from tools.azurite import ROOT, Azurite
+from tools.hvsim.lab import Lab
+
+__all__ = ["Stack", "durable_client", "stack_env"]
+
+
+@dataclass
+class Stack:
+    """A running stack and helpers to drive it."""
+
+    base_url: str
+    lab: Lab
+    env: dict[str, str]
+    repo: InventoryRepository
+    jobs: JobStore
+    seal_key: Secret
+    store_dir: Path
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    started: list[str] = field(default_factory=list)
+
+    # -- HTTP ------------------------------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        """(status, headers, parsed JSON or text) of one HTTP call to the app."""
+        data = None if body is None else json.dumps(body).encode()
+        if not self.base_url.startswith("http://127.0.0.1:"):
+            raise ValueError("the stack only talks to loopback http")
+        request = urllib.request.Request(self.base_url + path, data=data, method=method)  # noqa: S310
+        request.add_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            request.add_header(name, value)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                head = CaseInsensitiveDict(dict(response.headers.items()))
+                raw, status = response.read(), response.status
+        except urllib.error.HTTPError as error:
+            raw, status, head = error.read(), error.code, CaseInsensitiveDict(dict(error.headers.items()))
+        try:
+            return status, head, json.loads(raw) if raw else None
+        except ValueError:
+            return status, head, raw.decode(errors="replace")
+
+    def request_to(self, base: str, method: str, path: str, body: Any = None) -> Any:
+        """One HTTP call to another local server (the lab's control plane)."""
+        saved = self.base_url
+        self.base_url = base.rstrip("/")
+        try:
+            return self.request(method, path, body)
+        finally:
+            self.base_url = saved
+
+    def start(self, orchestrator: str, instance_id: str, payload: Any) -> None:
+        """Start an orchestration through the management API."""
+        status, _, body = self.request(
+            "POST", f"/runtime/webhooks/durabletask/orchestrators/{orchestrator}/{instance_id}", payload
+        )
+        assert status == 202, body
+        self.started.append(instance_id)
+
+    def status(self, instance_id: str) -> dict[str, Any]:
+        """The Durable status of an instance."""
+        _, _, body = self.request("GET", f"/runtime/webhooks/durabletask/instances/{instance_id}?showInput=false")
+        return body if isinstance(body, dict) else {}
+
+    def wait(self, instance_id: str, timeout: float = 90, *, until: Any = None) -> dict[str, Any]:
+        """Poll until the instance finished (or ``until(status)`` holds)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status(instance_id)
+            if until is not None and until(status):
+                return status
+            if status.get("runtimeStatus") in ("Completed", "Failed", "Terminated", "Canceled"):
+                return status
+            time.sleep(0.2)
+        raise AssertionError(f"{instance_id} did not finish: {self.status(instance_id)}")
+
+    # -- the devhost process ---------------------------------------------------------------------------------------
+
+    def launch(self) -> None:
+        """Start (or restart) the devhost on the same store and port."""
+        assert self.log_path is not None
+        port = self.base_url.rsplit(":", 1)[1]
+        args = [sys.executable, "-m", "tools.devhost", "--port", port, "--store", str(self.store_dir)]
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, urllib.error.URLError):
+                status, _, _ = self.request("GET", "/api/healthz")
+                if status == 200:
+                    return
+            assert self.process.poll() is None, self.log_path.read_text(errors="replace")[-3000:]
+            time.sleep(0.2)
+        raise AssertionError("the devhost did not start")
+
+    def kill(self) -> None:
+        """``kill -9`` the devhost."""
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        """Stop the devhost cleanly."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def stack_env(azurite: Azurite, lab: Lab, prefix: str, seal_key: Secret, hub: str, **overrides: str) -> dict[str, str]:
+    """The app settings of a test stack."""
+    return {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "AzureWebJobsStorage": azurite.connection_string,
+        "AETHERV_TASK_HUB": hub,
+        "AETHERV_TABLE_PREFIX": prefix,
+        "AETHERV_AUTH_MODE": "none",
+        "AETHERV_SEAL_KEY": seal_key.reveal(),
+        "AETHERV_HOSTS": lab.aetherv_hosts,
+        "AETHERV_HOST_ADDRESSES": ",".join(f"{name}={address}" for name, address in lab.addresses.items()),
+        "AETHERV_WINRM_USERNAME": lab.username,
+        "AETHERV_WINRM_PASSWORD": lab.password,
+        "AETHERV_WINRM_CA_BUNDLE": str(lab.ca.ca_pem_path),
+        "AETHERV_WINRM_CONNECT_TIMEOUT": "3",
+        "AETHERV_WINRM_OPERATION_TIMEOUT": "10",
+        "AETHERV_WINRM_READ_TIMEOUT": "15",
+        "AETHERV_INVENTORY_SCHEDULE": "*/20 * * * * *",
+        "AETHERV_GUEST_KEY_TIMEOUT": "30",
+        "AETHERV_GUEST_APPLY_TIMEOUT": "60",
+        "AETHERV_GUEST_POLL_INTERVAL": "0.2",
+        "AETHERV_GUEST_PUBLISH_DELAY": "0.5",
+        **overrides,
+    }
+
+
+def durable_client(stack: Stack) -> Any:
+    """A real SDK client talking to the stack's devhost (as a client function would get it)."""
+    import azure.durable_functions as df
+
+    from tools.devhost.bindings import client_binding_json
+
+    return df.DurableOrchestrationClient(client_binding_json(stack.base_url, stack.env["AETHERV_TASK_HUB"]))
