@@ -72,14 +72,21 @@ class Azurite:
         self.stop()
 
 
-def start_azurite(location: Path | None = None, *, ports: tuple[int, int, int] | None = None) -> Azurite:
-    """Start Azurite (in memory when ``location`` is None) and wait until all three services accept connections."""
+def start_azurite(
+    location: Path | None = None, *, ports: tuple[int, int, int] | None = None, debug_log: Path | None = None
+) -> Azurite:
+    """Start Azurite (in memory when ``location`` is None) and wait until all three services accept connections.
+
+    ``debug_log`` makes Azurite log every request there (the benchmarks count Table requests with it).
+    """
     binary = ROOT / "node_modules" / ".bin" / "azurite"
     if not binary.exists():
         raise RuntimeError("Azurite is not installed: run `npm ci` (make does this for you)")
     blob, queue, table = ports or (free_port(), free_port(), free_port())
     args = [str(binary), "--silent", "--skipApiVersionCheck", "--disableTelemetry", "--loose"]
     args += ["--blobPort", str(blob), "--queuePort", str(queue), "--tablePort", str(table)]
+    if debug_log is not None:
+        args += ["--debug", str(debug_log)]
     if location is None:
         args.append("--inMemoryPersistence")
     else:
