@@ -1,0 +1,135 @@
+"""Provisioning at scale: 20 VMs across 4 simulated hosts (50 ms per WinRM round trip), through the API.
+
+Prints one VM's create time (the baseline, measured in the same run), the wall time of 20 concurrent creates, their
+ratio (target <= 3) and parallel efficiency, and the WinRM HTTP round trips per provisioning excluding the guest
+monitor polls (from the simulator's counters). The guest agents keep the simulator's timing (5 s polls); the app
+polls every 2 s and waits 10 s before signalling the published data (the protocol's default is 30 s).
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import os
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from azure.data.tables import TableServiceClient
+
+from functions.inventory.repository import InventoryRepository
+from functions.jobs.store import JobStore
+from functions.settings import Secret
+from tools.azurite import free_port, start_azurite
+from tools.hvsim.lab import Lab
+from tools.stack import Stack, stack_env
+
+HOSTS, VMS, LATENCY_MS = 4, 20, 50
+REQUEST: dict[str, Any] = {
+    "image": "Ubuntu 24.04 LTS",
+    "cpu_cores": 2,
+    "memory_gb": 2,
+    "disk_gb": 40,
+    "network": "External",
+    "guest": {"admin_username": "opsadmin", "admin_password": "correct horse battery staple"},
+}
+
+
+def create(stack: Stack, name: str, host: str) -> str:
+    body = copy.deepcopy(REQUEST) | {"name": name, "host": host}
+    status, _, job = stack.request("POST", "/api/v1/vms", body)
+    assert status == 202, job
+    return str(job["id"])
+
+
+def wait_all(stack: Stack, job_ids: list[str]) -> None:
+    pending = set(job_ids)
+    while pending:
+        for job_id in list(pending):
+            status, _, body = stack.request("GET", f"/api/v1/jobs/{job_id}")
+            if status == 200:
+                pending.discard(job_id)
+            elif status != 202:
+                raise AssertionError(body)
+        time.sleep(0.2)
+
+
+def counters(lab: Lab) -> tuple[int, int]:
+    """(HTTP round trips, read_guest_kvp operations) over every host."""
+    trips = reads = 0
+    for host in lab.hosts:
+        snapshot = host.server.counters.snapshot()
+        trips += int(snapshot["http_round_trips"])
+        reads += int(snapshot["operations"].get("read_guest_kvp", 0))
+    return trips, reads
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="provision-bench-"))
+    with start_azurite() as azurite, Lab.start(hosts=HOSTS, vms_per_host=2, latency_ms=LATENCY_MS) as lab:
+        prefix = "p" + uuid.uuid4().hex[:8]
+        seal = Secret(base64.b64encode(os.urandom(32)).decode())
+        env = stack_env(
+            azurite,
+            lab,
+            prefix,
+            seal,
+            "Prov" + uuid.uuid4().hex[:6],
+            AETHERV_INVENTORY_SCHEDULE="0 0 0 1 1 *",
+            AETHERV_GUEST_POLL_INTERVAL="2",
+            AETHERV_GUEST_PUBLISH_DELAY="10",
+            AETHERV_GUEST_KEY_TIMEOUT="300",
+            AETHERV_GUEST_APPLY_TIMEOUT="300",
+        )
+        service = TableServiceClient.from_connection_string(azurite.connection_string)
+        stack = Stack(
+            base_url=f"http://127.0.0.1:{free_port()}",
+            lab=lab,
+            env=env,
+            repo=InventoryRepository(service, prefix),
+            jobs=JobStore(service, prefix),
+            seal_key=seal,
+            store_dir=work / "taskhub",
+            log_path=work / "devhost.log",
+        )
+        stack.launch()
+        stack.wait("inventory-sync", timeout=300)
+        names = [host.name for host in lab.hosts]
+
+        started = time.monotonic()
+        wait_all(stack, [create(stack, "solo01", names[0])])
+        single = time.monotonic() - started
+
+        trips_before, reads_before = counters(lab)
+        started = time.monotonic()
+        jobs = [create(stack, f"bulk{i:02}", names[i % HOSTS]) for i in range(VMS)]
+        wait_all(stack, jobs)
+        bulk = time.monotonic() - started
+        trips_after, reads_after = counters(lab)
+
+        # Round trips of one monitor poll (one vm_guest_status activity: a client opened, one read, closed).
+        vm = next(v for v in stack.repo.iter_vms(host=names[0]) if v["name"] == "solo01")
+        os.environ.update(env)
+        from functions.provisioning import steps
+        from functions.settings import get_settings
+
+        get_settings.cache_clear()
+        before, _ = counters(lab)
+        steps.guest_status({"host": names[0], "vm_id": vm["id"]})
+        per_poll = counters(lab)[0] - before
+        stack.stop()
+
+    trips = trips_after - trips_before
+    polls = (reads_after - reads_before) - 2 * VMS  # every create also reads the guest pool twice outside the polls
+    per_vm = (trips - polls * per_poll) / VMS
+    print(f"{VMS} VMs over {HOSTS} hosts, {LATENCY_MS} ms added per WinRM round trip")
+    print(f"one VM alone: {single:.1f} s")
+    print(f"{VMS} concurrent creates: {bulk:.1f} s")
+    print(f"ratio: {bulk / single:.2f} x one VM's time (target <= 3); parallel efficiency {VMS * single / bulk:.1f}x")
+    print(f"WinRM round trips: {trips} in all, {polls} monitor polls x {per_poll}; {per_vm:.0f} per VM without polls")
+
+
+if __name__ == "__main__":
+    main()
