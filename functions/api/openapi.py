@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from functions import __version__
-from functions.api.views import ClusterView, HostView, JobView, VmView
+from functions.api.views import VM_STATES, ClusterView, HostView, JobView, VmView
 from functions.models.vm_request import VmCreateRequest
 
 __all__ = ["openapi_document"]
@@ -73,7 +73,8 @@ def _path_param(name: str) -> dict[str, Any]:
 
 
 def _read(summary: str, ok: dict[str, Any], params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    return {"summary": summary, "parameters": params or [], "responses": {"200": ok, "404": _PROBLEM, **_ERRORS}}
+    responses = {"200": ok, "400": _PROBLEM, "404": _PROBLEM, **_ERRORS}
+    return {"summary": summary, "parameters": params or [], "responses": responses}
 
 
 def _write(summary: str, params: list[dict[str, Any]], body: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def openapi_document(server_url: str = "/api") -> dict[str, Any]:
     """The whole OpenAPI 3.1 document."""
     vm_filters = [
         {"name": "host", "in": "query", "schema": {"type": "string"}},
-        {"name": "state", "in": "query", "schema": {"type": "string"}},
+        {"name": "state", "in": "query", "schema": {"enum": list(VM_STATES)}},
         {"name": "name_prefix", "in": "query", "schema": {"type": "string"}},
         {"name": "stale", "in": "query", "schema": {"type": "boolean"}},
         *_LIST,

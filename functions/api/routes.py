@@ -18,7 +18,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from functions.api.http import ApiError, handle, json_body, json_response, page_size, problem_response
-from functions.api.views import host_view, vm_view
+from functions.api.views import VM_STATES, host_view, vm_view
 from functions.audit.log import InvalidAuditContinuationError, get_audit_log
 from functions.auth import Permission, Principal
 from functions.hyperv.errors import HyperVError
@@ -35,7 +35,6 @@ __all__ = ["bp"]
 
 bp = df.Blueprint()
 RETRY_AFTER = "5"
-_VM_STATES = ("Running", "Off", "Saved", "Paused", "Starting", "Stopping", "Saving", "Pausing", "Resuming", "Unknown")
 
 
 # -- helpers ------------------------------------------------------------------------------------------------------
@@ -179,8 +178,8 @@ async def api_get_host(req: func.HttpRequest) -> func.HttpResponse:
 def _vm_filters(req: func.HttpRequest) -> dict[str, Any]:
     problems: list[Problem] = []
     state = req.params.get("state")
-    if state is not None and state not in _VM_STATES:
-        problems.append(Problem("state", f"must be one of {', '.join(_VM_STATES)}"))
+    if state is not None and state not in VM_STATES:
+        problems.append(Problem("state", f"must be one of {', '.join(VM_STATES)}"))
     stale_text = req.params.get("stale")
     stale: bool | None = None
     if stale_text is not None:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "VM_STATES",
     "ClusterView",
     "HostView",
     "JobView",
@@ -22,6 +23,9 @@ __all__ = [
     "host_view",
     "vm_view",
 ]
+
+
+VM_STATES = ("Running", "Off", "Saved", "Paused", "Starting", "Stopping", "Saving", "Pausing", "Resuming", "Unknown")
 
 
 class _View(BaseModel):

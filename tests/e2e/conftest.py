@@ -12,6 +12,7 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from functions.inventory.repository import InventoryRepository
 from functions.jobs.store import JobStore
 from functions.settings import Secret
 from tools.azurite import Azurite, free_port
+from tools.fakeentra.authority import FakeEntra
 from tools.hvsim.guest import GuestBehaviour
 from tools.hvsim.lab import Lab
 from tools.hvsim.models import TransitionTimes, default_guest_factory
@@ -70,3 +72,46 @@ def synced(stack: Stack) -> Stack:
         assert time.monotonic() < deadline, "the start-up sync did not store every host"
         time.sleep(0.2)
     return stack
+
+
+TENANT = "7d1c5d52-6f8e-4c1a-9a39-1f4b2f6c1e11"
+CLIENT = "0b3d6a2e-9f61-4d8f-8a0c-5c2e7e0f4a22"
+
+
+@pytest.fixture(scope="session")
+def entra() -> Iterator[FakeEntra]:
+    authority = FakeEntra(TENANT, CLIENT)
+    authority.start()
+    yield authority
+    authority.stop()
+
+
+@pytest.fixture(scope="session")
+def secured(azurite: Azurite, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    prefix = "a" + uuid.uuid4().hex[:10]
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/root"),
+        "FUNCTIONS_WORKER_RUNTIME": "python",
+        "AzureWebJobsStorage": azurite.connection_string,
+        "AETHERV_TASK_HUB": "Auth" + uuid.uuid4().hex[:8],
+        "AETHERV_TABLE_PREFIX": prefix,
+        "AETHERV_SEAL_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "AETHERV_INVENTORY_SCHEDULE": "0 0 0 1 1 *",
+        **entra.env(),
+    }
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    work = tmp_path_factory.mktemp("secured")
+    stack = Stack(
+        base_url=f"http://127.0.0.1:{free_port()}",
+        lab=None,  # type: ignore[arg-type]
+        env=env,
+        repo=InventoryRepository(service, prefix),
+        jobs=JobStore(service, prefix),
+        seal_key=Secret(env["AETHERV_SEAL_KEY"]),
+        store_dir=Path(work) / "taskhub",
+        log_path=Path(work) / "devhost.log",
+    )
+    stack.launch()
+    yield stack
+    stack.stop()

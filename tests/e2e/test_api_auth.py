@@ -8,23 +8,13 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from azure.data.tables import TableServiceClient
 
-from functions.inventory.repository import InventoryRepository
-from functions.jobs.store import JobStore
-from functions.settings import Secret
-from tools.azurite import Azurite, free_port
 from tools.fakeentra.authority import FakeEntra
 from tools.stack import Stack
 
-TENANT = "7d1c5d52-6f8e-4c1a-9a39-1f4b2f6c1e11"
-CLIENT = "0b3d6a2e-9f61-4d8f-8a0c-5c2e7e0f4a22"
 ROLES = {"reader": ["Aether.Reader"], "operator": ["Aether.Operator"], "admin": ["Aether.Admin"], "none": []}
 # (method, path, body, minimum role); the answer for an allowed caller is whatever the route says, never 401/403.
 ROUTES = [
@@ -47,45 +37,6 @@ ROUTES = [
     ("GET", "/api/v1/audit", None, "admin"),
 ]
 LEVEL = {"none": 0, "reader": 1, "operator": 2, "admin": 3}
-
-
-@pytest.fixture(scope="module")
-def entra() -> Iterator[FakeEntra]:
-    authority = FakeEntra(TENANT, CLIENT)
-    authority.start()
-    yield authority
-    authority.stop()
-
-
-@pytest.fixture(scope="module")
-def secured(azurite: Azurite, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prefix = "a" + uuid.uuid4().hex[:10]
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/root"),
-        "FUNCTIONS_WORKER_RUNTIME": "python",
-        "AzureWebJobsStorage": azurite.connection_string,
-        "AETHERV_TASK_HUB": "Auth" + uuid.uuid4().hex[:8],
-        "AETHERV_TABLE_PREFIX": prefix,
-        "AETHERV_SEAL_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "AETHERV_INVENTORY_SCHEDULE": "0 0 0 1 1 *",
-        **entra.env(),
-    }
-    service = TableServiceClient.from_connection_string(azurite.connection_string)
-    work = tmp_path_factory.mktemp("secured")
-    stack = Stack(
-        base_url=f"http://127.0.0.1:{free_port()}",
-        lab=None,  # type: ignore[arg-type]
-        env=env,
-        repo=InventoryRepository(service, prefix),
-        jobs=JobStore(service, prefix),
-        seal_key=Secret(env["AETHERV_SEAL_KEY"]),
-        store_dir=Path(work) / "taskhub",
-        log_path=Path(work) / "devhost.log",
-    )
-    stack.launch()
-    yield stack
-    stack.stop()
 
 
 def call(stack: Stack, method: str, path: str, body: object, token: str | None) -> tuple[int, dict[str, str]]:
