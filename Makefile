@@ -55,10 +55,10 @@ test: install lint typecheck
 unit: $(PY_STAMP)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-run: install
+run: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
 	$(PY) -m tools.run
 
-bench: install
+bench: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
 	$(PY) -m bench
 
 infra-check: $(PY_STAMP) $(INFRA_STAMP)
