@@ -79,6 +79,8 @@ def bootstrap_command() -> str:
 
 def build_envelope(operation: str, params: Mapping[str, Any], *, scripts: Callable[[str], str] = load_script) -> bytes:
     """The stdin envelope for ``operation``: its script text and the base64 UTF-8 JSON of ``params`` (ASCII)."""
+    if not _OPERATION_NAME.fullmatch(operation):
+        raise ValueError(f"invalid operation name {operation!r}")
     try:
         params_json = json.dumps(dict(params), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:

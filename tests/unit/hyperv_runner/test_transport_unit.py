@@ -1,0 +1,213 @@
+"""Transport configuration and the one-place translation of pywinrm/requests errors (fake protocol, no network)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+import requests
+import winrm.exceptions
+
+from functions.hyperv import errors, transport
+from functions.hyperv.transport import ConnectionOptions, WinRMTransport, build_protocol
+from functions.settings import HostEndpoint, Secret, load_settings
+
+BASE_ENV = {
+    "AzureWebJobsStorage": "UseDevelopmentStorage=true",
+    "AETHERV_AUTH_MODE": "none",
+    "AETHERV_SEAL_KEY": "ZGV2LW9ubHktc2VhbC1rZXktZG8tbm90LXVzZS0wMDA=",
+    "AETHERV_HOSTS": "hv01.lab.example,hv02.lab.example:15986",
+    "AETHERV_WINRM_USERNAME": "LAB\\svc",
+    "AETHERV_WINRM_PASSWORD": "pw-secret",
+}
+
+
+def test_options_from_settings_default_https_and_port_override() -> None:
+    settings = load_settings(BASE_ENV)
+    first, second = settings.hosts
+    a = ConnectionOptions.from_settings(settings.winrm, first)
+    b = ConnectionOptions.from_settings(settings.winrm, second)
+    assert a.endpoint == "https://hv01.lab.example:5986/wsman"
+    assert b.endpoint == "https://hv02.lab.example:15986/wsman"
+    assert a.transport == "ntlm"
+    assert a.verify_tls
+    assert a.is_https
+    assert (a.connect_timeout, a.operation_timeout, a.read_timeout) == (10, 20, 30)
+    assert a.password == Secret("pw-secret")
+    assert "pw-secret" not in repr(a)
+
+
+def test_options_http_uses_port_5985() -> None:
+    settings = load_settings({**BASE_ENV, "AETHERV_WINRM_SCHEME": "http"})
+    options = ConnectionOptions.from_settings(settings.winrm, HostEndpoint("hv01.lab.example"))
+    assert options.endpoint == "http://hv01.lab.example:5985/wsman"
+
+
+@pytest.mark.parametrize("auth", ["basic", "certificate"])
+def test_http_without_message_encryption_is_refused(auth: Any) -> None:
+    with pytest.raises(ValueError, match="cannot encrypt"):
+        ConnectionOptions(host="h", endpoint="http://h:5985/wsman", transport=auth)
+
+
+def test_read_timeout_must_exceed_operation_timeout() -> None:
+    with pytest.raises(ValueError, match="read timeout"):
+        ConnectionOptions(host="h", endpoint="https://h:5986/wsman", operation_timeout=30, read_timeout=30)
+
+
+def test_build_protocol_https_validates_with_the_ca_bundle(tmp_path: Any) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("x")
+    options = ConnectionOptions(
+        host="h",
+        endpoint="https://h:5986/wsman",
+        username="u",
+        password=Secret("p"),
+        ca_trust_path=str(bundle),
+        connect_timeout=3,
+    )
+    protocol = build_protocol(options)
+    assert protocol.transport.server_cert_validation == "validate"
+    assert protocol.transport.ca_trust_path == str(bundle)
+    assert protocol.transport.message_encryption == "never"
+    assert protocol.transport.read_timeout_sec == (3, 30)  # (connect, read) for requests
+    assert protocol.operation_timeout_sec == 20
+
+
+def test_build_protocol_http_always_encrypts() -> None:
+    options = ConnectionOptions(host="h", endpoint="http://h:5985/wsman", username="u", password=Secret("p"))
+    assert build_protocol(options).transport.message_encryption == "always"
+
+
+def test_disabled_tls_validation_is_logged_once(caplog: pytest.LogCaptureFixture, monkeypatch: Any) -> None:
+    monkeypatch.setattr(transport, "_insecure_warned", False)
+    options = ConnectionOptions(
+        host="h", endpoint="https://h:5986/wsman", username="u", password=Secret("p"), verify_tls=False
+    )
+    with caplog.at_level(logging.WARNING, logger="functions.hyperv.transport"):
+        assert build_protocol(options).transport.server_cert_validation == "ignore"
+        build_protocol(options)
+    warnings = [r for r in caplog.records if "validation is disabled" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+class FakeProtocol:
+    """Raises ``error`` from the first call; records calls otherwise."""
+
+    max_env_sz = 153600
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.calls: list[str] = []
+        self.transport = self
+        self.timeouts = 0
+
+    def close_session(self) -> None:
+        self.calls.append("close_session")
+
+    def open_shell(self, **kwargs: Any) -> str:
+        self.calls.append("open_shell")
+        if self.error:
+            raise self.error
+        return "SHELL"
+
+    def run_command(self, shell_id: str, command: str) -> str:
+        self.calls.append("run_command")
+        return "CMD"
+
+    def send_command_input(self, shell_id: str, command_id: str, data: bytes, end: bool = False) -> None:
+        self.calls.append(f"send:{len(data)}:{end}")
+
+    def get_command_output_raw(self, shell_id: str, command_id: str) -> tuple[bytes, bytes, int, bool]:
+        self.calls.append("receive")
+        if self.timeouts:
+            self.timeouts -= 1
+            raise winrm.exceptions.WinRMOperationTimeoutError()
+        return b"out", b"", 0, True
+
+    def cleanup_command(self, shell_id: str, command_id: str) -> None:
+        self.calls.append("signal")
+
+    def close_shell(self, shell_id: str, close_session: bool = True) -> None:
+        self.calls.append("close_shell")
+
+
+OPTIONS = ConnectionOptions(host="hv01", endpoint="https://hv01:5986/wsman", username="u", password=Secret("pw"))
+
+
+def _fault(code: int, subcode: str) -> winrm.exceptions.WSManFaultError:
+    return winrm.exceptions.WSManFaultError(500, "m", "<xml/>", "reason text", "s:Sender", subcode, code)
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (requests.exceptions.ConnectTimeout("connect timed out"), errors.HostUnreachable),
+        (requests.exceptions.ConnectionError("refused"), errors.HostUnreachable),
+        (requests.exceptions.SSLError("certificate verify failed"), errors.HostUnreachable),
+        (requests.exceptions.ReadTimeout("read timed out"), errors.OperationTimeout),
+        (winrm.exceptions.InvalidCredentialsError("rejected"), errors.AuthenticationFailed),
+        (winrm.exceptions.WinRMTransportError("http", 401, ""), errors.AuthenticationFailed),
+        (winrm.exceptions.WinRMTransportError("http", 503, "busy"), errors.ProtocolError),
+        (_fault(2150858843, "w:InvalidSelectors"), errors.ProtocolError),
+        (winrm.exceptions.WinRMOperationTimeoutError(), errors.OperationTimeout),
+        (winrm.exceptions.WinRMError("kerberos is not installed"), errors.ProtocolError),
+        (
+            PermissionError("Access denied: Server did not respond with NTLM challenge token"),
+            errors.AuthenticationFailed,
+        ),
+        (StopIteration(), errors.ProtocolError),
+    ],
+)
+def test_errors_are_translated_once(error: BaseException, expected: type[errors.HyperVError]) -> None:
+    fake = FakeProtocol(error)
+    with pytest.raises(expected) as info:
+        WinRMTransport(OPTIONS, protocol_factory=lambda _: fake).execute("cmd", b"in")
+    assert info.value.__cause__ is error
+    assert info.value.host == "hv01"
+    assert "pw" not in info.value.message.split()
+
+
+def test_fault_code_is_kept() -> None:
+    fake = FakeProtocol(_fault(2150859173, "w:QuotaLimit"))
+    with pytest.raises(errors.ProtocolError) as info:
+        WinRMTransport(OPTIONS, protocol_factory=lambda _: fake).execute("cmd")
+    assert info.value.fault_code == "2150859173"
+    assert "w:QuotaLimit" in info.value.message
+
+
+def test_execute_sequence_and_operation_timeouts_are_retried() -> None:
+    fake = FakeProtocol()
+    fake.timeouts = 3
+    with WinRMTransport(OPTIONS, protocol_factory=lambda _: fake) as t:
+        result = t.execute("cmd", b"x" * 10)
+        assert (result.stdout, result.exit_code) == (b"out", 0)
+        t.execute("cmd", b"y")
+    assert fake.calls == [
+        "open_shell",
+        "run_command",
+        "send:10:True",
+        "receive",
+        "receive",
+        "receive",
+        "receive",
+        "signal",
+        "run_command",
+        "send:1:True",
+        "receive",
+        "signal",
+        "close_shell",
+        "close_session",
+    ]
+
+
+def test_stdin_is_chunked_under_the_envelope_size() -> None:
+    fake = FakeProtocol()
+    fake.max_env_sz = 20_000
+    with WinRMTransport(OPTIONS, protocol_factory=lambda _: fake) as t:
+        t.execute("cmd", b"z" * 50_000)
+    sends = [call for call in fake.calls if call.startswith("send:")]
+    sizes = [int(call.split(":")[1]) for call in sends]
+    assert sum(sizes) == 50_000
+    assert all(size * 4 / 3 + 8192 <= 20_000 for size in sizes)
+    assert [call.endswith("True") for call in sends] == [False] * (len(sends) - 1) + [True]
