@@ -53,18 +53,54 @@ _UTF8_BOM = b"\xef\xbb\xbf"
 
 
 @cache
-def load_script(name: str) -> str:
-    """The text of ``scripts/<name>.ps1`` (package data, read once per process).
+@lru_cache(maxsize=1)
+def _library() -> dict[str, str]:
+    """Helper functions shared by operation scripts: ``scripts/lib/<Function-Name>.ps1`` → its text."""
+    folder = resources.files("functions.hyperv") / "scripts" / "lib"
+    return {
+        entry.name.removesuffix(".ps1"): entry.read_text(encoding="utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".ps1")
+    }
 
-    ``name`` is ``_bootstrap`` or an operation name (letters, digits, ``_ . -``); anything else is refused.
+
+def _helpers_for(text: str) -> list[str]:
+    """The library helpers ``text`` calls, directly or through other helpers, in name order."""
+    library = _library()
+    needed: set[str] = set()
+    pending = [text]
+    while pending:
+        body = pending.pop()
+        for name, helper in library.items():
+            if name not in needed and re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", body):
+                needed.add(name)
+                pending.append(helper)
+    return sorted(needed)
+
+
+@lru_cache(maxsize=64)
+def load_script(name: str) -> str:
+    """The text the runner sends for ``scripts/<name>.ps1``: the script with the library helpers it calls.
+
+    Helpers live once in ``scripts/lib/`` and are inserted right after the script's ``param(...)`` line, so each
+    run still sends one self-contained script (never a reference to a file on the host). ``name`` is
+    ``_bootstrap`` or an operation name (letters, digits, ``_ . -``); anything else is refused.
     """
     if name != "_bootstrap" and not _OPERATION_NAME.fullmatch(name):
         raise ValueError(f"invalid operation name {name!r}")
     resource = resources.files("functions.hyperv") / "scripts" / f"{name}.ps1"
     try:
-        return resource.read_text(encoding="utf-8")
+        text = resource.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ValueError(f"unknown operation {name!r}: no scripts/{name}.ps1") from None
+    helpers = [] if name == "_bootstrap" else _helpers_for(text)
+    if not helpers:
+        return text
+    first, _, rest = text.partition("\n")
+    if not first.strip().lower().startswith("param("):
+        raise RuntimeError(f"scripts/{name}.ps1 must start with its param(...) line")
+    library = _library()
+    return first + "\n" + "".join(library[helper] for helper in helpers) + rest
 
 
 @lru_cache(maxsize=1)

@@ -6,26 +6,6 @@ param($Params)
 # provisioning drives the guest through the host it runs on.
 # Params: vm_id. Returns: {id, cluster_name, clustered, changed}. Fails: VmNotFound, ClusterError.
 
-function Get-AetherVm($Id) {
-    $guid = [guid]::Empty
-    if (-not [guid]::TryParse([string]$Id, [ref]$guid)) { Fail-AetherV 'InvalidParameters' "vm_id '$Id' is not a GUID" }
-    $vm = @(Get-VM | Where-Object { $_.Id -eq $guid })
-    if ($vm.Count -eq 0) { Fail-AetherV 'VmNotFound' "no VM with id $guid on this host" }
-    return $vm[0]
-}
-function Get-AetherCluster {
-    try {
-        $cluster = @(Get-CimInstance -Namespace 'root\MSCluster' -ClassName MSCluster_Cluster -ErrorAction Stop)
-    } catch {
-        $cluster = @()
-    }
-    if ($cluster.Count -eq 0) { Fail-AetherV 'ClusterError' "this host is not a member of a failover cluster" }
-    return $cluster[0]
-}
-function Get-AetherVmConfigResource([string]$Id) {
-    $resources = @(Get-CimInstance -Namespace 'root\MSCluster' -ClassName MSCluster_Resource -Filter "Type='Virtual Machine Configuration'")
-    return @($resources | Where-Object { ([string]$_.PrivateProperties.VmID).ToLowerInvariant() -eq $Id })
-}
 $vm = Get-AetherVm $Params.vm_id
 $id = ([string]$vm.Id).ToLowerInvariant()
 $cluster = Get-AetherCluster

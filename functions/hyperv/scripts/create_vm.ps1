@@ -11,19 +11,6 @@ param($Params)
 # Returns: {id, name, created, folder, iso_path}
 # Fails: InvalidParameters, VmAlreadyExists, SwitchNotFound, ImageNotFound (provisioning ISO missing).
 
-function Test-AetherFileName([string]$Name) {
-    if ([string]::IsNullOrWhiteSpace($Name) -or $Name.Length -gt 100) { return $false }
-    if ($Name.IndexOfAny([System.IO.Path]::GetInvalidFileNameChars()) -ge 0) { return $false }
-    if ($Name.EndsWith('.') -or $Name.EndsWith(' ') -or $Name.StartsWith(' ')) { return $false }
-    if ($Name -match '^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$') { return $false }
-    return $true
-}
-function Read-AetherMarker([string]$Folder) {
-    $marker = [System.IO.Path]::Combine($Folder, '.aetherv-job')
-    if (-not (Test-Path -LiteralPath $marker -PathType Leaf)) { return $null }
-    return [System.IO.File]::ReadAllText($marker).Trim()
-}
-
 $name = [string]$Params.name
 $jobId = [string]$Params.job_id
 $diskPath = [string]$Params.disk_path
@@ -79,14 +66,14 @@ if ($attachIso) {
 
 $created = $false
 if ($null -eq $vm) {
-    $memoryBytes = [int64]([math]::Ceiling([double]$Params.memory_gb * 512) * 2MB)
+    $memoryBytes = [int64]([math]::Ceiling([double]$Params.memory_gb * 512) * 2mb)
     $vm = New-VM -Name $name -Path ([System.IO.Path]::GetDirectoryName($folder)) -MemoryStartupBytes $memoryBytes -Generation 2 -NoVHD
     $created = $true
 }
 
 if ($vm.State -eq 'Off') {
     Set-VM -VM $vm -Notes "Created by Aether-V`naetherv-job: $jobId" -AutomaticCheckpointsEnabled $false
-    $memoryBytes = [int64]([math]::Ceiling([double]$Params.memory_gb * 512) * 2MB)
+    $memoryBytes = [int64]([math]::Ceiling([double]$Params.memory_gb * 512) * 2mb)
     Set-VMMemory -VM $vm -DynamicMemoryEnabled $false -StartupBytes $memoryBytes
     Set-VMProcessor -VM $vm -Count ([int]$Params.cpu_count)
     $template = 'MicrosoftWindows'

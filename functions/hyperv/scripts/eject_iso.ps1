@@ -4,13 +4,6 @@ param($Params)
 # Idempotent: nothing to remove is success. Works while the VM runs (generation 2 SCSI DVD drives).
 # Params: vm_id. Returns: {removed_drives, deleted_files}. Fails: InvalidParameters, VmNotFound.
 
-function Get-AetherVm($Id) {
-    $guid = [guid]::Empty
-    if (-not [guid]::TryParse([string]$Id, [ref]$guid)) { Fail-AetherV 'InvalidParameters' "vm_id '$Id' is not a GUID" }
-    $vm = @(Get-VM | Where-Object { $_.Id -eq $guid })
-    if ($vm.Count -eq 0) { Fail-AetherV 'VmNotFound' "no VM with id $guid on this host" }
-    return $vm[0]
-}
 $vm = Get-AetherVm $Params.vm_id
 $folder = ([string]$vm.ConfigurationLocation).TrimEnd('\')
 $removed = 0

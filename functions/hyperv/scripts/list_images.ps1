@@ -26,7 +26,7 @@ foreach ($folder in $folders) {
         if ($name -match '^(Windows|Microsoft Windows)') { $family = 'windows' }
         elseif ($name -match '^(Ubuntu|Red Hat Enterprise Linux|RHEL|CentOS|Rocky Linux|AlmaLinux|Oracle Linux|Debian|SUSE|openSUSE|Fedora)') { $family = 'linux' }
         [void]$images.Add([ordered]@{
-            name = $name; path = $file.FullName; size_gb = [math]::Round($file.Length / 1GB, 2); os_family = $family
+            name = $name; path = $file.FullName; size_gb = [math]::Round($file.Length / 1gb, 2); os_family = $family
         })
     }
 }

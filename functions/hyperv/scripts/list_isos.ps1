@@ -18,7 +18,7 @@ foreach ($entry in @(@('windows', 'WindowsProvisioning.iso'), @('linux', 'LinuxP
     $path = [System.IO.Path]::Combine($installDir, $entry[1])
     if (Test-Path -LiteralPath $path -PathType Leaf) {
         $file = Get-Item -LiteralPath $path
-        [void]$isos.Add([ordered]@{ os_family = $entry[0]; path = $file.FullName; size_gb = [math]::Round($file.Length / 1GB, 2) })
+        [void]$isos.Add([ordered]@{ os_family = $entry[0]; path = $file.FullName; size_gb = [math]::Round($file.Length / 1gb, 2) })
     }
 }
 return [ordered]@{ install_dir = $installDir; version = $version; isos = @($isos) }

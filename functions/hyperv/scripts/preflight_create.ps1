@@ -5,49 +5,6 @@ param($Params)
 # Params: name, image_name?, switch_name?, memory_gb, disk_gb?, storage_roots?, image_paths?
 # Returns: {checks: [{name, ok, message}], target_volume}
 
-function Test-AetherFileName([string]$Name) {
-    if ([string]::IsNullOrWhiteSpace($Name) -or $Name.Length -gt 100) { return $false }
-    if ($Name.IndexOfAny([System.IO.Path]::GetInvalidFileNameChars()) -ge 0) { return $false }
-    if ($Name.EndsWith('.') -or $Name.EndsWith(' ') -or $Name.StartsWith(' ')) { return $false }
-    if ($Name -match '^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$') { return $false }
-    return $true
-}
-function Get-AetherStorageRoots($Requested) {
-    if (Test-Path -LiteralPath 'C:\ClusterStorage') {
-        $csv = @(Get-ChildItem -LiteralPath 'C:\ClusterStorage' -Directory | ForEach-Object { $_.FullName })
-        if ($csv.Count -gt 0) { return $csv }
-    }
-    if ($null -ne $Requested) { return @($Requested | ForEach-Object { [string]$_ }) }
-    return @('C:\')
-}
-function Get-AetherFreeBytes([string]$Path, $Volumes) {
-    $best = $null
-    $probe = $Path.TrimEnd('\') + '\'
-    foreach ($volume in $Volumes) {
-        $name = [string]$volume.Name
-        if ($name -and $probe.StartsWith($name, [System.StringComparison]::OrdinalIgnoreCase)) {
-            if ($null -eq $best -or $name.Length -gt ([string]$best.Name).Length) { $best = $volume }
-        }
-    }
-    if ($null -eq $best) { return [int64]0 }
-    return [int64]$best.FreeSpace
-}
-function Find-AetherImage([string]$ImageName, $Requested) {
-    $folders = New-Object System.Collections.ArrayList
-    if (Test-Path -LiteralPath 'C:\ClusterStorage') {
-        foreach ($volume in @(Get-ChildItem -LiteralPath 'C:\ClusterStorage' -Directory)) {
-            [void]$folders.Add([System.IO.Path]::Combine($volume.FullName, 'DiskImages'))
-        }
-    }
-    $standalone = @('C:\Hyper-V\DiskImages')
-    if ($null -ne $Requested) { $standalone = @($Requested) }
-    foreach ($path in $standalone) { [void]$folders.Add([string]$path) }
-    foreach ($folder in $folders) {
-        $candidate = [System.IO.Path]::Combine($folder, $ImageName + '.vhdx')
-        if (Test-Path -LiteralPath $candidate -PathType Leaf) { return (Get-Item -LiteralPath $candidate) }
-    }
-    return $null
-}
 function New-Check([string]$Name, [bool]$Ok, [string]$Message) {
     return [ordered]@{ name = $Name; ok = $Ok; message = $Message }
 }
@@ -98,7 +55,7 @@ if ($Params.switch_name) {
 }
 
 # memory_available
-$freeGb = [math]::Round([double](Get-CimInstance -ClassName Win32_OperatingSystem).FreePhysicalMemory / 1MB, 2)
+$freeGb = [math]::Round([double](Get-CimInstance -ClassName Win32_OperatingSystem).FreePhysicalMemory / 1mb, 2)
 $memoryGb = [double]$Params.memory_gb
 if ($freeGb -ge $memoryGb) {
     [void]$checks.Add((New-Check 'memory_available' $true ''))
@@ -113,13 +70,13 @@ foreach ($root in $roots) {
     $free = Get-AetherFreeBytes $root $volumes
     if ($free -gt $targetFree) { $target = $root; $targetFree = $free }
 }
-$needed = [int64]1GB
+$needed = [int64]1gb
 if ($image) { $needed = [int64]$image.Length }
 if ($null -ne $target -and $targetFree -ge $needed) {
     [void]$checks.Add((New-Check 'disk_space_available' $true ''))
 } else {
-    $neededGb = [math]::Round($needed / 1GB, 2)
-    $freeText = [math]::Round([math]::Max($targetFree, 0) / 1GB, 2)
+    $neededGb = [math]::Round($needed / 1gb, 2)
+    $freeText = [math]::Round([math]::Max($targetFree, 0) / 1gb, 2)
     [void]$checks.Add((New-Check 'disk_space_available' $false "needs $neededGb GB on '$target', $freeText GB free"))
 }
 

@@ -8,55 +8,6 @@ param($Params)
 # Returns: {folder, path, size_gb, image_name, created}
 # Fails: InvalidParameters, ImageNotFound, VmAlreadyExists, InsufficientResources.
 
-function Test-AetherFileName([string]$Name) {
-    if ([string]::IsNullOrWhiteSpace($Name) -or $Name.Length -gt 100) { return $false }
-    if ($Name.IndexOfAny([System.IO.Path]::GetInvalidFileNameChars()) -ge 0) { return $false }
-    if ($Name.EndsWith('.') -or $Name.EndsWith(' ') -or $Name.StartsWith(' ')) { return $false }
-    if ($Name -match '^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$') { return $false }
-    return $true
-}
-function Get-AetherStorageRoots($Requested) {
-    if (Test-Path -LiteralPath 'C:\ClusterStorage') {
-        $csv = @(Get-ChildItem -LiteralPath 'C:\ClusterStorage' -Directory | ForEach-Object { $_.FullName })
-        if ($csv.Count -gt 0) { return $csv }
-    }
-    if ($null -ne $Requested) { return @($Requested | ForEach-Object { [string]$_ }) }
-    return @('C:\')
-}
-function Get-AetherFreeBytes([string]$Path, $Volumes) {
-    $best = $null
-    $probe = $Path.TrimEnd('\') + '\'
-    foreach ($volume in $Volumes) {
-        $name = [string]$volume.Name
-        if ($name -and $probe.StartsWith($name, [System.StringComparison]::OrdinalIgnoreCase)) {
-            if ($null -eq $best -or $name.Length -gt ([string]$best.Name).Length) { $best = $volume }
-        }
-    }
-    if ($null -eq $best) { return [int64]0 }
-    return [int64]$best.FreeSpace
-}
-function Find-AetherImage([string]$ImageName, $Requested) {
-    $folders = New-Object System.Collections.ArrayList
-    if (Test-Path -LiteralPath 'C:\ClusterStorage') {
-        foreach ($volume in @(Get-ChildItem -LiteralPath 'C:\ClusterStorage' -Directory)) {
-            [void]$folders.Add([System.IO.Path]::Combine($volume.FullName, 'DiskImages'))
-        }
-    }
-    $standalone = @('C:\Hyper-V\DiskImages')
-    if ($null -ne $Requested) { $standalone = @($Requested) }
-    foreach ($path in $standalone) { [void]$folders.Add([string]$path) }
-    foreach ($folder in $folders) {
-        $candidate = [System.IO.Path]::Combine($folder, $ImageName + '.vhdx')
-        if (Test-Path -LiteralPath $candidate -PathType Leaf) { return (Get-Item -LiteralPath $candidate) }
-    }
-    return $null
-}
-function Read-AetherMarker([string]$Folder) {
-    $marker = [System.IO.Path]::Combine($Folder, '.aetherv-job')
-    if (-not (Test-Path -LiteralPath $marker -PathType Leaf)) { return $null }
-    return [System.IO.File]::ReadAllText($marker).Trim()
-}
-
 $vmName = [string]$Params.vm_name
 $jobId = [string]$Params.job_id
 $imageName = $null
@@ -85,14 +36,14 @@ foreach ($root in $roots) {
 
 $source = $null
 $desired = $null
-if ($null -ne $diskGb) { $desired = $diskGb * 1GB }
+if ($null -ne $diskGb) { $desired = $diskGb * 1gb }
 if ($null -ne $imageName) {
     $source = Find-AetherImage $imageName $Params.image_paths
     if (-not $source) { Fail-AetherV 'ImageNotFound' "image '$imageName' is not in the host's image library" }
     $imageSize = [int64](Get-VHD -Path $source.FullName).Size
     if ($null -eq $desired) { $desired = $imageSize }
     if ($desired -lt $imageSize) {
-        Fail-AetherV 'InvalidParameters' "disk_gb $diskGb is smaller than the image ($([math]::Round($imageSize / 1GB, 2)) GB)"
+        Fail-AetherV 'InvalidParameters' "disk_gb $diskGb is smaller than the image ($([math]::Round($imageSize / 1gb, 2)) GB)"
     }
 }
 
@@ -104,10 +55,10 @@ if ($null -eq $folder) {
         $free = Get-AetherFreeBytes $root $volumes
         if ($free -gt $bestFree) { $best = $root; $bestFree = $free }
     }
-    $needed = [int64]1GB
+    $needed = [int64]1gb
     if ($source) { $needed = [int64]$source.Length }
     if ($null -eq $best -or $bestFree -lt $needed) {
-        Fail-AetherV 'InsufficientResources' "needs $([math]::Round($needed / 1GB, 2)) GB, the best volume '$best' has $([math]::Round([math]::Max($bestFree, 0) / 1GB, 2)) GB free"
+        Fail-AetherV 'InsufficientResources' "needs $([math]::Round($needed / 1gb, 2)) GB, the best volume '$best' has $([math]::Round([math]::Max($bestFree, 0) / 1gb, 2)) GB free"
     }
     $folder = [System.IO.Path]::Combine($best, 'Hyper-V', $vmName)
     [void][System.IO.Directory]::CreateDirectory($folder)
@@ -132,5 +83,5 @@ if ($size -lt $desired) {
 }
 
 return [ordered]@{
-    folder = $folder; path = $path; size_gb = [math]::Round($size / 1GB, 2); image_name = $imageName; created = $created
+    folder = $folder; path = $path; size_gb = [math]::Round($size / 1gb, 2); image_name = $imageName; created = $created
 }

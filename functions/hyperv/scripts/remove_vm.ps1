@@ -10,27 +10,6 @@ param($Params)
 # Returns: {id, existed, deleted_files, folder_removed, kept_files}
 # Fails: InvalidParameters, ClusterError.
 
-function Test-AetherFileName([string]$Name) {
-    if ([string]::IsNullOrWhiteSpace($Name) -or $Name.Length -gt 100) { return $false }
-    if ($Name.IndexOfAny([System.IO.Path]::GetInvalidFileNameChars()) -ge 0) { return $false }
-    if ($Name.EndsWith('.') -or $Name.EndsWith(' ') -or $Name.StartsWith(' ')) { return $false }
-    if ($Name -match '^(CON|PRN|AUX|NUL|COM[1-9]|LPT[1-9])(\..*)?$') { return $false }
-    return $true
-}
-function Get-AetherStorageRoots($Requested) {
-    if (Test-Path -LiteralPath 'C:\ClusterStorage') {
-        $csv = @(Get-ChildItem -LiteralPath 'C:\ClusterStorage' -Directory | ForEach-Object { $_.FullName })
-        if ($csv.Count -gt 0) { return $csv }
-    }
-    if ($null -ne $Requested) { return @($Requested | ForEach-Object { [string]$_ }) }
-    return @('C:\')
-}
-function Read-AetherMarker([string]$Folder) {
-    $marker = [System.IO.Path]::Combine($Folder, '.aetherv-job')
-    if (-not (Test-Path -LiteralPath $marker -PathType Leaf)) { return $null }
-    return [System.IO.File]::ReadAllText($marker).Trim()
-}
-
 function Remove-AetherFolder([string]$Folder, $InUse, $Deleted, $Kept) {
     # Deletes the known content of a VM folder; returns $true when the folder itself is gone.
     $known = New-Object System.Collections.ArrayList

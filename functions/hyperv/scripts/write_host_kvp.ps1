@@ -20,7 +20,8 @@ function Wait-AetherWmiJob($Result, [string]$What) {
     if ([int]$job.JobState -ne 7) { Fail-AetherV 'ScriptFailed' "$What failed: $($job.ErrorDescription)" }
 }
 function New-AetherKvpItem($Service, [string]$Name, [string]$Data) {
-    $class = [wmiclass]("\\{0}\{1}:Msvm_KvpExchangeDataItem" -f $Service.ClassPath.Server, $Service.ClassPath.NamespacePath)
+    $path = '\\' + $Service.ClassPath.Server + '\' + $Service.ClassPath.NamespacePath + ':Msvm_KvpExchangeDataItem'
+    $class = [wmiclass]$path
     $item = $class.CreateInstance()
     $item.Name = $Name
     $item.Data = $Data

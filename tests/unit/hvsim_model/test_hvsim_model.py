@@ -380,12 +380,22 @@ def test_journal_records_parameters_as_received(host: FakeHost) -> None:
     assert host.journal[-1] == ("preflight_create", params)
 
 
-def test_helpers_copied_between_scripts_stay_identical() -> None:
-    """Scripts are self-contained, so small helpers are copied; every copy of a helper must be the same text."""
-    copies: dict[str, set[str]] = {}
+def test_helpers_live_once_in_the_library() -> None:
+    """Shared helpers are defined once in ``scripts/lib``; the runner sends each script with the helpers it calls."""
+    from functions.hyperv.runner import load_script
+
+    library = {entry.name[: -len(".ps1")] for entry in (SCRIPTS / "lib").iterdir() if entry.name.endswith(".ps1")}
+    assert len(library) >= 8
+    for helper in library:
+        defined = re.findall(r"^function ([A-Za-z-]+)", (SCRIPTS / "lib" / f"{helper}.ps1").read_text(), re.MULTILINE)
+        assert defined == [helper]
+    defined_in_scripts: dict[str, list[str]] = {}
     for name in operation_scripts():
-        for match in re.finditer(r"^function ([A-Za-z-]+).*?^}$", script(name), re.MULTILINE | re.DOTALL):
-            copies.setdefault(match.group(1), set()).add(match.group(0))
-    assert len(copies) >= 8
-    drifted = sorted(helper for helper, texts in copies.items() if len(texts) > 1)
-    assert drifted == []
+        for helper in re.findall(r"^function ([A-Za-z-]+)", script(name), re.MULTILINE):
+            defined_in_scripts.setdefault(helper, []).append(name)
+    assert not set(defined_in_scripts) & library
+    assert all(len(names) == 1 for names in defined_in_scripts.values()), defined_in_scripts
+    sent = load_script("start_vm")
+    assert sent.startswith("param($Params)\n")
+    assert "function Get-AetherVm(" in sent
+    assert "function Get-AetherVmRecords" not in sent  # only the helpers a script calls

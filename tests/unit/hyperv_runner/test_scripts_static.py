@@ -8,17 +8,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import tree_sitter  # pinned in the dev requirements (tree-sitter, tree-sitter-powershell)
+import tree_sitter_powershell
 
 import functions.hyperv
-
-# Pinned in the dev requirements as tree-sitter==0.26.1 and tree-sitter-powershell==0.26.4.
-tree_sitter = pytest.importorskip("tree_sitter", reason="tree-sitter is a dev dependency (PowerShell parse check)")
-tree_sitter_powershell = pytest.importorskip(
-    "tree_sitter_powershell", reason="tree-sitter-powershell is a dev dependency"
-)
+from functions.hyperv.runner import load_script
 
 PACKAGE = Path(functions.hyperv.__file__).parent
-SCRIPTS = sorted((PACKAGE / "scripts").glob("*.ps1"))
+SCRIPTS = sorted((PACKAGE / "scripts").rglob("*.ps1"))
 MODULES = sorted(PACKAGE.rglob("*.py"))
 
 # Python format placeholders: {0}, {0:x}, {name}, {name!r}, %(name)s, %s/%d. PowerShell's ${braced} variables
@@ -114,6 +111,13 @@ def test_script_parses_as_powershell(parser: Any, path: Path) -> None:
     tree = parser.parse(path.read_bytes())
     errors = [node for node in _walk(tree.root_node) if node.type == "ERROR" or node.is_missing]
     assert not tree.root_node.has_error, f"{path.name}: parse errors at {[e.start_point for e in errors]}"
+
+
+@pytest.mark.parametrize("path", [p for p in SCRIPTS if p.parent.name == "scripts"], ids=lambda p: p.name)
+def test_script_as_sent_parses_as_powershell(parser: Any, path: Path) -> None:
+    """What the runner sends (the script with its library helpers inserted) parses too."""
+    tree = parser.parse(load_script(path.stem).encode("utf-8"))
+    assert not tree.root_node.has_error, path.name
 
 
 def test_parser_rejects_broken_powershell(parser: Any) -> None:

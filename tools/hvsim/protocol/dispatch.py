@@ -31,10 +31,10 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
 from typing import Any
 from xml.sax.saxutils import escape
 
+from functions.hyperv.runner import load_script
 from tools.hvsim.protocol.errors import ScriptError
 
 __all__ = [
@@ -122,13 +122,10 @@ _ENCODED_FLAG = re.compile(r"-(?:e|ec|en|enc|enco|encod|encode|encoded|encodedc\
 
 @cache
 def project_script(name: str) -> bytes | None:
-    """The bytes of ``functions/hyperv/scripts/<name>.ps1`` as the project ships it (``None`` if absent)."""
-    if name != "_bootstrap" and not _OPERATION_NAME.fullmatch(name):
-        return None
-    resource = resources.files("functions.hyperv") / "scripts" / f"{name}.ps1"
+    """The script the project's runner sends for ``name`` (with its library helpers), or ``None`` if absent."""
     try:
-        return resource.read_bytes()
-    except FileNotFoundError:
+        return load_script(name).encode("utf-8")
+    except ValueError:
         return None
 
 
