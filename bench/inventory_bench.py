@@ -8,23 +8,16 @@ Table requests are counted from Azurite's request log.
 
 from __future__ import annotations
 
-import base64
 import os
 import re
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from azure.data.tables import TableServiceClient
-
-from functions.inventory.repository import InventoryRepository
-from functions.jobs.store import JobStore
-from functions.settings import Secret
-from tools.azurite import free_port, start_azurite
+from tools.azurite import start_azurite
 from tools.hvsim.lab import Lab
-from tools.stack import Stack, stack_env
+from tools.stack import Stack, running_stack
 
 HOSTS, VMS, LATENCY_MS = 50, 40, 50
 _REQUEST = re.compile(r"RequestMethod=(\w+) RequestURL=\S+/devstoreaccount1/([$\w]+)")
@@ -68,46 +61,29 @@ def main() -> None:
         start_azurite(debug_log=log) as azurite,
         Lab.start(hosts=HOSTS, vms_per_host=VMS, latency_ms=LATENCY_MS) as lab,
     ):
-        prefix = "b" + uuid.uuid4().hex[:8]
-        seal = Secret(base64.b64encode(os.urandom(32)).decode())
-        env = stack_env(
-            azurite,
-            lab,
-            prefix,
-            seal,
-            "Bench" + uuid.uuid4().hex[:6],
-            AETHERV_INVENTORY_SCHEDULE="0 0 0 1 1 *",
-            AETHERV_WINRM_CONNECT_TIMEOUT="10",
-            AETHERV_WINRM_OPERATION_TIMEOUT="20",
-            AETHERV_WINRM_READ_TIMEOUT="30",
-        )
-        service = TableServiceClient.from_connection_string(azurite.connection_string)
-        stack = Stack(
-            base_url=f"http://127.0.0.1:{free_port()}",
-            lab=lab,
-            env=env,
-            repo=InventoryRepository(service, prefix),
-            jobs=JobStore(service, prefix),
-            seal_key=seal,
-            store_dir=work / "taskhub",
-            log_path=work / "devhost.log",
-        )
         offset = log.stat().st_size if log.exists() else 0
         started = time.monotonic()
-        stack.launch()  # the timer's run_on_startup performs the first full sync
-        first = stack.wait("inventory-sync", timeout=600)
-        first_wall = time.monotonic() - started
-        first_total, first_writes, offset = table_requests(log, offset, prefix)
+        settings = {
+            "AETHERV_INVENTORY_SCHEDULE": "0 0 0 1 1 *",
+            "AETHERV_WINRM_CONNECT_TIMEOUT": "10",
+            "AETHERV_WINRM_OPERATION_TIMEOUT": "20",
+            "AETHERV_WINRM_READ_TIMEOUT": "30",
+        }
+        with running_stack(azurite, work, lab, **settings) as stack:  # start-up runs the first full sync
+            prefix = stack.env["AETHERV_TABLE_PREFIX"]
+            env = stack.env
+            first = stack.wait("inventory-sync", timeout=600)
+            first_wall = time.monotonic() - started
+            first_total, first_writes, offset = table_requests(log, offset, prefix)
 
-        began = time.monotonic()
-        status, _, job = stack.request("POST", "/api/v1/inventory/refresh")
-        assert status == 202, job
-        resync = wait_job(stack, job["id"])
-        resync_wall = time.monotonic() - began
-        re_total, re_writes, offset = table_requests(log, offset, prefix)
-        summary = resync["result"]
-        slowest = float(summary["slowest_host_s"])
-        stack.stop()
+            began = time.monotonic()
+            status, _, job = stack.request("POST", "/api/v1/inventory/refresh")
+            assert status == 202, job
+            resync = wait_job(stack, job["id"])
+            resync_wall = time.monotonic() - began
+            re_total, re_writes, offset = table_requests(log, offset, prefix)
+            summary = resync["result"]
+            slowest = float(summary["slowest_host_s"])
 
         # Sequential baseline, same lab and storage: five hosts collected and stored one after another.
         os.environ.update(env)

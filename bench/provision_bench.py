@@ -8,23 +8,16 @@ polls every 2 s and waits 10 s before signalling the published data (the protoco
 
 from __future__ import annotations
 
-import base64
 import copy
 import os
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
-from azure.data.tables import TableServiceClient
-
-from functions.inventory.repository import InventoryRepository
-from functions.jobs.store import JobStore
-from functions.settings import Secret
-from tools.azurite import free_port, start_azurite
+from tools.azurite import start_azurite
 from tools.hvsim.lab import Lab
-from tools.stack import Stack, stack_env
+from tools.stack import Stack, running_stack
 
 HOSTS, VMS, LATENCY_MS = 4, 20, 50
 REQUEST: dict[str, Any] = {
@@ -68,33 +61,20 @@ def counters(lab: Lab) -> tuple[int, int]:
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="provision-bench-"))
-    with start_azurite() as azurite, Lab.start(hosts=HOSTS, vms_per_host=2, latency_ms=LATENCY_MS) as lab:
-        prefix = "p" + uuid.uuid4().hex[:8]
-        seal = Secret(base64.b64encode(os.urandom(32)).decode())
-        env = stack_env(
+    with (
+        start_azurite() as azurite,
+        Lab.start(hosts=HOSTS, vms_per_host=2, latency_ms=LATENCY_MS) as lab,
+        running_stack(
             azurite,
+            work,
             lab,
-            prefix,
-            seal,
-            "Prov" + uuid.uuid4().hex[:6],
             AETHERV_INVENTORY_SCHEDULE="0 0 0 1 1 *",
             AETHERV_GUEST_POLL_INTERVAL="2",
             AETHERV_GUEST_PUBLISH_DELAY="10",
             AETHERV_GUEST_KEY_TIMEOUT="300",
             AETHERV_GUEST_APPLY_TIMEOUT="300",
-        )
-        service = TableServiceClient.from_connection_string(azurite.connection_string)
-        stack = Stack(
-            base_url=f"http://127.0.0.1:{free_port()}",
-            lab=lab,
-            env=env,
-            repo=InventoryRepository(service, prefix),
-            jobs=JobStore(service, prefix),
-            seal_key=seal,
-            store_dir=work / "taskhub",
-            log_path=work / "devhost.log",
-        )
-        stack.launch()
+        ) as stack,
+    ):
         stack.wait("inventory-sync", timeout=300)
         names = [host.name for host in lab.hosts]
 
@@ -111,7 +91,7 @@ def main() -> None:
 
         # Round trips of one monitor poll (one vm_guest_status activity: a client opened, one read, closed).
         vm = next(v for v in stack.repo.iter_vms(host=names[0]) if v["name"] == "solo01")
-        os.environ.update(env)
+        os.environ.update(stack.env)
         from functions.provisioning import steps
         from functions.settings import get_settings
 
@@ -119,7 +99,6 @@ def main() -> None:
         before, _ = counters(lab)
         steps.guest_status({"host": names[0], "vm_id": vm["id"]})
         per_poll = counters(lab)[0] - before
-        stack.stop()
 
     trips = trips_after - trips_before
     polls = (reads_after - reads_before) - 2 * VMS  # every create also reads the guest pool twice outside the polls

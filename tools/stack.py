@@ -7,6 +7,7 @@ an Azurite and a :class:`~tools.hvsim.lab.Lab`.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -16,19 +17,22 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from azure.data.tables import TableServiceClient
 from requests.structures import CaseInsensitiveDict
 
 from functions.inventory.repository import InventoryRepository
 from functions.jobs.store import JobStore
 from functions.settings import Secret
-from tools.azurite import ROOT, Azurite
+from tools.azurite import ROOT, Azurite, free_port
 from tools.hvsim.lab import Lab
 
-__all__ = ["Stack", "durable_client", "stack_env"]
+__all__ = ["Stack", "durable_client", "running_stack", "stack_env"]
 
 
 @dataclass
@@ -140,9 +144,11 @@ class Stack:
                 self.process.wait()
 
 
-def stack_env(azurite: Azurite, lab: Lab, prefix: str, seal_key: Secret, hub: str, **overrides: str) -> dict[str, str]:
-    """The app settings of a test stack."""
-    return {
+def stack_env(
+    azurite: Azurite, lab: Lab | None, prefix: str, seal_key: Secret, hub: str, **overrides: str
+) -> dict[str, str]:
+    """The app settings of a local stack: fast guest timing, and the lab's hosts and credentials when there is one."""
+    env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
         "FUNCTIONS_WORKER_RUNTIME": "python",
@@ -151,11 +157,6 @@ def stack_env(azurite: Azurite, lab: Lab, prefix: str, seal_key: Secret, hub: st
         "AETHERV_TABLE_PREFIX": prefix,
         "AETHERV_AUTH_MODE": "none",
         "AETHERV_SEAL_KEY": seal_key.reveal(),
-        "AETHERV_HOSTS": lab.aetherv_hosts,
-        "AETHERV_HOST_ADDRESSES": ",".join(f"{name}={address}" for name, address in lab.addresses.items()),
-        "AETHERV_WINRM_USERNAME": lab.username,
-        "AETHERV_WINRM_PASSWORD": lab.password,
-        "AETHERV_WINRM_CA_BUNDLE": str(lab.ca.ca_pem_path),
         "AETHERV_WINRM_CONNECT_TIMEOUT": "3",
         "AETHERV_WINRM_OPERATION_TIMEOUT": "10",
         "AETHERV_WINRM_READ_TIMEOUT": "15",
@@ -164,8 +165,43 @@ def stack_env(azurite: Azurite, lab: Lab, prefix: str, seal_key: Secret, hub: st
         "AETHERV_GUEST_APPLY_TIMEOUT": "60",
         "AETHERV_GUEST_POLL_INTERVAL": "0.2",
         "AETHERV_GUEST_PUBLISH_DELAY": "0.5",
-        **overrides,
     }
+    if lab is not None:
+        env |= {
+            "AETHERV_HOSTS": lab.aetherv_hosts,
+            "AETHERV_HOST_ADDRESSES": ",".join(f"{name}={address}" for name, address in lab.addresses.items()),
+            "AETHERV_WINRM_USERNAME": lab.username,
+            "AETHERV_WINRM_PASSWORD": lab.password,
+            "AETHERV_WINRM_CA_BUNDLE": str(lab.ca.ca_pem_path),
+        }
+    return env | overrides
+
+
+@contextlib.contextmanager
+def running_stack(azurite: Azurite, work: Path, lab: Lab | None = None, **settings: str) -> Iterator[Stack]:
+    """Start the app on a devhost subprocess with fresh tables and task hub; stopped when the block ends.
+
+    ``settings`` override app settings (e.g. ``AETHERV_AUTH_MODE``); the lab, when given, provides the hosts.
+    """
+    prefix = "s" + uuid.uuid4().hex[:10]
+    seal_key = Secret(base64.b64encode(os.urandom(32)).decode())
+    env = stack_env(azurite, lab, prefix, seal_key, "Hub" + uuid.uuid4().hex[:8], **settings)
+    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    stack = Stack(
+        base_url=f"http://127.0.0.1:{free_port()}",
+        lab=lab,  # type: ignore[arg-type]
+        env=env,
+        repo=InventoryRepository(service, prefix),
+        jobs=JobStore(service, prefix),
+        seal_key=seal_key,
+        store_dir=work / "taskhub",
+        log_path=work / "devhost.log",
+    )
+    stack.launch()
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 def durable_client(stack: Stack) -> Any:

@@ -7,26 +7,18 @@ and read the tables directly to check what the workflows wrote.
 
 from __future__ import annotations
 
-import base64
-import os
 import time
-import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from azure.data.tables import TableServiceClient
 
-from functions.inventory.repository import InventoryRepository
-from functions.jobs.store import JobStore
-from functions.settings import Secret
-from tools.azurite import Azurite, free_port
+from tools.azurite import Azurite
 from tools.fakeentra.authority import FakeEntra
 from tools.hvsim.guest import GuestBehaviour
 from tools.hvsim.lab import Lab
 from tools.hvsim.models import TransitionTimes, default_guest_factory
-from tools.stack import Stack, stack_env
+from tools.stack import Stack, running_stack
 
 FAST_GUEST = GuestBehaviour(boot_delay=0.2, poll_interval=0.1)
 
@@ -41,27 +33,11 @@ def stack(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     """The session's stack (one lab, one devhost); tests must not assume a pristine lab."""
     times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
     lab_options = {"times": times, "guest_factory": fast_guests, "ticker_interval": 0.05, "username": "LAB\\e2e"}
-    with Lab.start(hosts=3, vms_per_host=3, **lab_options) as lab:
-        prefix = "e" + uuid.uuid4().hex[:10]
-        seal_key = Secret(base64.b64encode(os.urandom(32)).decode())
-        env = stack_env(azurite, lab, prefix, seal_key, "E2E" + uuid.uuid4().hex[:8])
-        service = TableServiceClient.from_connection_string(azurite.connection_string)
-        work = tmp_path_factory.mktemp("stack")
-        stack = Stack(
-            base_url=f"http://127.0.0.1:{free_port()}",
-            lab=lab,
-            env=env,
-            repo=InventoryRepository(service, prefix),
-            jobs=JobStore(service, prefix),
-            seal_key=seal_key,
-            store_dir=work / "taskhub",
-            log_path=work / "devhost.log",
-        )
-        stack.launch()
-        try:
-            yield stack
-        finally:
-            stack.stop()
+    with (
+        Lab.start(hosts=3, vms_per_host=3, **lab_options) as lab,
+        running_stack(azurite, tmp_path_factory.mktemp("stack"), lab) as stack,
+    ):
+        yield stack
 
 
 @pytest.fixture
@@ -88,30 +64,7 @@ def entra() -> Iterator[FakeEntra]:
 
 @pytest.fixture(scope="session")
 def secured(azurite: Azurite, entra: FakeEntra, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    prefix = "a" + uuid.uuid4().hex[:10]
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/root"),
-        "FUNCTIONS_WORKER_RUNTIME": "python",
-        "AzureWebJobsStorage": azurite.connection_string,
-        "AETHERV_TASK_HUB": "Auth" + uuid.uuid4().hex[:8],
-        "AETHERV_TABLE_PREFIX": prefix,
-        "AETHERV_SEAL_KEY": base64.b64encode(os.urandom(32)).decode(),
-        "AETHERV_INVENTORY_SCHEDULE": "0 0 0 1 1 *",
-        **entra.env(),
-    }
-    service = TableServiceClient.from_connection_string(azurite.connection_string)
+    """The app in Entra mode against the fake authority (no Hyper-V lab: authorization comes first)."""
     work = tmp_path_factory.mktemp("secured")
-    stack = Stack(
-        base_url=f"http://127.0.0.1:{free_port()}",
-        lab=None,  # type: ignore[arg-type]
-        env=env,
-        repo=InventoryRepository(service, prefix),
-        jobs=JobStore(service, prefix),
-        seal_key=Secret(env["AETHERV_SEAL_KEY"]),
-        store_dir=Path(work) / "taskhub",
-        log_path=Path(work) / "devhost.log",
-    )
-    stack.launch()
-    yield stack
-    stack.stop()
+    with running_stack(azurite, work, None, AETHERV_INVENTORY_SCHEDULE="0 0 0 1 1 *", **entra.env()) as stack:
+        yield stack
