@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import importlib.util
 import ipaddress
 import os
 import re
@@ -501,6 +502,13 @@ def _parse_winrm(reader: _Reader, hosts: tuple[HostEndpoint, ...]) -> WinRMSetti
     port = 5986 if scheme == "https" else 5985
     if port_text:
         port = reader.integer("AETHERV_WINRM_PORT", minimum=1, maximum=65535)
+    missing = {"kerberos": "gssapi", "credssp": "requests_credssp"}.get(transport)
+    if missing is not None and importlib.util.find_spec(missing) is None:
+        reader.problem(
+            "AETHERV_WINRM_TRANSPORT",
+            f"`{transport}` needs the Python package {missing.replace('_', '-')}, which this build does not include; "
+            "use ntlm (over https) or add it to requirements.txt",
+        )
     if scheme == "http" and transport not in ("ntlm", "kerberos", "credssp"):
         reader.problem(
             "AETHERV_WINRM_TRANSPORT",

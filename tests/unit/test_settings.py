@@ -188,3 +188,15 @@ def test_host_address_overrides() -> None:
     assert settings.host_addresses == {"hv01": "127.0.0.1", "hv02": "::1"}
     with pytest.raises(SettingsError, match="'hv03=somewhere' is not `name=IP address`"):
         load_settings(env(AETHERV_HOST_ADDRESSES="hv03=somewhere"))
+
+
+@pytest.mark.parametrize(("transport", "package"), [("credssp", "requests_credssp"), ("kerberos", "gssapi")])
+def test_transports_whose_library_is_missing_are_refused_at_start(transport: str, package: str) -> None:
+    import importlib.util
+
+    if importlib.util.find_spec(package) is None:  # the pinned requirements leave both out
+        with pytest.raises(SettingsError, match=f"`{transport}` needs the Python package"):
+            load_settings(env(AETHERV_WINRM_TRANSPORT=transport))
+    else:
+        assert load_settings(env(AETHERV_WINRM_TRANSPORT=transport)).winrm.transport == transport
+    assert load_settings(env(AETHERV_WINRM_TRANSPORT="basic")).winrm.transport == "basic"
