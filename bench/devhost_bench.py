@@ -112,7 +112,7 @@ def direct_baseline(host: DevHost) -> tuple[float, float]:
 
 
 def measure(**options: Any) -> tuple[float, float, tuple[float, float]]:
-    with DevHost(APP, port=0, **options) as host:
+    with DevHost(APP, port=0, settings={"DEVHOST_TEST_HUB": "Bench"}, **options) as host:
         return chain_latency(host), throughput(host), direct_baseline(host)
 
 

@@ -72,5 +72,5 @@ def run(host_url: str, name: str, payload: Any = None, instance_id: str | None =
 @pytest.fixture(scope="module")
 def durable_host() -> Iterator[DevHost]:
     """The Durable sample app on an in-memory task hub."""
-    with DevHost(APPS / "durable", memory=True, port=0) as host:
+    with DevHost(APPS / "durable", memory=True, port=0, settings={"DEVHOST_TEST_HUB": "DurableTests"}) as host:
         yield host

@@ -18,7 +18,7 @@ BASES = ["/durabletask/", "/runtime/webhooks/durabletask/"]
 
 @pytest.fixture(scope="module")
 def host() -> Iterator[DevHost]:
-    with DevHost(APPS / "durable", memory=True, port=0) as running:
+    with DevHost(APPS / "durable", memory=True, port=0, settings={"DEVHOST_TEST_HUB": "ManagementTests"}) as running:
         yield running
 
 
