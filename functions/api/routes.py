@@ -10,6 +10,7 @@ with the job. Every write is audited.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +35,7 @@ from functions.settings import get_settings
 __all__ = ["bp"]
 
 bp = df.Blueprint()
+log = logging.getLogger(__name__)
 RETRY_AFTER = "5"
 
 
@@ -109,9 +111,7 @@ async def _write(
                 client_ip=_client_ip(req),
             )
         except Exception:  # an audit failure must not turn a done write into an error; it is logged
-            import logging
-
-            logging.getLogger(__name__).exception("audit record for %s failed", action)
+            log.exception("audit record for %s failed", action)
     return response
 
 

@@ -27,7 +27,7 @@ from functions.guest.mapping import guest_values
 from functions.jobs.store import FINAL_STATUSES, JobStore, get_job_store
 from functions.models.vm_request import VmCreateRequest
 from functions.sealing import seal_json
-from functions.settings import Settings, get_settings
+from functions.settings import Settings
 
 __all__ = [
     "JobConflictError",
@@ -173,8 +173,3 @@ def _idempotent_job(jobs: JobStore, key_name: str, body_fingerprint: str) -> dic
     if bound[1] != body_fingerprint:
         raise JobConflictError("the Idempotency-Key was used with a different request body")
     return jobs.get(bound[0])
-
-
-def settings_timing() -> dict[str, Any]:
-    """Timing from the current settings (for lifecycle jobs)."""
-    return timing_input(get_settings())
