@@ -92,6 +92,41 @@ def _vm(vm_id: str) -> dict[str, Any]:
     return vm
 
 
+async def _vm_job(
+    client: df.DurableOrchestrationClient,
+    vm: dict[str, Any],
+    kind: str,
+    extra: dict[str, Any],
+    *,
+    requested_by: dict[str, Any],
+    idempotency_key: str | None,
+) -> Submission:
+    """Submit a job of ``kind`` (its orchestrator has the same name) on an inventory VM."""
+    settings = get_settings()
+    return await submit_job(
+        client,
+        kind=kind,
+        orchestrator=kind,
+        target={
+            "host": vm["host"],
+            "name": vm["name"],
+            "vm_id": vm["id"],
+            **({"action": extra["action"]} if "action" in extra else {}),
+        },
+        claim=str(vm["id"]),
+        build_input=lambda job_id: {
+            "job_id": job_id,
+            "host": vm["host"],
+            "vm_id": vm["id"],
+            "timing": timing_input(settings),
+            **extra,
+        },
+        requested_by=requested_by,
+        idempotency_key=idempotency_key,
+        body_fingerprint=fingerprint({"kind": kind, "vm_id": vm["id"], **extra}),
+    )
+
+
 async def delete_vm(
     client: df.DurableOrchestrationClient,
     vm_id: str,
@@ -100,24 +135,8 @@ async def delete_vm(
     idempotency_key: str | None = None,
 ) -> Submission:
     """Submit a delete job for a VM in the inventory."""
-    vm = _vm(vm_id)
-    settings = get_settings()
-    target = {"host": vm["host"], "name": vm["name"], "vm_id": vm["id"]}
-    return await submit_job(
-        client,
-        kind="delete_vm",
-        orchestrator="delete_vm",
-        target=target,
-        claim=str(vm["id"]),
-        build_input=lambda job_id: {
-            "job_id": job_id,
-            "host": vm["host"],
-            "vm_id": vm["id"],
-            "timing": timing_input(settings),
-        },
-        requested_by=requested_by,
-        idempotency_key=idempotency_key,
-        body_fingerprint=fingerprint({"delete": vm["id"]}),
+    return await _vm_job(
+        client, _vm(vm_id), "delete_vm", {}, requested_by=requested_by, idempotency_key=idempotency_key
     )
 
 
@@ -137,27 +156,8 @@ async def power_vm(
     state = vm.get("state")
     if not vm.get("stale") and state not in _ALLOWED[action]:
         raise InvalidStateError(f"cannot {action} a VM that is {state}", state)
-    settings = get_settings()
-    extra = dict(options or {})
-    target = {"host": vm["host"], "name": vm["name"], "vm_id": vm["id"]}
-    return await submit_job(
-        client,
-        kind="power_vm",
-        orchestrator="power_vm",
-        target=target,
-        claim=str(vm["id"]),
-        build_input=lambda job_id: {
-            "job_id": job_id,
-            "host": vm["host"],
-            "vm_id": vm["id"],
-            "action": action,
-            "timing": timing_input(settings),
-            **extra,
-        },
-        requested_by=requested_by,
-        idempotency_key=idempotency_key,
-        body_fingerprint=fingerprint({"action": action, **extra}),
-    )
+    extra = {"action": action, **(options or {})}
+    return await _vm_job(client, vm, "power_vm", extra, requested_by=requested_by, idempotency_key=idempotency_key)
 
 
 async def refresh_inventory(
