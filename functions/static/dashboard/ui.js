@@ -156,7 +156,7 @@ export function jobProgress() {
     bar.max = total;
     bar.value = job.status === "Succeeded" ? total : done;
     const text = final
-      ? `${job.status} — ${done} of ${(job.steps || []).length} steps`
+      ? `${job.status}${(job.steps || []).length ? ` — ${done} of ${job.steps.length} steps` : ""}`
       : `Step ${Math.min(progress.index || done + 1, total)} of ${total}: ${humanize(progress.step || job.current_step || "starting")}` +
         (progress.guest_state ? ` (guest: ${progress.guest_state})` : "");
     setText(label, text);

@@ -112,7 +112,7 @@ export async function render(ctx) {
     input.name = path;
     input.setAttribute("aria-describedby", `${hintId} ${errorId}`);
     if (required) input.setAttribute("aria-required", "true");
-    const labelEl = h("label", { for: id }, label, required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null);
+    const labelEl = h("label", { for: id, class: required ? "required" : null }, label); // the mark is CSS; aria-required tells
     const wrap = schema.type === "boolean" ? h("div", { class: "field field-check" }, input, labelEl, hint, error) : h("div", { class: "field" }, labelEl, input, hint, error);
     wrap.dataset.field = path;
     fields.set(path, { input, schema, nullable, wrap, error, kind, hint, required });
@@ -135,10 +135,10 @@ export async function render(ctx) {
       error,
       body,
     );
+    groups.set(path, { toggle, fieldset, body, error, nullable, required }); // parents before children
     for (const [child, prop] of Object.entries(schema.properties || {})) {
       body.append(makeField(`${path}.${child}`, child, prop, (schema.required || []).includes(child)));
     }
-    groups.set(path, { toggle, fieldset, body, error, nullable, required });
     if (toggle) toggle.addEventListener("change", () => update());
     return fieldset;
   }
@@ -295,7 +295,9 @@ export async function render(ctx) {
       for (const message of fieldProblems(path, value, f.schema)) problems.push({ field: path, message });
     }
     const reported = new Set(problems.map((p) => p.field));
-    return problems.concat(ruleProblems(data).filter((p) => !reported.has(p.field)));
+    const order = [...fields.keys()];
+    const rank = (p) => (order.indexOf(p.field) + 1 || order.findIndex((f) => f.startsWith(`${p.field}.`)) + 1 || order.length + 1);
+    return problems.concat(ruleProblems(data).filter((p) => !reported.has(p.field))).sort((a, b) => rank(a) - rank(b));
   }
 
   function clearErrors() {

@@ -5,7 +5,7 @@ import { clock, fullTime, humanize } from "../format.js";
 import { badge, emptyState, errorPanel } from "../ui.js";
 
 const STATUSES = ["Pending", "Running", "Succeeded", "Failed", "Canceled"];
-const KINDS = ["create_vm", "delete_vm", "start_vm", "stop_vm", "shutdown_vm", "restart_vm", "refresh_inventory"];
+const KINDS = ["create_vm", "delete_vm", "power_vm", "refresh_inventory"];
 
 export async function render(ctx) {
   ctx.title("Jobs");

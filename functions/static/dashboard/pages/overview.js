@@ -111,7 +111,7 @@ function hostCard(host) {
     "article",
     { class: "host", "data-host": host.name, "aria-label": `Host ${host.name}` },
     h("header", {}, h("h3", {}, h("a", { href: `/vms?host=${encodeURIComponent(host.name)}` }, host.name)), h("span", { class: "badge conn" })),
-    h("p", { class: "host-problem" }),
+    h("div", { class: "host-problem", role: "status" }, h("p", {}), h("details", {}, h("summary", {}, "Last error"), h("p", { class: "host-error" }))),
     h("div", { class: "capacity" }),
     h("p", { class: "host-meta muted" }),
   );
@@ -134,14 +134,13 @@ function updateHostCard(card, host) {
   setText(badgeEl, host.connected ? "Connected" : "Disconnected");
   card.classList.toggle("host-down", !host.connected);
   const problem = card.querySelector(".host-problem");
-  if (host.connected) {
-    setText(problem, "");
-    problem.hidden = true;
-  } else {
-    problem.hidden = false;
+  problem.hidden = host.connected;
+  if (!host.connected) {
     const since = host.disconnected_since || host.last_attempt;
-    setText(problem, `Host unreachable since ${clock(since)}${host.error ? ` — ${host.error}` : ""}. Its ${count(host.vm_count)} VMs show data from ${clock(host.last_seen)} (stale).`);
+    setText(problem.querySelector("p"), `Host unreachable since ${clock(since)}. Its ${count(host.vm_count)} VMs show data from ${clock(host.last_seen)} (stale).`);
     problem.title = fullTime(since);
+    problem.querySelector("details").hidden = !host.error;
+    setText(problem.querySelector(".host-error"), host.error || "");
   }
   const facts = host.facts || {};
   const rows = [];
@@ -151,7 +150,7 @@ function updateHostCard(card, host) {
   }
   for (const volume of (facts.volumes || []).slice(0, 3)) {
     const used = volume.capacity_gb - volume.free_gb;
-    rows.push(meterRow(`Disk ${volume.label || volume.path}`, used, volume.capacity_gb, `${gb(volume.free_gb)} free of ${gb(volume.capacity_gb)}`));
+    rows.push(meterRow(`Volume ${volume.label || volume.path}`, used, volume.capacity_gb, `${gb(volume.free_gb)} free of ${gb(volume.capacity_gb)}`));
   }
   const capacity = card.querySelector(".capacity");
   const signature = JSON.stringify([host.total_memory_gb, host.free_memory_gb, facts.volumes]);

@@ -9,7 +9,7 @@ import { badge, confirmDialog, emptyState, errorPanel, facts, guardedButton, job
 const ACTIONS = {
   start: ["Start", ["Off", "Saved", "Paused"], null],
   shutdown: ["Shut down", ["Running"], "The guest OS is asked to shut down cleanly."],
-  stop: ["Turn off", ["Running", "Paused", "Starting", "Stopping"], "Turning off is like pulling the plug: unsaved data in the guest is lost."],
+  stop: ["Turn off", ["Running", "Paused", "Saved", "Starting", "Stopping"], "Turning off is like pulling the plug: unsaved data in the guest is lost."],
   restart: ["Restart", ["Running"], "The VM is reset: unsaved data in the guest is lost."],
 };
 const FINAL = ["Succeeded", "Failed", "Canceled"];
@@ -60,10 +60,12 @@ export async function render(ctx) {
   function renderActions() {
     const busy = Boolean(running);
     const buttons = Object.entries(ACTIONS).map(([action, [label, states]]) => {
-      const applies = states.includes(vm.state) && !vm.stale;
+      // Like the server: the state rules apply to current data; a stale VM's real state is unknown.
+      const applies = vm.stale || states.includes(vm.state);
       const button = guardedButton(ctx.session, "operator", { dataset: { action }, disabled: busy || !applies, onclick: () => act(action) }, label);
       const inner = button.tagName === "BUTTON" ? button : button.querySelector("button");
-      if (ctx.session.can("operator") && !applies) inner.title = vm.stale ? "The host is not answering; its data is stale" : `Not available while the VM is ${vm.state}`;
+      if (ctx.session.can("operator") && !applies) inner.title = `Not available while the VM is ${vm.state}`;
+      else if (vm.stale) inner.title = "Its host is not answering: the VM's state is unknown and the action may fail";
       return button;
     });
     buttons.push(guardedButton(ctx.session, "operator", { class: "btn btn-danger", dataset: { action: "delete" }, disabled: busy, onclick: () => remove() }, "Delete"));
@@ -119,7 +121,7 @@ export async function render(ctx) {
             ["Job", "Status", "Step", "By", "Started"],
             items.map((j) => [h("a", { href: `/jobs/${encodeURIComponent(j.id)}` }, humanize(j.kind)), badge(j.status), humanize(j.current_step || "—"), (j.requested_by || {}).name || "—", h("span", { title: fullTime(j.created) }, clock(j.created))]),
           )
-        : emptyState("No jobs for this VM yet.", "Jobs started here (power actions, delete) and its creation show up here."),
+        : emptyState("No jobs for this VM yet.", "Power actions and deletes of this VM show up here."),
     );
   }
 
