@@ -189,6 +189,7 @@ async function start() {
     return;
   }
   showIdentity(session);
+  document.addEventListener("aetherv:sign-in", () => session.signIn());
   const api = new Api(config.api, session);
   router = () => show(session, api);
   interceptLinks();

@@ -51,7 +51,15 @@ export function errorPanel(error, retry) {
     "div",
     { class: "panel panel-error", role: "alert" },
     h("p", {}, h("strong", {}, "Could not load this page. "), summary),
-    retry ? h("button", { type: "button", class: "btn", onclick: retry }, "Try again") : null,
+    h(
+      "div",
+      { class: "toolbar" },
+      retry ? h("button", { type: "button", class: "btn", onclick: retry }, "Try again") : null,
+      // The API no longer accepts the sign-in (expired, revoked, wrong tenant): offer a fresh one.
+      error && error.status === 401 && document.documentElement.dataset.mode === "entra"
+        ? h("button", { type: "button", class: "btn btn-primary", onclick: () => document.dispatchEvent(new CustomEvent("aetherv:sign-in")) }, "Sign in again")
+        : null,
+    ),
   );
 }
 

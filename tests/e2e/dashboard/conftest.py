@@ -1,8 +1,9 @@
 """The dashboard in a real browser: Playwright (sync API) driving Debian's Chromium against the e2e stack.
 
-One browser per session (its own Playwright lifecycle, so no event loop is shared with other tests); a fresh
-context and page per test. Every page is watched: an uncaught script error or a Content-Security-Policy violation
-fails the test. Screenshots of each page go to ``test-output/screenshots/`` on every run.
+One browser for this package, with its own Playwright lifecycle: Playwright's event loop runs only while these
+tests do, so the other e2e tests can still use ``asyncio.run``. A fresh context and page per test. Every page is
+watched: an uncaught script error or a Content-Security-Policy violation fails the test. Screenshots of each page
+go to ``test-output/screenshots/`` on every run.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ LAPTOP = {"width": 1366, "height": 900}
 PHONE = {"width": 390, "height": 844}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     """Chromium from the system (never a downloaded build); a missing browser fails the tests, it does not skip."""
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
