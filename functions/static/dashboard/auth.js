@@ -32,6 +32,7 @@ class Session {
     this.roles = roles;
     this.level = levelFor(roles, config.roles);
     this.signedIn = Boolean(user);
+    this.objectId = mode === "local" ? config.local.id : null;
   }
 
   /** Whether the user holds `level` ("reader", "operator", "admin") or higher. */
@@ -138,7 +139,9 @@ async function entraSession(config) {
   app.setActiveAccount(account);
   const session = new EntraSession(config, msal, app, account, []);
   const token = result && result.accessToken ? result.accessToken : await session.token();
-  session.roles = claimsOf(token).roles || [];
+  const claims = claimsOf(token);
+  session.roles = claims.roles || [];
+  session.objectId = claims.oid || null;
   session.level = levelFor(session.roles, config.roles);
   return session;
 }

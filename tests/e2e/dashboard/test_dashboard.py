@@ -10,7 +10,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard.conftest import Ui
+from tests.e2e.dashboard.conftest import LAPTOP, Ui
+from tests.e2e.test_api import linux
 
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@example"
 # Well-formed line, but the key data is an RSA blob: only the server can tell.
@@ -198,6 +199,10 @@ def test_create_watch_progress_then_stop_and_delete(ui: Ui) -> None:
     expect(page.locator(".title-row .badge")).to_have_text("Succeeded")
     expect(page.locator("progress.job-bar")).to_have_js_property("position", 1)
     ui.shot("job-succeeded")
+    ui.on_phone()
+    assert ui.fits_width()
+    ui.shot("job-succeeded", phone=True)
+    page.set_viewport_size(LAPTOP)
 
     ui.goto("/vms?q=ui-e2e01")
     expect(rows(ui)).to_have_count(1)
@@ -319,6 +324,20 @@ def test_jobs_list_and_unknown_pages(ui: Ui) -> None:
     page.get_by_label("Kind", exact=True).select_option("refresh_inventory")
     expect(page.locator("td[data-label=Job]").filter(has_not_text="Refresh inventory")).to_have_count(0)
     ui.shot("jobs")
+    ui.on_phone()
+    assert ui.fits_width()
+    ui.shot("jobs", phone=True)
+    page.set_viewport_size(LAPTOP)
+    payload = linux("ui-fail01")
+    payload["image"] = "Ubuntu 99.99 Imaginary"
+    _, _, failing = ui.stack.request("POST", "/api/v1/vms", payload)
+    wait_job(ui, failing["id"])
+    ui.goto(f"/jobs/{failing['id']}")
+    expect(page.locator(".title-row .badge")).to_have_text("Failed")
+    expect(page.locator(".job-outcome .panel-error")).to_contain_text("PreflightFailed")
+    expect(page.locator(".job-outcome [data-cleanup]")).to_contain_text("Cleanup:")
+    expect(page.locator(".steps li[data-status=Failed]")).to_have_count(1)
+    ui.shot("job-failed")
     ui.page.goto(ui.base_url + "/no/such/page")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     ui.goto("/vms/00000000-0000-0000-0000-00000000dead")

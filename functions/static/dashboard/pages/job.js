@@ -41,7 +41,7 @@ export async function render(ctx) {
 
   function cancelButton() {
     if (FINAL.includes(job.status) || job.kind === "refresh_inventory") return null;
-    const mine = (job.requested_by || {}).id === ctx.session.config.local?.id || ctx.session.can("admin");
+    const mine = (job.requested_by || {}).id === ctx.session.objectId || ctx.session.can("admin");
     if (!ctx.session.can("operator") || !mine) {
       return h("button", { type: "button", class: "btn", disabled: true, title: "Only the job's requester or an admin can cancel it" }, "Cancel job");
     }
