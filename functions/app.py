@@ -9,6 +9,7 @@ import azure.functions as func
 
 from functions.api import docs, routes
 from functions.api.health import bp as health_bp
+from functions.dashboard.routes import bp as dashboard_bp
 from functions.settings import get_settings
 from functions.workflows import create_vm, inventory, inventory_activities, lifecycle, throttle, vm_activities
 from functions.workflows.starters import register_inventory_timer
@@ -32,6 +33,7 @@ def create_app() -> df.DFApp:
         lifecycle.bp,
         vm_activities.bp,
         throttle.bp,
+        dashboard_bp,
     ):
         app.register_functions(blueprint)
     register_inventory_timer(app, settings.inventory_schedule)

@@ -12,8 +12,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "functions" / "static" / "vendor"
+# vendor folder -> (npm package, files in the package); each file is copied flat into the folder.
 FILES = {
     "swagger-ui": ("swagger-ui-dist", ["swagger-ui-bundle.js", "swagger-ui.css", "LICENSE", "package.json"]),
+    # The dashboard's Entra sign-in (authorization code + PKCE) and its redirect page.
+    "msal-browser": (
+        "@azure/msal-browser",
+        ["lib/msal-browser.min.js", "lib/redirect-bridge/msal-redirect-bridge.min.js", "LICENSE", "package.json"],
+    ),
 }
 
 
@@ -27,8 +33,9 @@ def vendor(target: Path = TARGET) -> list[Path]:
         destination = target / name
         destination.mkdir(parents=True, exist_ok=True)
         for file in files:
-            shutil.copyfile(source / file, destination / file)
-            copied.append(destination / file)
+            copy = destination / Path(file).name
+            shutil.copyfile(source / file, copy)
+            copied.append(copy)
     return copied
 
 
