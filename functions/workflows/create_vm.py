@@ -80,6 +80,7 @@ class _Create:
         if "place" in flow.plan:
             placed = yield from flow.step("place", act.vm_place, {"job_id": self.spec.job_id, "request": request})
             flow.host = placed["host"]
+            flow.job_target = {"host": flow.host, "name": request["name"], "vm_id": None}
         preflight = yield from flow.step("preflight", act.vm_preflight, flow.target(request=request))
 
         yield from flow.status("prepare_disk", "Running")
@@ -99,6 +100,7 @@ class _Create:
             "create_vm", act.vm_create, flow.target(request=request, os_family=self.spec.os_family, disk=disk)
         )
         flow.vm_id = created["vm_id"]
+        flow.job_target = {"host": flow.host, "name": request["name"], "vm_id": flow.vm_id}  # so ?vm_id= finds it
         yield from flow.step("start", act.vm_start_and_announce, flow.target(announce="wait_for_key" in flow.plan))
 
         if "wait_for_key" in flow.plan:

@@ -69,6 +69,7 @@ class StepFlow:
         self.vm_id = vm_id
         self.guest_state: str | None = None
         self.steps: list[dict[str, Any]] = []
+        self.job_target: dict[str, Any] | None = None  # written with the next step start when it changes
         self.cancel = context.wait_for_external_event("cancel")
 
     # -- progress ------------------------------------------------------------------------------------------------
@@ -106,7 +107,10 @@ class StepFlow:
             entry["finished"] = self.stamp()
         self.publish_status(step)
         if state == "Running":
-            yield from self.job_update({"status": "Running", "current_step": step, "steps": self.steps})
+            patch: dict[str, Any] = {"status": "Running", "current_step": step, "steps": self.steps}
+            if self.job_target is not None:
+                patch["target"], self.job_target = self.job_target, None
+            yield from self.job_update(patch)
 
     def step(self, name: str, activity: Any, payload: dict[str, Any]) -> Gen:
         """Run one step: mark it running, call its activity, mark it done; returns the activity's result."""

@@ -179,6 +179,8 @@ def test_jobs_listing_cancel_and_audit(synced: Stack) -> None:
     assert final["job"]["cleanup"]["status"] == "Succeeded"
     assert stack.request("POST", f"/api/v1/jobs/{job['id']}/cancel")[0] == 409
     assert stack.request("GET", "/api/v1/jobs/no-such-job")[0] == 404
+    for host in ("hv01", "hv02", "hv03"):  # make sure there are more jobs than one page holds
+        follow(stack, stack.request("POST", f"/api/v1/inventory/refresh?host={host}"))
     _, _, page = stack.request("GET", "/api/v1/jobs?limit=3")
     assert len(page["items"]) == 3
     assert page["continuation"]

@@ -21,11 +21,12 @@ REQUIRED_OUTPUTS = {
 
 def test_azure_yaml_deploys_one_python_function_app_from_the_root() -> None:
     text = (ROOT / "azure.yaml").read_text(encoding="utf-8")
-    services = text.split("services:", 1)[1]
+    services = re.split(r"^\S", text.split("services:", 1)[1], maxsplit=1, flags=re.MULTILINE)[0]
     assert re.findall(r"^  (\w[\w-]*):\s*$", services, flags=re.MULTILINE) == ["api"]
     for line in ("project: .", "language: python", "host: function"):
         assert re.search(rf"^    {re.escape(line)}\s*$", services, flags=re.MULTILINE), line
     assert re.search(r"^  path: infra\s*$", text, flags=re.MULTILINE)
+    assert "python3 -m tools.vendor" in text  # the front-end files are vendored before packaging
 
 
 def test_the_service_tag_matches_azure_yaml(bicep: dict[str, Any]) -> None:

@@ -363,3 +363,13 @@ def test_no_plaintext_secret_reaches_the_history() -> None:
     for secret in ("Change-Me-2026!", "Join-Me-2026!"):
         assert secret not in history
     assert "10.0.0.5" in history  # the public request is there; only secrets are sealed
+
+
+def test_the_job_record_learns_the_host_and_the_vm_id() -> None:
+    replay = Replay(create_vm, spec(LINUX))
+    drive(replay, happy_results())
+    targets = [p["target"] for p in job_patches(replay) if "target" in p]
+    assert targets == [
+        {"host": "hv02", "name": "web01", "vm_id": None},
+        {"host": "hv02", "name": "web01", "vm_id": VM_ID},
+    ]
