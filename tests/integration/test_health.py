@@ -60,3 +60,11 @@ def test_readyz_reports_unreachable_storage_without_details(
     body = response.get_body().decode()
     assert json.loads(body)["checks"]["storage"] == "unreachable"
     assert str(port) not in body and "c2VjcmV0" not in body
+
+
+def test_the_app_warns_loudly_when_authentication_is_off(
+    local_settings: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="aetherv"):
+        app_function("healthz")
+    assert any("AUTHENTICATION IS OFF" in record.getMessage() for record in caplog.records)
