@@ -129,6 +129,7 @@ class JobView(_View):
     result: dict[str, Any] | None = None
     cleanup: dict[str, Any] | None = None
     requested_by: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
     created: str
     updated: str
 

@@ -21,7 +21,7 @@ from functions.jobs.service import (
     timing_input,
 )
 from functions.jobs.store import FINAL_STATUSES, get_job_store
-from functions.models.vm_request import VmCreateRequest
+from functions.models.vm_request import VmCreateRequest, request_warnings
 from functions.settings import get_settings
 
 __all__ = [
@@ -82,6 +82,7 @@ async def create_vm(
         idempotency_key=idempotency_key,
         body_fingerprint=fingerprint(body),
         request=request.model_dump(mode="json"),
+        warnings=request_warnings(request),
     )
 
 

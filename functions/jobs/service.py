@@ -113,6 +113,7 @@ async def submit_job(
     idempotency_key: str | None = None,
     body_fingerprint: str = "",
     request: dict[str, Any] | None = None,
+    warnings: list[str] | None = None,
     store: JobStore | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> Submission:
@@ -149,6 +150,7 @@ async def submit_job(
             "requested_by": requested_by,
             "request": request,
             "idempotency_key": idempotency_key,
+            "warnings": warnings or [],
         }
     )
     if key_name is not None:

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.unit.test_vm_request import LINUX
+from tests.unit.test_vm_request import LINUX, readme_example
 from tools.stack import Stack
 
 
@@ -234,3 +234,14 @@ def test_openapi_and_docs(synced: Stack) -> None:
     assert status == 200
     assert headers["Content-Type"].startswith("text/javascript")
     assert stack.request("GET", "/api/docs/assets/../../settings.py")[0] == 404
+
+
+def test_a_create_says_what_a_windows_guest_will_not_confirm(synced: Stack) -> None:
+    stack = synced
+    payload = copy.deepcopy(readme_example("windows-static-domain"))
+    payload.update(name="warn01", host="hv03", image="Windows Server 1999 Imaginary", os_family="windows")
+    status, _, job = stack.request("POST", "/api/v1/vms", payload)
+    assert status == 202
+    assert len(job["warnings"]) == 2
+    assert "dns_suffix" in job["warnings"][0]
+    follow(stack, (status, {"Location": f"{stack.base_url}/api/v1/jobs/{job['id']}", "Retry-After": "5"}, job))
