@@ -3,6 +3,7 @@ a host going down, roles, keyboard use, phone width, and how the pages are deliv
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import time
@@ -12,6 +13,7 @@ from playwright.sync_api import expect
 
 from tests.e2e.dashboard.conftest import LAPTOP, Ui
 from tests.e2e.test_api import linux
+from tests.unit.test_vm_request import readme_example
 
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl ops@example"
 # Well-formed line, but the key data is an RSA blob: only the server can tell.
@@ -320,6 +322,10 @@ def test_keyboard_and_labels(ui: Ui) -> None:
 
 
 def test_jobs_list_and_unknown_pages(ui: Ui) -> None:
+    payload = linux("ui-fail01")
+    payload["image"] = "Ubuntu 99.99 Imaginary"
+    _, _, failing = ui.stack.request("POST", "/api/v1/vms", payload)  # at least one job, whatever ran before
+    wait_job(ui, failing["id"])
     page = ui.goto("/jobs")
     expect(page.locator("tbody tr[data-job]").first).to_be_visible()
     page.get_by_label("Kind", exact=True).select_option("refresh_inventory")
@@ -329,16 +335,19 @@ def test_jobs_list_and_unknown_pages(ui: Ui) -> None:
     assert ui.fits_width()
     ui.shot("jobs", phone=True)
     page.set_viewport_size(LAPTOP)
-    payload = linux("ui-fail01")
-    payload["image"] = "Ubuntu 99.99 Imaginary"
-    _, _, failing = ui.stack.request("POST", "/api/v1/vms", payload)
-    wait_job(ui, failing["id"])
     ui.goto(f"/jobs/{failing['id']}")
     expect(page.locator(".title-row .badge")).to_have_text("Failed")
     expect(page.locator(".job-outcome .panel-error")).to_contain_text("PreflightFailed")
     expect(page.locator(".job-outcome [data-cleanup]")).to_contain_text("Cleanup:")
     expect(page.locator(".steps li[data-status=Failed]")).to_have_count(1)
     ui.shot("job-failed")
+    windows = copy.deepcopy(readme_example("windows-static-domain"))
+    windows.update(name="ui-warn01", host="hv03", image="Windows Server 1999 Imaginary", os_family="windows")
+    _, _, warned = ui.stack.request("POST", "/api/v1/vms", windows)
+    wait_job(ui, warned["id"])
+    ui.goto(f"/jobs/{warned['id']}")
+    expect(page.locator(".job-warning")).to_have_count(2)
+    expect(page.locator(".job-warning").first).to_contain_text("dns_suffix")
     ui.page.goto(ui.base_url + "/no/such/page")
     expect(page.get_by_role("heading", name="Page not found")).to_be_visible()
     ui.goto("/vms/00000000-0000-0000-0000-00000000dead")

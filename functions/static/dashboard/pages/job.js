@@ -25,6 +25,10 @@ export async function render(ctx) {
   const statusBadge = badge(job.status);
   const info = h("div");
   const actions = h("div", { class: "toolbar" });
+  // what the request asked for that the guest will not apply or the job cannot confirm (from the API)
+  const warnings = (job.warnings || []).length
+    ? h("div", { class: "panel panel-note", role: "note" }, h("p", {}, h("strong", {}, "Note")), ...job.warnings.map((text) => h("p", { class: "job-warning" }, text)))
+    : null;
   const progress = jobProgress();
 
   replace(
@@ -35,6 +39,7 @@ export async function render(ctx) {
       h("p", { class: "crumbs" }, h("a", { href: "/jobs" }, "Jobs"), " / ", job.id),
       h("div", { class: "page-head" }, h("div", { class: "title-row" }, h("h1", {}, `${humanize(job.kind)}: ${targetText(job)}`), statusBadge), actions),
       info,
+      warnings,
       h("section", { "aria-labelledby": "s-steps" }, h("h2", { id: "s-steps" }, "Steps"), progress.el),
     ),
   );
