@@ -981,13 +981,18 @@ class Engine:
         self._commit(step)
         return 202, iid
 
-    def raise_event(self, instance_id: str, name: str, input_text: str) -> int:
-        """Queue an external event; returns the HTTP status."""
+    def _live(self, instance_id: str) -> Runtime | int:
+        """The runtime of a non-terminal instance, or the management API's status: 404 unknown, 410 finished."""
         runtime = self.runtime(instance_id)
         if runtime is None:
             return 404
-        if runtime.row.status in TERMINAL:
-            return 410
+        return 410 if runtime.row.status in TERMINAL else runtime
+
+    def raise_event(self, instance_id: str, name: str, input_text: str) -> int:
+        """Queue an external event; returns the HTTP status."""
+        runtime = self._live(instance_id)
+        if isinstance(runtime, int):
+            return runtime
         step = Step()
         raised = h.event(EventType.EVENT_RAISED, h.utc_now(), Name=name, Input=input_text)
         self._message(step, instance_id, {"type": "event", "exec": None, "event": raised})
@@ -996,11 +1001,9 @@ class Engine:
 
     def terminate(self, instance_id: str, reason: str) -> int:
         """Terminate a running instance; returns the HTTP status."""
-        runtime = self.runtime(instance_id)
-        if runtime is None:
-            return 404
-        if runtime.row.status in TERMINAL:
-            return 410
+        runtime = self._live(instance_id)
+        if isinstance(runtime, int):
+            return runtime
         now = h.utc_now()
         step = Step()
         terminated = h.event(EventType.EXECUTION_TERMINATED, now, Input=json.dumps(reason))
@@ -1011,11 +1014,9 @@ class Engine:
 
     def suspend(self, instance_id: str, reason: str) -> int:
         """Suspend a running instance (its messages wait until it is resumed)."""
-        runtime = self.runtime(instance_id)
-        if runtime is None:
-            return 404
-        if runtime.row.status in TERMINAL:
-            return 410
+        runtime = self._live(instance_id)
+        if isinstance(runtime, int):
+            return runtime
         if runtime.row.status != "Suspended":
             now = h.utc_now()
             step = Step()
@@ -1027,11 +1028,9 @@ class Engine:
 
     def resume(self, instance_id: str, reason: str) -> int:
         """Resume a suspended instance."""
-        runtime = self.runtime(instance_id)
-        if runtime is None:
-            return 404
-        if runtime.row.status in TERMINAL:
-            return 410
+        runtime = self._live(instance_id)
+        if isinstance(runtime, int):
+            return runtime
         if runtime.row.status == "Suspended":
             now = h.utc_now()
             step = Step()
