@@ -39,6 +39,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from functions.models.json import JsonObject
 from functions.models.problems import Problem, RequestValidationError, problems_from_pydantic
 
 __all__ = [
@@ -104,6 +105,8 @@ def os_family_from_image(image: str) -> OsFamily | None:
 def _text(value: str) -> str:
     if any(ord(ch) < 0x20 or 0x7F <= ord(ch) <= 0x9F for ch in value):
         raise ValueError("must not contain control characters (newlines, tabs, …)")
+    if any(0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+        raise ValueError("must not contain unpaired surrogates (text that is not valid Unicode)")
     if any(ord(ch) > 0xFFFF for ch in value):
         raise ValueError("must not contain characters outside the Basic Multilingual Plane (e.g. emoji)")
     return value
@@ -115,7 +118,7 @@ def _secret_text(value: SecretStr) -> SecretStr:
 
 
 def _vm_name(value: str) -> str:
-    if not _HOST_NAME.match(value):
+    if not _HOST_NAME.fullmatch(value):
         raise ValueError(
             "must be 1-63 letters (a-z, A-Z), digits and hyphens, not starting or ending with a hyphen "
             "(it becomes the guest's host name)"
@@ -127,7 +130,7 @@ def _vm_name(value: str) -> str:
 
 def _dns_name(value: str) -> str:
     labels = value.split(".")
-    if len(value) > 253 or not all(_DNS_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+    if len(value) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
         raise ValueError("must be a valid DNS name (labels of letters, digits and hyphens separated by dots)")
     return value
 
@@ -166,7 +169,7 @@ def _distinct(values: list[str]) -> list[str]:
 
 def _distinguished_name(value: str) -> str:
     parts = re.split(r"(?<!\\),", value)
-    if not all(_DN_PART.match(part) for part in parts):
+    if not all(_DN_PART.fullmatch(part) for part in parts):
         raise ValueError("must be a distinguished name such as OU=Servers,DC=corp,DC=example")
     if not any(part.strip().upper().startswith("DC") for part in parts):
         raise ValueError("must include the domain components (DC=...)")
@@ -182,7 +185,7 @@ def _strip_ssh_key(value: Any) -> Any:
 
 
 def _ssh_public_key(value: SecretStr) -> SecretStr:
-    match = _SSH_KEY.match(value.get_secret_value())
+    match = _SSH_KEY.fullmatch(value.get_secret_value())
     if not match or match["type"] not in _SSH_KEY_TYPES:
         raise ValueError(
             "must be one OpenSSH public key line: '<type> <base64> [comment]' with type ssh-ed25519, ssh-rsa, "
@@ -319,7 +322,7 @@ class VmCreateRequest(_Model):
 # -- cross-field rules on raw input ------------------------------------------------------------------------------
 
 
-def _as_raw(model: BaseModel) -> dict[str, Any]:
+def _as_raw(model: BaseModel) -> JsonObject:
     """Dump a validated model to plain data with secrets revealed, for :func:`rule_problems`."""
 
     def reveal(value: Any) -> Any:
@@ -427,7 +430,7 @@ def _length_problems(data: Mapping[str, Any], family: OsFamily, problems: list[P
             continue
         if path[-1] == "ssh_public_key":
             value = value.strip()
-        units = len(value.encode("utf-16-le")) // 2
+        units = len(value.encode("utf-16-le", "surrogatepass")) // 2
         if units > limit:
             problems.append(
                 Problem(
@@ -439,7 +442,7 @@ def _length_problems(data: Mapping[str, Any], family: OsFamily, problems: list[P
 def _username_problems(data: Mapping[str, Any], family: OsFamily, problems: list[Problem]) -> None:
     username = _str(data, "guest", "admin_username")
     if username is not None:
-        if family == "linux" and not _LINUX_USER.match(username):
+        if family == "linux" and not _LINUX_USER.fullmatch(username):
             problems.append(
                 Problem(
                     "guest.admin_username",
@@ -457,7 +460,7 @@ def _username_problems(data: Mapping[str, Any], family: OsFamily, problems: list
                 )
             )
     ssh_user = _str(data, "guest", "ansible", "ssh_user")
-    if ssh_user is not None and not _LINUX_USER.match(ssh_user):
+    if ssh_user is not None and not _LINUX_USER.fullmatch(ssh_user):
         problems.append(
             Problem(
                 "guest.ansible.ssh_user",

@@ -369,6 +369,16 @@ def test_group_rules_follow_the_os_family(family: str, chosen: dict[str, Any]) -
         assert (request.guest.ipv4 is None) == ("ipv4" not in chosen)
 
 
+@pytest.mark.parametrize("name", ["web01\n", "0\n", "web01\r\n", "\nweb01"])
+def test_a_name_with_a_line_break_is_refused(name: str) -> None:
+    assert "name" in problems(with_changes(LINUX, "name", name))
+
+
+@pytest.mark.parametrize("field", ["guest.admin_password", "guest.admin_username", "guest.ansible.ssh_user"])
+def test_lone_surrogates_are_refused_not_stored(field: str) -> None:
+    assert field in problems(with_changes(LINUX, field, "abc\ud800defgh"))
+
+
 @settings(max_examples=100, deadline=None)
 @given(value=st.text(min_size=0, max_size=40))
 def test_arbitrary_names_never_crash_and_are_ascii_host_names_when_accepted(value: str) -> None:
