@@ -8,7 +8,6 @@ Table requests are counted from Azurite's request log.
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
 import time
@@ -72,7 +71,7 @@ def main() -> None:
         with running_stack(azurite, work, lab, **settings) as stack:  # start-up runs the first full sync
             prefix = stack.env["AETHERV_TABLE_PREFIX"]
             env = stack.env
-            first = stack.wait("inventory-sync", timeout=600)
+            first = stack.wait("refresh-inventory-all-1", timeout=600)
             first_wall = time.monotonic() - started
             first_total, first_writes, offset = table_requests(log, offset, prefix)
 
@@ -86,18 +85,13 @@ def main() -> None:
             slowest = float(summary["slowest_host_s"])
 
         # Sequential baseline, same lab and storage: five hosts collected and stored one after another.
-        os.environ.update(env)
-        from functions.inventory import sync
-        from functions.settings import get_settings
-        from functions.storage import set_table_service
+        from functions.app import Container
 
-        get_settings.cache_clear()
-        set_table_service(None)
-        sync.set_repository(None)
+        host_sync = Container(env).get_host_sync()
         names = [host.name for host in lab.hosts[:5]]
         seq_start = time.monotonic()
         for name in names:
-            result = sync.collect_and_store(name)
+            result = host_sync.collect_and_store(name)
             assert result.ok, result
         per_host = (time.monotonic() - seq_start) / len(names)
         sequential = per_host * HOSTS

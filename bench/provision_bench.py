@@ -9,7 +9,6 @@ polls every 2 s and waits 10 s before signalling the published data (the protoco
 from __future__ import annotations
 
 import copy
-import os
 import tempfile
 import time
 from pathlib import Path
@@ -75,7 +74,7 @@ def main() -> None:
             AETHERV_GUEST_APPLY_TIMEOUT="300",
         ) as stack,
     ):
-        stack.wait("inventory-sync", timeout=300)
+        stack.wait("refresh-inventory-all-1", timeout=300)
         names = [host.name for host in lab.hosts]
 
         started = time.monotonic()
@@ -90,14 +89,13 @@ def main() -> None:
         trips_after, reads_after = counters(lab)
 
         # Round trips of one monitor poll (one vm_guest_status activity: a client opened, one read, closed).
-        vm = next(v for v in stack.repo.iter_vms(host=names[0]) if v["name"] == "solo01")
-        os.environ.update(stack.env)
-        from functions.provisioning import steps
-        from functions.settings import get_settings
+        vm = next(v for v in stack.repo.iter_vms(host=names[0]) if v.name == "solo01")
+        from functions.app import Container
+        from functions.provisioning.payloads import VmTarget
 
-        get_settings.cache_clear()
+        provisioner = Container(stack.env).get_provisioner()
         before, _ = counters(lab)
-        steps.guest_status({"host": names[0], "vm_id": vm["id"]})
+        provisioner.guest_status(VmTarget(job_id="bench", host=names[0], vm_id=vm.id))
         per_poll = counters(lab)[0] - before
 
     trips = trips_after - trips_before

@@ -1,44 +1,223 @@
-"""Builds the Functions app: validates settings (listing every problem), creates the DFApp, registers blueprints."""
+"""The composition root: reads settings once, builds every client and service once, and registers the blueprints.
+
+This is the only module that reads settings (:func:`functions.settings.load_settings`) and the only place that
+wires collaborators together. :func:`create_app` never raises: building happens on first use, in
+:class:`Container`, so a bad setting never costs the app its functions (Azure indexes zero functions of an app whose
+import raises). With invalid settings ``/api/healthz`` still answers, ``/api/readyz`` lists every problem, other
+routes answer 503 problem+json, and activities fail with ``NotConfigured``.
+
+Tests build the graph they need the same way: ``Container(env)``, or the constructors directly.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import logging
+import threading
+from collections.abc import Mapping
+from functools import cached_property
 
 import azure.durable_functions as df
 import azure.functions as func
+from azure.data.tables import TableServiceClient
 
-from functions.api import docs, routes
-from functions.api.health import bp as health_bp
-from functions.auth import startup_warning
-from functions.dashboard.routes import bp as dashboard_bp
-from functions.settings import get_settings
-from functions.workflows import create_vm, inventory, inventory_activities, lifecycle, throttle, vm_activities
-from functions.workflows.starters import register_inventory_timer
+from functions.api import docs, fallback, inventory_routes, job_routes, vm_routes
+from functions.api import health as health_routes
+from functions.api.http import Api
+from functions.audit.log import AuditLog
+from functions.auth import Authenticator, startup_warning
+from functions.dashboard import routes as dashboard_routes
+from functions.hyperv.connector import HostConnector
+from functions.inventory.repository import InventoryRepository
+from functions.inventory.sync import HostSync
+from functions.jobs.records import JobStore
+from functions.jobs.submission import JobSubmitter
+from functions.provisioning.steps import Provisioner
+from functions.provisioning.workflow_data import Timing
+from functions.services.audit import AuditTrail
+from functions.services.bundle import Services
+from functions.services.hosts import HostService
+from functions.services.inventory import InventoryService
+from functions.services.jobs import JobService
+from functions.services.vms import VmService
+from functions.settings import SETTINGS, Settings, SettingsError, load_settings
+from functions.storage import build_table_service
+from functions.workflows import create_vm, inventory, lifecycle, throttle
+from functions.workflows.activities import activities_blueprint
+from functions.workflows.starter import in_thread
 
-__all__ = ["create_app"]
+__all__ = ["Container", "create_app"]
+
+log = logging.getLogger("aetherv")
+_DEFAULT_SCHEDULE = next(spec.default for spec in SETTINGS if spec.name == "AETHERV_INVENTORY_SCHEDULE") or ""
 
 
-def create_app() -> df.DFApp:
-    """Validate settings, then assemble the app from the blueprints."""
-    settings = get_settings()
-    warning = startup_warning(settings)
+class Container:
+    """The process's object graph, each part built once on first use (thread-safe)."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = env
+        self._lock = threading.RLock()
+        self._settings: Settings | None = None
+        self._problem: SettingsError | None = None
+
+    def settings(self) -> Settings:
+        """The validated settings, read once; raises :class:`SettingsError` (every problem) while they are invalid."""
+        with self._lock:
+            if self._settings is None and self._problem is None:
+                try:
+                    self._settings = load_settings(self._env)
+                except SettingsError as exc:
+                    self._problem = exc
+                    log.error("%s", exc)
+            if self._problem is not None:
+                raise self._problem
+            assert self._settings is not None
+            return self._settings
+
+    @cached_property
+    def table_service(self) -> TableServiceClient:
+        """The one Table Storage client (no I/O until the first request)."""
+        return build_table_service(self.settings().storage)
+
+    @cached_property
+    def connector(self) -> HostConnector:
+        """The configured Hyper-V hosts."""
+        settings = self.settings()
+        return HostConnector(settings.winrm, settings.hosts, settings.host_addresses)
+
+    @cached_property
+    def repository(self) -> InventoryRepository:
+        """The inventory tables."""
+        return InventoryRepository(self.table_service, self.settings().storage.table_prefix)
+
+    @cached_property
+    def job_store(self) -> JobStore:
+        """The job tables."""
+        return JobStore(self.table_service, self.settings().storage.table_prefix)
+
+    @cached_property
+    def host_sync(self) -> HostSync:
+        """The per-host inventory sync."""
+        return HostSync(self.connector, self.repository)
+
+    @cached_property
+    def provisioner(self) -> Provisioner:
+        """The workflow steps."""
+        settings = self.settings()
+        return Provisioner(self.connector, self.repository, self.host_sync, self.job_store, settings.seal_key)
+
+    @cached_property
+    def submitter(self) -> JobSubmitter:
+        """Job submission; Idempotency-Key fingerprints are keyed with a key derived from the sealing key."""
+        seal_key = base64.b64decode(self.settings().seal_key.reveal())
+        key = hmac.new(seal_key, b"aetherv idempotency fingerprint v1", hashlib.sha256).digest()
+        return JobSubmitter(self.job_store, key)
+
+    @cached_property
+    def services(self) -> Services:
+        """Every service, wired."""
+        settings = self.settings()
+        audit = AuditTrail(AuditLog(self.table_service, settings.storage.table_prefix))
+        guest = settings.guest
+        timing = Timing(
+            key_timeout=guest.key_timeout,
+            apply_timeout=guest.apply_timeout,
+            poll_interval=guest.poll_interval,
+            publish_delay=guest.publish_delay,
+            clone_slots=settings.clone_concurrency,
+        )
+        winrm = settings.winrm
+        # Worst case for one host: connect, then one long receive, twice over (one script run per host).
+        sync_deadline = 2 * (winrm.connect_timeout + winrm.read_timeout) + 60
+        return Services(
+            authenticator=Authenticator(settings.auth),
+            auth_settings=settings.auth,
+            audit=audit,
+            vms=VmService(
+                self.repository, self.connector, self.submitter, audit, timing=timing, seal_key=settings.seal_key
+            ),
+            hosts=HostService(self.repository, self.connector),
+            inventory=InventoryService(
+                self.repository, self.connector, self.submitter, audit, sync_deadline=sync_deadline
+            ),
+            jobs=JobService(self.job_store, self.submitter, audit),
+        )
+
+    def get_services(self) -> Services:
+        """:attr:`services`, built under the lock the first time."""
+        with self._lock:
+            return self.services
+
+    def get_provisioner(self) -> Provisioner:
+        """:attr:`provisioner`, built under the lock the first time."""
+        with self._lock:
+            return self.provisioner
+
+    def get_host_sync(self) -> HostSync:
+        """:attr:`host_sync`, built under the lock the first time."""
+        with self._lock:
+            return self.host_sync
+
+    def storage_reachable(self) -> bool:
+        """Whether Table Storage answers a minimal request with the configured credentials."""
+        try:
+            with self._lock:
+                service = self.table_service
+            next(iter(service.list_tables(results_per_page=1)), None)
+        except Exception:
+            log.warning("readiness: storage is not reachable", exc_info=True)
+            return False
+        return True
+
+
+def _schedule(container: Container) -> str:
+    try:
+        return container.settings().inventory_schedule
+    except SettingsError:
+        return _DEFAULT_SCHEDULE
+
+
+def _register_timer(app: df.DFApp, container: Container) -> None:
+    async def inventory_timer(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+        """Timer: start a sync of every host unless the previous one is still running."""
+        submission = await in_thread(client, container.get_services().inventory.scheduled_refresh)
+        if not submission.created:
+            log.info("inventory sync %s is still running; this tick is skipped", submission.job.id)
+
+    with_client = app.durable_client_input(client_name="client")(inventory_timer)
+    app.timer_trigger(schedule=_schedule(container), arg_name="timer", run_on_startup=True)(with_client)
+
+
+def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
+    """The Functions app: every blueprint, wired to one :class:`Container` (``env``: the process environment)."""
+    container = Container(env)
+    try:
+        warning = startup_warning(container.settings())
+    except SettingsError:
+        warning = None
     if warning:
-        logging.getLogger("aetherv").warning(warning)
+        log.warning(warning)
     # The storage SDK logs every HTTP request at INFO; keep the app's log about the app.
     logging.getLogger("azure.core.pipeline.policies.http_logging_policy").setLevel(logging.WARNING)
+    api = Api(container.get_services)
     app = df.DFApp(http_auth_level=func.AuthLevel.ANONYMOUS)
     for blueprint in (
-        health_bp,
+        health_routes.blueprint(container.settings, container.storage_reachable),
         docs.bp,
-        routes.bp,
+        inventory_routes.blueprint(api),
+        vm_routes.blueprint(api),
+        job_routes.blueprint(api),
+        fallback.bp,
         inventory.bp,
-        inventory_activities.bp,
         create_vm.bp,
         lifecycle.bp,
-        vm_activities.bp,
         throttle.bp,
-        dashboard_bp,
+        activities_blueprint(container.get_provisioner, container.get_host_sync),
+        dashboard_routes.blueprint(lambda: container.settings().auth),
     ):
         app.register_functions(blueprint)
-    register_inventory_timer(app, settings.inventory_schedule)
+    _register_timer(app, container)
     return app

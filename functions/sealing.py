@@ -18,7 +18,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from functions.settings import Secret, get_settings
+from functions.settings import Secret
 
 __all__ = ["SealError", "seal", "seal_json", "unseal", "unseal_json"]
 
@@ -29,16 +29,15 @@ class SealError(ValueError):
     """A sealed value could not be opened: wrong key, wrong context, or altered text. Never includes the value."""
 
 
-def _key(key: Secret | None) -> bytes:
-    secret = key if key is not None else get_settings().seal_key
-    return base64.b64decode(secret.reveal())
+def _key(key: Secret) -> bytes:
+    return base64.b64decode(key.reveal())
 
 
 def _key_id(key: bytes) -> str:
     return hashlib.sha256(b"aetherv-seal-key-id" + key).hexdigest()[:8]
 
 
-def seal(plaintext: bytes, context: str, *, key: Secret | None = None) -> str:
+def seal(plaintext: bytes, context: str, *, key: Secret) -> str:
     """Encrypt and authenticate ``plaintext`` bound to ``context``; returns printable text."""
     raw_key = _key(key)
     nonce = os.urandom(12)
@@ -47,7 +46,7 @@ def seal(plaintext: bytes, context: str, *, key: Secret | None = None) -> str:
     return f"{_VERSION}.{_key_id(raw_key)}.{body}"
 
 
-def unseal(text: str, context: str, *, key: Secret | None = None) -> bytes:
+def unseal(text: str, context: str, *, key: Secret) -> bytes:
     """Open text produced by :func:`seal` with the same key and context, or raise :class:`SealError`."""
     raw_key = _key(key)
     try:
@@ -65,11 +64,11 @@ def unseal(text: str, context: str, *, key: Secret | None = None) -> bytes:
         raise SealError("sealed value was altered or belongs to another workflow") from None
 
 
-def seal_json(value: Any, context: str, *, key: Secret | None = None) -> str:
+def seal_json(value: Any, context: str, *, key: Secret) -> str:
     """Seal a JSON-serialisable value."""
     return seal(json.dumps(value, separators=(",", ":")).encode("utf-8"), context, key=key)
 
 
-def unseal_json(text: str, context: str, *, key: Secret | None = None) -> Any:
+def unseal_json(text: str, context: str, *, key: Secret) -> Any:
     """Open a value sealed with :func:`seal_json`."""
     return json.loads(unseal(text, context, key=key))

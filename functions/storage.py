@@ -2,19 +2,38 @@
 
 Azurite (and any key-based account) is reached with the ``AzureWebJobsStorage`` connection string; Azure with the
 account's table endpoint and a managed identity (``DefaultAzureCredential``, or ``ManagedIdentityCredential`` for a
-user-assigned identity). Nothing is created at import time; tests inject a client with :func:`set_table_service`.
+user-assigned identity). The composition root builds the one client of the process with
+:func:`build_table_service` (no network I/O until the first request); tests build their own. Listings hand out the
+SDK's continuation tokens wrapped as opaque strings (:func:`encode_continuation`), and only such strings are
+accepted back.
 """
 
 from __future__ import annotations
 
-import threading
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
 
 from azure.core.credentials import TokenCredential
 from azure.data.tables import TableServiceClient
 
-from functions.settings import StorageSettings, get_settings
+from functions.errors import InvalidQuery
+from functions.models.problems import Problem
+from functions.settings import StorageSettings
 
-__all__ = ["AZURITE_CONNECTION_STRING", "connection_string", "set_table_service", "table_service"]
+__all__ = [
+    "AZURITE_CONNECTION_STRING",
+    "build_table_service",
+    "connection_string",
+    "decode_continuation",
+    "encode_continuation",
+]
+
+_MAX_TOKEN = 4096
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_-]*")
 
 # The emulator's well-known development account (documented by Azurite; not a secret).
 AZURITE_CONNECTION_STRING = (
@@ -22,13 +41,6 @@ AZURITE_CONNECTION_STRING = (
     "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
     "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
 )
-
-
-class _Holder:
-    """The cached client, guarded by a lock."""
-
-    lock = threading.Lock()
-    client: TableServiceClient | None = None
 
 
 def connection_string(storage: StorageSettings) -> str | None:
@@ -47,7 +59,8 @@ def _credential(client_id: str | None) -> TokenCredential:
     return DefaultAzureCredential()
 
 
-def _build(storage: StorageSettings) -> TableServiceClient:
+def build_table_service(storage: StorageSettings) -> TableServiceClient:
+    """The table service client for ``storage``: a connection string (Azurite, keys) or endpoint + managed identity."""
     conn = connection_string(storage)
     if conn is not None:
         return TableServiceClient.from_connection_string(conn, connection_timeout=5, read_timeout=20)
@@ -61,15 +74,23 @@ def _build(storage: StorageSettings) -> TableServiceClient:
     )
 
 
-def table_service() -> TableServiceClient:
-    """The process-wide table service client, created on first use from settings."""
-    with _Holder.lock:
-        if _Holder.client is None:
-            _Holder.client = _build(get_settings().storage)
-        return _Holder.client
+def encode_continuation(token: Mapping[str, Any]) -> str:
+    """An opaque, URL-safe continuation token for the Table SDK's own token (a dict of strings)."""
+    raw = json.dumps({"v": 1, "t": dict(token)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def set_table_service(client: TableServiceClient | None) -> None:
-    """Inject a client (tests) or clear the cached one so the next call rebuilds it from settings."""
-    with _Holder.lock:
-        _Holder.client = client
+def decode_continuation(token: str) -> dict[str, str]:
+    """The SDK token inside a continuation token this app issued; :class:`InvalidQuery` for anything else."""
+    problem = Problem("continuation", "is not a token this API issued")
+    invalid = InvalidQuery("continuation token is not valid", [problem])
+    if len(token) > _MAX_TOKEN or not _TOKEN_CHARS.fullmatch(token):
+        raise invalid
+    try:
+        document = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
+        raise invalid from None
+    inner = document.get("t") if isinstance(document, dict) and document.get("v") == 1 else None
+    if not isinstance(inner, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in inner.items()):
+        raise invalid
+    return inner

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from functions.settings import get_settings
-from functions.storage import set_table_service
 from tools.azurite import Azurite, start_azurite
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,16 +23,11 @@ def sample_values() -> dict[str, str]:
 
 
 @pytest.fixture(autouse=True)
-def clean_environ(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test starts without app settings in the environment and without cached settings or clients."""
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test starts without app settings in the environment."""
     for name in list(os.environ):
         if name.startswith(_APP_PREFIXES):
             monkeypatch.delenv(name)
-    get_settings.cache_clear()
-    set_table_service(None)
-    yield
-    get_settings.cache_clear()
-    set_table_service(None)
 
 
 @pytest.fixture

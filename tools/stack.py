@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -27,7 +28,7 @@ from azure.data.tables import TableServiceClient
 from requests.structures import CaseInsensitiveDict
 
 from functions.inventory.repository import InventoryRepository
-from functions.jobs.store import JobStore
+from functions.jobs.records import JobStore
 from functions.settings import Secret
 from tools.azurite import ROOT, Azurite, free_port
 from tools.hvsim.lab import Lab
@@ -93,6 +94,14 @@ class Stack:
         """The Durable status of an instance."""
         _, _, body = self.request("GET", f"/runtime/webhooks/durabletask/instances/{instance_id}?showInput=false")
         return body if isinstance(body, dict) else {}
+
+    def history(self, instance_id: str) -> list[dict[str, Any]]:
+        """The instance's history as the devhost stored it (read from its task hub store, not through the API)."""
+        stores = sorted(self.store_dir.glob("*.sqlite3"))
+        assert stores, f"no task hub store in {self.store_dir}"
+        with contextlib.closing(sqlite3.connect(f"file:{stores[0]}?mode=ro", uri=True, timeout=10)) as db:
+            rows = db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY idx", (instance_id,))
+            return [json.loads(event) for (event,) in rows]
 
     def wait(self, instance_id: str, timeout: float = 90, *, until: Any = None) -> dict[str, Any]:
         """Poll until the instance finished (or ``until(status)`` holds)."""

@@ -53,10 +53,20 @@ def docs(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
+def _static_file(relative: str) -> Path | None:
+    if any(ord(ch) < 0x20 or ch in "\\:" for ch in relative) or ".." in relative.split("/"):
+        return None
+    try:
+        path = (STATIC / relative).resolve()
+    except (OSError, ValueError):
+        return None
+    return path if STATIC in path.parents and path.is_file() else None
+
+
 def serve_static(relative: str, headers: dict[str, str], cache: str) -> func.HttpResponse:
-    """A file under ``functions/static`` (no path escapes), with its content type and caching headers."""
-    path = (STATIC / relative).resolve()
-    if STATIC not in path.parents or not path.is_file():
+    """A file under ``functions/static`` (no path escapes, no control characters), with its type and caching."""
+    path = _static_file(relative)
+    if path is None:
         return func.HttpResponse("not found", status_code=404, mimetype="text/plain", headers=headers)
     content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
     if path.suffix == ".js":

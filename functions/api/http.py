@@ -1,31 +1,53 @@
-"""HTTP plumbing shared by the API blueprints: responses, problem+json, errors, request parsing, security headers.
+"""HTTP plumbing shared by the API blueprints: running a route, answering it, and parsing what callers send.
 
-One table (:data:`ERROR_STATUS`) maps domain exceptions to HTTP statuses; :func:`handle` runs a route body and turns
-any exception into an RFC 9457 ``application/problem+json`` response without stack traces or secrets (unexpected
-errors are logged with a correlation id that the response carries). Every response gets the security headers.
+:class:`Api` runs a route body: it authorizes the caller, hands the body the process's services and the caller, and
+turns any exception into an RFC 9457 ``application/problem+json`` response through the one error table
+(:func:`functions.errors.problem_for`) — without stack traces or secrets (an unexpected error is logged with an
+incident id that the response carries). A write refused by authentication or authorization is audited here, since
+it never reaches a service. Every response gets the security headers.
+
+Reads are synchronous functions (the worker runs them in its thread pool); writes need the Durable client binding,
+which exists only in ``async def`` functions, so they run their blocking work in a thread
+(:func:`functions.workflows.starter.in_thread`) and never block the worker's event loop.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
+import azure.durable_functions as df
 import azure.functions as func
-from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from functions.auth import AuthError, Permission, Principal, authorize
-from functions.inventory.repository import InvalidContinuationError as InventoryContinuationError
-from functions.jobs.service import JobConflictError
-from functions.jobs.store import InvalidContinuationError as JobContinuationError
-from functions.models.problems import Problem, RequestValidationError
+from functions.auth import AuthError, Permission, Principal
+from functions.errors import (
+    InvalidJson,
+    InvalidQuery,
+    InvalidRequest,
+    MissingBody,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    problem_for,
+)
+from functions.models.json import JsonObject
+from functions.models.problems import Problem
+from functions.services.audit import Caller
+from functions.services.bundle import Services, ServicesProvider
+from functions.workflows.starter import DurableWorkflows, in_thread
 
 __all__ = [
     "MAX_BODY_BYTES",
-    "ApiError",
-    "handle",
+    "MAX_IDEMPOTENCY_KEY",
+    "SECURITY_HEADERS",
+    "Api",
+    "accepted",
+    "client_ip",
+    "idempotency_key",
     "json_body",
     "json_response",
     "page_size",
@@ -35,6 +57,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 256 * 1024
+MAX_JSON_DEPTH = 64
+MAX_IDEMPOTENCY_KEY = 200
+RETRY_AFTER = "5"
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -43,28 +68,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",
 }
-
-
-class ApiError(Exception):
-    """An error with an HTTP status and a safe message (``problems`` for field-level details)."""
-
-    def __init__(
-        self,
-        status: int,
-        title: str,
-        detail: str,
-        *,
-        problems: list[Problem] | None = None,
-        headers: Mapping[str, str] | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.title = title
-        self.detail = detail
-        self.problems = problems or []
-        self.headers = dict(headers or {})
-        self.extra = dict(extra or {})
+_IDEMPOTENCY_KEY = re.compile(rf"[\x21-\x7e]{{1,{MAX_IDEMPOTENCY_KEY}}}")
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,6}")
 
 
 def _with_security(headers: Mapping[str, str] | None) -> dict[str, str]:
@@ -83,12 +88,13 @@ def problem_response(
     title: str,
     detail: str,
     *,
+    kind: str = "about:blank",
     problems: list[Problem] | None = None,
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> func.HttpResponse:
     """An RFC 9457 problem document."""
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status, "detail": detail}
+    body: JsonObject = {"type": kind, "title": title, "status": status, "detail": detail}
     if problems:
         body["errors"] = [p.to_json() for p in problems]
     body.update(extra or {})
@@ -100,88 +106,187 @@ def problem_response(
     )
 
 
-def _storage_status(exc: HttpResponseError) -> int:
-    return 503 if exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429 else 502
-
-
-# Domain exception → (status, title, detail); a detail of None shows the exception's own (safe) message.
-ERROR_STATUS: tuple[tuple[type[BaseException], int, str, str | None], ...] = (
-    (InventoryContinuationError, 400, "Invalid continuation token", None),
-    (JobContinuationError, 400, "Invalid continuation token", None),
-    (JobConflictError, 409, "Conflict", None),
-    (ServiceRequestError, 503, "Storage is unavailable", "the inventory and job store cannot be reached; retry later"),
-    (ServiceResponseError, 503, "Storage is unavailable", "the inventory and job store did not answer; retry later"),
-)
-
-
-def _to_response(exc: BaseException) -> func.HttpResponse:
-    if isinstance(exc, ApiError):
+def error_response(exc: BaseException) -> func.HttpResponse:
+    """The problem response for ``exc`` (the error table's), or a 500 with an incident id for anything else."""
+    spec = problem_for(exc)
+    if spec is None:
+        incident = uuid.uuid4().hex[:12]
+        log.error("unhandled error (incident %s)", incident, exc_info=exc)
         return problem_response(
-            exc.status, exc.title, exc.detail, problems=exc.problems, headers=exc.headers, extra=exc.extra
+            500,
+            "Internal error",
+            f"the request failed; incident {incident}",
+            kind="urn:aetherv:problem:internal",
+            extra={"incident": incident},
         )
-    if isinstance(exc, AuthError):
-        problem = exc.problem()
-        return problem_response(exc.status, str(problem["title"]), str(problem["detail"]), headers=exc.headers())
-    if isinstance(exc, RequestValidationError):
-        count = len(exc.problems)
-        return problem_response(
-            422, "The request is invalid", f"{count} problem(s) found; see errors", problems=exc.problems
-        )
-    if isinstance(exc, HttpResponseError):
-        log.warning("storage error: HTTP %s", exc.status_code)
-        return problem_response(_storage_status(exc), "Storage error", "the inventory or job store failed")
-    for kind, status, title, detail in ERROR_STATUS:
-        if isinstance(exc, kind):
-            if detail is not None:
-                log.warning("%s: %s", title, type(exc).__name__)
-            headers = {"Retry-After": "10"} if status == 503 else None
-            return problem_response(status, title, detail or str(exc), headers=headers)
-    incident = uuid.uuid4().hex[:12]
-    log.exception("unhandled error (incident %s)", incident)
+    if spec.status >= 500:
+        log.warning("%s: %s", spec.kind.title, type(exc).__name__)
     return problem_response(
-        500, "Internal error", f"the request failed; incident {incident}", extra={"incident": incident}
+        spec.status,
+        spec.kind.title,
+        spec.detail,
+        kind=spec.kind.uri,
+        problems=list(spec.problems),
+        headers=dict(spec.headers),
+        extra=dict(spec.extra),
     )
 
 
-async def handle(
-    req: func.HttpRequest,
-    required: Permission | None,
-    body: Callable[[Principal | None], Awaitable[func.HttpResponse]],
-) -> func.HttpResponse:
-    """Authorize ``req`` for ``required`` (None: anonymous), run ``body``, map every failure to problem+json."""
-    try:
-        principal = authorize(req.headers, required) if required is not None else None
-        return await body(principal)
-    except Exception as exc:
-        return _to_response(exc)
+def origin(req: func.HttpRequest) -> str:
+    """``scheme://host[:port]`` of the request's URL."""
+    parts = urlsplit(req.url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
-def json_body(req: func.HttpRequest) -> Any:
-    """The request's JSON body (size-limited), or an ApiError (413, 415, 400)."""
+def job_location(req: func.HttpRequest, job_id: str) -> str:
+    """The app's own URL of a job (never the Durable webhook URLs, which carry the system key)."""
+    return f"{origin(req)}/api/v1/jobs/{job_id}"
+
+
+def accepted(req: func.HttpRequest, view: Mapping[str, Any]) -> func.HttpResponse:
+    """``202 Accepted`` with the job document, its ``Location`` and ``Retry-After``."""
+    headers = {"Location": job_location(req, str(view["id"])), "Retry-After": RETRY_AFTER}
+    return json_response(view, 202, headers)
+
+
+def client_ip(req: func.HttpRequest) -> str | None:
+    """The client address the platform's front end saw: the last ``X-Forwarded-For`` hop (``ip:port`` → ip).
+
+    App Service's front end appends the address it accepted the connection from to ``X-Forwarded-For``; the hops
+    before it are whatever the caller sent and prove nothing, so only the last one is recorded.
+    """
+    hops = [hop.strip() for hop in str(req.headers.get("X-Forwarded-For") or "").split(",") if hop.strip()]
+    if not hops:
+        return None
+    last = hops[-1]
+    if last.startswith("[") and "]" in last:
+        return last[1 : last.index("]")]
+    return last.rsplit(":", 1)[0] if last.count(":") == 1 else last
+
+
+def _depth(value: Any, limit: int) -> int:
+    depth, frontier = 0, [value]
+    while frontier:
+        depth += 1
+        if depth > limit:
+            return depth
+        frontier = [
+            item
+            for node in frontier
+            for item in (node.values() if isinstance(node, dict) else node if isinstance(node, list) else ())
+            if isinstance(item, dict | list)
+        ]
+    return depth
+
+
+def json_body(req: func.HttpRequest, *, required: bool = True) -> Any:
+    """The request's JSON body (size- and depth-limited); ``None`` for an empty optional body."""
     raw = req.get_body() or b""
     if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, "Request too large", f"the body is larger than {MAX_BODY_BYTES} bytes")
+        raise PayloadTooLarge(f"the body is larger than {MAX_BODY_BYTES} bytes")
     content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if raw and content_type not in ("application/json", "", "text/json"):
-        raise ApiError(415, "Unsupported media type", "send the body as application/json")
+        raise UnsupportedMediaType("send the body as application/json")
     if not raw:
-        raise ApiError(400, "Missing body", "a JSON body is required")
+        if required:
+            raise MissingBody("a JSON body is required")
+        return None
     try:
-        return json.loads(raw)
+        document = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "Invalid JSON", "the body is not valid JSON") from None
+        raise InvalidJson("the body is not valid JSON") from None
+    except RecursionError:
+        raise InvalidJson(f"the body is nested deeper than {MAX_JSON_DEPTH} levels") from None
+    if _depth(document, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise InvalidJson(f"the body is nested deeper than {MAX_JSON_DEPTH} levels")
+    return document
 
 
 def page_size(req: func.HttpRequest, default: int = 50, maximum: int = 500) -> int:
-    """The ``limit`` query parameter, validated."""
+    """The ``limit`` query parameter: a whole number (ASCII digits) from 1 to ``maximum``."""
     text = req.params.get("limit")
     if text is None:
         return default
-    if not text.isdigit() or not 1 <= int(text) <= maximum:
-        raise ApiError(
-            400,
-            "Invalid query",
-            f"limit must be 1-{maximum}",
-            problems=[Problem("limit", f"must be a whole number from 1 to {maximum}")],
+    if not _WHOLE_NUMBER.fullmatch(text) or not 1 <= int(text) <= maximum:
+        raise InvalidQuery(
+            f"limit must be 1-{maximum}", [Problem("limit", f"must be a whole number from 1 to {maximum}")]
         )
     return int(text)
+
+
+def idempotency_key(req: func.HttpRequest) -> str | None:
+    """The ``Idempotency-Key`` header: printable ASCII without spaces, at most :data:`MAX_IDEMPOTENCY_KEY` long."""
+    value: str | None = req.headers.get("Idempotency-Key")
+    if value is None:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(value):
+        problem = Problem(
+            "Idempotency-Key", f"must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters without spaces"
+        )
+        raise InvalidRequest("the Idempotency-Key header is invalid", [problem])
+    return value
+
+
+Body = Callable[[Services, Caller], func.HttpResponse]
+WriteBody = Callable[[Services, Caller, DurableWorkflows], func.HttpResponse]
+
+
+class Api:
+    """Runs routes against the process's services (see the module docstring)."""
+
+    def __init__(self, services: ServicesProvider) -> None:
+        self.services = services
+
+    def read(self, req: func.HttpRequest, required: Permission, body: Body) -> func.HttpResponse:
+        """Authorize ``req`` for ``required`` and run ``body``; every failure becomes problem+json."""
+        try:
+            services = self.services()
+            principal = services.authenticator.authorize(req.headers, required)
+            return body(services, Caller(principal, client_ip(req)))
+        except Exception as exc:
+            return error_response(exc)
+
+    async def read_async(
+        self, req: func.HttpRequest, client: df.DurableOrchestrationClient, required: Permission, body: WriteBody
+    ) -> func.HttpResponse:
+        """:meth:`read` for a route that also needs a workflow client (in a thread, like :meth:`write`)."""
+
+        def run(workflows: DurableWorkflows) -> func.HttpResponse:
+            return self.read(req, required, lambda services, caller: body(services, caller, workflows))
+
+        return await in_thread(client, run)
+
+    async def write(
+        self,
+        req: func.HttpRequest,
+        client: df.DurableOrchestrationClient,
+        *,
+        action: str,
+        target: Mapping[str, Any],
+        required: Permission,
+        body: WriteBody,
+    ) -> func.HttpResponse:
+        """Like :meth:`read`, in a thread with a workflow client; a refused caller is audited (401/403)."""
+
+        def run(workflows: DurableWorkflows) -> func.HttpResponse:
+            try:
+                services = self.services()
+                principal = self._authorize(services, req, required, action, target)
+                return body(services, Caller(principal, client_ip(req)), workflows)
+            except Exception as exc:
+                return error_response(exc)
+
+        return await in_thread(client, run)
+
+    @staticmethod
+    def _authorize(
+        services: Services, req: func.HttpRequest, required: Permission, action: str, target: Mapping[str, Any]
+    ) -> Principal:
+        principal: Principal | None = None
+        try:
+            principal = services.authenticator.authenticate(req.headers)
+            return services.authenticator.authorize_principal(principal, required)
+        except AuthError as exc:
+            if exc.status in (401, 403):
+                services.audit.denied(principal, action, target, exc.status, client_ip(req))
+            raise

@@ -5,12 +5,11 @@ Served at ``/api/openapi.json``; ``/api/docs`` renders it with Swagger UI from v
 
 from __future__ import annotations
 
-from typing import Any
-
 from pydantic import BaseModel
 
 from functions import __version__
 from functions.api.views import VM_STATES, ClusterView, HostView, JobView, VmView
+from functions.models.json import JsonObject
 from functions.models.vm_request import VmCreateRequest
 
 __all__ = ["openapi_document"]
@@ -18,8 +17,8 @@ __all__ = ["openapi_document"]
 _REF = "#/components/schemas/{model}"
 
 
-def _schemas(*models: type[BaseModel]) -> dict[str, Any]:
-    schemas: dict[str, Any] = {}
+def _schemas(*models: type[BaseModel]) -> JsonObject:
+    schemas: JsonObject = {}
     for model in models:
         schema = model.model_json_schema(
             ref_template=_REF, mode="validation" if model is VmCreateRequest else "serialization"
@@ -33,7 +32,7 @@ def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def _page(item: str) -> dict[str, Any]:
+def _page(item: str) -> JsonObject:
     return {
         "type": "object",
         "required": ["items", "continuation"],
@@ -41,7 +40,7 @@ def _page(item: str) -> dict[str, Any]:
     }
 
 
-def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
+def _json(schema: JsonObject, description: str) -> JsonObject:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
 
 
@@ -68,17 +67,17 @@ _IDEMPOTENCY = {
 }
 
 
-def _path_param(name: str) -> dict[str, Any]:
+def _path_param(name: str) -> JsonObject:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
-def _read(summary: str, ok: dict[str, Any], params: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def _read(summary: str, ok: JsonObject, params: list[JsonObject] | None = None) -> JsonObject:
     responses = {"200": ok, "400": _PROBLEM, "404": _PROBLEM, **_ERRORS}
     return {"summary": summary, "parameters": params or [], "responses": responses}
 
 
-def _write(summary: str, params: list[dict[str, Any]], body: dict[str, Any] | None = None) -> dict[str, Any]:
-    operation: dict[str, Any] = {
+def _write(summary: str, params: list[JsonObject], body: JsonObject | None = None) -> JsonObject:
+    operation: JsonObject = {
         "summary": summary,
         "parameters": params,
         "responses": {"202": _ACCEPTED, "400": _PROBLEM, "404": _PROBLEM, "409": _PROBLEM, "422": _PROBLEM, **_ERRORS},
@@ -88,7 +87,7 @@ def _write(summary: str, params: list[dict[str, Any]], body: dict[str, Any] | No
     return operation
 
 
-def openapi_document(server_url: str = "/api") -> dict[str, Any]:
+def openapi_document(server_url: str = "/api") -> JsonObject:
     """The whole OpenAPI 3.1 document."""
     vm_filters = [
         {"name": "host", "in": "query", "schema": {"type": "string"}},
@@ -109,7 +108,7 @@ def openapi_document(server_url: str = "/api") -> dict[str, Any]:
         *_LIST,
     ]
     library = {"type": "object", "properties": {"items": {"type": "array"}, "continuation": {"type": "null"}}}
-    paths: dict[str, Any] = {
+    paths: JsonObject = {
         "/v1/inventory": {"get": _read("Inventory summary", _json({"type": "object"}, "Totals, clusters, hosts"))},
         "/v1/hosts": {"get": _read("List hosts", _json(_page("HostView"), "Hosts"))},
         "/v1/hosts/{host}": {"get": _read("Get a host", _json(_ref("HostView"), "The host"), [_path_param("host")])},

@@ -13,6 +13,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from functions.models.inventory import HostRecord, InventorySummary, VmRecord
+from functions.models.json import JsonObject
+
 __all__ = [
     "VM_STATES",
     "ClusterView",
@@ -21,6 +24,7 @@ __all__ = [
     "Page",
     "VmView",
     "host_view",
+    "summary_view",
     "vm_view",
 ]
 
@@ -141,30 +145,35 @@ class Page(_View):
     continuation: str | None = None
 
 
-def vm_view(record: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """The API view of an inventory VM record (adds ``uptime_seconds`` for running VMs, renames time fields)."""
-    view = dict(record)
-    view.setdefault("startup_memory_gb", record.get("startup_memory_gb"))
-    view["created_at"] = record.get("creation_time")
-    view.pop("creation_time", None)
-    started = record.get("started_at")
-    if started and record.get("state") == "Running":
+def vm_view(record: VmRecord, now: datetime | None = None) -> JsonObject:
+    """The API view of an inventory VM (adds ``uptime_seconds`` for running VMs, renames time fields)."""
+    view = record.to_json()
+    view["created_at"] = view.pop("creation_time", None)
+    if record.started_at and record.state == "Running":
         moment = now or datetime.now(UTC)
-        view["uptime_seconds"] = max(
-            0, int((moment - datetime.fromisoformat(started.replace("Z", "+00:00"))).total_seconds())
-        )
+        started = datetime.fromisoformat(record.started_at.replace("Z", "+00:00"))
+        view["uptime_seconds"] = max(0, int((moment - started).total_seconds()))
     else:
         view["uptime_seconds"] = None
     return VmView.model_validate(view).model_dump(mode="json")
 
 
-def host_view(record: dict[str, Any]) -> dict[str, Any]:
-    """The API view of an inventory host record (lifts the capacity facts)."""
-    facts = record.get("facts") or {}
+def host_view(record: HostRecord) -> JsonObject:
+    """The API view of an inventory host (lifts the capacity facts)."""
+    facts = record.facts
     view = {
-        **record,
+        **record.to_json(),
         "total_cpu_cores": facts.get("logical_processors"),
         "total_memory_gb": facts.get("total_memory_gb"),
         "free_memory_gb": facts.get("free_memory_gb"),
     }
     return HostView.model_validate(view).model_dump(mode="json")
+
+
+def summary_view(summary: InventorySummary) -> JsonObject:
+    """The API view of the inventory summary."""
+    return {
+        **summary.totals(),
+        "clusters": [cluster.to_json() for cluster in summary.clusters],
+        "hosts": [host_view(host) for host in summary.hosts],
+    }

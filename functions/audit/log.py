@@ -6,29 +6,65 @@ the target, the job id, the client IP and the outcome (HTTP status). Records hol
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
-import threading
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from azure.core.exceptions import ResourceExistsError
 from azure.data.tables import TableServiceClient
 
-from functions.settings import get_settings
-from functions.storage import table_service
+from functions.models.json import JsonObject
+from functions.models.paging import Page
+from functions.storage import decode_continuation, encode_continuation
 
-__all__ = ["AuditLog", "InvalidAuditContinuationError", "get_audit_log", "set_audit_log"]
+__all__ = ["AuditLog", "AuditRecord"]
 
 _MAX_MS = 10**13
 
 
-class InvalidAuditContinuationError(ValueError):
-    """A continuation token this log did not issue."""
+@dataclass(frozen=True)
+class AuditRecord:
+    """One audited write: when, who (the caller's identity fields), what, on what, its job, from where, the outcome."""
+
+    at: str
+    who: JsonObject
+    action: str
+    target: JsonObject
+    outcome: int
+    job_id: str | None = None
+    client_ip: str | None = None
+    detail: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """The record as stored and listed."""
+        return {
+            "at": self.at,
+            "who": self.who,
+            "action": self.action,
+            "target": self.target,
+            "job_id": self.job_id,
+            "client_ip": self.client_ip,
+            "outcome": self.outcome,
+            "detail": self.detail,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> AuditRecord:
+        """Parse a stored record."""
+        return cls(
+            at=str(data["at"]),
+            who=dict(data.get("who") or {}),
+            action=str(data["action"]),
+            target=dict(data.get("target") or {}),
+            outcome=int(data["outcome"]),
+            job_id=data.get("job_id"),
+            client_ip=data.get("client_ip"),
+            detail=data.get("detail"),
+        )
 
 
 class AuditLog:
@@ -59,19 +95,19 @@ class AuditLog:
         job_id: str | None = None,
         client_ip: str | None = None,
         detail: str | None = None,
-    ) -> dict[str, Any]:
+    ) -> AuditRecord:
         """Append one record; returns it."""
         now = self._clock()
-        entry = {
-            "at": now.isoformat().replace("+00:00", "Z"),
-            "who": dict(who),
-            "action": action,
-            "target": dict(target),
-            "job_id": job_id,
-            "client_ip": client_ip,
-            "outcome": outcome,
-            "detail": detail,
-        }
+        entry = AuditRecord(
+            at=now.isoformat().replace("+00:00", "Z"),
+            who=dict(who),
+            action=action,
+            target=dict(target),
+            outcome=outcome,
+            job_id=job_id,
+            client_ip=client_ip,
+            detail=detail,
+        )
         row_key = f"{_MAX_MS - int(now.timestamp() * 1000):013d}_{uuid.uuid4().hex[:8]}"
         self._table().create_entity(
             {
@@ -79,48 +115,23 @@ class AuditLog:
                 "RowKey": row_key,
                 "actor_id": str(who.get("object_id") or ""),
                 "action": action,
-                "record_json": json.dumps(entry, default=str),
+                "record_json": json.dumps(entry.to_json(), default=str),
             }
         )
         return entry
 
-    def list(self, *, page_size: int = 50, continuation: str | None = None, actor_id: str | None = None) -> Any:
+    def list(
+        self, *, page_size: int = 50, continuation: str | None = None, actor_id: str | None = None
+    ) -> Page[AuditRecord]:
         """A page of records (newest first) and the token for the next one."""
-        token: Any = None
-        if continuation:
-            try:
-                token = json.loads(base64.urlsafe_b64decode((continuation + "=" * (-len(continuation) % 4)).encode()))
-                if not isinstance(token, dict):
-                    raise ValueError
-            except (ValueError, binascii.Error, UnicodeDecodeError):
-                raise InvalidAuditContinuationError("continuation token is not valid") from None
+        token = decode_continuation(continuation) if continuation else None
         query = "PartitionKey eq 'audit'" + (" and actor_id eq @actor" if actor_id else "")
         parameters = {"actor": actor_id} if actor_id else {}
-        pager = (
+        pager: Any = (
             self._table()
             .query_entities(query, parameters=parameters, results_per_page=page_size)
-            .by_page(continuation_token=token)
+            .by_page(continuation_token=cast(Any, token))
         )
-        items = [json.loads(row["record_json"]) for row in next(pager, iter(()))]
+        items = [AuditRecord.from_json(json.loads(row["record_json"])) for row in next(pager, iter(()))]
         next_token = pager.continuation_token
-        encoded = base64.urlsafe_b64encode(json.dumps(next_token).encode()).decode().rstrip("=") if next_token else None
-        return items, encoded
-
-
-class _Holder:
-    lock = threading.Lock()
-    log: AuditLog | None = None
-
-
-def get_audit_log() -> AuditLog:
-    """The process-wide audit log."""
-    with _Holder.lock:
-        if _Holder.log is None:
-            _Holder.log = AuditLog(table_service(), get_settings().storage.table_prefix)
-        return _Holder.log
-
-
-def set_audit_log(log: AuditLog | None) -> None:
-    """Inject a log (tests) or clear the cached one."""
-    with _Holder.lock:
-        _Holder.log = log
+        return Page(items=items, continuation=encode_continuation(next_token) if next_token else None)

@@ -2,12 +2,11 @@
 
 The public surface, for HTTP triggers::
 
-    from functions.auth import AuthError, Permission, authorize
+    from functions.auth import AuthError, Authenticator, Permission
 
-    principal = authorize(req.headers, Permission.READER)   # -> Principal, or raises AuthError (401/403/503)
+    principal = authenticator.authorize(req.headers, Permission.READER)   # Principal, or AuthError (401/403/503)
 
-- :func:`authorize` / :func:`authenticate` — the process-wide :class:`Authenticator` (built lazily from settings by
-  :func:`authenticator`; :func:`set_authenticator` replaces or resets it in tests).
+- :class:`Authenticator` — one per process, built by the composition root from the auth settings.
 - :class:`Principal` — who called (object id, app id, display name, tenant, identity type, roles, permission).
 - :class:`Permission` — ``READER`` < ``OPERATOR`` < ``ADMIN``; app role names come from ``AETHERV_ROLE_*``.
 - :class:`AuthError` and its family (:mod:`functions.auth.errors`) — ``status``, ``message``,
@@ -19,16 +18,7 @@ The public surface, for HTTP triggers::
 
 from __future__ import annotations
 
-from functions.auth.access import (
-    LOCAL_OBJECT_ID,
-    Authenticator,
-    authenticate,
-    authenticator,
-    authorize,
-    local_principal,
-    set_authenticator,
-    startup_warning,
-)
+from functions.auth.access import LOCAL_OBJECT_ID, Authenticator, local_principal, startup_warning
 from functions.auth.errors import (
     AuthError,
     AuthUnavailableError,
@@ -62,13 +52,9 @@ __all__ = [
     "SigningKeys",
     "TokenValidator",
     "UnauthenticatedError",
-    "authenticate",
-    "authenticator",
-    "authorize",
     "fetch_json",
     "issuers_for",
     "local_principal",
     "metadata_url_for",
-    "set_authenticator",
     "startup_warning",
 ]

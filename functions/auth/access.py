@@ -11,22 +11,14 @@
     but only when the request's ``Host`` (and any ``X-Forwarded-Host`` / ``X-Forwarded-For``) is a loopback name or
     address — a second guard behind the host binding to loopback.
 
-Typical use in an HTTP trigger::
-
-    try:
-        principal = authorize(req.headers, Permission.OPERATOR)
-    except AuthError as exc:
-        return func.HttpResponse(json.dumps(exc.problem()), status_code=exc.status, headers=exc.headers(),
-                                 mimetype="application/problem+json")
-
-The process-wide :class:`Authenticator` is built lazily from settings on first use (:func:`authenticator`);
-tests replace or reset it with :func:`set_authenticator`.
+The composition root builds one :class:`Authenticator` from the auth settings and hands it to the API, which calls
+``authenticator.authorize(req.headers, Permission.OPERATOR)`` per request; an :class:`AuthError` it raises is
+answered through the API's error table.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
@@ -44,18 +36,9 @@ from functions.auth.jwks import Fetcher, fetch_json, is_loopback_host
 from functions.auth.permissions import Permission, RoleMap
 from functions.auth.principal import IdentityType, Principal, principal_from_claims
 from functions.auth.tokens import TokenValidator
-from functions.settings import AuthSettings, Settings, get_settings
+from functions.settings import AuthSettings, Settings
 
-__all__ = [
-    "LOCAL_OBJECT_ID",
-    "Authenticator",
-    "authenticate",
-    "authenticator",
-    "authorize",
-    "local_principal",
-    "set_authenticator",
-    "startup_warning",
-]
+__all__ = ["LOCAL_OBJECT_ID", "Authenticator", "local_principal", "startup_warning"]
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +120,10 @@ class Authenticator:
 
     def authorize(self, headers: Mapping[str, str], required: Permission) -> Principal:
         """The caller, if its roles grant ``required``; raises :class:`AuthError` (401, 403 or 503) otherwise."""
-        principal = self.authenticate(headers)
+        return self.authorize_principal(self.authenticate(headers), required)
+
+    def authorize_principal(self, principal: Principal, required: Permission) -> Principal:
+        """``principal``, if its roles grant ``required``; raises :class:`InsufficientPermissionError` otherwise."""
         if principal.has(required):
             return principal
         if principal.permission is None and principal.scopes and not principal.roles:
@@ -179,35 +165,6 @@ class Authenticator:
         if tenant is not None and str(tenant).lower() != self.settings.tenant_id.lower():
             raise InvalidTokenError("the client principal is from another tenant (tid)")
         return principal_from_claims(claims, self.role_map, source="easy_auth")
-
-
-class _Current:
-    lock = threading.Lock()
-    value: Authenticator | None = None
-
-
-def authenticator() -> Authenticator:
-    """The process-wide authenticator, built from ``get_settings().auth`` on first use."""
-    with _Current.lock:
-        if _Current.value is None:
-            _Current.value = Authenticator(get_settings().auth)
-        return _Current.value
-
-
-def set_authenticator(value: Authenticator | None) -> None:
-    """Replace the process-wide authenticator; ``None`` resets it so the next use rebuilds it from settings."""
-    with _Current.lock:
-        _Current.value = value
-
-
-def authenticate(headers: Mapping[str, str]) -> Principal:
-    """The caller of a request (see :meth:`Authenticator.authenticate`)."""
-    return authenticator().authenticate(headers)
-
-
-def authorize(headers: Mapping[str, str], required: Permission) -> Principal:
-    """The caller of a request, if allowed ``required``; raises :class:`AuthError` (see the module docstring)."""
-    return authenticator().authorize(headers, required)
 
 
 def startup_warning(settings: Settings | AuthSettings) -> str | None:

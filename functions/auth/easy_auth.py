@@ -18,9 +18,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any
 
 from functions.auth.errors import InvalidTokenError
+from functions.models.json import JsonObject
 
 __all__ = ["HEADER", "claims_from_header"]
 
@@ -41,7 +41,7 @@ _SINGLE = ("oid", "tid", "scp", "upn", "unique_name", "email", "sub", "name", "p
 _SINGLE_MORE = ("idtyp", "xms_mirid", "app_displayname", "ver", "aud", "iss")
 
 
-def claims_from_header(value: str) -> dict[str, Any]:
+def claims_from_header(value: str) -> JsonObject:
     """The short-name claims of an ``X-MS-CLIENT-PRINCIPAL`` value; ``roles`` is a list.
 
     Raises :class:`InvalidTokenError` when the value is not base64 JSON of the documented shape.
@@ -57,7 +57,7 @@ def claims_from_header(value: str) -> dict[str, Any]:
     role_type = document.get("role_typ")
     role_types = {*_ROLE_TYPES, role_type} if isinstance(role_type, str) and role_type else set(_ROLE_TYPES)
     name_type = document.get("name_typ")
-    claims: dict[str, Any] = {}
+    claims: JsonObject = {}
     roles: list[str] = []
     for item in document["claims"]:
         if not isinstance(item, dict):

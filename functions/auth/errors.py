@@ -12,13 +12,17 @@
     └── AuthUnavailableError (503)     the signing keys cannot be fetched and none are cached
 
 Messages never contain the token, any part of it, or key material: they are fixed phrases chosen by this package
-(optionally naming a claim, never quoting its value), safe to return to the caller and to log.
+(optionally naming a claim, never quoting its value), safe to return to the caller and to log. Each family derives
+from its domain error (:class:`functions.errors.Unauthenticated`, ``Forbidden``, ``Unavailable``), so the API answers
+them through the one error table.
 """
 
 from __future__ import annotations
 
 import re
 from typing import ClassVar
+
+from functions import errors
 
 __all__ = [
     "REALM",
@@ -54,8 +58,12 @@ class AuthError(Exception):
     error: ClassVar[str | None] = "invalid_token"
 
     def __init__(self, message: str) -> None:
-        self.message = message
         super().__init__(message)
+        self.message = message
+
+    def response_headers(self) -> dict[str, str]:
+        """The headers of :meth:`headers` (the domain errors' name for them)."""
+        return self.headers()
 
     @property
     def www_authenticate(self) -> str | None:
@@ -80,7 +88,7 @@ class AuthError(Exception):
         return {"type": "about:blank", "title": self.title, "status": self.status, "detail": self.message}
 
 
-class UnauthenticatedError(AuthError):
+class UnauthenticatedError(AuthError, errors.Unauthenticated):
     """The caller is not authenticated (401)."""
 
 
@@ -97,7 +105,7 @@ class InvalidTokenError(UnauthenticatedError):
     """The bearer token (or the Easy Auth principal) cannot be accepted; ``message`` says why in a few words."""
 
 
-class ForbiddenError(AuthError):
+class ForbiddenError(AuthError, errors.Forbidden):
     """The caller is authenticated but not allowed (403)."""
 
     status: ClassVar[int] = 403
@@ -120,7 +128,7 @@ class LocalModeRefusedError(ForbiddenError):
         return None
 
 
-class AuthUnavailableError(AuthError):
+class AuthUnavailableError(AuthError, errors.Unavailable):
     """The tenant's signing keys cannot be fetched and none are cached (503; the caller should retry)."""
 
     status: ClassVar[int] = 503
@@ -128,8 +136,8 @@ class AuthUnavailableError(AuthError):
     error: ClassVar[str | None] = None
 
     def __init__(self, message: str = "token signing keys are temporarily unavailable", retry_after: int = 30) -> None:
-        self.retry_after = retry_after
         super().__init__(message)
+        self.retry_after = retry_after
 
     def headers(self) -> dict[str, str]:
         """Adds ``Retry-After``."""

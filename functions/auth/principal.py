@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from functions.auth.errors import InvalidTokenError
 from functions.auth.permissions import Permission, RoleMap
+from functions.models.json import JsonObject
 
 __all__ = ["AuthSource", "IdentityType", "Principal", "identity_type_of", "principal_from_claims"]
 
@@ -71,7 +72,7 @@ class Principal:
         """Whether the caller is an application (service principal or managed identity), not a person."""
         return self.identity_type in (IdentityType.APP, IdentityType.MANAGED_IDENTITY)
 
-    def audit(self) -> dict[str, Any]:
+    def audit(self) -> JsonObject:
         """The fields an audit record needs, as JSON-ready values."""
         return {
             "object_id": self.object_id,

@@ -33,6 +33,7 @@ from functions.auth.errors import InvalidTokenError
 from functions.auth.jwks import Fetcher, SigningKeys, fetch_json
 from functions.auth.permissions import RoleMap
 from functions.auth.principal import Principal, principal_from_claims
+from functions.models.json import JsonObject
 from functions.settings import AuthSettings
 
 __all__ = ["DEFAULT_AUTHORITY", "MAX_TOKEN_CHARS", "TokenValidator", "issuers_for", "metadata_url_for"]
@@ -133,7 +134,7 @@ class TokenValidator:
             clock=clock,
         )
 
-    def validate(self, token: str) -> dict[str, Any]:
+    def validate(self, token: str) -> JsonObject:
         """The verified claims of ``token``; raises :class:`InvalidTokenError` or :class:`AuthUnavailableError`."""
         if not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS or not _COMPACT_JWS.match(token):
             raise InvalidTokenError("the bearer token is not a well-formed JWT")
@@ -154,7 +155,7 @@ class TokenValidator:
         if key is None:
             raise InvalidTokenError("the token is signed with an unknown key")
         try:
-            claims: dict[str, Any] = jwt.decode(
+            claims: JsonObject = jwt.decode(
                 token,
                 key,
                 algorithms=[ALGORITHM],

@@ -1,8 +1,8 @@
 """Routes of the dashboard: the page, its versioned assets, its config, and the sign-in redirect page.
 
 - ``/`` and every client-side path (``/vms``, ``/vms/<id>``, ``/jobs/<id>`` …): the page (``no-cache``); any
-  other path answers the same page with ``404`` so the UI shows "not found", except ``api/…`` and the host's own
-  prefixes, which answer a problem document.
+  other path answers the same page with ``404`` so the UI shows "not found". The page's route never matches
+  ``api/…`` or the host's own prefixes (``admin/``, ``runtime/``, ``.auth/``): those stay the API's and the host's.
 - ``/ui/<build>/<file>``: the UI's modules, styles and the vendored MSAL.js. ``<build>`` is a digest of every
   asset, so a file under the current build is cached for a year (``immutable``) and a deploy changes every URL.
 - ``/ui-config.json``: what the UI needs to sign in (client id, authority, scope — no secrets) or, in the local
@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from urllib.parse import urlsplit
 
@@ -26,11 +27,9 @@ import azure.functions as func
 from functions.api.docs import STATIC, serve_static
 from functions.api.http import problem_response
 from functions.auth import LOCAL_OBJECT_ID, RoleMap
-from functions.settings import AuthSettings, get_settings
+from functions.settings import AuthSettings, SettingsError
 
-__all__ = ["ASSET_DIRS", "bp", "build_id", "content_security_policy", "ui_config"]
-
-bp = func.Blueprint()  # type: ignore[no-untyped-call]
+__all__ = ["ASSET_DIRS", "PAGE_ROUTE", "blueprint", "build_id", "content_security_policy", "ui_config"]
 
 # Served under /ui/<build>/: the UI's own files and the vendored MSAL.js (relative to functions/static).
 ASSET_DIRS = ("dashboard", "vendor/msal-browser")
@@ -38,8 +37,10 @@ REDIRECT_PATH = "/auth/redirect"
 _IMMUTABLE = "public, max-age=31536000, immutable"
 # Client-side routes of the single-page app (served the page with 200).
 _CLIENT_ROUTES = re.compile(r"^(|vms|vms/new|vms/[^/]+|jobs|jobs/[^/]+)$")
-# Paths that belong to the API or the Functions host: never answered with the page.
-_NOT_OURS = re.compile(r"^(api|admin|runtime|\.auth)(/|$)", re.IGNORECASE)
+# The page's route: every path except the host's own and the API's (the real host protects only /admin, so a plain
+# catch-all would shadow /runtime/webhooks/durabletask/…; App Service Authentication owns /.auth). The expression
+# avoids '/' and brackets, which route templates treat specially (brackets must be doubled in ASP.NET templates).
+PAGE_ROUTE = r"{*path:regex(^(?!(api|admin|runtime|\.auth)(\W|$)).*$)}"
 _BUILD_MARK = "{{build}}"
 
 
@@ -60,9 +61,9 @@ def _login_origin(auth: AuthSettings) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(auth: AuthSettings, *, framable: bool = False) -> str:
+def content_security_policy(auth: AuthSettings | None, *, framable: bool = False) -> str:
     """The dashboard's policy; Entra mode adds the login host for MSAL's metadata/token calls and silent frames."""
-    login = f" {_login_origin(auth)}" if auth.mode == "entra" else ""
+    login = f" {_login_origin(auth)}" if auth is not None and auth.mode == "entra" else ""
     ancestors = "'self'" if framable else "'none'"
     return (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
@@ -71,7 +72,7 @@ def content_security_policy(auth: AuthSettings, *, framable: bool = False) -> st
     )
 
 
-def _headers(auth: AuthSettings, *, framable: bool = False) -> dict[str, str]:
+def _headers(auth: AuthSettings | None, *, framable: bool = False) -> dict[str, str]:
     return {
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "SAMEORIGIN" if framable else "DENY",
@@ -111,47 +112,55 @@ def _page(name: str, build: str) -> bytes:
     return text.replace(_BUILD_MARK, build).encode("utf-8")
 
 
-def _html(name: str, status: int = 200, *, framable: bool = False) -> func.HttpResponse:
-    headers = {**_headers(get_settings().auth, framable=framable), "Cache-Control": "no-cache"}
-    return func.HttpResponse(
-        _page(name, build_id()), status_code=status, mimetype="text/html", charset="utf-8", headers=headers
-    )
+def blueprint(auth: Callable[[], AuthSettings]) -> func.Blueprint:
+    """The dashboard's routes; ``auth`` gives the auth settings (or raises when the settings are invalid)."""
+    bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
+    def current() -> AuthSettings | None:
+        try:
+            return auth()
+        except SettingsError:
+            return None
 
-@bp.route(route="ui-config.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def dashboard_config(req: func.HttpRequest) -> func.HttpResponse:
-    """The UI's sign-in configuration (anonymous, no secrets)."""
-    auth = get_settings().auth
-    return func.HttpResponse(
-        json.dumps(ui_config(auth)),
-        mimetype="application/json",
-        headers={**_headers(auth), "Cache-Control": "no-cache"},
-    )
+    def html(name: str, status: int = 200, *, framable: bool = False) -> func.HttpResponse:
+        headers = {**_headers(current(), framable=framable), "Cache-Control": "no-cache"}
+        return func.HttpResponse(
+            _page(name, build_id()), status_code=status, mimetype="text/html", charset="utf-8", headers=headers
+        )
 
+    @bp.route(route="ui-config.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    def dashboard_config(req: func.HttpRequest) -> func.HttpResponse:
+        """The UI's sign-in configuration (anonymous, no secrets)."""
+        settings = current()
+        if settings is None:
+            return problem_response(503, "Not configured", "the app's settings are invalid (see /api/readyz)")
+        return func.HttpResponse(
+            json.dumps(ui_config(settings)),
+            mimetype="application/json",
+            headers={**_headers(settings), "Cache-Control": "no-cache"},
+        )
 
-@bp.route(route="ui/{build}/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def dashboard_assets(req: func.HttpRequest) -> func.HttpResponse:
-    """The UI's files (``dashboard/…``) and vendored MSAL.js (``vendor/…``), cached for good under the current build."""
-    relative = req.route_params.get("path", "")
-    current = req.route_params.get("build") == build_id()
-    headers = _headers(get_settings().auth)
-    target = relative if relative.startswith("vendor/") else f"dashboard/{relative}"
-    if ".." in relative.split("/") or not any(target.startswith(d + "/") for d in ASSET_DIRS):
-        return func.HttpResponse("not found", status_code=404, mimetype="text/plain", headers=headers)
-    # An old page asking for an old build gets today's file, but must not keep it.
-    return serve_static(target, headers, _IMMUTABLE if current else "no-cache")
+    @bp.route(route="ui/{build}/{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    def dashboard_assets(req: func.HttpRequest) -> func.HttpResponse:
+        """The UI's files and vendored MSAL.js, cached for good under the current build."""
+        relative = req.route_params.get("path", "")
+        fresh = req.route_params.get("build") == build_id()
+        headers = _headers(current())
+        target = relative if relative.startswith("vendor/") else f"dashboard/{relative}"
+        if ".." in relative.split("/") or not any(target.startswith(d + "/") for d in ASSET_DIRS):
+            return func.HttpResponse("not found", status_code=404, mimetype="text/plain", headers=headers)
+        # An old page asking for an old build gets today's file, but must not keep it.
+        return serve_static(target, headers, _IMMUTABLE if fresh else "no-cache")
 
+    @bp.route(route="auth/redirect", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    def dashboard_sign_in_redirect(req: func.HttpRequest) -> func.HttpResponse:
+        """MSAL's redirect URI: hands the sign-in response to the app (framable by this origin for silent renewal)."""
+        return html("redirect.html", framable=True)
 
-@bp.route(route="auth/redirect", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def dashboard_sign_in_redirect(req: func.HttpRequest) -> func.HttpResponse:
-    """MSAL's redirect URI: hands the sign-in response to the app (framable by this origin for silent renewal)."""
-    return _html("redirect.html", framable=True)
+    @bp.route(route=PAGE_ROUTE, methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    def dashboard_page(req: func.HttpRequest) -> func.HttpResponse:
+        """The page, for every client-side path (a path the UI does not know answers it with 404)."""
+        path = req.route_params.get("path", "").strip("/")
+        return html("index.html", 200 if _CLIENT_ROUTES.match(path) else 404)
 
-
-@bp.route(route="{*path}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def dashboard_page(req: func.HttpRequest) -> func.HttpResponse:
-    """The page, for every client-side path; API and host paths that reach here are simply not found."""
-    path = req.route_params.get("path", "").strip("/")
-    if _NOT_OURS.match(path):
-        return problem_response(404, "Not found", f"no route {path}")
-    return _html("index.html", 200 if _CLIENT_ROUTES.match(path) else 404)
+    return bp

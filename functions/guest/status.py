@@ -25,6 +25,7 @@ from functions.guest.names import (
     MAX_ERROR_SUMMARY_CHARS,
     GuestState,
 )
+from functions.models.json import JsonObject
 
 _MAX_REPORTED_STATE_CHARS = 64
 
@@ -85,7 +86,7 @@ class GuestStatus:
         """Read before a run starts: the guest pool already carries a provisioning state (D16)."""
         return self.state is not None
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> JsonObject:
         """Plain dict for orchestration payloads (holds no secrets)."""
         return {
             "state": self.state,

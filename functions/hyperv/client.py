@@ -37,6 +37,7 @@ from functions.hyperv.models import (
     VmInfo,
     normalise_vm_id,
 )
+from functions.models.json import JsonObject
 
 __all__ = ["DEFAULT_INTRINSIC_ITEMS", "HyperVClient", "OperationRunner"]
 
@@ -199,7 +200,7 @@ class HyperVClient:
         cleaned up too, so a create that failed before the VM existed can be compensated with ``vm_id=None``.
         A clustered VM raises ``ClusterError`` (call :meth:`remove_from_cluster` first).
         """
-        params: dict[str, Any] = {"vm_id": None if vm_id is None else _vm_id(vm_id)}
+        params: JsonObject = {"vm_id": None if vm_id is None else _vm_id(vm_id)}
         if vm_name is not None and job_id is not None:
             params.update(vm_name=vm_name, job_id=job_id)
         if storage_roots is not None:

@@ -2,12 +2,13 @@
 
 :func:`open_client` is what activities use::
 
-    with open_client("hv01") as hyperv:
+    with open_client(endpoint, settings=winrm_settings) as hyperv:
         inventory = hyperv.collect_inventory()
 
-It reads ``get_settings()`` only when called (never at import time), builds one WinRM transport (one HTTP
-session, one remote shell reused for every operation of the ``with`` block) and deletes the shell at the end.
-A transport belongs to the thread that first uses it, so open one client per activity invocation.
+It builds one WinRM transport (one HTTP session, one remote shell reused for every operation of the ``with``
+block) and deletes the shell at the end. A transport belongs to the thread that first uses it, so open one client
+per activity invocation. The app reaches hosts through :class:`functions.hyperv.connector.HostConnector`, which
+knows the configured hosts and calls this.
 
 ``addresses`` maps host names to the address to connect to, like curl's ``--resolve``: the simulated lab's hosts
 are named ``hv01``… but listen on loopback, and no resolver maps those names to 127.0.0.1. With an override the
@@ -24,7 +25,7 @@ from contextlib import contextmanager
 from functions.hyperv.client import HyperVClient
 from functions.hyperv.runner import PowerShellRunner
 from functions.hyperv.transport import ConnectionOptions, WinRMTransport
-from functions.settings import HostEndpoint, WinRMSettings, get_settings
+from functions.settings import HostEndpoint, WinRMSettings
 
 __all__ = ["connection_options", "open_client", "resolve_host"]
 
@@ -53,20 +54,15 @@ def connection_options(settings: WinRMSettings, host: HostEndpoint, *, address: 
 def open_client(
     host: HostEndpoint | str,
     *,
-    settings: WinRMSettings | None = None,
+    settings: WinRMSettings,
     addresses: Mapping[str, str] | None = None,
     timeout: float | None = None,
 ) -> Iterator[HyperVClient]:
     """A client for ``host`` whose shell is closed when the block ends.
 
-    ``settings`` defaults to ``get_settings().winrm`` (and a host given by name takes its port from
-    ``get_settings().hosts``); ``timeout`` bounds each operation on top of the WinRM timeouts.
+    ``timeout`` bounds each operation on top of the WinRM timeouts.
     """
-    if settings is None:
-        app = get_settings()
-        settings, endpoint = app.winrm, resolve_host(host, app.hosts)
-    else:
-        endpoint = resolve_host(host)
+    endpoint = resolve_host(host)
     address = None
     if addresses:
         address = next((value for key, value in addresses.items() if key.lower() == endpoint.name.lower()), None)

@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from functions.models.json import JsonObject
+
 __all__ = ["SCHEMA_VERSION", "content_hash", "from_entity", "to_properties"]
 
 SCHEMA_VERSION = 1
@@ -39,9 +41,9 @@ def _bounded(field: str, text: str) -> str:
     return text
 
 
-def to_properties(record: Mapping[str, Any]) -> dict[str, Any]:
+def to_properties(record: Mapping[str, Any]) -> JsonObject:
     """Entity properties for ``record`` (without keys); ``None`` values are omitted."""
-    properties: dict[str, Any] = {}
+    properties: JsonObject = {}
     for field, value in record.items():
         if not _FIELD.match(field) or field.endswith(_JSON_SUFFIX):
             raise ValueError(f"inventory field name {field!r} is not allowed")
@@ -56,9 +58,9 @@ def to_properties(record: Mapping[str, Any]) -> dict[str, Any]:
     return properties
 
 
-def from_entity(entity: Mapping[str, Any]) -> dict[str, Any]:
+def from_entity(entity: Mapping[str, Any]) -> JsonObject:
     """The record stored in ``entity`` (system properties dropped, JSON properties decoded)."""
-    record: dict[str, Any] = {}
+    record: JsonObject = {}
     for name, value in entity.items():
         if name in _SYSTEM:
             continue

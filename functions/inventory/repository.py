@@ -21,8 +21,6 @@ update is conditional too. A crash mid-write leaves rows that the next sync diff
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import logging
@@ -31,7 +29,7 @@ import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -39,8 +37,12 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from functions.inventory.entities import SCHEMA_VERSION, content_hash, from_entity, to_properties
 from functions.inventory.keys import decode_key, encode_key
+from functions.models.inventory import DEFAULT_CLUSTER, ClusterRecord, HostRecord, InventorySummary, VmRecord
+from functions.models.json import JsonObject
+from functions.models.paging import Page
+from functions.storage import decode_continuation, encode_continuation
 
-__all__ = ["InvalidContinuationError", "InventoryRepository", "Page", "WriteStats"]
+__all__ = ["InventoryRepository", "WriteStats"]
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +51,6 @@ INDEX_PARTITION = "vm"
 BATCH_LIMIT = 100
 LEASE_SECONDS = 60
 STARTED_AT_TOLERANCE = timedelta(seconds=120)
-DEFAULT_CLUSTER = "Default"
-
-
-class InvalidContinuationError(ValueError):
-    """A continuation token that this repository did not issue (or that was altered)."""
 
 
 @dataclass
@@ -73,16 +70,8 @@ class WriteStats:
 
 
 @dataclass
-class Page:
-    """One page of a listing and the opaque token for the next page (``None`` at the end)."""
-
-    items: list[dict[str, Any]]
-    continuation: str | None = None
-
-
-@dataclass
 class _Diff:
-    upserts: list[dict[str, Any]] = field(default_factory=list)
+    upserts: list[JsonObject] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
     added_ids: list[str] = field(default_factory=list)
 
@@ -103,23 +92,6 @@ def _parse_iso(text: Any) -> datetime | None:
 def _chunks(items: Sequence[Any], size: int = BATCH_LIMIT) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
-
-
-def _encode_token(token: Mapping[str, Any]) -> str:
-    raw = json.dumps({"v": 1, "t": dict(token)}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_token(token: str) -> dict[str, Any]:
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        document = json.loads(base64.urlsafe_b64decode(padded.encode()))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
-        raise InvalidContinuationError("continuation token is not valid") from None
-    inner = document.get("t") if isinstance(document, dict) else None
-    if document.get("v") != 1 or not isinstance(inner, dict) or not all(isinstance(v, str) for v in inner.values()):
-        raise InvalidContinuationError("continuation token is not valid")
-    return inner
 
 
 class InventoryRepository:
@@ -155,14 +127,14 @@ class InventoryRepository:
                 self._service.create_table(name)
         self._ready = True
 
-    def _get_host_with_etag(self, host: str) -> tuple[dict[str, Any] | None, str | None]:
+    def _get_host_with_etag(self, host: str) -> tuple[JsonObject | None, str | None]:
         try:
             entity = self._table(self.hosts_table).get_entity(HOSTS_PARTITION, encode_key(host))
         except ResourceNotFoundError:
             return None, None
         return dict(entity), str(entity.metadata["etag"])
 
-    def _write_host(self, entity: dict[str, Any], etag: str | None) -> str:
+    def _write_host(self, entity: JsonObject, etag: str | None) -> str:
         """Create (``etag`` None) or conditionally replace the host entity; returns the new ETag."""
         table = self._table(self.hosts_table)
         entity = {key: value for key, value in entity.items() if value is not None}
@@ -186,7 +158,7 @@ class InventoryRepository:
 
     # -- write side -----------------------------------------------------------------------------------------------
 
-    def _vm_rows(self, host: str) -> dict[str, dict[str, Any]]:
+    def _vm_rows(self, host: str) -> dict[str, JsonObject]:
         table = self._table(self.vms_table)
         rows = table.query_entities(
             "PartitionKey eq @pk", parameters={"pk": encode_key(host)}, select=["RowKey", "content_hash", "started_at"]
@@ -334,7 +306,7 @@ class InventoryRepository:
         stats = WriteStats()
         for _ in range(10):
             entity, etag = self._get_host_with_etag(host)
-            record: dict[str, Any] = (
+            record: JsonObject = (
                 dict(entity) if entity else {"PartitionKey": HOSTS_PARTITION, "RowKey": encode_key(host)}
             )
             record.update(
@@ -396,40 +368,48 @@ class InventoryRepository:
     # -- read side ------------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _host_view(entity: Mapping[str, Any]) -> dict[str, Any]:
-        facts = json.loads(entity.get("facts_json") or "{}")
-        return {
-            "name": entity.get("name") or decode_key(entity["RowKey"]),
-            "cluster": entity.get("cluster") or DEFAULT_CLUSTER,
-            "clustered": bool(entity.get("cluster")),
-            "connected": bool(entity.get("connected", False)),
-            "last_seen": entity.get("last_seen"),
-            "last_attempt": entity.get("last_attempt"),
-            "disconnected_since": None if entity.get("connected") else entity.get("disconnected_since"),
-            "error": None if entity.get("connected") else entity.get("error"),
-            "vm_count": int(entity.get("vm_count", 0)),
-            "facts": facts,
-        }
+    def _host_record(entity: Mapping[str, Any]) -> HostRecord:
+        connected = bool(entity.get("connected", False))
+        cluster = entity.get("cluster")
+        return HostRecord(
+            name=str(entity.get("name") or decode_key(entity["RowKey"])),
+            cluster=str(cluster) if cluster else DEFAULT_CLUSTER,
+            clustered=bool(cluster),
+            connected=connected,
+            last_seen=entity.get("last_seen"),
+            last_attempt=entity.get("last_attempt"),
+            disconnected_since=None if connected else entity.get("disconnected_since"),
+            error=None if connected else entity.get("error"),
+            vm_count=int(entity.get("vm_count", 0)),
+            facts=json.loads(entity.get("facts_json") or "{}"),
+        )
 
-    def list_hosts(self) -> list[dict[str, Any]]:
+    def list_hosts(self) -> list[HostRecord]:
         """Every host with its connection state and facts, sorted by name."""
         entities = self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'")
-        return sorted((self._host_view(e) for e in entities), key=lambda h: str(h["name"]).lower())
+        return sorted((self._host_record(e) for e in entities), key=lambda h: h.name.lower())
 
-    def get_host(self, name: str) -> dict[str, Any] | None:
+    def page_hosts(self, *, page_size: int = 100, continuation: str | None = None) -> Page[HostRecord]:
+        """A page of hosts in key order (host names), and the token for the next one."""
+        token = decode_continuation(continuation) if continuation else None
+        pager: Any = (
+            self._table(self.hosts_table)
+            .query_entities("PartitionKey eq 'hosts'", results_per_page=page_size)
+            .by_page(continuation_token=cast(Any, token))
+        )
+        items = [self._host_record(entity) for entity in next(pager, iter(()))]
+        next_token = pager.continuation_token
+        return Page(items=items, continuation=encode_continuation(next_token) if next_token else None)
+
+    def get_host(self, name: str) -> HostRecord | None:
         """One host, or ``None``."""
         entity, _ = self._get_host_with_etag(name)
-        return self._host_view(entity) if entity else None
+        return self._host_record(entity) if entity else None
 
-    def _vm_view(self, entity: Mapping[str, Any], hosts: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
-        record = from_entity(entity)
+    @staticmethod
+    def _vm_record(entity: Mapping[str, Any], hosts: Mapping[str, HostRecord]) -> VmRecord:
         host_name = decode_key(str(entity["PartitionKey"]))
-        host = hosts.get(host_name, {})
-        record["host"] = host_name
-        record["cluster"] = host.get("cluster", DEFAULT_CLUSTER)
-        record["stale"] = not host.get("connected", False)
-        record["last_seen"] = host.get("last_seen")
-        return record
+        return VmRecord.from_stored(from_entity(entity), host=hosts.get(host_name), host_name=host_name)
 
     def list_vms(
         self,
@@ -440,16 +420,16 @@ class InventoryRepository:
         stale: bool | None = None,
         page_size: int = 100,
         continuation: str | None = None,
-    ) -> Page:
+    ) -> Page[VmRecord]:
         """A page of VMs, filtered; pass ``continuation`` from the previous page to continue."""
-        hosts = {h["name"]: h for h in self.list_hosts()}
+        hosts = {h.name: h for h in self.list_hosts()}
         clauses: list[str] = []
-        parameters: dict[str, Any] = {}
+        parameters: JsonObject = {}
         if host is not None:
             clauses.append("PartitionKey eq @host")
             parameters["host"] = encode_key(host)
         if stale is not None:
-            chosen = [name for name, view in hosts.items() if bool(view["connected"]) is not stale]
+            chosen = [name for name, record in hosts.items() if record.connected is not stale]
             if not chosen:
                 return Page(items=[])
             alternatives = []
@@ -466,26 +446,35 @@ class InventoryRepository:
             parameters["hi"] = name_prefix[:-1] + chr(ord(name_prefix[-1]) + 1)
         table = self._table(self.vms_table)
         query_filter = " and ".join(clauses) or "PartitionKey ne ''"
-        token_in: Any = _decode_token(continuation) if continuation else None  # the SDK takes its own dict token
+        token_in = decode_continuation(continuation) if continuation else None  # the SDK takes its own dict token
         pager: Any = table.query_entities(query_filter, parameters=parameters, results_per_page=page_size).by_page(
-            continuation_token=token_in
+            continuation_token=cast(Any, token_in)
         )
         page: Iterator[Any] = next(pager, iter(()))
-        items = [self._vm_view(entity, hosts) for entity in page]
+        items = [self._vm_record(entity, hosts) for entity in page]
         token = pager.continuation_token
-        return Page(items=items, continuation=_encode_token(token) if token else None)
+        return Page(items=items, continuation=encode_continuation(token) if token else None)
 
-    def iter_vms(self, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Every VM matching ``filters`` (all pages)."""
+    def iter_vms(
+        self,
+        *,
+        host: str | None = None,
+        state: str | None = None,
+        name_prefix: str | None = None,
+        stale: bool | None = None,
+    ) -> Iterator[VmRecord]:
+        """Every VM matching the filters (all pages)."""
         continuation: str | None = None
         while True:
-            page = self.list_vms(continuation=continuation, page_size=1000, **filters)
+            page = self.list_vms(
+                host=host, state=state, name_prefix=name_prefix, stale=stale, continuation=continuation, page_size=1000
+            )
             yield from page.items
             if page.continuation is None:
                 return
             continuation = page.continuation
 
-    def get_vm(self, vm_id: str) -> dict[str, Any] | None:
+    def get_vm(self, vm_id: str) -> VmRecord | None:
         """One VM by id (two point reads), or ``None``."""
         key = encode_key(vm_id.lower())
         try:
@@ -494,36 +483,28 @@ class InventoryRepository:
         except ResourceNotFoundError:
             return None
         host = self.get_host(str(entry["host"]))
-        return self._vm_view(entity, {str(entry["host"]): host} if host else {})
+        return self._vm_record(entity, {host.name: host} if host else {})
 
-    def clusters(self) -> list[dict[str, Any]]:
-        """Clusters derived from host membership (stand-alone hosts form the ``Default`` group)."""
-        groups: dict[str, list[dict[str, Any]]] = {}
-        for view in self.list_hosts():
-            groups.setdefault(str(view["cluster"]), []).append(view)
+    @staticmethod
+    def _clusters(hosts: Sequence[HostRecord]) -> list[ClusterRecord]:
+        groups: dict[str, list[HostRecord]] = {}
+        for record in hosts:
+            groups.setdefault(record.cluster, []).append(record)
         return [
-            {
-                "name": name,
-                "hosts": [h["name"] for h in members],
-                "total_hosts": len(members),
-                "connected_hosts": sum(1 for h in members if h["connected"]),
-                "vm_count": sum(int(h["vm_count"]) for h in members),
-            }
+            ClusterRecord(
+                name=name,
+                hosts=tuple(h.name for h in members),
+                connected_hosts=sum(1 for h in members if h.connected),
+                vm_count=sum(h.vm_count for h in members),
+            )
             for name, members in sorted(groups.items())
         ]
 
-    def summary(self) -> dict[str, Any]:
+    def clusters(self) -> list[ClusterRecord]:
+        """Clusters derived from host membership (stand-alone hosts form the ``Default`` group)."""
+        return self._clusters(self.list_hosts())
+
+    def summary(self) -> InventorySummary:
         """Totals, clusters, hosts (connected and not) and the last successful sync per host."""
         hosts = self.list_hosts()
-        last = [h["last_seen"] for h in hosts if h["last_seen"]]
-        return {
-            "total_hosts": len(hosts),
-            "connected_hosts": sum(1 for h in hosts if h["connected"]),
-            "disconnected_hosts": sum(1 for h in hosts if not h["connected"]),
-            "total_vms": sum(int(h["vm_count"]) for h in hosts),
-            "stale_vms": sum(int(h["vm_count"]) for h in hosts if not h["connected"]),
-            "total_clusters": len({h["cluster"] for h in hosts if h["clustered"]}),
-            "last_sync": max(last) if last else None,
-            "clusters": self.clusters(),
-            "hosts": hosts,
-        }
+        return InventorySummary(hosts=tuple(hosts), clusters=tuple(self._clusters(hosts)))

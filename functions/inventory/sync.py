@@ -1,149 +1,105 @@
-"""Inventory sync service: collect one host over WinRM and store it; prune hosts; summarise a run.
+"""Inventory sync of one host: collect it over WinRM and store it; prune hosts that are no longer configured.
 
-``collect_and_store`` is the body of the per-host activity. It never raises for problems of that host: a host that
-cannot be collected is marked disconnected (its VMs stay, read as stale), a storage failure is reported in the
-summary, so one host never fails the others. ``summarise`` is pure and runs inside the orchestrator.
+:meth:`HostSync.collect_and_store` is the body of the per-host sync activity and of the refresh after a workflow
+step. It never raises for problems of that host: a host that cannot be collected is marked disconnected (its VMs
+stay, read as stale), a storage failure is reported in the summary, so one host never fails the others.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from functions.hyperv.connector import HostConnector
 from functions.hyperv.errors import HyperVError
-from functions.hyperv.factory import open_client, resolve_host
 from functions.hyperv.models import HostFacts, HostInventory, VmInfo, os_family_from_os_name
 from functions.inventory.repository import InventoryRepository
-from functions.settings import get_settings
-from functions.storage import table_service
+from functions.models.inventory import HostSyncSummary
+from functions.models.json import JsonObject
 
-__all__ = [
-    "HostSyncSummary",
-    "collect_and_store",
-    "get_repository",
-    "host_record",
-    "prune",
-    "set_repository",
-    "vm_record",
-]
+__all__ = ["HostSync", "host_record", "vm_record"]
 
 log = logging.getLogger(__name__)
 
 
-class _Holder:
-    lock = threading.Lock()
-    repository: InventoryRepository | None = None
-
-
-def get_repository() -> InventoryRepository:
-    """The process-wide inventory repository (tables created on first use)."""
-    with _Holder.lock:
-        if _Holder.repository is None:
-            _Holder.repository = InventoryRepository(table_service(), get_settings().storage.table_prefix)
-        return _Holder.repository
-
-
-def set_repository(repository: InventoryRepository | None) -> None:
-    """Inject a repository (tests) or clear the cached one."""
-    with _Holder.lock:
-        _Holder.repository = repository
-
-
-@dataclass
-class HostSyncSummary:
-    """What one host's sync did: small enough for orchestration history."""
-
-    host: str
-    ok: bool
-    vms: int = 0
-    written: int = 0
-    deleted: int = 0
-    duration_s: float = 0.0
-    error: str | None = None
-    skipped: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """The summary as a JSON object."""
-        return asdict(self)
-
-
-def vm_record(vm: VmInfo) -> dict[str, Any]:
-    """The inventory record of a VM: the collected fields plus the API's names (``cpu_cores``, ``os_family``)."""
+def vm_record(vm: VmInfo) -> JsonObject:
+    """The stored record of a VM: the collected fields plus the API's names (``cpu_cores``, ``os_family``)."""
     record = vm.model_dump(mode="json")
     record["cpu_cores"] = vm.processor_count
     record["os_family"] = os_family_from_os_name(vm.os_name)
     return record
 
 
-def host_record(facts: HostFacts) -> dict[str, Any]:
+def host_record(facts: HostFacts) -> JsonObject:
     """The host facts as stored (``cluster`` is lifted out by the repository)."""
     record = facts.model_dump(mode="json")
     record["cluster"] = record.pop("cluster_name", None)
     return record
 
 
-def collect_and_store(
-    host_name: str,
-    *,
-    repository: InventoryRepository | None = None,
-    collect: Callable[[str], HostInventory] | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> HostSyncSummary:
-    """Collect ``host_name`` and write its inventory; never raises for that host's own failures."""
-    repo = repository or get_repository()
-    started = time.monotonic()
-    configured = {host.name.lower() for host in get_settings().hosts}
-    if host_name.lower() not in configured:
-        return HostSyncSummary(host=host_name, ok=False, error="not a configured host")
-    try:
-        inventory = (collect or _collect)(host_name)
-    except HyperVError as exc:
-        message = f"{type(exc).__name__}: {exc}"
-        log.warning("inventory: %s is unreachable: %s", host_name, message)
+class HostSync:
+    """Collects hosts through the connector and stores what it found in the repository."""
+
+    def __init__(
+        self,
+        connector: HostConnector,
+        repository: InventoryRepository,
+        *,
+        collect: Callable[[str], HostInventory] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.connector = connector
+        self.repository = repository
+        self._collect = collect or self._collect_over_winrm
+        self._clock = clock
+
+    def _collect_over_winrm(self, host: str) -> HostInventory:
+        with self.connector.open(host) as client:
+            return client.collect_inventory()
+
+    def collect_and_store(self, host: str) -> HostSyncSummary:
+        """Collect ``host`` and write its inventory; never raises for that host's own failures."""
+        started = time.monotonic()
+        if not self.connector.is_configured(host):
+            return HostSyncSummary(host=host, ok=False, error="not a configured host")
         try:
-            repo.mark_unreachable(host_name, message, clock())
-        except Exception:
-            log.exception("inventory: could not record that %s is unreachable", host_name)
-        return HostSyncSummary(host=host_name, ok=False, error=message, duration_s=time.monotonic() - started)
-    try:
-        stats = repo.apply_snapshot(
-            host_name,
-            host_record(inventory.host),
-            [vm_record(vm) for vm in inventory.vms],
-            inventory.collected_at,
-        )
-    except Exception as exc:
-        log.exception("inventory: storing %s failed", host_name)
+            inventory = self._collect(host)
+        except HyperVError as exc:
+            message = f"{type(exc).__name__}: {exc}"
+            log.warning("inventory: %s is unreachable: %s", host, message)
+            try:
+                self.repository.mark_unreachable(host, message, self._clock())
+            except Exception:
+                log.exception("inventory: could not record that %s is unreachable", host)
+            return HostSyncSummary(host=host, ok=False, error=message, duration_s=time.monotonic() - started)
+        try:
+            stats = self.repository.apply_snapshot(
+                host,
+                host_record(inventory.host),
+                [vm_record(vm) for vm in inventory.vms],
+                inventory.collected_at,
+            )
+        except Exception as exc:
+            log.exception("inventory: storing %s failed", host)
+            return HostSyncSummary(
+                host=host,
+                ok=False,
+                vms=len(inventory.vms),
+                error=f"storage: {type(exc).__name__}",
+                duration_s=time.monotonic() - started,
+            )
         return HostSyncSummary(
-            host=host_name,
-            ok=False,
+            host=host,
+            ok=True,
             vms=len(inventory.vms),
-            error=f"storage: {type(exc).__name__}",
-            duration_s=time.monotonic() - started,
+            written=stats.entities_written,
+            deleted=stats.entities_deleted,
+            skipped=stats.skipped,
+            duration_s=round(time.monotonic() - started, 3),
         )
-    return HostSyncSummary(
-        host=host_name,
-        ok=True,
-        vms=len(inventory.vms),
-        written=stats.entities_written,
-        deleted=stats.entities_deleted,
-        skipped=stats.skipped,
-        duration_s=round(time.monotonic() - started, 3),
-    )
 
-
-def _collect(host_name: str) -> HostInventory:
-    settings = get_settings()
-    with open_client(resolve_host(host_name, settings.hosts), addresses=settings.host_addresses) as client:
-        return client.collect_inventory()
-
-
-def prune(configured: Sequence[str]) -> dict[str, Any]:
-    """Remove unconfigured hosts from the tables; returns counts."""
-    stats = get_repository().prune_hosts(configured)
-    return {"deleted": stats.entities_deleted}
+    def prune(self, configured: Sequence[str]) -> int:
+        """Remove hosts that are not in ``configured`` (and their VMs) from the tables; returns rows deleted."""
+        return self.repository.prune_hosts(configured).entities_deleted

@@ -1,59 +1,80 @@
 """Job records in Table Storage: one per workflow, listable beyond the Durable status API and surviving purges.
 
-- ``<prefix>Jobs``: the job document, PartitionKey ``job``, RowKey = job id (point reads).
+- ``<prefix>Jobs``: the job document (:class:`~functions.models.jobs.Job`), PartitionKey ``job``, RowKey = job id.
 - ``<prefix>JobList``: a projection for listing newest first (RowKey = inverted creation time + id) with the
   filterable fields (status, kind, VM, requester). It is rewritten with every status change; if a crash leaves it
   behind, the next update of the job repairs it.
-- ``<prefix>JobKeys``: idempotency keys and "one running create per VM" claims → job id (with a body hash).
+- ``<prefix>JobKeys``: idempotency keys (→ job id and a keyed fingerprint of the body) and the claims that keep one
+  running job per target (→ current job id and a sequence number).
 
 Documents never hold secrets: workflows store public request data only (guest secrets travel sealed).
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
-import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from functions.inventory.keys import encode_key
-from functions.settings import get_settings
-from functions.storage import table_service
+from functions.models.jobs import Job, JobPatch, JobStatus
+from functions.models.json import JsonObject
+from functions.models.paging import Page
+from functions.storage import decode_continuation, encode_continuation
 
-__all__ = [
-    "FINAL_STATUSES",
-    "InvalidContinuationError",
-    "JobPage",
-    "JobStore",
-    "get_job_store",
-    "set_job_store",
-]
+__all__ = ["Claim", "JobStore", "JobSummary"]
 
-FINAL_STATUSES = frozenset({"Succeeded", "Failed", "Canceled"})
-_JSON_FIELDS = ("target", "steps", "error", "result", "cleanup", "requested_by", "request")
 _LIST_FIELDS = ("id", "kind", "status", "created", "updated", "vm_id", "host", "name", "requester_id", "current_step")
 _MAX_TIME_MS = 10**13
 
 
-class InvalidContinuationError(ValueError):
-    """A continuation token this store did not issue."""
+@dataclass(frozen=True)
+class JobSummary:
+    """A row of the job list: what ``GET /api/v1/jobs`` shows per job."""
+
+    id: str
+    kind: str
+    status: JobStatus
+    created: str
+    updated: str
+    vm_id: str | None = None
+    host: str | None = None
+    name: str | None = None
+    requester_id: str | None = None
+    current_step: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """The row's fields that are set."""
+        row = {name: getattr(self, name) for name in _LIST_FIELDS}
+        row["status"] = str(self.status)
+        return {key: value for key, value in row.items() if value is not None}
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> JobSummary:
+        """Parse a list row."""
+        return cls(
+            id=str(row["id"]),
+            kind=str(row["kind"]),
+            status=JobStatus(str(row["status"])),
+            created=str(row.get("created", "")),
+            updated=str(row.get("updated", "")),
+            **{name: row.get(name) for name in _LIST_FIELDS[5:]},
+        )
 
 
-@dataclass
-class JobPage:
-    """A page of job summaries and the token for the next page."""
+@dataclass(frozen=True)
+class Claim:
+    """The current job of a target and the claim's sequence number (the next job of the target gets one more)."""
 
-    items: list[dict[str, Any]]
-    continuation: str | None = None
+    job_id: str
+    sequence: int
 
 
 def _now() -> datetime:
@@ -64,31 +85,30 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _to_entity(job: Mapping[str, Any]) -> dict[str, Any]:
-    entity: dict[str, Any] = {}
-    for key, value in job.items():
-        if key in _JSON_FIELDS or isinstance(value, dict | list):
+def _to_entity(document: Mapping[str, Any]) -> JsonObject:
+    entity: JsonObject = {}
+    for key, value in document.items():
+        if isinstance(value, dict | list) or key in ("request", "error", "result", "cleanup"):
             entity[f"{key}_json"] = json.dumps(value, default=str)
         elif value is not None:
             entity[key] = value
     return entity
 
 
-def _from_entity(entity: Mapping[str, Any]) -> dict[str, Any]:
-    job: dict[str, Any] = {field: None for field in _JSON_FIELDS}
+def _from_entity(entity: Mapping[str, Any]) -> Job:
+    document: JsonObject = {}
     for key, value in entity.items():
         if key in ("PartitionKey", "RowKey"):
             continue
         if key.endswith("_json"):
-            job[key.removesuffix("_json")] = json.loads(value)
+            document[key.removesuffix("_json")] = json.loads(value)
         else:
-            job[key] = value
-    job["steps"] = job.get("steps") or []
-    return job
+            document[key] = value
+    return Job.from_json(document)
 
 
 class JobStore:
-    """Create, update, read and list job records."""
+    """Create, update, read and list job records; hold idempotency keys and target claims."""
 
     def __init__(self, service: TableServiceClient, prefix: str, *, clock: Callable[[], datetime] = _now) -> None:
         self._service = service
@@ -98,6 +118,10 @@ class JobStore:
         self._clock = clock
         self._ready = False
 
+    def now(self) -> str:
+        """The store's clock, as the ISO 8601 text it writes."""
+        return _iso(self._clock())
+
     def ensure_tables(self) -> None:
         """Create the tables if missing."""
         for name in (self.jobs_table, self.list_table, self.keys_table):
@@ -105,51 +129,54 @@ class JobStore:
                 self._service.create_table(name)
         self._ready = True
 
-    def _table(self, name: str) -> Any:
+    def _table(self, name: str) -> TableClient:
         if not self._ready:
             self.ensure_tables()
         return self._service.get_table_client(name)
 
     @staticmethod
-    def _list_key(job: Mapping[str, Any]) -> str:
-        created = datetime.fromisoformat(str(job["created"]).replace("Z", "+00:00"))
+    def _list_key(job: Job) -> str:
+        created = datetime.fromisoformat(job.created.replace("Z", "+00:00"))
         inverted = _MAX_TIME_MS - int(created.timestamp() * 1000)
-        return f"{inverted:013d}_{encode_key(str(job['id']))}"
+        return f"{inverted:013d}_{encode_key(job.id)}"
 
-    def _write_list(self, job: Mapping[str, Any]) -> None:
-        target = job.get("target") or {}
-        requester = job.get("requested_by") or {}
-        row = {
-            "PartitionKey": "list",
-            "RowKey": self._list_key(job),
-            **{k: job.get(k) for k in _LIST_FIELDS if job.get(k) is not None},
-            "vm_id": target.get("vm_id"),
-            "host": target.get("host"),
-            "name": target.get("name"),
-            "requester_id": requester.get("id"),
-        }
-        self._table(self.list_table).upsert_entity(
-            {k: v for k, v in row.items() if v is not None}, mode=UpdateMode.REPLACE
+    def _write_list(self, job: Job) -> None:
+        summary = JobSummary(
+            id=job.id,
+            kind=job.kind,
+            status=job.status,
+            created=job.created,
+            updated=job.updated,
+            vm_id=job.target.vm_id,
+            host=job.target.host,
+            name=job.target.name,
+            requester_id=job.requested_by.id,
+            current_step=job.current_step,
         )
+        row = {"PartitionKey": "list", "RowKey": self._list_key(job), **summary.to_json()}
+        self._table(self.list_table).upsert_entity(row, mode=UpdateMode.REPLACE)
 
-    def create(self, job: Mapping[str, Any]) -> dict[str, Any]:
-        """Store a new job (``id``, ``kind``, ``target``, ``requested_by`` …); fails if the id exists."""
-        now = _iso(self._clock())
-        document = {"status": "Pending", "steps": [], "created": now, "updated": now, **job}
-        entity = {"PartitionKey": "job", "RowKey": encode_key(str(job["id"])), **_to_entity(document)}
+    def create(self, job: Job) -> Job:
+        """Store a new job; fails (``ResourceExistsError``) if the id exists."""
+        entity = {"PartitionKey": "job", "RowKey": encode_key(job.id), **_to_entity(job.to_json())}
         self._table(self.jobs_table).create_entity(entity)
-        self._write_list(document)
-        return _from_entity(entity)
+        self._write_list(job)
+        return job
 
-    def get(self, job_id: str) -> dict[str, Any] | None:
+    def new_job(self, **fields: Any) -> Job:
+        """A ``Pending`` job created now (not stored yet)."""
+        now = self.now()
+        return Job(status=JobStatus.PENDING, created=now, updated=now, **fields)
+
+    def get(self, job_id: str) -> Job | None:
         """One job, or ``None``."""
         try:
             return _from_entity(self._table(self.jobs_table).get_entity("job", encode_key(job_id)))
         except ResourceNotFoundError:
             return None
 
-    def update(self, job_id: str, patch: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Merge ``patch`` into the job (optimistic concurrency; a final status is never overwritten)."""
+    def update(self, job_id: str, patch: JobPatch) -> Job | None:
+        """Apply ``patch`` to the job (optimistic concurrency; a final status is never overwritten)."""
         table = self._table(self.jobs_table)
         for _ in range(10):
             try:
@@ -157,11 +184,10 @@ class JobStore:
             except ResourceNotFoundError:
                 return None
             job = _from_entity(entity)
-            if job.get("status") in FINAL_STATUSES and patch.get("status") not in (None, job.get("status")):
+            updated = job.with_patch(patch, self.now())
+            if updated is job:
                 return job  # a replayed, older update must not reopen a finished job
-            job.update(patch)
-            job["updated"] = _iso(self._clock())
-            replacement = {"PartitionKey": "job", "RowKey": encode_key(job_id), **_to_entity(job)}
+            replacement = {"PartitionKey": "job", "RowKey": encode_key(job_id), **_to_entity(updated.to_json())}
             try:
                 table.update_entity(
                     replacement,
@@ -171,46 +197,38 @@ class JobStore:
                 )
             except ResourceModifiedError:
                 continue
-            self._write_list(job)
-            return job
+            self._write_list(updated)
+            return updated
         raise RuntimeError(f"job {job_id} kept changing while it was updated")
 
     def list(
         self,
         *,
-        status: str | None = None,
+        status: JobStatus | None = None,
         kind: str | None = None,
         vm_id: str | None = None,
         requester_id: str | None = None,
         page_size: int = 50,
         continuation: str | None = None,
-    ) -> JobPage:
+    ) -> Page[JobSummary]:
         """Job summaries, newest first, filtered; continue with the returned token."""
         clauses, parameters = ["PartitionKey eq 'list'"], {}
-        for name, value in (("status", status), ("kind", kind), ("vm_id", vm_id), ("requester_id", requester_id)):
+        filters = (("status", status and str(status)), ("kind", kind), ("vm_id", vm_id), ("requester_id", requester_id))
+        for name, value in filters:
             if value is not None:
                 clauses.append(f"{name} eq @{name}")
                 parameters[name] = value
-        token: Any = None
-        if continuation:
-            try:
-                padded = continuation + "=" * (-len(continuation) % 4)
-                token = json.loads(base64.urlsafe_b64decode(padded.encode()))
-                if not isinstance(token, dict) or not all(isinstance(v, str) for v in token.values()):
-                    raise ValueError
-            except (ValueError, binascii.Error, UnicodeDecodeError):
-                raise InvalidContinuationError("continuation token is not valid") from None
-        pager = (
+        token = decode_continuation(continuation) if continuation else None
+        pager: Any = (
             self._table(self.list_table)
             .query_entities(" and ".join(clauses), parameters=parameters, results_per_page=page_size)
-            .by_page(continuation_token=token)
+            .by_page(continuation_token=cast(Any, token))
         )
-        items = [{k: v for k, v in row.items() if k not in ("PartitionKey", "RowKey")} for row in next(pager, iter(()))]
+        items = [JobSummary.from_row(row) for row in next(pager, iter(()))]
         next_token = pager.continuation_token
-        encoded = base64.urlsafe_b64encode(json.dumps(next_token).encode()).decode().rstrip("=") if next_token else None
-        return JobPage(items=items, continuation=encoded)
+        return Page(items=items, continuation=encode_continuation(next_token) if next_token else None)
 
-    # -- idempotency and one-running-create claims ----------------------------------------------------------------
+    # -- idempotency keys and one-running-job claims ------------------------------------------------------------------
 
     def claim_key(self, key: str, job_id: str, fingerprint: str) -> tuple[str, str]:
         """Bind ``key`` to ``job_id`` unless it is bound already; returns the bound (job id, fingerprint)."""
@@ -231,13 +249,13 @@ class JobStore:
             return None
         return str(row["job_id"]), str(row.get("fingerprint", ""))
 
-    def get_claim(self, target: str) -> tuple[dict[str, Any] | None, str | None]:
-        """The claim on ``target`` (its current job id and sequence) and its ETag, or (None, None)."""
+    def get_claim(self, target: str) -> tuple[Claim | None, str | None]:
+        """The claim on ``target`` and its ETag, or (None, None)."""
         try:
             row = self._table(self.keys_table).get_entity("claim", encode_key(target))
         except ResourceNotFoundError:
             return None, None
-        return {"job_id": str(row["job_id"]), "sequence": int(row["sequence"])}, str(row.metadata["etag"])
+        return Claim(str(row["job_id"]), int(row["sequence"])), str(row.metadata["etag"])
 
     def set_claim(self, target: str, job_id: str, sequence: int, etag: str | None) -> bool:
         """Point the claim on ``target`` at ``job_id`` if it is unchanged since ``etag``; False if another won."""
@@ -267,22 +285,3 @@ class JobStore:
                     etag=existing.metadata["etag"],
                     match_condition=MatchConditions.IfNotModified,
                 )
-
-
-class _Holder:
-    lock = threading.Lock()
-    store: JobStore | None = None
-
-
-def get_job_store() -> JobStore:
-    """The process-wide job store."""
-    with _Holder.lock:
-        if _Holder.store is None:
-            _Holder.store = JobStore(table_service(), get_settings().storage.table_prefix)
-        return _Holder.store
-
-
-def set_job_store(store: JobStore | None) -> None:
-    """Inject a store (tests) or clear the cached one."""
-    with _Holder.lock:
-        _Holder.store = store

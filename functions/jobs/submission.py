@@ -1,177 +1,236 @@
-"""Submitting jobs: one job record and one Durable instance per workflow, deduplicated and idempotent.
+"""Submitting jobs: one job record and one Durable instance per workflow run, deduplicated and idempotent.
 
-- **One running job per target**: a claim row per kind and target (``create_vm`` + ``<host or any>:<name>``,
-  ``delete_vm`` + ``<vm id>`` …) holds the current job and a sequence number, updated with an ETag condition. A
-  second submit for a target whose job is still running returns that job instead of starting another. Job ids
-  (also the Durable instance ids) come from the kind, target and sequence (``create-vm-hv01-web01-1``), so the
-  extension's duplicate-instance rule backs the claim up.
+- **One running job per target**: a claim row per target (``create_vm:<host or any>:<name>``, ``vm:<vm id>`` for
+  every job that changes an existing VM …) holds the current job and a sequence number, updated with an ETag
+  condition. A second submit of the same job (same kind, same action) while it runs returns that job instead of
+  starting another; a different job on a busy target is a :class:`~functions.errors.Conflict` naming the running
+  one (a restart sent while a stop runs is never answered with the stop). Job ids
+  (also the Durable instance ids: one scheme for every workflow) come from the kind, target and sequence
+  (``create-vm-hv01-web01-1``), so the extension's duplicate-instance rule backs the claim up.
+- **Live means live**: a claimed job counts as running only while its instance does. A record left ``Pending`` or
+  ``Running`` by an instance that failed, was terminated, completed without its final record write, or never
+  started is reconciled from the instance's status (:meth:`JobSubmitter.reconcile`) and the target is free again.
 - **Idempotency-Key**: the same key (per caller) with the same body returns the same job; with a different body it
-  is a :class:`JobConflictError` (HTTP 409).
-- Create inputs carry the public request (secrets masked) and the guest data sealed under ``AETHERV_SEAL_KEY``,
-  bound to the job id; timing comes from settings here, because orchestrators cannot read settings.
+  is a :class:`~functions.errors.Conflict`. Bodies are compared by an HMAC under a key derived from the sealing key,
+  so the stored fingerprint tells a table reader nothing about the body (passwords included).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-import azure.durable_functions as df
+from functions.errors import Conflict
+from functions.jobs.records import JobStore
+from functions.models.jobs import Job, JobError, JobPatch, JobStatus, JobTarget, Requester
+from functions.provisioning.contracts import Orchestration
 
-from functions.guest.mapping import guest_values
-from functions.jobs.store import FINAL_STATUSES, JobStore, get_job_store
-from functions.models.vm_request import VmCreateRequest
-from functions.sealing import seal_json
-from functions.settings import Settings
+__all__ = ["JobRequest", "JobSubmitter", "Submission", "WorkflowClient", "WorkflowStatus"]
 
-__all__ = [
-    "JobConflictError",
-    "Submission",
-    "create_input",
-    "fingerprint",
-    "submit_job",
-    "timing_input",
-]
-
-_STALE_PENDING = timedelta(minutes=2)
+STALE_PENDING = timedelta(minutes=2)
+_ACTIVE = frozenset({"Running", "Pending", "ContinuedAsNew", "Suspended"})
 
 
-class JobConflictError(Exception):
-    """The submit conflicts with an earlier one (an Idempotency-Key reused with a different body)."""
+@dataclass(frozen=True)
+class WorkflowStatus:
+    """What the Durable extension says about an instance: runtime status, custom status and output."""
+
+    runtime_status: str | None
+    custom_status: Any = None
+    output: Any = None
+
+    @property
+    def active(self) -> bool:
+        """Whether the instance is still running (or about to)."""
+        return self.runtime_status in _ACTIVE
 
 
-@dataclass
+class WorkflowClient(Protocol):
+    """Starting and asking about workflow instances (the Durable client of one invocation)."""
+
+    def start(self, orchestration: Orchestration[Any], instance_id: str, payload: Any) -> None:
+        """Start ``orchestration`` as ``instance_id`` with ``payload`` (its typed input)."""
+        ...
+
+    def status(self, instance_id: str) -> WorkflowStatus | None:
+        """The instance's status, or ``None`` when there is no such instance."""
+        ...
+
+    def raise_event(self, instance_id: str, name: str, data: Any) -> None:
+        """Send external event ``name`` to the instance."""
+        ...
+
+
+@dataclass(frozen=True)
+class JobRequest:
+    """Everything a submit needs: what to run, on what, for whom, and how to build the workflow's input."""
+
+    kind: str
+    orchestration: Orchestration[Any]
+    target: JobTarget
+    claim: str
+    build_input: Callable[[str], Any]
+    requested_by: Requester
+    body: Any = None
+    """What the caller sent (compared by fingerprint for Idempotency-Key reuse); never stored."""
+    idempotency_key: str | None = None
+    request: Mapping[str, Any] | None = None
+    warnings: tuple[str, ...] = field(default=())
+    scope: str | None = None
+    """Claims of the same scope and target exclude each other across kinds (``vm``); default: the kind."""
+
+    @property
+    def claim_name(self) -> str:
+        """The claim row this job takes."""
+        return f"{self.scope or self.kind}:{self.claim}"
+
+    def same_job(self, job: Job) -> bool:
+        """Whether ``job`` is what this request asks for (same kind and action)."""
+        return job.kind == self.kind and job.target.action == self.target.action
+
+
+@dataclass(frozen=True)
 class Submission:
     """The job a submit resulted in, and whether this submit created it (False: an existing job was returned)."""
 
-    job: dict[str, Any]
+    job: Job
     created: bool
-
-
-def fingerprint(body: Any) -> str:
-    """A stable hash of a request body (for Idempotency-Key comparisons)."""
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def timing_input(settings: Settings) -> dict[str, Any]:
-    """The workflow timing from settings (orchestrators cannot read settings themselves)."""
-    guest = settings.guest
-    return {
-        "key_timeout": guest.key_timeout,
-        "apply_timeout": guest.apply_timeout,
-        "poll_interval": guest.poll_interval,
-        "publish_delay": guest.publish_delay,
-        "clone_slots": settings.clone_concurrency,
-    }
-
-
-def create_input(job_id: str, request: VmCreateRequest, settings: Settings) -> dict[str, Any]:
-    """The create orchestration's input: the public request, the sealed guest data and timing."""
-    values = guest_values(request)
-    return {
-        "job_id": job_id,
-        "request": request.model_dump(mode="json"),
-        "os_family": request.resolved_os_family,
-        "sealed_guest": seal_json(values, job_id, key=settings.seal_key) if values else None,
-        "timing": timing_input(settings),
-    }
 
 
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:60] or "x"
 
 
-def _age(job: Mapping[str, Any], now: datetime) -> timedelta:
-    created = datetime.fromisoformat(str(job.get("created", "")).replace("Z", "+00:00") or now.isoformat())
-    return now - created
+def _describe(job: Job) -> str:
+    return f"{job.kind} {job.target.action}" if job.target.action else job.kind
 
 
-async def _is_live(client: df.DurableOrchestrationClient, job: Mapping[str, Any], now: datetime) -> bool:
-    """Whether a non-final job is really running (a Pending job whose instance never started is dead)."""
-    if job.get("status") in FINAL_STATUSES:
-        return False
-    if job.get("status") == "Pending" and _age(job, now) > _STALE_PENDING:
-        status = await client.get_status(str(job["id"]))
-        return bool(status)
-    return True
+def _error(category: str, message: str, *, transient: bool = False) -> JobError:
+    return JobError(category, message, transient)
 
 
-async def submit_job(
-    client: df.DurableOrchestrationClient,
-    *,
-    kind: str,
-    orchestrator: str,
-    target: dict[str, Any],
-    claim: str,
-    build_input: Callable[[str], dict[str, Any]],
-    requested_by: dict[str, Any],
-    idempotency_key: str | None = None,
-    body_fingerprint: str = "",
-    request: dict[str, Any] | None = None,
-    warnings: list[str] | None = None,
-    store: JobStore | None = None,
-    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-) -> Submission:
-    """Create the job record and start its orchestration, unless an equivalent job exists (see module docs)."""
-    jobs = store or get_job_store()
-    now = clock()
-    key_name = f"idem:{requested_by.get('id')}:{idempotency_key}" if idempotency_key else None
-    if key_name is not None:
-        existing = _idempotent_job(jobs, key_name, body_fingerprint)
-        if existing is not None:
-            return Submission(existing, created=False)
-    for _ in range(10):
-        row, etag = jobs.get_claim(f"{kind}:{claim}")
-        if row is not None:
-            current = jobs.get(row["job_id"])
-            if current is not None and await _is_live(client, current, now):
-                if key_name is not None:
-                    jobs.claim_key(key_name, str(current["id"]), body_fingerprint)
-                return Submission(current, created=False)
-            if current is not None and current.get("status") not in FINAL_STATUSES:
-                never = {"category": "NeverStarted", "message": "the workflow never started", "transient": False}
-                jobs.update(str(current["id"]), {"status": "Failed", "error": never})
-        sequence = row["sequence"] + 1 if row is not None else 1
-        job_id = f"{kind.replace('_', '-')}-{_slug(claim)}-{sequence}"
-        if jobs.set_claim(f"{kind}:{claim}", job_id, sequence, etag):
-            break
-    else:
-        raise JobConflictError(f"the target {claim} kept changing; try again")
-    job = jobs.create(
-        {
-            "id": job_id,
-            "kind": kind,
-            "target": target,
-            "requested_by": requested_by,
-            "request": request,
-            "idempotency_key": idempotency_key,
-            "warnings": warnings or [],
-        }
-    )
-    if key_name is not None:
-        bound_id, bound_fingerprint = jobs.claim_key(key_name, job_id, body_fingerprint)
-        if bound_id != job_id and bound_fingerprint != body_fingerprint:  # a concurrent submit took the key
-            conflict = {"category": "Conflict", "message": "Idempotency-Key reused", "transient": False}
-            jobs.update(job_id, {"status": "Failed", "error": conflict})
-            raise JobConflictError("the Idempotency-Key was used with a different request body")
-    try:
-        await client.start_new(orchestrator, job_id, build_input(job_id))
-    except Exception as exc:
-        error = {"category": "StartFailed", "message": "the workflow could not be started", "transient": True}
-        jobs.update(job_id, {"status": "Failed", "error": error})
-        raise RuntimeError(f"could not start {orchestrator} for job {job_id}") from exc
-    return Submission(job, created=True)
+class JobSubmitter:
+    """Creates job records and starts their workflows (see the module docstring)."""
 
+    def __init__(
+        self,
+        store: JobStore,
+        fingerprint_key: bytes,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.store = store
+        self._fingerprint_key = fingerprint_key
+        self._clock = clock
 
-def _idempotent_job(jobs: JobStore, key_name: str, body_fingerprint: str) -> dict[str, Any] | None:
-    bound = jobs.bound_key(key_name)
-    if bound is None:
-        return None
-    if bound[1] != body_fingerprint:
-        raise JobConflictError("the Idempotency-Key was used with a different request body")
-    return jobs.get(bound[0])
+    def fingerprint(self, body: Any) -> str:
+        """A keyed hash of a request body (HMAC-SHA256 of its canonical JSON)."""
+        canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()
+        return hmac.new(self._fingerprint_key, canonical, hashlib.sha256).hexdigest()
+
+    def submit(self, workflows: WorkflowClient, request: JobRequest) -> Submission:
+        """Create the job record and start its workflow, unless an equivalent job exists (see module docs)."""
+        body_fingerprint = self.fingerprint({"kind": request.kind, "body": request.body})
+        key_name = f"idem:{request.requested_by.id}:{request.idempotency_key}" if request.idempotency_key else None
+        if key_name is not None:
+            existing = self._idempotent_job(key_name, body_fingerprint)
+            if existing is not None:
+                return Submission(existing, created=False)
+        claim_name = request.claim_name
+        for _ in range(10):
+            claim, etag = self.store.get_claim(claim_name)
+            if claim is not None:
+                current = self.store.get(claim.job_id)
+                if current is not None:
+                    current = self.reconcile(workflows, current)
+                    if not current.final:
+                        if not request.same_job(current):
+                            raise Conflict(
+                                f"job {current.id} ({_describe(current)}) is running on this target; "
+                                "try again when it has finished",
+                                extra={"job_id": current.id},
+                            )
+                        if key_name is not None:
+                            self.store.claim_key(key_name, current.id, body_fingerprint)
+                        return Submission(current, created=False)
+            sequence = claim.sequence + 1 if claim is not None else 1
+            job_id = f"{request.kind.replace('_', '-')}-{_slug(request.claim)}-{sequence}"
+            if self.store.set_claim(claim_name, job_id, sequence, etag):
+                break
+        else:
+            raise Conflict(f"the target {request.claim} kept changing; try again")
+        job = self.store.create(
+            self.store.new_job(
+                id=job_id,
+                kind=request.kind,
+                target=request.target,
+                requested_by=request.requested_by,
+                request=dict(request.request) if request.request is not None else None,
+                idempotency_key=request.idempotency_key,
+                warnings=request.warnings,
+            )
+        )
+        if key_name is not None:
+            bound_id, bound_fingerprint = self.store.claim_key(key_name, job_id, body_fingerprint)
+            if bound_id != job_id and bound_fingerprint != body_fingerprint:  # a concurrent submit took the key
+                patch = JobPatch(status=JobStatus.FAILED, error=_error("Conflict", "Idempotency-Key reused"))
+                self.store.update(job_id, patch)
+                raise Conflict("the Idempotency-Key was used with a different request body")
+        try:
+            workflows.start(request.orchestration, job_id, request.build_input(job_id))
+        except Exception as exc:
+            failed = _error("StartFailed", "the workflow could not be started", transient=True)
+            self.store.update(job_id, JobPatch(status=JobStatus.FAILED, error=failed, finished=self.store.now()))
+            raise RuntimeError(f"could not start {request.orchestration.name} for job {job_id}") from exc
+        return Submission(job, created=True)
+
+    def _idempotent_job(self, key_name: str, body_fingerprint: str) -> Job | None:
+        bound = self.store.bound_key(key_name)
+        if bound is None:
+            return None
+        if not hmac.compare_digest(bound[1], body_fingerprint):
+            raise Conflict("the Idempotency-Key was used with a different request body")
+        return self.store.get(bound[0])
+
+    def _age(self, job: Job) -> timedelta:
+        try:
+            created = datetime.fromisoformat(job.created.replace("Z", "+00:00"))
+        except ValueError:
+            return timedelta(0)
+        return self._clock() - created
+
+    def reconcile(self, workflows: WorkflowClient, job: Job) -> Job:
+        """``job`` as its instance says it is: a record the instance can no longer finish is finalized now.
+
+        A job whose instance is running is returned as it is. So is a ``Pending`` job younger than
+        :data:`STALE_PENDING` without an instance (its start may be in flight). Otherwise the record is written
+        final from the instance's status: ``Completed`` → Succeeded (with the output as result), ``Failed`` or
+        ``Terminated`` → Failed, no instance → Failed (``NeverStarted``).
+        """
+        if job.final:
+            return job
+        status = workflows.status(job.id)
+        if status is not None and status.active:
+            return job
+        if status is None and job.status == JobStatus.PENDING and self._age(job) <= STALE_PENDING:
+            return job
+        now = self.store.now()
+        if status is None:
+            patch = JobPatch(
+                status=JobStatus.FAILED,
+                error=_error("NeverStarted", "the workflow never started or its history was purged"),
+                finished=now,
+            )
+        elif status.runtime_status == "Completed":
+            result = status.output if isinstance(status.output, dict) else None
+            patch = JobPatch(status=JobStatus.SUCCEEDED, result=result, finished=now)
+        else:
+            text = str(status.output or status.runtime_status)[:500]
+            patch = JobPatch(status=JobStatus.FAILED, error=_error("WorkflowFailed", text), finished=now)
+        return self.store.update(job.id, patch) or job

@@ -13,51 +13,43 @@ the error and the cleanup result. Guest secrets travel sealed and are opened onl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Generator
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import azure.durable_functions as df
 
-from functions.workflows import vm_activities as act
-from functions.workflows.errors import StepError
-from functions.workflows.flow import CanceledError, Gen, StepFlow, Timing, run_job
+from functions.errors import StepError
+from functions.models.jobs import JobTarget, StepStatus
+from functions.provisioning import contracts as c
+from functions.provisioning.payloads import (
+    CleanupPayload,
+    CreatePayload,
+    GuestStatusResult,
+    PlacePayload,
+    PreflightPayload,
+    PrepareDiskPayload,
+    PublishPayload,
+    StartPayload,
+    VmSpec,
+)
+from functions.provisioning.workflow_data import CleanupReport, CreateInput, CreateOutput
+from functions.workflows.flow import CanceledError, Gen, StepFlow, run_job
 from functions.workflows.throttle import CLONE_SLOTS_ENTITY
 
-__all__ = ["CreateSpec", "bp", "create_plan"]
+__all__ = ["bp", "create_plan"]
 
 bp = df.Blueprint()
 
 
-@dataclass(frozen=True)
-class CreateSpec:
-    """The orchestration input: the public request (secrets masked), the sealed guest data and timing."""
-
-    job_id: str
-    request: dict[str, Any]
-    os_family: str
-    sealed_guest: str | None
-    timing: Timing
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> CreateSpec:
-        """Parse the input document."""
-        return cls(
-            job_id=str(data["job_id"]),
-            request=dict(data["request"]),
-            os_family=str(data["os_family"]),
-            sealed_guest=data.get("sealed_guest"),
-            timing=Timing.from_json(dict(data.get("timing") or {})),
-        )
-
-
-def create_plan(request: dict[str, Any], guest: bool) -> list[str]:
+def create_plan(request: VmSpec, guest: bool) -> list[str]:
     """The steps a request needs, in order."""
-    steps = [] if request.get("host") else ["place"]
+    steps = [] if request.host else ["place"]
     steps += ["preflight", "prepare_disk", "create_vm", "start"]
     if guest:
         steps += ["wait_for_key", "publish", "signal", "wait_for_apply"]
-    if request.get("clustered"):
+    if request.clustered:
         steps.append("cluster")
     if guest:
         steps.append("eject_iso")
@@ -67,86 +59,88 @@ def create_plan(request: dict[str, Any], guest: bool) -> list[str]:
 class _Create:
     """One create run on top of :class:`StepFlow`."""
 
-    def __init__(self, context: df.DurableOrchestrationContext, spec: CreateSpec) -> None:
+    def __init__(self, context: df.DurableOrchestrationContext, spec: CreateInput) -> None:
         self.spec = spec
         self.request = spec.request
         plan = create_plan(spec.request, spec.sealed_guest is not None)
-        self.flow = StepFlow(context, job_id=spec.job_id, timing=spec.timing, plan=plan, host=spec.request.get("host"))
+        self.flow = StepFlow(context, job_id=spec.job_id, timing=spec.timing, plan=plan, host=spec.request.host)
         self.host_touched = False  # a folder, disk or VM of this job may exist on the host
         self.clustered = False
 
-    def run(self) -> Gen:
+    def run(self) -> Generator[Any, Any, CreateOutput]:
         flow, request, timing = self.flow, self.request, self.spec.timing
         if "place" in flow.plan:
-            placed = yield from flow.step("place", act.vm_place, {"job_id": self.spec.job_id, "request": request})
-            flow.host = placed["host"]
-            flow.job_target = {"host": flow.host, "name": request["name"], "vm_id": None}
-        preflight = yield from flow.step("preflight", act.vm_preflight, flow.target(request=request))
+            placed = yield from flow.step("place", c.VM_PLACE, PlacePayload(self.spec.job_id, request))
+            flow.host = placed.host
+            flow.job_target = JobTarget(host=flow.host, name=request.name)
+        preflight = yield from flow.step(
+            "preflight", c.VM_PREFLIGHT, PreflightPayload(**flow.target_fields(), request=request)
+        )
 
-        yield from flow.status("prepare_disk", "Running")
+        yield from flow.status("prepare_disk", StepStatus.RUNNING)
         yield from self._acquire_clone_slot()
         self.host_touched = True
+        prepare = PrepareDiskPayload(**flow.target_fields(), request=request, volume=preflight.target_volume)
         try:
-            disk = yield from flow.call(
-                act.vm_prepare_disk, flow.target(request=request, volume=preflight.get("target_volume"))
-            )
+            disk = yield from flow.call(c.VM_PREPARE_DISK, prepare)
         except Exception:  # not `finally`: a suspended generator must not yield while it is being closed
             yield from self._release_clone_slot()
             raise
         yield from self._release_clone_slot()
-        yield from flow.status("prepare_disk", "Succeeded")
+        yield from flow.status("prepare_disk", StepStatus.SUCCEEDED)
 
-        created = yield from flow.step(
-            "create_vm", act.vm_create, flow.target(request=request, os_family=self.spec.os_family, disk=disk)
-        )
-        flow.vm_id = created["vm_id"]
-        flow.job_target = {"host": flow.host, "name": request["name"], "vm_id": flow.vm_id}  # so ?vm_id= finds it
-        yield from flow.step("start", act.vm_start_and_announce, flow.target(announce="wait_for_key" in flow.plan))
+        create = CreatePayload(**flow.target_fields(), request=request, os_family=self.spec.os_family, disk=disk)
+        created = yield from flow.step("create_vm", c.VM_CREATE, create)
+        flow.vm_id = created.vm_id
+        flow.job_target = JobTarget(host=flow.host, name=request.name, vm_id=flow.vm_id)  # so ?vm_id= finds it
+        start = StartPayload(**flow.target_fields(), announce="wait_for_key" in flow.plan)
+        yield from flow.step("start", c.VM_START_AND_ANNOUNCE, start)
 
         if "wait_for_key" in flow.plan:
-            yield from flow.status("wait_for_key", "Running")
+            yield from flow.status("wait_for_key", StepStatus.RUNNING)
             yield from self._wait_guest({"waitingforaeskey"}, timing.key_timeout, "the guest's provisioning key")
-            yield from flow.status("wait_for_key", "Succeeded")
+            yield from flow.status("wait_for_key", StepStatus.SUCCEEDED)
 
-            yield from flow.status("publish", "Running")
-            publish = flow.target(sealed_guest=self.spec.sealed_guest, os_family=self.spec.os_family)
-            yield from flow.call(act.vm_publish_guest_data, publish)
+            yield from flow.status("publish", StepStatus.RUNNING)
+            publish = PublishPayload(
+                **flow.target_fields(), sealed_guest=self.spec.sealed_guest, os_family=self.spec.os_family
+            )
+            yield from flow.call(c.VM_PUBLISH_GUEST_DATA, publish)
             yield from flow.wait(timing.publish_delay)
-            yield from flow.status("publish", "Succeeded")
+            yield from flow.status("publish", StepStatus.SUCCEEDED)
 
-            yield from flow.step("signal", act.vm_signal_published, flow.target())
+            yield from flow.step("signal", c.VM_SIGNAL_PUBLISHED, flow.target())
 
-            yield from flow.status("wait_for_apply", "Running")
+            yield from flow.status("wait_for_apply", StepStatus.RUNNING)
             yield from self._wait_guest({"provisioningapplied"}, timing.apply_timeout, "the guest to apply its data")
-            yield from flow.status("wait_for_apply", "Succeeded")
+            yield from flow.status("wait_for_apply", StepStatus.SUCCEEDED)
 
         if "cluster" in flow.plan:
             self.clustered = True
-            yield from flow.step("cluster", act.vm_cluster_add, flow.target())
+            yield from flow.step("cluster", c.VM_CLUSTER_ADD, flow.target())
         if "eject_iso" in flow.plan:
-            yield from flow.step("eject_iso", act.vm_finish_guest, flow.target())
-        yield from flow.status("refresh", "Running")
-        vm = yield from flow.call(act.vm_refresh_and_describe, flow.target(), cancellable=False)
-        yield from flow.status("refresh", "Succeeded")
-        return {"vm_id": flow.vm_id, "host": flow.host, "name": request["name"], "vm": vm}
+            yield from flow.step("eject_iso", c.VM_FINISH_GUEST, flow.target())
+        yield from flow.status("refresh", StepStatus.RUNNING)
+        vm = yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False)
+        yield from flow.status("refresh", StepStatus.SUCCEEDED)
+        return CreateOutput(vm_id=flow.vm_id, host=flow.host, name=request.name, vm=vm)
 
     def _wait_guest(self, wanted: set[str], timeout: float, what: str) -> Gen:
         """Monitor loop: poll the guest state until ``wanted``, a failure or the deadline (no connection held)."""
         flow = self.flow
         deadline = flow.ctx.current_utc_datetime + timedelta(seconds=timeout)
         while True:
-            status = yield from flow.call(act.vm_guest_status, flow.target())
-            state = status.get("state")
-            if state != flow.guest_state:
-                flow.guest_state = state
+            status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, flow.target())
+            if status.state != flow.guest_state:
+                flow.guest_state = status.state
                 flow.publish_status()
-            if state in wanted:
+            if status.state in wanted:
                 return status
-            summary = status.get("error_summary")
-            if state == "provisioningfailed":
+            summary = status.error_summary
+            if status.state == "provisioningfailed":
                 raise StepError("GuestProvisioningFailed", f"the guest reported: {summary or 'no summary'}")
             if flow.ctx.current_utc_datetime >= deadline:
-                last = f"last guest state: {state or 'none'}" + (f", guest error: {summary}" if summary else "")
+                last = f"last guest state: {status.state or 'none'}" + (f", guest error: {summary}" if summary else "")
                 raise StepError("GuestTimeout", f"waited {timeout:g} s for {what}; {last}")
             yield from flow.wait(self.spec.timing.poll_interval)
 
@@ -170,28 +164,30 @@ class _Create:
     def _release_clone_slot(self) -> Gen:
         yield self.flow.ctx.call_entity(self._slot(), "release", {"owner": self.spec.job_id, "at": self.flow.stamp()})
 
-    def compensate(self) -> Gen:
+    def compensate(self) -> Generator[Any, Any, CleanupReport]:
         """Remove what this job created, in reverse order; returns a cleanup report (never raises)."""
         flow = self.flow
-        if self.request.get("keep_on_failure"):
-            return {"status": "Skipped", "reason": "keep_on_failure was requested", "kept_vm_id": flow.vm_id}
+        if self.request.keep_on_failure:
+            return CleanupReport("Skipped", reason="keep_on_failure was requested", kept_vm_id=flow.vm_id)
         if not self.host_touched or flow.host is None:
-            return {"status": "Nothing to clean up"}
+            return CleanupReport("Nothing to clean up")
         actions: list[str] = []
         try:
             if self.clustered and flow.vm_id:
-                yield from flow.call(act.vm_cluster_remove, flow.target(), cancellable=False)
+                yield from flow.call(c.VM_CLUSTER_REMOVE, flow.target(), cancellable=False)
                 actions.append("removed the cluster role")
-            removed = yield from flow.call(act.vm_cleanup, flow.target(name=self.request["name"]), cancellable=False)
-            actions.append(removed.get("summary", "removed"))
-            yield from flow.call(act.vm_refresh_and_describe, flow.target(vm_id=None), cancellable=False)
+            cleanup = CleanupPayload(**flow.target_fields(), name=self.request.name)
+            removed = yield from flow.call(c.VM_CLEANUP, cleanup, cancellable=False)
+            actions.append(removed.summary)
+            yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, replace(flow.target(), vm_id=None), cancellable=False)
         except Exception as exc:
-            return {"status": "Failed", "actions": actions, "error": StepError.from_exception(exc).to_json()}
-        return {"status": "Succeeded", "actions": actions}
+            return CleanupReport("Failed", actions=tuple(actions), error=StepError.from_exception(exc).to_json())
+        return CleanupReport("Succeeded", actions=tuple(actions))
 
 
+@bp.function_name(name=c.CREATE_VM.name)
 @bp.orchestration_trigger(context_name="context")
 def create_vm(context: df.DurableOrchestrationContext) -> Gen:
     """Create one VM end to end (see the module docstring)."""
-    job = _Create(context, CreateSpec.from_json(context.get_input()))
+    job = _Create(context, c.CREATE_VM.input.load(context.get_input()))
     return (yield from run_job(job.flow, job.run, job.compensate))

@@ -1,51 +1,38 @@
 """The machinery every VM workflow shares: steps with progress, retries, cancellation and the job record.
 
-:class:`StepFlow` wraps an orchestration context. ``call`` runs an activity, retrying transient failures with
-exponential backoff (durable timers) and failing at once on permanent ones; it notices a ``cancel`` event but
-never abandons an activity mid-way. ``status`` records step transitions in custom status (live progress) and step
-starts in the job record. :func:`run_job` runs a workflow body, and on failure or cancellation runs its
-compensation, writes the final job record and fails the orchestration with the original error. Everything here is
-deterministic: time comes from the context, settings from the input.
+:class:`StepFlow` wraps an orchestration context. ``call`` runs an activity through its typed contract, retrying
+transient failures with exponential backoff (durable timers) and failing at once on permanent ones; it notices a
+``cancel`` event but never abandons an activity mid-way. ``status`` records step transitions in custom status (live
+progress) and step starts in the job record. :func:`run_job` runs a workflow body, and on failure or cancellation
+runs its compensation, writes the final job record and fails the orchestration with the original error.
+Everything here is deterministic: time comes from the context, settings from the input.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import azure.durable_functions as df
 
-from functions.workflows import vm_activities as act
-from functions.workflows.errors import StepError
+from functions.errors import StepError
+from functions.models.jobs import JobPatch, JobStatus, JobTarget, StepRecord, StepStatus
+from functions.models.json import JsonObject
+from functions.provisioning.contracts import JOB_UPDATE, Activity
+from functions.provisioning.payloads import JobUpdate, TargetFields, VmTarget
+from functions.provisioning.workflow_data import CleanupReport, Timing
 
-__all__ = ["CanceledError", "Gen", "StepFlow", "Timing", "run_job"]
+__all__ = ["CanceledError", "Gen", "Output", "StepFlow", "run_job"]
 
 Gen = Generator[Any, Any, Any]
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 class CanceledError(Exception):
     """The job was canceled by a caller."""
-
-
-@dataclass(frozen=True)
-class Timing:
-    """Deadlines and intervals (from settings, resolved by the starter — orchestrators cannot read settings)."""
-
-    key_timeout: float = 600
-    apply_timeout: float = 1800
-    poll_interval: float = 5
-    publish_delay: float = 30
-    retry_attempts: int = 4
-    retry_first_interval: float = 5
-    slot_retry_interval: float = 5
-    clone_slots: int = 2
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Timing:
-        """Build from the input's ``timing`` object (unknown keys ignored)."""
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 class StepFlow:
@@ -68,8 +55,8 @@ class StepFlow:
         self.host = host
         self.vm_id = vm_id
         self.guest_state: str | None = None
-        self.steps: list[dict[str, Any]] = []
-        self.job_target: dict[str, Any] | None = None  # written with the next step start when it changes
+        self.steps: list[StepRecord] = []
+        self.job_target: JobTarget | None = None  # written with the next step start when it changes
         self.cancel = context.wait_for_external_event("cancel")
 
     # -- progress ------------------------------------------------------------------------------------------------
@@ -78,9 +65,9 @@ class StepFlow:
         """The orchestration's current time (replay-safe)."""
         return str(self.ctx.current_utc_datetime.isoformat())
 
-    def custom_status(self, step: str | None = None) -> dict[str, Any]:
+    def custom_status(self, step: str | None = None) -> JsonObject:
         """What callers see while the job runs."""
-        step = step or (self.steps[-1]["name"] if self.steps else "starting")
+        step = step or (self.steps[-1].name if self.steps else "starting")
         index = self.plan.index(step) + 1 if step in self.plan else len(self.plan)
         return {
             "step": step,
@@ -89,43 +76,47 @@ class StepFlow:
             "host": self.host,
             "vm_id": self.vm_id,
             "guest_state": self.guest_state,
-            "steps": self.steps,
+            "steps": [s.to_json() for s in self.steps],
         }
 
     def publish_status(self, step: str | None = None) -> None:
         """Refresh the custom status."""
         self.ctx.set_custom_status(self.custom_status(step))
 
-    def status(self, step: str, state: str) -> Gen:
+    def status(self, step: str, state: StepStatus) -> Gen:
         """Record a step transition; a step's start is also written to the job record."""
-        entry = next((s for s in self.steps if s["name"] == step), None)
-        if entry is None:
-            entry = {"name": step, "status": state, "started": self.stamp(), "finished": None}
-            self.steps.append(entry)
-        entry["status"] = state
-        if state != "Running":
-            entry["finished"] = self.stamp()
+        position = next((i for i, s in enumerate(self.steps) if s.name == step), None)
+        if position is None:
+            self.steps.append(StepRecord(step, state, started=self.stamp()))
+            position = len(self.steps) - 1
+        finished = self.stamp() if state != StepStatus.RUNNING else self.steps[position].finished
+        self.steps[position] = replace(self.steps[position], status=state, finished=finished)
         self.publish_status(step)
-        if state == "Running":
-            patch: dict[str, Any] = {"status": "Running", "current_step": step, "steps": self.steps}
-            if self.job_target is not None:
-                patch["target"], self.job_target = self.job_target, None
+        if state == StepStatus.RUNNING:
+            target, self.job_target = self.job_target, None
+            patch = JobPatch(status=JobStatus.RUNNING, current_step=step, steps=tuple(self.steps), target=target)
             yield from self.job_update(patch)
 
-    def step(self, name: str, activity: Any, payload: dict[str, Any]) -> Gen:
+    def step(self, name: str, activity: Activity[P, R], payload: P) -> Generator[Any, Any, R]:
         """Run one step: mark it running, call its activity, mark it done; returns the activity's result."""
-        yield from self.status(name, "Running")
+        yield from self.status(name, StepStatus.RUNNING)
         result = yield from self.call(activity, payload)
-        yield from self.status(name, "Succeeded")
+        yield from self.status(name, StepStatus.SUCCEEDED)
         return result
 
-    def job_update(self, patch: dict[str, Any]) -> Gen:
-        """Merge ``patch`` into the job record (retried like any step; not cancellable)."""
-        yield from self.call(act.job_update, {"job_id": self.job_id, "patch": patch}, cancellable=False)
+    def job_update(self, patch: JobPatch) -> Gen:
+        """Apply ``patch`` to the job record (retried like any step; not cancellable)."""
+        yield from self.call(JOB_UPDATE, JobUpdate(self.job_id, patch), cancellable=False)
 
-    def target(self, **extra: Any) -> dict[str, Any]:
+    def target(self) -> VmTarget:
         """The common activity payload: job, host and VM."""
-        return {"job_id": self.job_id, "host": self.host, "vm_id": self.vm_id, **extra}
+        assert self.host is not None, "the host is known once placement ran"
+        return VmTarget(job_id=self.job_id, host=self.host, vm_id=self.vm_id)
+
+    def target_fields(self) -> TargetFields:
+        """The fields of :meth:`target`, to build a step's own payload type from."""
+        target = self.target()
+        return {"job_id": target.job_id, "host": target.host, "vm_id": target.vm_id}
 
     # -- calling activities --------------------------------------------------------------------------------------
 
@@ -134,12 +125,13 @@ class StepFlow:
         if self.cancel.is_completed:
             raise CanceledError()
 
-    def call(self, activity: Any, payload: dict[str, Any], *, cancellable: bool = True) -> Gen:
+    def call(self, activity: Activity[P, R], payload: P, *, cancellable: bool = True) -> Generator[Any, Any, R]:
         """Call ``activity``: transient failures retried with exponential backoff, permanent ones raised at once."""
+        data = activity.payload.dump(payload)
         attempt = 0
         while True:
             attempt += 1
-            task = self.ctx.call_activity(activity, payload)
+            task = self.ctx.call_activity(activity.name, data)
             try:
                 if cancellable and not self.cancel.is_completed:
                     yield self.ctx.task_any([task, self.cancel])
@@ -153,7 +145,7 @@ class StepFlow:
                 continue
             if cancellable:
                 self.check_cancel()
-            return result
+            return activity.result.load(result)
 
     def wait(self, seconds: float, *, cancellable: bool = True) -> Gen:
         """A durable timer; a cancel event ends it early with :class:`CanceledError`."""
@@ -169,36 +161,50 @@ class StepFlow:
             raise CanceledError()
 
 
+class Output(Protocol):
+    """What a workflow body returns: its output, as JSON for the orchestration's output and the job's result."""
+
+    def to_json(self) -> JsonObject:
+        """The output document."""
+        ...
+
+
 def run_job(
-    flow: StepFlow, body: Callable[[], Gen], compensate: Callable[[], Gen] | None = None
-) -> Generator[Any, Any, dict[str, Any]]:
+    flow: StepFlow,
+    body: Callable[[], Generator[Any, Any, Output]],
+    compensate: Callable[[], Generator[Any, Any, CleanupReport]] | None = None,
+) -> Generator[Any, Any, JsonObject]:
     """Run ``body``; on failure or cancel, compensate, record the outcome and fail with the original error."""
-    yield from flow.job_update({"status": "Running", "started": flow.stamp(), "steps": []})
+    yield from flow.job_update(JobPatch(status=JobStatus.RUNNING, started=flow.stamp(), steps=()))
     try:
-        result: dict[str, Any] = yield from body()
+        output = yield from body()
     except Exception as exc:
         canceled = isinstance(exc, CanceledError)
         error = StepError("Canceled", "the job was canceled") if canceled else StepError.from_exception(exc)
-        failed_step = next((s["name"] for s in reversed(flow.steps) if s["status"] == "Running"), None)
-        for step in flow.steps:
-            if step["status"] == "Running":
-                step["status"] = "Canceled" if canceled else "Failed"
-                step["finished"] = flow.stamp()
+        failed_step = next((s.name for s in reversed(flow.steps) if s.status == StepStatus.RUNNING), None)
+        ended = StepStatus.CANCELED if canceled else StepStatus.FAILED
+        flow.steps = [
+            replace(s, status=ended, finished=flow.stamp()) if s.status == StepStatus.RUNNING else s for s in flow.steps
+        ]
         flow.ctx.set_custom_status({**flow.custom_status(failed_step), "step": "compensating"})
-        cleanup = (yield from compensate()) if compensate is not None else {"status": "Nothing to clean up"}
-        status = "Canceled" if canceled else "Failed"
+        report = (yield from compensate()) if compensate is not None else CleanupReport("Nothing to clean up")
+        cleanup = report.to_json()
+        status = JobStatus.CANCELED if canceled else JobStatus.FAILED
         yield from flow.job_update(
-            {
-                "status": status,
-                "failed_step": failed_step,
-                "error": error.to_json(),
-                "cleanup": cleanup,
-                "steps": flow.steps,
-                "finished": flow.stamp(),
-            }
+            JobPatch(
+                status=status,
+                failed_step=failed_step,
+                error=error.job_error(),
+                cleanup=cleanup,
+                steps=tuple(flow.steps),
+                finished=flow.stamp(),
+                fields=frozenset({"failed_step"}) if failed_step is None else frozenset(),
+            )
         )
-        flow.ctx.set_custom_status({**flow.custom_status(failed_step), "step": status.lower(), "cleanup": cleanup})
-        raise StepError(error.category, f"{error.message} (cleanup: {cleanup.get('status')})") from None
-    yield from flow.job_update({"status": "Succeeded", "result": result, "steps": flow.steps, "finished": flow.stamp()})
+        flow.ctx.set_custom_status({**flow.custom_status(failed_step), "step": str(status).lower(), "cleanup": cleanup})
+        raise StepError(error.category, f"{error.message} (cleanup: {report.status})") from None
+    result = output.to_json()
+    final = JobPatch(status=JobStatus.SUCCEEDED, result=result, steps=tuple(flow.steps), finished=flow.stamp())
+    yield from flow.job_update(final)
     flow.ctx.set_custom_status({**flow.custom_status(), "step": "done"})
     return result

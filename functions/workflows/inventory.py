@@ -15,62 +15,66 @@ from typing import Any
 
 import azure.durable_functions as df
 
-from functions.workflows.inventory_activities import inventory_collect_host, inventory_prune
-from functions.workflows.vm_activities import job_update
+from functions.models.inventory import HostSyncSummary
+from functions.models.jobs import JobPatch, JobStatus
+from functions.models.json import JsonObject
+from functions.provisioning import contracts as c
+from functions.provisioning.payloads import JobUpdate, PruneResult
+from functions.provisioning.workflow_data import HostFailure, SyncOutput
 
-__all__ = ["INSTANCE_ID", "bp", "inventory_sync", "summarise"]
+__all__ = ["bp", "summarise"]
 
 bp = df.Blueprint()
-INSTANCE_ID = "inventory-sync"
 
 
 def summarise(
-    hosts: Sequence[dict[str, Any]], pruned: dict[str, Any], started: datetime, finished: datetime
-) -> dict[str, Any]:
+    hosts: Sequence[HostSyncSummary], pruned: PruneResult | None, started: datetime, finished: datetime
+) -> SyncOutput:
     """The orchestration's output: totals and the failed hosts with their errors."""
-    failed = [{"host": h.get("host"), "error": h.get("error")} for h in hosts if not h.get("ok")]
-    return {
-        "hosts": len(hosts),
-        "succeeded": len(hosts) - len(failed),
-        "failed": failed,
-        "vms": sum(int(h.get("vms") or 0) for h in hosts),
-        "entities_written": sum(int(h.get("written") or 0) for h in hosts),
-        "entities_deleted": sum(int(h.get("deleted") or 0) for h in hosts) + int(pruned.get("deleted") or 0),
-        "slowest_host_s": max((float(h.get("duration_s") or 0) for h in hosts), default=0.0),
-        "started": started.isoformat(),
-        "finished": finished.isoformat(),
-    }
+    failed = tuple(HostFailure(h.host, h.error) for h in hosts if not h.ok)
+    return SyncOutput(
+        hosts=len(hosts),
+        succeeded=len(hosts) - len(failed),
+        failed=failed,
+        vms=sum(h.vms for h in hosts),
+        entities_written=sum(h.written for h in hosts),
+        entities_deleted=sum(h.deleted for h in hosts) + (pruned.deleted if pruned else 0),
+        slowest_host_s=max((float(h.duration_s) for h in hosts), default=0.0),
+        started=started.isoformat(),
+        finished=finished.isoformat(),
+    )
 
 
+@bp.function_name(name=c.INVENTORY_SYNC.name)
 @bp.orchestration_trigger(context_name="context")
-def inventory_sync(context: df.DurableOrchestrationContext) -> Generator[Any, Any, dict[str, Any]]:
+def inventory_sync(context: df.DurableOrchestrationContext) -> Generator[Any, Any, JsonObject]:
     """Sync every host in the input; the output summarises the run."""
-    spec: dict[str, Any] = context.get_input() or {}
-    hosts: list[str] = list(spec.get("hosts", []))
+    spec = c.INVENTORY_SYNC.input.load(context.get_input())
     started = context.current_utc_datetime
-    job_id = spec.get("job_id")  # set when the API started the sync (the timer's runs have no job record)
-    if job_id:
-        yield context.call_activity(job_update, {"job_id": job_id, "patch": {"status": "Running"}})
-    tasks = [context.call_activity(inventory_collect_host, host) for host in hosts]
+    if spec.job_id:
+        running = JobUpdate(spec.job_id, JobPatch(status=JobStatus.RUNNING))
+        yield context.call_activity(c.JOB_UPDATE.name, c.JOB_UPDATE.payload.dump(running))
+    tasks = [context.call_activity(c.INVENTORY_COLLECT_HOST.name, host) for host in spec.hosts]
     if tasks:
-        deadline = context.create_timer(started + timedelta(seconds=float(spec.get("deadline_seconds", 600))))
+        deadline = context.create_timer(started + timedelta(seconds=spec.deadline_seconds))
         everything = context.task_all(tasks)
         winner = yield context.task_any([everything, deadline])
         if winner is everything:
             deadline.cancel()
-    summaries: list[dict[str, Any]] = []
-    for host, task in zip(hosts, tasks, strict=True):
+    summaries: list[HostSyncSummary] = []
+    for host, task in zip(spec.hosts, tasks, strict=True):
         if not task.is_completed:
-            summaries.append({"host": host, "ok": False, "error": "timed out; the collection is still running"})
+            summaries.append(HostSyncSummary(host, ok=False, error="timed out; the collection is still running"))
         elif task.state.name == "FAILED":
-            summaries.append({"host": host, "ok": False, "error": str(task.result)[:500]})
+            summaries.append(HostSyncSummary(host, ok=False, error=str(task.result)[:500]))
         else:
-            summaries.append(task.result)
-    pruned: dict[str, Any] = {}
-    if spec.get("prune", True):
-        pruned = yield context.call_activity(inventory_prune, hosts)
-    summary = summarise(summaries, pruned, started, context.current_utc_datetime)
-    if job_id:
-        final = {"status": "Succeeded", "result": summary, "finished": context.current_utc_datetime.isoformat()}
-        yield context.call_activity(job_update, {"job_id": job_id, "patch": final})
+            summaries.append(c.INVENTORY_COLLECT_HOST.result.load(task.result))
+    pruned: PruneResult | None = None
+    if spec.prune:
+        raw = yield context.call_activity(c.INVENTORY_PRUNE.name, c.INVENTORY_PRUNE.payload.dump(spec.hosts))
+        pruned = c.INVENTORY_PRUNE.result.load(raw)
+    summary = summarise(summaries, pruned, started, context.current_utc_datetime).to_json()
+    if spec.job_id:
+        final = JobPatch(status=JobStatus.SUCCEEDED, result=summary, finished=context.current_utc_datetime.isoformat())
+        yield context.call_activity(c.JOB_UPDATE.name, c.JOB_UPDATE.payload.dump(JobUpdate(spec.job_id, final)))
     return summary

@@ -8,62 +8,63 @@ and an optional fallback to turning off) and restart; an invalid transition fail
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from dataclasses import replace
 from typing import Any
 
 import azure.durable_functions as df
 
-from functions.workflows import vm_activities as act
-from functions.workflows.flow import Gen, StepFlow, Timing, run_job
+from functions.models.jobs import StepStatus
+from functions.provisioning import contracts as c
+from functions.provisioning.payloads import PowerPayload
+from functions.provisioning.workflow_data import DeleteOutput, LifecycleInput, PowerOutput
+from functions.workflows.flow import Gen, StepFlow, run_job
 
-__all__ = ["POWER_ACTIONS", "bp"]
+__all__ = ["bp"]
 
 bp = df.Blueprint()
-POWER_ACTIONS = ("start", "stop", "shutdown", "restart")
 
 
-def _flow(context: df.DurableOrchestrationContext, plan: list[str]) -> tuple[StepFlow, dict[str, Any]]:
-    spec: dict[str, Any] = context.get_input()
-    flow = StepFlow(
-        context,
-        job_id=str(spec["job_id"]),
-        timing=Timing.from_json(dict(spec.get("timing") or {})),
-        plan=plan,
-        host=spec["host"],
-        vm_id=spec["vm_id"],
-    )
-    return flow, spec
+def _flow(context: df.DurableOrchestrationContext, spec: LifecycleInput, plan: list[str]) -> StepFlow:
+    return StepFlow(context, job_id=spec.job_id, timing=spec.timing, plan=plan, host=spec.host, vm_id=spec.vm_id)
 
 
+@bp.function_name(name=c.DELETE_VM.name)
 @bp.orchestration_trigger(context_name="context")
 def delete_vm(context: df.DurableOrchestrationContext) -> Gen:
     """Delete one VM and everything that belongs to it."""
-    flow, _ = _flow(context, ["remove", "refresh"])
+    spec = c.DELETE_VM.input.load(context.get_input())
+    flow = _flow(context, spec, ["remove", "refresh"])
 
-    def body() -> Gen:
-        removed = yield from flow.step("remove", act.vm_remove, flow.target())
-        yield from flow.status("refresh", "Running")
-        yield from flow.call(act.vm_refresh_and_describe, flow.target(vm_id=None), cancellable=False)
-        yield from flow.status("refresh", "Succeeded")
-        return {"vm_id": flow.vm_id, "host": flow.host, "existed": removed["existed"], "name": removed["name"]}
+    def body() -> Generator[Any, Any, DeleteOutput]:
+        removed = yield from flow.step("remove", c.VM_REMOVE, flow.target())
+        yield from flow.status("refresh", StepStatus.RUNNING)
+        yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, replace(flow.target(), vm_id=None), cancellable=False)
+        yield from flow.status("refresh", StepStatus.SUCCEEDED)
+        return DeleteOutput(vm_id=flow.vm_id, host=flow.host, existed=removed.existed, name=removed.name)
 
     return (yield from run_job(flow, body))
 
 
+@bp.function_name(name=c.POWER_VM.name)
 @bp.orchestration_trigger(context_name="context")
 def power_vm(context: df.DurableOrchestrationContext) -> Gen:
     """Run one power action on a VM."""
-    flow, spec = _flow(context, ["power", "refresh"])
-    payload = flow.target(
-        action=spec["action"],
-        timeout_seconds=spec.get("timeout_seconds", 120),
-        force_after_timeout=bool(spec.get("force_after_timeout", False)),
+    spec = c.POWER_VM.input.load(context.get_input())
+    flow = _flow(context, spec, ["power", "refresh"])
+    action = spec.action or "start"
+    payload = PowerPayload(
+        **flow.target_fields(),
+        action=action,
+        timeout_seconds=spec.timeout_seconds if spec.timeout_seconds is not None else 120,
+        force_after_timeout=bool(spec.force_after_timeout),
     )
 
-    def body() -> Gen:
-        result = yield from flow.step("power", act.vm_power, payload)
-        yield from flow.status("refresh", "Running")
-        vm = yield from flow.call(act.vm_refresh_and_describe, flow.target(), cancellable=False)
-        yield from flow.status("refresh", "Succeeded")
-        return {"vm_id": flow.vm_id, "host": flow.host, "action": spec["action"], "power": result, "vm": vm}
+    def body() -> Generator[Any, Any, PowerOutput]:
+        result = yield from flow.step("power", c.VM_POWER, payload)
+        yield from flow.status("refresh", StepStatus.RUNNING)
+        vm = yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False)
+        yield from flow.status("refresh", StepStatus.SUCCEEDED)
+        return PowerOutput(vm_id=flow.vm_id, host=flow.host, action=action, power=result, vm=vm)
 
     return (yield from run_job(flow, body))

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import copy
+import json
 import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+from functions.auth import LOCAL_OBJECT_ID
 from tests.unit.test_vm_request import LINUX, readme_example
 from tools.stack import Stack
+
+EVENT_RAISED = 15  # DTFx EventType (durable-functions.md B4)
 
 
 def linux(name: str, host: str = "hv03") -> dict[str, Any]:
@@ -173,9 +177,12 @@ def test_jobs_listing_cancel_and_audit(synced: Stack) -> None:
         stack.wait(job["id"], 60)
     finally:
         stack.request_to(control, "PUT", "/hvsim/hosts/hv02/guest-behaviour", {"poll_interval": 0.1})
+    raised = [e for e in stack.history(job["id"]) if e["EventType"] == EVENT_RAISED and e["Name"] == "cancel"]
+    assert [json.loads(e["Input"]) for e in raised] == [{"by": LOCAL_OBJECT_ID}]  # who canceled reaches the workflow
     status, _, final = stack.request("GET", f"/api/v1/jobs/{job['id']}")
     assert status == 409
     assert final["job"]["status"] == "Canceled"
+    assert final["job"]["cancel_requested_by"]["id"] == LOCAL_OBJECT_ID
     assert final["job"]["cleanup"]["status"] == "Succeeded"
     assert stack.request("POST", f"/api/v1/jobs/{job['id']}/cancel")[0] == 409
     assert stack.request("GET", "/api/v1/jobs/no-such-job")[0] == 404

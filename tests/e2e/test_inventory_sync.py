@@ -2,30 +2,37 @@
 
 from __future__ import annotations
 
-import asyncio
+import threading
 import time
+from datetime import datetime
 from typing import Any
 
-from functions.workflows.inventory import INSTANCE_ID
-from tools.stack import Stack, durable_client
+from tools.stack import Stack
 
 
-def sync_now(stack: Stack, hosts: list[str] | None = None) -> dict[str, Any]:
-    """Run one sync to completion (waiting for one already running) and return its output."""
-    all_hosts = [h.name for h in stack.lab.hosts]
-    payload = {"hosts": hosts or all_hosts, "prune": hosts is None, "deadline_seconds": 60}
-    for _ in range(50):
-        stack.wait(INSTANCE_ID)
-        status, _, _ = stack.request(
-            "POST", f"/runtime/webhooks/durabletask/orchestrators/inventory_sync/{INSTANCE_ID}", payload
-        )
-        if status == 202:
-            break
-        time.sleep(0.2)  # the timer started one in between
-    result = stack.wait(INSTANCE_ID)
-    assert result["runtimeStatus"] == "Completed", result
-    output: dict[str, Any] = result["output"]
-    return output
+def wait_job(stack: Stack, job_id: str, timeout: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status, _, body = stack.request("GET", f"/api/v1/jobs/{job_id}")
+        if status != 202:
+            return body["job"] if status >= 400 else body  # type: ignore[no-any-return]
+        time.sleep(0.2)
+    raise AssertionError(f"job {job_id} did not finish")
+
+
+def sync_now(stack: Stack) -> dict[str, Any]:
+    """Run one sync of every host that starts after this call (waiting out one already running); its summary."""
+    asked = time.time()
+    for _ in range(20):
+        status, _, job = stack.request("POST", "/api/v1/inventory/refresh")
+        assert status == 202, job
+        done = wait_job(stack, job["id"])
+        started = datetime.fromisoformat(done["created"].replace("Z", "+00:00")).timestamp()
+        if started >= asked - 0.5:
+            assert done["status"] == "Succeeded", done
+            result: dict[str, Any] = done["result"]
+            return result
+    raise AssertionError("no sync of this test ran")
 
 
 def lab_vm_names(stack: Stack, host: str) -> list[str]:
@@ -33,21 +40,21 @@ def lab_vm_names(stack: Stack, host: str) -> list[str]:
 
 
 def table_vm_names(stack: Stack, host: str) -> list[str]:
-    return sorted(v["name"] for v in stack.repo.iter_vms(host=host))
+    return sorted(v.name for v in stack.repo.iter_vms(host=host))
 
 
 def test_the_startup_sync_fills_the_tables(stack: Stack) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(stack.repo.list_hosts()) < 3:
         time.sleep(0.3)
-    stack.wait(INSTANCE_ID)
-    hosts = {h["name"]: h for h in stack.repo.list_hosts()}
+    wait_job(stack, "refresh-inventory-all-1")
+    hosts = {h.name: h for h in stack.repo.list_hosts()}
     assert set(hosts) == {"hv01", "hv02", "hv03"}
     for name, host in hosts.items():
-        assert host["connected"], host
+        assert host.connected, host
         assert table_vm_names(stack, name) == lab_vm_names(stack, name)
-    clusters = {c["name"]: c for c in stack.repo.clusters()}
-    assert any(c["total_hosts"] == 2 for name, c in clusters.items() if name != "Default")
+    clusters = {c.name: c for c in stack.repo.clusters()}
+    assert any(len(c.hosts) == 2 for name, c in clusters.items() if name != "Default")
 
 
 def test_out_of_band_changes_appear_on_the_next_sync(stack: Stack) -> None:
@@ -64,7 +71,7 @@ def test_out_of_band_changes_appear_on_the_next_sync(stack: Stack) -> None:
     assert "oob-new" in table_vm_names(stack, "hv02")
     changed = stack.repo.get_vm(victim.id)
     assert changed is not None
-    assert changed["notes"] == "changed out of band"
+    assert changed.details["notes"] == "changed out of band"
     assert stack.repo.get_vm(gone.id) is None
     assert table_vm_names(stack, "hv03") == lab_vm_names(stack, "hv03")
 
@@ -85,40 +92,38 @@ def test_a_dead_host_is_disconnected_with_stale_vms_and_recovers(stack: Stack) -
         assert [f["host"] for f in output["failed"]] == ["hv01"]
         host = stack.repo.get_host("hv01")
         assert host is not None
-        assert host["connected"] is False
-        assert "HostUnreachable" in host["error"]
+        assert host.connected is False
+        assert "HostUnreachable" in (host.error or "")
         stale = list(stack.repo.iter_vms(host="hv01"))
         assert stale
-        assert all(vm["stale"] and vm["last_seen"] == host["last_seen"] for vm in stale)
-        assert all(not vm["stale"] for vm in stack.repo.iter_vms(host="hv02"))
+        assert all(vm.stale and vm.last_seen == host.last_seen for vm in stale)
+        assert all(not vm.stale for vm in stack.repo.iter_vms(host="hv02"))
     finally:
         stack.request_to(control, "POST", "/hvsim/hosts/hv01/up")
     sync_now(stack)
     host = stack.repo.get_host("hv01")
     assert host is not None
-    assert host["connected"] is True
-    assert not any(vm["stale"] for vm in stack.repo.iter_vms(host="hv01"))
+    assert host.connected is True
+    assert not any(vm.stale for vm in stack.repo.iter_vms(host="hv01"))
 
 
-def test_two_starters_racing_start_one_sync(stack: Stack) -> None:
-    from functions.workflows import starters
+def test_refreshes_racing_start_one_sync(stack: Stack) -> None:
+    sync_now(stack)
+    answers: list[str] = []
+    for host in stack.lab.hosts:  # slow hosts keep the sync running while every request arrives
+        host.server.faults.update({"latency_ms": 150})
 
-    stack.wait(INSTANCE_ID)
-    client = durable_client(stack)
+    def refresh() -> None:
+        status, _, job = stack.request("POST", "/api/v1/inventory/refresh")
+        assert status == 202, job
+        answers.append(job["id"])
 
-    async def race() -> list[tuple[str, bool]]:
-        from azure.durable_functions.models.utils import http_utils
-
-        try:
-            return list(await asyncio.gather(*(starters.start_inventory_sync(client) for _ in range(4))))
-        finally:
-            await http_utils._close_session()  # the SDK keeps one session per process
-
-    saved = starters.sync_input
-    starters.sync_input = lambda hosts=None: {"hosts": ["hv01", "hv02", "hv03"], "prune": False}  # type: ignore[assignment]
-    try:
-        results = asyncio.run(race())
-    finally:
-        starters.sync_input = saved  # type: ignore[assignment]
-    assert sum(started for _, started in results) == 1
-    stack.wait(INSTANCE_ID)
+    threads = [threading.Thread(target=refresh) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for host in stack.lab.hosts:
+        host.server.faults.update({"latency_ms": 0})
+    assert len(set(answers)) == 1, answers
+    assert wait_job(stack, answers[0])["status"] == "Succeeded"

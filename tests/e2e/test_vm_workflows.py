@@ -2,71 +2,48 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from functions.jobs.service import Submission, create_input, submit_job
-from functions.models import parse_vm_request
-from functions.settings import load_settings
 from tests.unit.test_vm_request import LINUX, WINDOWS
-from tools.stack import Stack, durable_client
+from tools.stack import Stack
 
 
-def submit(stack: Stack, kind: str, orchestrator: str, claim: str, target: dict[str, Any], build: Any) -> Submission:
-    """Submit a job the way the API does (job record, claim, start) through the real SDK client."""
-    from azure.durable_functions.models.utils import http_utils
+@dataclass
+class Submitted:
+    """The job document a write answered with (202)."""
 
-    async def go() -> Submission:
-        try:
-            return await submit_job(
-                durable_client(stack),
-                kind=kind,
-                orchestrator=orchestrator,
-                target=target,
-                claim=claim,
-                build_input=build,
-                requested_by={"id": "tester", "name": "Test", "type": "user"},
-                store=stack.jobs,
-            )
-        finally:
-            await http_utils._close_session()
-
-    return asyncio.run(go())
+    job: dict[str, Any]
 
 
-def create(stack: Stack, payload: dict[str, Any]) -> Submission:
-    request = parse_vm_request(payload)
-    settings = load_settings(stack.env)
-    target = {"host": request.host, "name": request.name, "vm_id": None}
-    claim = f"{request.host or 'any'}:{request.name.lower()}"
-    return submit(
-        stack, "create_vm", "create_vm", claim, target, lambda job_id: create_input(job_id, request, settings)
-    )
+def write(stack: Stack, method: str, path: str, body: Any = None) -> Submitted:
+    status, _, job = stack.request(method, path, body)
+    assert status == 202, (status, job)
+    return Submitted(job)
 
 
-def lifecycle(stack: Stack, orchestrator: str, host: str, vm_id: str, **extra: Any) -> Submission:
-    settings = load_settings(stack.env)
-    kind = "delete_vm" if orchestrator == "delete_vm" else "power_vm"
-    claim = vm_id
+def create(stack: Stack, payload: dict[str, Any]) -> Submitted:
+    return write(stack, "POST", "/api/v1/vms", payload)
 
-    def build(job_id: str) -> dict[str, Any]:
-        from functions.jobs.service import timing_input
 
-        return {"job_id": job_id, "host": host, "vm_id": vm_id, "timing": timing_input(settings), **extra}
+def power(stack: Stack, vm_id: str, action: str) -> Submitted:
+    return write(stack, "POST", f"/api/v1/vms/{vm_id}/{action}")
 
-    return submit(stack, kind, orchestrator, claim, {"host": host, "vm_id": vm_id}, build)
+
+def delete(stack: Stack, vm_id: str) -> Submitted:
+    return write(stack, "DELETE", f"/api/v1/vms/{vm_id}")
 
 
 def finished(stack: Stack, job_id: str, timeout: float = 120) -> dict[str, Any]:
     status = stack.wait(job_id, timeout)
     job = stack.jobs.get(job_id)
     assert job is not None
-    return {"durable": status, "job": job}
+    return {"durable": status, "job": job.to_json()}
 
 
 def linux(name: str, host: str = "hv03") -> dict[str, Any]:
@@ -83,7 +60,6 @@ def windows(name: str, host: str = "hv03") -> dict[str, Any]:
 
 def test_create_a_linux_vm_and_watch_every_step(stack: Stack) -> None:
     submission = create(stack, linux("lnx-e2e01"))
-    assert submission.created
     seen: list[str] = []
 
     def watch(status: dict[str, Any]) -> bool:
@@ -100,11 +76,12 @@ def test_create_a_linux_vm_and_watch_every_step(stack: Stack) -> None:
         assert step in seen or step in [s["name"] for s in result["customStatus"]["steps"]]
     job = stack.jobs.get(submission.job["id"])
     assert job is not None
-    assert job["status"] == "Succeeded"
-    vm_id = job["result"]["vm_id"]
+    assert job.status == "Succeeded"
+    assert job.result is not None
+    vm_id = job.result["vm_id"]
     vm = stack.repo.get_vm(vm_id)
     assert vm is not None
-    assert (vm["name"], vm["host"], vm["state"]) == ("lnx-e2e01", "hv03", "Running")
+    assert (vm.name, vm.host, vm.state) == ("lnx-e2e01", "hv03", "Running")
     model = stack.lab.host("hv03").model.vms[vm_id]
     assert model.guest is not None
     applied = model.guest.agent.applied  # type: ignore[union-attr]
@@ -118,8 +95,8 @@ def test_create_a_windows_vm_with_static_ip_and_domain_join(stack: Stack) -> Non
     assert outcome["job"]["status"] == "Succeeded", outcome
     vm = stack.repo.get_vm(outcome["job"]["result"]["vm_id"])
     assert vm is not None
-    assert "10.0.0.5" in vm["ip_addresses"]
-    applied = stack.lab.host("hv03").model.vms[vm["id"]].guest.agent.applied  # type: ignore[union-attr]
+    assert "10.0.0.5" in vm.ip_addresses
+    applied = stack.lab.host("hv03").model.vms[vm.id].guest.agent.applied  # type: ignore[union-attr]
     assert applied.domain is not None
     assert applied.domain.domain == "corp.example"
 
@@ -127,7 +104,6 @@ def test_create_a_windows_vm_with_static_ip_and_domain_join(stack: Stack) -> Non
 def test_a_second_create_of_the_same_vm_returns_the_running_job(stack: Stack) -> None:
     first = create(stack, linux("dup-e2e01"))
     second = create(stack, linux("dup-e2e01"))
-    assert not second.created
     assert second.job["id"] == first.job["id"]
     assert finished(stack, first.job["id"])["job"]["status"] == "Succeeded"
 
@@ -149,28 +125,27 @@ def test_a_failing_guest_is_compensated(stack: Stack) -> None:
     assert job["failed_step"] == "wait_for_apply"
     assert job["cleanup"]["status"] == "Succeeded"
     assert not [vm for vm in stack.lab.host("hv02").model.vms.values() if vm.name == "bad-e2e01"]
-    assert not [vm for vm in stack.repo.iter_vms(host="hv02") if vm["name"] == "bad-e2e01"]
+    assert not [vm for vm in stack.repo.iter_vms(host="hv02") if vm.name == "bad-e2e01"]
 
 
 def test_power_actions_and_delete(stack: Stack) -> None:
     created = finished(stack, create(stack, linux("pwr-e2e01")).job["id"])["job"]
     vm_id = created["result"]["vm_id"]
-    stopped = finished(stack, lifecycle(stack, "power_vm", "hv03", vm_id, action="stop").job["id"])["job"]
+    stopped = finished(stack, power(stack, vm_id, "stop").job["id"])["job"]
     assert stopped["status"] == "Succeeded", stopped
-    assert stack.repo.get_vm(vm_id)["state"] == "Off"  # type: ignore[index]
-    started = finished(stack, lifecycle(stack, "power_vm", "hv03", vm_id, action="start").job["id"])["job"]
+    assert stack.repo.get_vm(vm_id).state == "Off"  # type: ignore[union-attr]
+    started = finished(stack, power(stack, vm_id, "start").job["id"])["job"]
     assert started["status"] == "Succeeded"
-    again = finished(stack, lifecycle(stack, "power_vm", "hv03", vm_id, action="start").job["id"])["job"]
-    assert again["status"] == "Failed"
-    assert again["error"]["category"] == "InvalidVmState"
-    deleted = finished(stack, lifecycle(stack, "delete_vm", "hv03", vm_id).job["id"])["job"]
+    status, _, problem = stack.request("POST", f"/api/v1/vms/{vm_id}/start")
+    assert status == 409, problem
+    assert problem["state"] in ("Starting", "Running")
+    deleted = finished(stack, delete(stack, vm_id).job["id"])["job"]
     assert deleted["status"] == "Succeeded"
     assert deleted["result"]["existed"] is True
     assert vm_id not in stack.lab.host("hv03").model.vms
     assert stack.repo.get_vm(vm_id) is None
-    gone = finished(stack, lifecycle(stack, "delete_vm", "hv03", vm_id).job["id"])["job"]
-    assert gone["status"] == "Succeeded"
-    assert gone["result"]["existed"] is False
+    status, _, problem = stack.request("DELETE", f"/api/v1/vms/{vm_id}")
+    assert status == 404, problem  # gone from the host and from the inventory
 
 
 def test_no_plaintext_secret_in_the_task_hub_or_the_log(stack: Stack) -> None:
@@ -186,7 +161,7 @@ def test_no_plaintext_secret_in_the_task_hub_or_the_log(stack: Stack) -> None:
             assert secret.encode() not in data, (path, secret)
             assert secret.encode("utf-16-le") not in data, (path, secret)
     for job in stack.jobs.list(page_size=200).items:
-        record = stack.jobs.get(job["id"])
+        record = stack.jobs.get(job.id)
         for secret in secrets:
             assert secret not in repr(record)
 
@@ -213,8 +188,8 @@ def test_placement_picks_the_connected_host_with_most_free_memory(synced: Stack)
     stack = synced
     payload = copy.deepcopy(LINUX)
     payload["name"] = "place-e2e01"
-    hosts = [h for h in stack.repo.list_hosts() if h["connected"]]
-    expected = sorted(hosts, key=lambda h: (-float(h["facts"]["free_memory_gb"]), h["name"]))[0]["name"]
+    hosts = [h for h in stack.repo.list_hosts() if h.connected]
+    expected = sorted(hosts, key=lambda h: (-h.free_memory_gb, h.name))[0].name
     outcome = finished(stack, create(stack, payload).job["id"])
     assert outcome["job"]["status"] == "Succeeded", outcome["job"]
     assert outcome["job"]["result"]["host"] == expected

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from functions.sealing import SealError, seal, seal_json, unseal, unseal_json
-from functions.settings import Secret
+from functions.settings import Secret, load_settings
 
 KEY = Secret(base64.b64encode(os.urandom(32)).decode())
 OTHER = Secret(base64.b64encode(os.urandom(32)).decode())
@@ -36,7 +36,8 @@ def test_wrong_context_key_or_tampering_is_refused_without_the_value() -> None:
 
 
 def test_uses_the_configured_key(local_settings: dict[str, str]) -> None:
-    sealed = seal(b"value", "ctx")
-    assert unseal(sealed, "ctx") == b"value"
+    configured = load_settings().seal_key
+    sealed = seal(b"value", "ctx", key=configured)
+    assert unseal(sealed, "ctx", key=configured) == b"value"
     with pytest.raises(SealError):
         unseal(sealed, "ctx", key=KEY)

@@ -173,14 +173,13 @@ def test_app_imports_with_the_documented_local_settings() -> None:
     assert result.returncode == 0, result.stderr
 
 
-def test_app_import_fails_listing_every_missing_setting() -> None:
+def test_app_import_with_missing_settings_still_indexes_and_logs_every_problem() -> None:
+    """On Azure an app whose import raises gets zero functions; a bad setting must never cost the app its routes."""
     result = _import_app({})
-    assert result.returncode != 0
-    last_lines = result.stderr.strip().splitlines()[-6:]
-    message = "\n".join(last_lines)
-    assert "SettingsError: Aether-V settings are invalid (4 problem(s))" in message
+    assert result.returncode == 0, result.stderr
+    assert "Aether-V settings are invalid (4 problem(s))" in result.stderr
     for name in ("AzureWebJobsStorage", "AETHERV_ENTRA_TENANT_ID", "AETHERV_ENTRA_CLIENT_ID", "AETHERV_SEAL_KEY"):
-        assert name in message
+        assert name in result.stderr
 
 
 def test_host_address_overrides() -> None:

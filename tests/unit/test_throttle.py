@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
-from functions.workflows.throttle import decide
+from functions.workflows.throttle import SlotRequest, Slots, decide
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -16,15 +15,15 @@ def at(minutes: float) -> str:
 
 class Sem:
     def __init__(self, limit: int) -> None:
-        self.state: dict[str, Any] = {}
+        self.state = Slots()
         self.limit = limit
 
     def acquire(self, owner: str, minutes: float = 0) -> bool:
-        self.state, result = decide(self.state, "acquire", {"owner": owner, "limit": self.limit, "at": at(minutes)})
+        self.state, result = decide(self.state, "acquire", SlotRequest(owner, at(minutes), self.limit))
         return bool(result)
 
     def release(self, owner: str, minutes: float = 0) -> None:
-        self.state, _ = decide(self.state, "release", {"owner": owner, "at": at(minutes)})
+        self.state, _ = decide(self.state, "release", SlotRequest(owner, at(minutes)))
 
 
 def test_at_most_limit_holders_and_reentrant() -> None:
@@ -33,7 +32,7 @@ def test_at_most_limit_holders_and_reentrant() -> None:
     assert sem.acquire("b")
     assert not sem.acquire("c")
     assert sem.acquire("a")  # a holder asking again keeps its slot
-    assert sorted(sem.state["holders"]) == ["a", "b"]
+    assert sorted(sem.state.holders) == ["a", "b"]
 
 
 def test_waiters_are_served_in_order() -> None:
@@ -70,4 +69,4 @@ def test_release_of_a_waiter_leaves_the_queue() -> None:
     assert not sem.acquire("b", 1)
     sem.release("b", 2)
     sem.release("a", 3)
-    assert sem.state == {"holders": {}, "queue": []}
+    assert sem.state == Slots()

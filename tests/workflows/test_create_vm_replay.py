@@ -13,6 +13,7 @@ import pytest
 
 from functions.guest.mapping import guest_values
 from functions.models import parse_vm_request
+from functions.provisioning.payloads import VmSpec
 from functions.sealing import seal_json
 from functions.settings import Secret
 from functions.workflows.create_vm import create_plan, create_vm
@@ -47,6 +48,10 @@ def spec(payload: dict[str, Any], job_id: str = "job-1") -> dict[str, Any]:
     }
 
 
+def public(payload: dict[str, Any]) -> VmSpec:
+    return VmSpec.from_json(parse_vm_request(payload).model_dump(mode="json"))
+
+
 def happy_results() -> dict[str, Any]:
     states = iter(["", "waitingforaeskey", "applying", "applying", "provisioningapplied"])
 
@@ -57,17 +62,32 @@ def happy_results() -> dict[str, Any]:
         "job_update": {"status": "Running"},
         "vm_place": {"host": "hv02"},
         "vm_preflight": {"target_volume": "C:\\ClusterStorage\\Volume1"},
-        "vm_prepare_disk": {"folder": "C:\\ClusterStorage\\Volume1\\Hyper-V\\web01", "path": "C:\\x.vhdx"},
+        "vm_prepare_disk": {
+            "folder": "C:\\ClusterStorage\\Volume1\\Hyper-V\\web01",
+            "path": "C:\\ClusterStorage\\Volume1\\Hyper-V\\web01\\web01.vhdx",
+            "size_gb": 64.0,
+            "image_name": "Ubuntu 24.04 LTS",
+            "created": True,
+        },
         "vm_create": {"vm_id": VM_ID},
         "vm_start_and_announce": {"started": True, "version": "2.4.0"},
         "vm_guest_status": guest_status,
         "vm_publish_guest_data": {"items": 7},
         "vm_signal_published": {},
-        "vm_cluster_add": {"clustered": True},
+        "vm_cluster_add": {"id": VM_ID, "cluster_name": "hvclu01", "clustered": True, "changed": True},
         "vm_finish_guest": {"removed_drives": 1},
-        "vm_refresh_and_describe": {"id": VM_ID, "state": "Running", "ip_addresses": ["10.0.0.5"]},
+        "vm_refresh_and_describe": {
+            "id": VM_ID,
+            "name": "web01",
+            "host": "hv02",
+            "state": "Running",
+            "ip_addresses": ["10.0.0.5"],
+            "cpu_cores": 2,
+            "memory_gb": 4.0,
+            "os_family": "linux",
+        },
         "vm_cleanup": {"summary": "removed the VM, removed its folder"},
-        "vm_cluster_remove": {"clustered": False},
+        "vm_cluster_remove": {"id": VM_ID, "cluster_name": "hvclu01", "clustered": False, "changed": True},
     }
 
 
@@ -143,7 +163,7 @@ def test_linux_happy_path_runs_every_step_in_order() -> None:
     assert replay.output["vm"]["ip_addresses"] == ["10.0.0.5"]
     final = job_patches(replay)[-1]
     assert final["status"] == "Succeeded"
-    assert [s["name"] for s in final["steps"]] == create_plan(LINUX, guest=True)
+    assert [s["name"] for s in final["steps"]] == create_plan(public(LINUX), guest=True)
     assert {s["status"] for s in final["steps"]} == {"Succeeded"}
     assert replay.custom_status["step"] == "done"
 
@@ -159,7 +179,7 @@ def test_progress_is_visible_in_custom_status_after_every_step() -> None:
         return False
 
     drive(replay, happy_results(), until=watch)
-    plan = create_plan(LINUX, guest=True)
+    plan = create_plan(public(LINUX), guest=True)
     assert [s for s, _, _ in seen if s in plan] == plan
     assert all(total == len(plan) for step, _, total in seen if step in plan)
     assert replay.custom_status["vm_id"] == VM_ID

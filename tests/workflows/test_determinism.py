@@ -1,4 +1,8 @@
-"""Orchestrator modules stay deterministic: no clock, random ids, settings, environment or I/O imports."""
+"""Orchestrator modules stay deterministic: no clock, random ids, settings, environment or I/O imports.
+
+They may import the contracts with the activities (``functions.provisioning.contracts`` and ``.payloads``: names
+and data types only), never the steps behind them.
+"""
 
 from __future__ import annotations
 
@@ -34,7 +38,7 @@ FORBIDDEN_MODULES = {
     "functions.hyperv",
     "functions.inventory",
     "functions.jobs",
-    "functions.provisioning",
+    "functions.provisioning.steps",
     "functions.sealing",
 }
 FORBIDDEN_ATTRIBUTES = {"now", "utcnow", "today", "uuid4", "environ", "getenv", "get_settings", "sleep"}

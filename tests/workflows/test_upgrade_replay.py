@@ -126,3 +126,31 @@ def test_a_recorded_history_replays_unchanged(path: Path, monkeypatch: pytest.Mo
 def test_every_workflow_has_a_recorded_history() -> None:
     names = {json.loads(p.read_text(encoding="utf-8"))["orchestrator"] for p in FILES}
     assert {"create_vm", "delete_vm", "power_vm", "inventory_sync"} <= names
+
+
+def _activity_events(document: dict[str, Any]) -> Iterator[tuple[str, str, Any]]:
+    """(activity name, "payload" | "result", JSON value) of every activity input and result in the history."""
+    names: dict[int, str] = {}
+    for event in document["history"]:
+        if event["EventType"] == TASK_SCHEDULED:
+            names[event["EventId"]] = event["Name"]
+            yield event["Name"], "payload", json.loads(event["Input"])
+        elif event["EventType"] == TASK_COMPLETED:
+            yield names[event["TaskScheduledId"]], "result", json.loads(event["Result"])
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_recorded_payloads_and_results_load_and_keep_their_shape(path: Path) -> None:
+    from functions.provisioning.contracts import ACTIVITIES, ORCHESTRATIONS
+
+    document = json.loads(path.read_text(encoding="utf-8"))
+    activities = {activity.name: activity for activity in ACTIVITIES}
+    seen = 0
+    for name, part, value in _activity_events(document):
+        codec = getattr(activities[name], part)
+        assert codec.dump(codec.load(value)) == value, f"{name} {part} changed shape"
+        seen += 1
+    assert seen > 0
+    orchestration = {o.name: o for o in ORCHESTRATIONS}[document["orchestrator"]]
+    loaded = orchestration.input.load(document["input"])
+    assert orchestration.input.load(orchestration.input.dump(loaded)) == loaded

@@ -263,7 +263,7 @@ def test_a_host_taken_down_shows_as_disconnected_with_stale_vms(ui: Ui) -> None:
         wait_job(ui, ui.stack.request("POST", "/api/v1/inventory/refresh")[2]["id"])
     host = ui.stack.repo.get_host("hv01")
     assert host is not None
-    assert host["connected"] is True
+    assert host.connected is True
 
 
 def test_a_reader_sees_write_controls_disabled_with_the_reason(ui: Ui) -> None:

@@ -17,13 +17,11 @@ from functions.auth import (
     Permission,
     SigningKeys,
     TokenValidator,
-    authorize,
     fetch_json,
     metadata_url_for,
-    set_authenticator,
 )
 from functions.auth.jwks import KeyFetchError
-from functions.settings import get_settings
+from functions.settings import load_settings
 from tools.fakeentra import FakeEntra
 
 
@@ -31,13 +29,6 @@ from tools.fakeentra import FakeEntra
 def fake() -> Iterator[FakeEntra]:
     with FakeEntra() as running:
         yield running
-
-
-@pytest.fixture(autouse=True)
-def _reset_authenticator() -> Iterator[None]:
-    set_authenticator(None)
-    yield
-    set_authenticator(None)
 
 
 def _get(url: str) -> tuple[int, dict[str, object]]:
@@ -69,11 +60,13 @@ def test_authorize_end_to_end_from_settings(
 ) -> None:
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)
-    assert get_settings().auth.authority == fake.authority
+    settings = load_settings().auth
+    assert settings.authority == fake.authority
+    auth = Authenticator(settings)
     for version in ("1.0", "2.0"):
         for kind in ("user", "app", "managed_identity"):
             token = fake.mint(["Aether.Operator"], version=version, kind=kind)  # type: ignore[arg-type]
-            principal = authorize({"Authorization": f"Bearer {token}"}, Permission.OPERATOR)
+            principal = auth.authorize({"Authorization": f"Bearer {token}"}, Permission.OPERATOR)
             assert principal.token_version == version
             assert principal.identity_type is IdentityType(kind)
     assert (fake.metadata_requests, fake.jwks_requests) == (1, 1)

@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from functions.errors import InvalidQuery
 from functions.inventory.keys import decode_key, encode_key
-from functions.inventory.repository import InvalidContinuationError, InventoryRepository
+from functions.inventory.repository import InventoryRepository
 from tests.integration.inventory.conftest import RequestCounter
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -39,7 +40,7 @@ def facts(cluster: str | None = None) -> dict[str, Any]:
 
 
 def names(repo: InventoryRepository, **filters: Any) -> list[str]:
-    return sorted(v["name"] for v in repo.iter_vms(**filters))
+    return sorted(v.name for v in repo.iter_vms(**filters))
 
 
 def test_full_sync_of_several_hosts(repo: InventoryRepository) -> None:
@@ -47,19 +48,19 @@ def test_full_sync_of_several_hosts(repo: InventoryRepository) -> None:
     repo.apply_snapshot("hv02", facts("clu1"), [vm("b1")], T0)
     repo.apply_snapshot("hv03", facts(), [], T0)
     assert names(repo) == ["a1", "a2", "b1"]
-    hosts = {h["name"]: h for h in repo.list_hosts()}
+    hosts = {h.name: h for h in repo.list_hosts()}
     assert set(hosts) == {"hv01", "hv02", "hv03"}
-    assert hosts["hv01"]["connected"] and hosts["hv01"]["vm_count"] == 2
-    assert hosts["hv01"]["facts"]["total_memory_gb"] == 256.0
+    assert hosts["hv01"].connected and hosts["hv01"].vm_count == 2
+    assert hosts["hv01"].facts["total_memory_gb"] == 256.0
     one = repo.get_vm(vm("a2")["id"].upper())
     assert one is not None
-    assert (one["name"], one["host"], one["state"], one["stale"]) == ("a2", "hv01", "Off", False)
-    assert one["last_seen"] == "2026-11-01T12:00:00.000000Z"
-    assert one["disks"] == [{"path": "C:\\VMs\\a2\\disk.vhdx", "capacity_gb": 64}]
-    clusters = {c["name"]: c for c in repo.clusters()}
-    assert clusters["clu1"]["hosts"] == ["hv01", "hv02"]
-    assert clusters["Default"]["hosts"] == ["hv03"]
-    summary = repo.summary()
+    assert (one.name, one.host, one.state, one.stale) == ("a2", "hv01", "Off", False)
+    assert one.last_seen == "2026-11-01T12:00:00.000000Z"
+    assert one.details["disks"] == [{"path": "C:\\VMs\\a2\\disk.vhdx", "capacity_gb": 64}]
+    clusters = {c.name: c for c in repo.clusters()}
+    assert clusters["clu1"].hosts == ("hv01", "hv02")
+    assert clusters["Default"].hosts == ("hv03",)
+    summary = repo.summary().totals()
     assert (summary["total_hosts"], summary["total_vms"], summary["total_clusters"]) == (3, 3, 1)
 
 
@@ -68,7 +69,7 @@ def test_out_of_band_changes_appear_change_and_disappear(repo: InventoryReposito
     counter.reset()
     stats = repo.apply_snapshot("hv01", facts(), [vm("a1"), vm("a2", state="Off"), vm("a4")], T0 + timedelta(minutes=2))
     assert names(repo) == ["a1", "a2", "a4"]
-    assert repo.get_vm(vm("a2")["id"])["state"] == "Off"  # type: ignore[index]
+    assert repo.get_vm(vm("a2")["id"]).state == "Off"  # type: ignore[union-attr]
     assert repo.get_vm(vm("a3")["id"]) is None
     assert repo.get_vm(vm("a4")["id"]) is not None
     # a2 changed and a4 added (one upsert batch), a3 deleted (same batch), a4 indexed, host leased and released
@@ -86,7 +87,7 @@ def test_no_change_resync_writes_one_entity_per_host(repo: InventoryRepository, 
         stats = repo.apply_snapshot(host, facts(), aged, later)
         assert stats.entities_written == 1
     assert counter.writes == 3
-    assert {h["last_seen"] for h in repo.list_hosts()} == {"2026-11-01T12:02:00.000000Z"}
+    assert {h.last_seen for h in repo.list_hosts()} == {"2026-11-01T12:02:00.000000Z"}
 
 
 def test_a_reboot_is_seen_through_started_at(repo: InventoryRepository) -> None:
@@ -97,7 +98,7 @@ def test_a_reboot_is_seen_through_started_at(repo: InventoryRepository) -> None:
     assert stats.entities_written == 3
     assert before is not None
     assert after is not None
-    assert after["started_at"] == "2026-11-01T12:01:30.000000Z" != before["started_at"]
+    assert after.started_at == "2026-11-01T12:01:30.000000Z" != before.started_at
 
 
 def test_unreachable_host_keeps_its_vms_as_stale_then_reconnects(repo: InventoryRepository) -> None:
@@ -108,18 +109,18 @@ def test_unreachable_host_keeps_its_vms_as_stale_then_reconnects(repo: Inventory
     assert stats.entities_written == 1
     host = repo.get_host("hv01")
     assert host is not None
-    assert (host["connected"], host["error"]) == (False, "HostUnreachable: connection refused")
-    assert host["disconnected_since"] == "2026-11-01T12:02:00.000000Z"
+    assert (host.connected, host.error) == (False, "HostUnreachable: connection refused")
+    assert host.disconnected_since == "2026-11-01T12:02:00.000000Z"
     stale = list(repo.iter_vms(stale=True))
-    assert sorted(v["name"] for v in stale) == ["a1", "a2"]
-    assert {v["last_seen"] for v in stale} == {"2026-11-01T12:00:00.000000Z"}
+    assert sorted(v.name for v in stale) == ["a1", "a2"]
+    assert {v.last_seen for v in stale} == {"2026-11-01T12:00:00.000000Z"}
     assert names(repo, stale=False) == ["b1"]
     repo.mark_unreachable("hv01", "HostUnreachable: connection refused", down + timedelta(minutes=2))
-    assert repo.get_host("hv01")["disconnected_since"] == "2026-11-01T12:02:00.000000Z"  # type: ignore[index]
+    assert repo.get_host("hv01").disconnected_since == "2026-11-01T12:02:00.000000Z"  # type: ignore[union-attr]
     repo.apply_snapshot("hv01", facts(), [vm("a1"), vm("a2")], down + timedelta(minutes=4))
     host = repo.get_host("hv01")
     assert host is not None
-    assert (host["connected"], host["error"], host["disconnected_since"]) == (True, None, None)
+    assert (host.connected, host.error, host.disconnected_since) == (True, None, None)
     assert names(repo, stale=True) == []
 
 
@@ -150,7 +151,7 @@ def test_paging_returns_each_vm_exactly_once(repo: InventoryRepository) -> None:
     pages = 0
     while True:
         page = repo.list_vms(page_size=100, continuation=continuation)
-        seen += [v["name"] for v in page.items]
+        seen += [v.name for v in page.items]
         pages += 1
         continuation = page.continuation
         if continuation is None:
@@ -178,7 +179,7 @@ def test_key_edge_cases_are_encoded_not_rejected(repo: InventoryRepository) -> N
     for name in odd:
         found = repo.get_vm(f"id-{name}")
         assert found is not None
-        assert (found["name"], found["host"]) == (name, "CORP\\hv/01#x?")
+        assert (found.name, found.host) == (name, "CORP\\hv/01#x?")
     assert repo.get_host("CORP\\hv/01#x?") is not None
     repo.remove_vm("CORP\\hv/01#x?", "id-a/b")
     assert repo.get_vm("id-a/b") is None
@@ -225,7 +226,7 @@ def test_concurrent_writers_converge_on_the_newest_snapshot(make_repo: Any) -> N
         thread.join()
     assert not errors
     assert names(first) == sorted(v["name"] for v in newer)
-    assert first.get_host("hv01")["last_seen"] == "2026-11-01T12:02:00.000000Z"  # type: ignore[index]
+    assert first.get_host("hv01").last_seen == "2026-11-01T12:02:00.000000Z"  # type: ignore[union-attr]
 
 
 def test_a_crash_mid_write_is_repaired_by_the_next_sync(make_repo: Any) -> None:
@@ -251,11 +252,11 @@ def test_pruning_removes_unconfigured_hosts_and_their_vms(repo: InventoryReposit
     repo.apply_snapshot("hv02", facts(), [vm("b1"), vm("b2")], T0)
     stats = repo.prune_hosts(["HV01"])
     assert stats.entities_deleted == 5
-    assert [h["name"] for h in repo.list_hosts()] == ["hv01"]
+    assert [h.name for h in repo.list_hosts()] == ["hv01"]
     assert names(repo) == ["a1"]
     assert repo.get_vm(vm("b1")["id"]) is None
 
 
 def test_tampered_continuation_is_rejected(repo: InventoryRepository) -> None:
-    with pytest.raises(InvalidContinuationError):
+    with pytest.raises(InvalidQuery):
         repo.list_vms(continuation="not-a-token")

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from functions.auth import Authenticator, Permission, Principal
+
 PUBLIC_AUTHORITY = "https://login.microsoftonline.com"
 APP_HOST = "aetherv.azurewebsites.net"
 
@@ -22,3 +26,17 @@ class FakeClock:
 def bearer(token: str, **extra: str) -> dict[str, str]:
     """Request headers carrying ``token`` as a bearer credential."""
     return {"Authorization": f"Bearer {token}", "Host": APP_HOST, **extra}
+
+
+_current: list[Authenticator] = []
+
+
+def use(authenticator: Authenticator | None) -> None:
+    """Make ``authenticator`` the one :func:`authorize` uses (``None``: none)."""
+    _current[:] = [] if authenticator is None else [authenticator]
+
+
+def authorize(headers: Mapping[str, str], required: Permission) -> Principal:
+    """Authorize ``headers`` with the authenticator the test built last (``make_auth``)."""
+    assert _current, "build an authenticator first (the auth or make_auth fixture)"
+    return _current[0].authorize(headers, required)

@@ -7,18 +7,18 @@ from typing import Any
 
 import pytest
 
-from functions.auth import Authenticator, SigningKeys, TokenValidator, metadata_url_for, set_authenticator
+from functions.auth import Authenticator, SigningKeys, TokenValidator, metadata_url_for
 from functions.settings import AuthSettings
 from tools.fakeentra import FakeEntra, FakeKey
 
-from ._support import PUBLIC_AUTHORITY, FakeClock
+from ._support import PUBLIC_AUTHORITY, FakeClock, use
 
 
 @pytest.fixture(autouse=True)
 def _reset_authenticator() -> Iterator[None]:
-    set_authenticator(None)
+    use(None)
     yield
-    set_authenticator(None)
+    use(None)
 
 
 @pytest.fixture
@@ -60,13 +60,13 @@ def validator(make_validator: Callable[..., TokenValidator]) -> TokenValidator:
 
 @pytest.fixture
 def make_auth(fake: FakeEntra, make_validator: Callable[..., TokenValidator]) -> Callable[..., Authenticator]:
-    """Build an authenticator for the fake tenant (settings overridable) and make it the process-wide one."""
+    """Build an authenticator for the fake tenant (settings overridable); ``_support.authorize`` uses it."""
 
     def make(**overrides: Any) -> Authenticator:
         settings = fake.settings(**overrides)
         validator = make_validator(settings) if settings.mode == "entra" else None
         auth = Authenticator(settings, validator=validator)
-        set_authenticator(auth)
+        use(auth)
         return auth
 
     return make

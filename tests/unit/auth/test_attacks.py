@@ -17,11 +17,10 @@ from functions.auth import (
     MissingCredentialsError,
     Permission,
     TokenValidator,
-    authorize,
 )
 from tools.fakeentra import FakeEntra, FakeKey
 
-from ._support import FakeClock, bearer
+from ._support import FakeClock, authorize, bearer
 
 CHALLENGE = 'Bearer realm="Aether-V", error="invalid_token", error_description="'
 

@@ -12,11 +12,10 @@ from functions.auth import (
     IdentityType,
     InsufficientPermissionError,
     Permission,
-    authorize,
 )
 from tools.fakeentra import AZURE_CLI_APP_ID, FakeEntra
 
-from ._support import bearer
+from ._support import authorize, bearer
 
 ROLE_OF = {
     None: [],

@@ -16,12 +16,10 @@ from functions.auth import (
     InvalidTokenError,
     MissingCredentialsError,
     Permission,
-    authenticate,
-    authorize,
 )
 from tools.fakeentra import FakeEntra, client_principal_header
 
-from ._support import APP_HOST, bearer
+from ._support import APP_HOST, authorize, bearer
 
 
 def _header(fake: FakeEntra, roles: list[str], **kwargs: object) -> str:
@@ -112,9 +110,9 @@ def test_header_from_another_tenant(make_auth: Callable[..., Authenticator], fak
     ],
 )
 def test_malformed_header(make_auth: Callable[..., Authenticator], value: str) -> None:
-    make_auth(easy_auth_enabled=True)
+    auth = make_auth(easy_auth_enabled=True)
     with pytest.raises(InvalidTokenError) as caught:
-        authenticate({"X-MS-CLIENT-PRINCIPAL": value})
+        auth.authenticate({"X-MS-CLIENT-PRINCIPAL": value})
     assert caught.value.status == 401
 
 

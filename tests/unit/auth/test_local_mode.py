@@ -12,13 +12,12 @@ from functions.auth import (
     IdentityType,
     LocalModeRefusedError,
     Permission,
-    authorize,
     startup_warning,
 )
 from functions.settings import load_settings
 from tools.fakeentra import FakeEntra
 
-from ._support import APP_HOST
+from ._support import APP_HOST, authorize
 
 
 @pytest.fixture

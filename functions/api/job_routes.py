@@ -1,0 +1,100 @@
+"""Job routes: list jobs, read one (the Logic App polling contract), cancel one; and the audit log."""
+
+from __future__ import annotations
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from functions.api.http import RETRY_AFTER, Api, job_location, json_response, page_size, problem_response
+from functions.auth import Permission
+from functions.errors import InvalidQuery
+from functions.models.jobs import JobStatus
+from functions.models.problems import Problem
+from functions.services.audit import Caller
+from functions.services.bundle import Services
+from functions.services.jobs import JobFilters
+from functions.workflows.starter import DurableWorkflows
+
+__all__ = ["blueprint"]
+
+
+def job_filters(req: func.HttpRequest) -> JobFilters:
+    """The job list filters of a request."""
+    status_text = req.params.get("status")
+    status: JobStatus | None = None
+    if status_text is not None:
+        try:
+            status = JobStatus(status_text)
+        except ValueError:
+            raise InvalidQuery("see errors", [Problem("status", "is not a job status")]) from None
+    return JobFilters(
+        status=status,
+        kind=req.params.get("kind"),
+        vm_id=req.params.get("vm_id"),
+        requested_by=req.params.get("requested_by"),
+    )
+
+
+def blueprint(api: Api) -> df.Blueprint:
+    """The job and audit routes."""
+    bp = df.Blueprint()
+
+    @bp.route(route="api/v1/jobs", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    def api_list_jobs(req: func.HttpRequest) -> func.HttpResponse:
+        """Jobs, newest first; filters ``status``, ``kind``, ``vm_id``, ``requested_by``; paging beyond 100."""
+
+        def body(s: Services, _: Caller) -> func.HttpResponse:
+            found = s.jobs.list(job_filters(req), page_size=page_size(req), continuation=req.params.get("continuation"))
+            return json_response({"items": [j.to_json() for j in found.items], "continuation": found.continuation})
+
+        return api.read(req, Permission.READER, body)
+
+    @bp.route(route="api/v1/jobs/{job_id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    @bp.durable_client_input(client_name="client")
+    async def api_get_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        """One job: 202 while it runs, 200 when it succeeded, 422 (failed) or 409 (canceled) problem+json otherwise."""
+        job_id = req.route_params["job_id"]
+
+        def body(s: Services, _: Caller, workflows: DurableWorkflows) -> func.HttpResponse:
+            state = s.jobs.state(workflows, job_id)
+            view, job = state.to_view(), state.job
+            if job.status == JobStatus.SUCCEEDED:
+                return json_response(view)
+            if job.status in (JobStatus.FAILED, JobStatus.CANCELED):
+                error = job.error
+                code = 409 if job.status == JobStatus.CANCELED else 422
+                detail = (
+                    f"{error.category if error else 'Error'}: {error.message if error else 'the job did not succeed'}"
+                )
+                return problem_response(code, f"Job {str(job.status).lower()}", detail, extra={"job": view})
+            headers = {"Location": job_location(req, job.id), "Retry-After": RETRY_AFTER}
+            return json_response(view, 202, headers)
+
+        return await api.read_async(req, client, Permission.READER, body)
+
+    @bp.route(route="api/v1/jobs/{job_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+    @bp.durable_client_input(client_name="client")
+    async def api_cancel_job(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+        """Cancel a running job (its own requester or an admin); it compensates what it created."""
+        job_id = req.route_params["job_id"]
+
+        def body(s: Services, caller: Caller, workflows: DurableWorkflows) -> func.HttpResponse:
+            view = s.jobs.cancel(workflows, job_id, caller).to_view()
+            return json_response(view, 202, {"Location": job_location(req, job_id), "Retry-After": RETRY_AFTER})
+
+        target = {"job_id": job_id}
+        return await api.write(req, client, action="cancel_job", target=target, required=Permission.OPERATOR, body=body)
+
+    @bp.route(route="api/v1/audit", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    def api_list_audit(req: func.HttpRequest) -> func.HttpResponse:
+        """The audit log, newest first (admins only); ``actor`` filters by object id."""
+
+        def body(s: Services, _: Caller) -> func.HttpResponse:
+            found = s.audit.log.list(
+                page_size=page_size(req), continuation=req.params.get("continuation"), actor_id=req.params.get("actor")
+            )
+            return json_response({"items": [r.to_json() for r in found.items], "continuation": found.continuation})
+
+        return api.read(req, Permission.ADMIN, body)
+
+    return bp

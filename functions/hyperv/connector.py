@@ -1,0 +1,56 @@
+"""The one place that knows the configured Hyper-V hosts: their endpoints, their addresses, and how to reach them.
+
+Everything that talks to a host — workflow steps, the inventory sync, the host library routes — asks the
+:class:`HostConnector` built by the composition root: ``is_configured(name)``, ``endpoint(name)``,
+``open(name)``. A name that is not configured raises :class:`~functions.errors.HostNotConfigured` (never a
+connection attempt to an arbitrary name).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from functions.errors import HostNotConfigured
+from functions.hyperv.client import HyperVClient
+from functions.hyperv.factory import open_client
+from functions.settings import HostEndpoint, WinRMSettings
+
+__all__ = ["HostConnector"]
+
+
+class HostConnector:
+    """Opens Hyper-V clients for the configured hosts (``addresses`` overrides name resolution, like ``--resolve``)."""
+
+    def __init__(
+        self,
+        winrm: WinRMSettings,
+        hosts: tuple[HostEndpoint, ...],
+        addresses: Mapping[str, str] | None = None,
+    ) -> None:
+        self.winrm = winrm
+        self._hosts = {host.name.lower(): host for host in hosts}
+        self._addresses = {name.lower(): address for name, address in (addresses or {}).items()}
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The configured host names, as configured."""
+        return tuple(host.name for host in self._hosts.values())
+
+    def is_configured(self, name: str) -> bool:
+        """Whether ``name`` is a configured host (case-insensitive)."""
+        return name.lower() in self._hosts
+
+    def endpoint(self, name: str) -> HostEndpoint:
+        """The configured endpoint of ``name``; raises :class:`HostNotConfigured`."""
+        try:
+            return self._hosts[name.lower()]
+        except KeyError:
+            raise HostNotConfigured(name) from None
+
+    @contextmanager
+    def open(self, name: str, *, timeout: float | None = None) -> Iterator[HyperVClient]:
+        """A client for the configured host ``name`` (its shell is closed when the block ends)."""
+        endpoint = self.endpoint(name)
+        with open_client(endpoint, settings=self.winrm, addresses=self._addresses, timeout=timeout) as client:
+            yield client

@@ -1,0 +1,179 @@
+"""The named contracts between orchestrators, activities and the code that starts workflows.
+
+Each :class:`Activity` and :class:`Orchestration` names a Durable function once and says what it takes and returns
+(a :class:`Codec` to and from the JSON stored in orchestration history). Orchestrators call activities through
+these, activity triggers are registered under these names, and the workflow starter starts orchestrations through
+them — so an activity's name and payload shape are written in one place and checked by the type checker on both
+sides, and the orchestrators never import the activity implementations (which need the app's services).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from functions.hyperv.models import ClusterChange, PowerResult, PreparedDisk
+from functions.models.inventory import HostSyncSummary
+from functions.provisioning.payloads import (
+    CleanupPayload,
+    CleanupResult,
+    CreatedVm,
+    CreatePayload,
+    GuestFinished,
+    GuestStatusResult,
+    JobUpdate,
+    JobUpdateResult,
+    Placement,
+    PlacePayload,
+    PowerPayload,
+    PreflightPayload,
+    PreflightResult,
+    PrepareDiskPayload,
+    PruneResult,
+    PublishPayload,
+    PublishResult,
+    RemovedVm,
+    StartPayload,
+    StartResult,
+    VmSummary,
+    VmTarget,
+)
+from functions.provisioning.workflow_data import CreateInput, LifecycleInput, SyncInput
+
+__all__ = [
+    "ACTIVITIES",
+    "CREATE_VM",
+    "DELETE_VM",
+    "INVENTORY_SYNC",
+    "ORCHESTRATIONS",
+    "POWER_VM",
+    "Activity",
+    "Codec",
+    "Orchestration",
+]
+
+T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+class _Json(Protocol):
+    def to_json(self) -> Any: ...
+
+
+J = TypeVar("J", bound=_Json)
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Codec(Generic[T]):
+    """How a value travels through orchestration history: ``dump`` to JSON, ``load`` back."""
+
+    dump: Callable[[T], Any]
+    load: Callable[[Any], T]
+
+
+def json_codec(load: Callable[[Any], J]) -> Codec[J]:
+    """A codec for a type with ``to_json``, loaded by ``load`` (its ``from_json``)."""
+    return Codec(lambda value: value.to_json(), load)
+
+
+def model_codec(kind: type[M]) -> Codec[M]:
+    """A codec for a pydantic model (``model_dump(mode="json")`` / ``model_validate``)."""
+    return Codec(lambda value: value.model_dump(mode="json"), kind.model_validate)
+
+
+def optional(codec: Codec[T]) -> Codec[T | None]:
+    """``codec``, with ``None`` passed through as JSON ``null``."""
+    return Codec(lambda v: None if v is None else codec.dump(v), lambda v: None if v is None else codec.load(v))
+
+
+NOTHING: Codec[None] = Codec(lambda _: {}, lambda _: None)
+HOST_NAME: Codec[str] = Codec(str, str)
+HOST_NAMES: Codec[tuple[str, ...]] = Codec(list, lambda value: tuple(str(v) for v in value))
+
+
+@dataclass(frozen=True)
+class Activity(Generic[P, R]):
+    """An activity function: its name, and how its payload and result cross orchestration history."""
+
+    name: str
+    payload: Codec[P]
+    result: Codec[R]
+
+
+@dataclass(frozen=True)
+class Orchestration(Generic[P]):
+    """An orchestrator function: its name and how its input crosses orchestration history."""
+
+    name: str
+    input: Codec[P]
+
+
+_TARGET = json_codec(VmTarget.from_json)
+
+# -- the activities (names are part of the history of instances in flight: never rename one) ----------------------
+
+JOB_UPDATE = Activity("job_update", json_codec(JobUpdate.from_json), json_codec(JobUpdateResult.from_json))
+VM_PLACE = Activity("vm_place", json_codec(PlacePayload.from_json), json_codec(Placement.from_json))
+VM_PREFLIGHT = Activity(
+    "vm_preflight",
+    json_codec(PreflightPayload.from_json),
+    json_codec(PreflightResult.from_json),
+)
+VM_PREPARE_DISK = Activity("vm_prepare_disk", json_codec(PrepareDiskPayload.from_json), model_codec(PreparedDisk))
+VM_CREATE = Activity("vm_create", json_codec(CreatePayload.from_json), json_codec(CreatedVm.from_json))
+VM_START_AND_ANNOUNCE = Activity(
+    "vm_start_and_announce",
+    json_codec(StartPayload.from_json),
+    json_codec(StartResult.from_json),
+)
+VM_GUEST_STATUS = Activity("vm_guest_status", _TARGET, json_codec(GuestStatusResult.from_json))
+VM_PUBLISH_GUEST_DATA = Activity(
+    "vm_publish_guest_data",
+    json_codec(PublishPayload.from_json),
+    json_codec(PublishResult.from_json),
+)
+VM_SIGNAL_PUBLISHED = Activity("vm_signal_published", _TARGET, NOTHING)
+VM_FINISH_GUEST = Activity("vm_finish_guest", _TARGET, json_codec(GuestFinished.from_json))
+VM_CLUSTER_ADD = Activity("vm_cluster_add", _TARGET, model_codec(ClusterChange))
+VM_CLUSTER_REMOVE = Activity("vm_cluster_remove", _TARGET, model_codec(ClusterChange))
+VM_CLEANUP = Activity("vm_cleanup", json_codec(CleanupPayload.from_json), json_codec(CleanupResult.from_json))
+VM_REFRESH_AND_DESCRIBE = Activity("vm_refresh_and_describe", _TARGET, optional(json_codec(VmSummary.from_json)))
+VM_REMOVE = Activity("vm_remove", _TARGET, json_codec(RemovedVm.from_json))
+VM_POWER = Activity("vm_power", json_codec(PowerPayload.from_json), model_codec(PowerResult))
+INVENTORY_COLLECT_HOST = Activity("inventory_collect_host", HOST_NAME, json_codec(HostSyncSummary.from_json))
+INVENTORY_PRUNE = Activity("inventory_prune", HOST_NAMES, json_codec(PruneResult.from_json))
+
+ACTIVITIES: tuple[Activity[Any, Any], ...] = (
+    JOB_UPDATE,
+    VM_PLACE,
+    VM_PREFLIGHT,
+    VM_PREPARE_DISK,
+    VM_CREATE,
+    VM_START_AND_ANNOUNCE,
+    VM_GUEST_STATUS,
+    VM_PUBLISH_GUEST_DATA,
+    VM_SIGNAL_PUBLISHED,
+    VM_FINISH_GUEST,
+    VM_CLUSTER_ADD,
+    VM_CLUSTER_REMOVE,
+    VM_CLEANUP,
+    VM_REFRESH_AND_DESCRIBE,
+    VM_REMOVE,
+    VM_POWER,
+    INVENTORY_COLLECT_HOST,
+    INVENTORY_PRUNE,
+)
+
+# -- the orchestrations ------------------------------------------------------------------------------------------
+
+CREATE_VM = Orchestration("create_vm", json_codec(CreateInput.from_json))
+DELETE_VM = Orchestration("delete_vm", json_codec(LifecycleInput.from_json))
+POWER_VM = Orchestration("power_vm", json_codec(LifecycleInput.from_json))
+INVENTORY_SYNC = Orchestration("inventory_sync", json_codec(SyncInput.from_json))
+
+ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (CREATE_VM, DELETE_VM, POWER_VM, INVENTORY_SYNC)

@@ -1,0 +1,482 @@
+"""What crosses between an orchestrator and its activities: every activity's payload and result, typed.
+
+Durable Functions stores these as JSON in the orchestration history, so their shapes are a contract with instances
+already in flight: an activity of this build must accept a payload an earlier build scheduled, and an orchestrator
+must read results an earlier build recorded (``tests/workflows/test_upgrade_replay.py`` replays recorded histories
+to prove it). Each type therefore has explicit ``to_json``/``from_json``; a field added later gets a default so old
+documents still load. Secrets never appear here in plaintext: guest data travels sealed (``sealed_guest``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, Literal, TypedDict
+
+from pydantic import BaseModel
+
+from functions.hyperv.models import PreparedDisk
+from functions.models.jobs import JobPatch
+from functions.models.json import JsonObject
+
+__all__ = [
+    "CleanupPayload",
+    "CleanupResult",
+    "CreatePayload",
+    "CreatedVm",
+    "GuestFinished",
+    "GuestStatusResult",
+    "JobUpdate",
+    "JobUpdateResult",
+    "PlacePayload",
+    "Placement",
+    "PowerAction",
+    "PowerPayload",
+    "PreflightPayload",
+    "PreflightResult",
+    "PrepareDiskPayload",
+    "PruneResult",
+    "PublishPayload",
+    "PublishResult",
+    "RemovedVm",
+    "StartPayload",
+    "StartResult",
+    "TargetFields",
+    "VmSpec",
+    "VmSummary",
+    "VmTarget",
+]
+
+PowerAction = Literal["start", "stop", "shutdown", "restart"]
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    """The public create request as workflows carry it: every field of the request, guest secrets masked."""
+
+    name: str
+    cpu_cores: int
+    memory_gb: float
+    host: str | None = None
+    image: str | None = None
+    os_family: str | None = None
+    disk_gb: int | None = None
+    network: str | None = None
+    vlan_id: int | None = None
+    clustered: bool = False
+    keep_on_failure: bool = False
+    guest: JsonObject | None = None
+    """The guest section with its secrets masked (``**********``): kept for the job record, never used for work."""
+
+    def to_json(self) -> JsonObject:
+        """The request document (the shape of ``VmCreateRequest.model_dump(mode="json")``)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VmSpec:
+        """Parse the request document."""
+        return cls(
+            name=str(data["name"]),
+            cpu_cores=data["cpu_cores"],
+            memory_gb=data["memory_gb"],
+            host=data.get("host"),
+            image=data.get("image"),
+            os_family=data.get("os_family"),
+            disk_gb=data.get("disk_gb"),
+            network=data.get("network"),
+            vlan_id=data.get("vlan_id"),
+            clustered=bool(data.get("clustered", False)),
+            keep_on_failure=bool(data.get("keep_on_failure", False)),
+            guest=dict(data["guest"]) if data.get("guest") is not None else None,
+        )
+
+
+@dataclass(frozen=True)
+class VmTarget:
+    """The payload most VM steps take: the job, the host and the VM (``None`` before it exists)."""
+
+    job_id: str
+    host: str
+    vm_id: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """``{"job_id", "host", "vm_id"}`` plus the fields of a subclass."""
+        return {f.name: _plain(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VmTarget:
+        """Parse a payload."""
+        return cls(job_id=str(data["job_id"]), host=str(data["host"]), vm_id=data.get("vm_id"))
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    to_json = getattr(value, "to_json", None)
+    return to_json() if callable(to_json) else value
+
+
+class TargetFields(TypedDict):
+    """The fields of :class:`VmTarget`, to build a step's payload from."""
+
+    job_id: str
+    host: str
+    vm_id: str | None
+
+
+def _target(data: Mapping[str, Any]) -> TargetFields:
+    return {"job_id": str(data["job_id"]), "host": str(data["host"]), "vm_id": data.get("vm_id")}
+
+
+@dataclass(frozen=True)
+class PlacePayload:
+    """Placement of a request that names no host."""
+
+    job_id: str
+    request: VmSpec
+
+    def to_json(self) -> JsonObject:
+        """``{"job_id", "request"}``."""
+        return {"job_id": self.job_id, "request": self.request.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlacePayload:
+        """Parse a payload."""
+        return cls(job_id=str(data["job_id"]), request=VmSpec.from_json(data["request"]))
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The chosen host."""
+
+    host: str
+
+    def to_json(self) -> JsonObject:
+        """``{"host"}``."""
+        return {"host": self.host}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Placement:
+        """Parse a result."""
+        return cls(host=str(data["host"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PreflightPayload(VmTarget):
+    """Preflight of a request on its host."""
+
+    request: VmSpec
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PreflightPayload:
+        """Parse a payload."""
+        return cls(**_target(data), request=VmSpec.from_json(data["request"]))
+
+
+@dataclass(frozen=True)
+class PreflightResult:
+    """The volume the VM's folder will go to (``None``: the host's default)."""
+
+    target_volume: str | None
+
+    def to_json(self) -> JsonObject:
+        """``{"target_volume"}``."""
+        return {"target_volume": self.target_volume}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PreflightResult:
+        """Parse a result."""
+        return cls(target_volume=data.get("target_volume"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PrepareDiskPayload(PreflightPayload):
+    """Clone the image (or make a blank disk) on ``volume``."""
+
+    volume: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PrepareDiskPayload:
+        """Parse a payload."""
+        return cls(**_target(data), request=VmSpec.from_json(data["request"]), volume=data.get("volume"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CreatePayload(PreflightPayload):
+    """Register the VM around the prepared disk (``disk`` is ``prepare_disk``'s result, as the host reported it)."""
+
+    os_family: str
+    disk: PreparedDisk
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CreatePayload:
+        """Parse a payload."""
+        return cls(
+            **_target(data),
+            request=VmSpec.from_json(data["request"]),
+            os_family=str(data["os_family"]),
+            disk=PreparedDisk.model_validate(data["disk"]),
+        )
+
+
+@dataclass(frozen=True)
+class CreatedVm:
+    """The id of the VM the create step registered."""
+
+    vm_id: str
+
+    def to_json(self) -> JsonObject:
+        """``{"vm_id"}``."""
+        return {"vm_id": self.vm_id}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CreatedVm:
+        """Parse a result."""
+        return cls(vm_id=str(data["vm_id"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartPayload(VmTarget):
+    """Start the VM; ``announce`` the provisioning handshake too."""
+
+    announce: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StartPayload:
+        """Parse a payload."""
+        return cls(**_target(data), announce=bool(data.get("announce")))
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """Whether this call started the VM, and the protocol version announced (when it announced)."""
+
+    started: bool
+    version: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """``{"started"}`` plus ``version`` when announced."""
+        return {"started": self.started} if self.version is None else {"started": self.started, "version": self.version}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StartResult:
+        """Parse a result."""
+        return cls(started=bool(data.get("started")), version=data.get("version"))
+
+
+@dataclass(frozen=True)
+class GuestStatusResult:
+    """The guest's provisioning state and error summary, and whether its key is published."""
+
+    state: str | None
+    error_summary: str | None = None
+    public_key_present: bool = False
+
+    def to_json(self) -> JsonObject:
+        """``{"state", "error_summary", "public_key_present"}``."""
+        return {"state": self.state, "error_summary": self.error_summary, "public_key_present": self.public_key_present}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GuestStatusResult:
+        """Parse a result."""
+        return cls(
+            state=data.get("state"),
+            error_summary=data.get("error_summary"),
+            public_key_present=bool(data.get("public_key_present")),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublishPayload(VmTarget):
+    """Publish the sealed guest data, encrypted to the guest's key."""
+
+    sealed_guest: str | None = None
+    os_family: str = "linux"
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PublishPayload:
+        """Parse a payload."""
+        return cls(**_target(data), sealed_guest=data.get("sealed_guest"), os_family=str(data["os_family"]))
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    """How many host KVP items were written."""
+
+    items: int
+
+    def to_json(self) -> JsonObject:
+        """``{"items"}``."""
+        return {"items": self.items}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PublishResult:
+        """Parse a result."""
+        return cls(items=int(data["items"]))
+
+
+@dataclass(frozen=True)
+class GuestFinished:
+    """How many provisioning DVD drives were removed when the guest's provisioning ended."""
+
+    removed_drives: int
+
+    def to_json(self) -> JsonObject:
+        """``{"removed_drives"}``."""
+        return {"removed_drives": self.removed_drives}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GuestFinished:
+        """Parse a result."""
+        return cls(removed_drives=int(data["removed_drives"]))
+
+
+@dataclass(frozen=True, kw_only=True)
+class CleanupPayload(VmTarget):
+    """Compensation of a create: remove what the job made (``name`` finds a folder made before the VM)."""
+
+    name: str = ""
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CleanupPayload:
+        """Parse a payload."""
+        return cls(**_target(data), name=str(data["name"]))
+
+
+@dataclass(frozen=True)
+class CleanupResult:
+    """What the compensation removed, in words and flags."""
+
+    summary: str
+    existed: bool = False
+    folder_removed: bool = False
+
+    def to_json(self) -> JsonObject:
+        """``{"summary", "existed", "folder_removed"}``."""
+        return {"summary": self.summary, "existed": self.existed, "folder_removed": self.folder_removed}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CleanupResult:
+        """Parse a result."""
+        return cls(
+            summary=str(data.get("summary", "removed")),
+            existed=bool(data.get("existed")),
+            folder_removed=bool(data.get("folder_removed")),
+        )
+
+
+@dataclass(frozen=True)
+class VmSummary:
+    """A VM as the inventory shows it after a step (state, addresses, size)."""
+
+    id: str
+    name: str
+    host: str
+    state: str
+    ip_addresses: tuple[str, ...] = ()
+    cpu_cores: int | None = None
+    memory_gb: float | None = None
+    os_family: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """The summary as a JSON object."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> VmSummary:
+        """Parse a result."""
+        return cls(
+            id=str(data["id"]),
+            name=str(data["name"]),
+            host=str(data["host"]),
+            state=str(data["state"]),
+            ip_addresses=tuple(data.get("ip_addresses") or ()),
+            cpu_cores=data.get("cpu_cores"),
+            memory_gb=data.get("memory_gb"),
+            os_family=data.get("os_family"),
+        )
+
+
+@dataclass(frozen=True)
+class RemovedVm:
+    """Whether the VM existed when it was deleted, and its name."""
+
+    existed: bool
+    name: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """``{"existed", "name"}``."""
+        return {"existed": self.existed, "name": self.name}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RemovedVm:
+        """Parse a result."""
+        return cls(existed=bool(data["existed"]), name=data.get("name"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PowerPayload(VmTarget):
+    """A power action and its options (``shutdown``: how long to wait, and whether to turn off after)."""
+
+    action: PowerAction = "start"
+    timeout_seconds: int = 120
+    force_after_timeout: bool = False
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PowerPayload:
+        """Parse a payload."""
+        return cls(
+            **_target(data),
+            action=data["action"],
+            timeout_seconds=int(data.get("timeout_seconds", 120)),
+            force_after_timeout=bool(data.get("force_after_timeout", False)),
+        )
+
+
+@dataclass(frozen=True)
+class JobUpdate:
+    """A patch of a job record, written by the workflow as it runs."""
+
+    job_id: str
+    patch: JobPatch
+
+    def to_json(self) -> JsonObject:
+        """``{"job_id", "patch"}``."""
+        return {"job_id": self.job_id, "patch": self.patch.to_json()}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobUpdate:
+        """Parse a payload."""
+        return cls(job_id=str(data["job_id"]), patch=JobPatch.from_json(data["patch"]))
+
+
+@dataclass(frozen=True)
+class JobUpdateResult:
+    """The job's status after the update (``None``: the job record is gone)."""
+
+    status: str | None
+
+    def to_json(self) -> JsonObject:
+        """``{"status"}``."""
+        return {"status": self.status}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobUpdateResult:
+        """Parse a result."""
+        return cls(status=data.get("status"))
+
+
+@dataclass(frozen=True)
+class PruneResult:
+    """How many inventory rows pruning deleted."""
+
+    deleted: int
+
+    def to_json(self) -> JsonObject:
+        """``{"deleted"}``."""
+        return {"deleted": self.deleted}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PruneResult:
+        """Parse a result."""
+        return cls(deleted=int(data.get("deleted") or 0))

@@ -1,0 +1,268 @@
+"""What an orchestration takes and gives back: its input (the request, timing) and its output, typed.
+
+Both are stored as JSON in the orchestration history (and the output in the job record), so their shapes are a
+contract with instances in flight: every type has explicit ``to_json``/``from_json``, and a field added later gets a
+default so that documents of earlier builds still load (``tests/workflows/test_upgrade_replay.py``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any
+
+from functions.hyperv.models import PowerResult
+from functions.models.json import JsonObject
+from functions.provisioning.payloads import PowerAction, VmSpec, VmSummary
+
+__all__ = [
+    "CleanupReport",
+    "CreateInput",
+    "CreateOutput",
+    "DeleteOutput",
+    "LifecycleInput",
+    "PowerOutput",
+    "SyncInput",
+    "SyncOutput",
+    "Timing",
+]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Deadlines and intervals of a workflow, resolved from settings by the starter (orchestrators cannot read them)."""
+
+    key_timeout: float = 600
+    apply_timeout: float = 1800
+    poll_interval: float = 5
+    publish_delay: float = 30
+    retry_attempts: int = 4
+    retry_first_interval: float = 5
+    slot_retry_interval: float = 5
+    clone_slots: int = 2
+
+    def to_json(self) -> JsonObject:
+        """Every field (a reader of an older build ignores the ones it does not know)."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> Timing:
+        """Parse the input's ``timing`` object: unknown keys are ignored, missing ones take their default."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in (data or {}).items() if k in known})
+
+
+# -- workflow inputs --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CreateInput:
+    """The create orchestration's input: the public request, the resolved OS family, sealed guest data, timing."""
+
+    job_id: str
+    request: VmSpec
+    os_family: str
+    sealed_guest: str | None
+    timing: Timing
+
+    def to_json(self) -> JsonObject:
+        """The input document."""
+        return {
+            "job_id": self.job_id,
+            "request": self.request.to_json(),
+            "os_family": self.os_family,
+            "sealed_guest": self.sealed_guest,
+            "timing": self.timing.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CreateInput:
+        """Parse the input document."""
+        return cls(
+            job_id=str(data["job_id"]),
+            request=VmSpec.from_json(data["request"]),
+            os_family=str(data["os_family"]),
+            sealed_guest=data.get("sealed_guest"),
+            timing=Timing.from_json(data.get("timing")),
+        )
+
+
+@dataclass(frozen=True)
+class LifecycleInput:
+    """The input of the delete and power orchestrations: the job, the VM and (power) the action and its options."""
+
+    job_id: str
+    host: str
+    vm_id: str
+    timing: Timing
+    action: PowerAction | None = None
+    timeout_seconds: int | None = None
+    force_after_timeout: bool | None = None
+
+    def to_json(self) -> JsonObject:
+        """The input document (power options only when set)."""
+        document: JsonObject = {
+            "job_id": self.job_id,
+            "host": self.host,
+            "vm_id": self.vm_id,
+            "timing": self.timing.to_json(),
+        }
+        for name in ("action", "timeout_seconds", "force_after_timeout"):
+            if getattr(self, name) is not None:
+                document[name] = getattr(self, name)
+        return document
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> LifecycleInput:
+        """Parse the input document."""
+        timeout = data.get("timeout_seconds")
+        force = data.get("force_after_timeout")
+        return cls(
+            job_id=str(data["job_id"]),
+            host=str(data["host"]),
+            vm_id=str(data["vm_id"]),
+            timing=Timing.from_json(data.get("timing")),
+            action=data.get("action"),
+            timeout_seconds=None if timeout is None else int(timeout),
+            force_after_timeout=None if force is None else bool(force),
+        )
+
+
+@dataclass(frozen=True)
+class SyncInput:
+    """The inventory sync's input: the hosts, whether to prune the others, the deadline, and the API job if any."""
+
+    hosts: tuple[str, ...]
+    prune: bool = True
+    deadline_seconds: float = 600
+    job_id: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """The input document (``job_id`` only for syncs the API started)."""
+        document: JsonObject = {
+            "hosts": list(self.hosts),
+            "prune": self.prune,
+            "deadline_seconds": self.deadline_seconds,
+        }
+        if self.job_id is not None:
+            document["job_id"] = self.job_id
+        return document
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> SyncInput:
+        """Parse the input document."""
+        data = data or {}
+        return cls(
+            hosts=tuple(str(h) for h in data.get("hosts", ())),
+            prune=bool(data.get("prune", True)),
+            deadline_seconds=float(data.get("deadline_seconds", 600)),
+            job_id=data.get("job_id"),
+        )
+
+
+# -- outputs ----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    """What compensation did: ``status`` (``Succeeded``, ``Failed``, ``Skipped``, ``Nothing to clean up``) and why."""
+
+    status: str
+    actions: tuple[str, ...] | None = None
+    error: JsonObject | None = None
+    reason: str | None = None
+    kept_vm_id: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """The report as the job record holds it (only the fields that apply)."""
+        document: JsonObject = {"status": self.status}
+        if self.reason is not None:
+            document["reason"] = self.reason
+            document["kept_vm_id"] = self.kept_vm_id
+        if self.actions is not None:
+            document["actions"] = list(self.actions)
+        if self.error is not None:
+            document["error"] = self.error
+        return document
+
+
+@dataclass(frozen=True)
+class CreateOutput:
+    """A finished create: the new VM's id, host and name, and the VM as the inventory shows it."""
+
+    vm_id: str | None
+    host: str | None
+    name: str
+    vm: VmSummary | None
+
+    def to_json(self) -> JsonObject:
+        """``{"vm_id", "host", "name", "vm"}``."""
+        return {"vm_id": self.vm_id, "host": self.host, "name": self.name, "vm": self.vm.to_json() if self.vm else None}
+
+
+@dataclass(frozen=True)
+class DeleteOutput:
+    """A finished delete: the VM, its host, whether it still existed, and its name."""
+
+    vm_id: str | None
+    host: str | None
+    existed: bool
+    name: str | None
+
+    def to_json(self) -> JsonObject:
+        """``{"vm_id", "host", "existed", "name"}``."""
+        return {"vm_id": self.vm_id, "host": self.host, "existed": self.existed, "name": self.name}
+
+
+@dataclass(frozen=True)
+class PowerOutput:
+    """A finished power action: what was asked, what the host did, and the VM afterwards."""
+
+    vm_id: str | None
+    host: str | None
+    action: str
+    power: PowerResult
+    vm: VmSummary | None
+
+    def to_json(self) -> JsonObject:
+        """``{"vm_id", "host", "action", "power", "vm"}``."""
+        return {
+            "vm_id": self.vm_id,
+            "host": self.host,
+            "action": self.action,
+            "power": self.power.model_dump(mode="json"),
+            "vm": self.vm.to_json() if self.vm else None,
+        }
+
+
+@dataclass(frozen=True)
+class HostFailure:
+    """One host a sync could not store, and why."""
+
+    host: str
+    error: str | None
+
+    def to_json(self) -> JsonObject:
+        """``{"host", "error"}``."""
+        return {"host": self.host, "error": self.error}
+
+
+@dataclass(frozen=True)
+class SyncOutput:
+    """A finished inventory sync: totals, the hosts that failed, the slowest host and when it ran."""
+
+    hosts: int
+    succeeded: int
+    failed: tuple[HostFailure, ...]
+    vms: int
+    entities_written: int
+    entities_deleted: int
+    slowest_host_s: float
+    started: str
+    finished: str
+
+    def to_json(self) -> JsonObject:
+        """The summary as a JSON object."""
+        document = {f.name: getattr(self, f.name) for f in fields(self)}
+        document["failed"] = [failure.to_json() for failure in self.failed]
+        return document

@@ -1,0 +1,144 @@
+"""The job service: job reads with live progress, and cancellation.
+
+A job read asks the workflow for its live progress while the job runs, and reconciles a record whose workflow can
+no longer finish it (see :meth:`functions.jobs.submission.JobSubmitter.reconcile`), so a job never shows
+``Running`` for ever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from functions.auth import Permission
+from functions.errors import Forbidden, InvalidState, NotFound
+from functions.jobs.records import JobStore, JobSummary
+from functions.jobs.submission import JobSubmitter, WorkflowClient
+from functions.models.jobs import Job, JobPatch, JobStatus, StepRecord
+from functions.models.json import JsonObject
+from functions.models.paging import Page
+from functions.services.audit import AuditTrail, Caller
+
+__all__ = ["JobFilters", "JobService", "JobState", "Progress"]
+
+_PROGRESS = ("step", "index", "total", "host", "vm_id", "guest_state")
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    """What a job listing is filtered by."""
+
+    status: JobStatus | None = None
+    kind: str | None = None
+    vm_id: str | None = None
+    requested_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a running job is, from its workflow's custom status: the step, its position, host, VM, guest state."""
+
+    step: str | None = None
+    index: int | None = None
+    total: int | None = None
+    host: str | None = None
+    vm_id: str | None = None
+    guest_state: str | None = None
+
+    @classmethod
+    def from_custom_status(cls, custom: Mapping[str, Any]) -> Progress:
+        """Read the progress fields of a workflow's custom status."""
+        index, total = custom.get("index"), custom.get("total")
+        return cls(
+            step=custom.get("step"),
+            index=None if index is None else int(index),
+            total=None if total is None else int(total),
+            host=custom.get("host"),
+            vm_id=custom.get("vm_id"),
+            guest_state=custom.get("guest_state"),
+        )
+
+    def to_json(self) -> JsonObject:
+        """``{"step", "index", "total", "host", "vm_id", "guest_state"}``."""
+        return {name: getattr(self, name) for name in _PROGRESS}
+
+
+@dataclass(frozen=True)
+class JobState:
+    """A job as callers see it: the record and, while it runs, the workflow's live progress and steps."""
+
+    job: Job
+    progress: Progress | None = None
+    steps: tuple[StepRecord, ...] = ()
+
+    def to_view(self) -> JsonObject:
+        """The job document with ``progress`` (and live ``steps``) while it runs."""
+        view = self.job.to_view()
+        if self.progress is not None:
+            view["progress"] = self.progress.to_json()
+        if self.steps:
+            view["steps"] = [step.to_json() for step in self.steps]
+        return view
+
+
+class JobService:
+    """Job reads and cancellation (see the module docstring)."""
+
+    def __init__(self, store: JobStore, submitter: JobSubmitter, audit: AuditTrail) -> None:
+        self.store = store
+        self.submitter = submitter
+        self.audit = audit
+
+    def list(self, filters: JobFilters, *, page_size: int, continuation: str | None) -> Page[JobSummary]:
+        """Job summaries, newest first."""
+        return self.store.list(
+            status=filters.status,
+            kind=filters.kind,
+            vm_id=filters.vm_id,
+            requester_id=filters.requested_by,
+            page_size=page_size,
+            continuation=continuation,
+        )
+
+    def _job(self, job_id: str) -> Job:
+        job = self.store.get(job_id)
+        if job is None:
+            raise NotFound(f"job {job_id} does not exist")
+        return job
+
+    def state(self, workflows: WorkflowClient, job_id: str) -> JobState:
+        """The job with its live progress; a record its workflow can no longer finish is reconciled first."""
+        return self.state_of(workflows, self._job(job_id))
+
+    def state_of(self, workflows: WorkflowClient, job: Job) -> JobState:
+        """:meth:`state` of a job already read."""
+        if job.final:
+            return JobState(job)
+        status = workflows.status(job.id)
+        if status is None or not status.active:
+            job = self.submitter.reconcile(workflows, job)
+            if job.final:
+                return JobState(job)
+        custom = status.custom_status if status is not None else None
+        if not isinstance(custom, dict):
+            return JobState(job)
+        steps = tuple(StepRecord.from_json(step) for step in custom.get("steps") or ())
+        return JobState(job, progress=Progress.from_custom_status(custom), steps=steps)
+
+    def cancel(self, workflows: WorkflowClient, job_id: str, caller: Caller) -> JobState:
+        """Ask a running job to cancel (its requester or an admin); it compensates what it created."""
+        with self.audit.write(caller, "cancel_job", {"job_id": job_id}) as record:
+            job = self._job(job_id)
+            record.job = job
+            if job.requested_by.id != caller.object_id and not caller.can(Permission.ADMIN):
+                raise Forbidden("only the job's requester or an admin can cancel it")
+            job = self.submitter.reconcile(workflows, job)
+            if job.final:
+                raise InvalidState(f"job {job_id} already finished ({job.status})", str(job.status))
+            if job.kind == "refresh_inventory":
+                raise InvalidState("an inventory refresh cannot be canceled; it ends by itself", str(job.status))
+            requester = caller.requester
+            workflows.raise_event(job_id, "cancel", {"by": requester.id})
+            job = self.store.update(job_id, JobPatch(cancel_requested_by=requester)) or job
+        return self.state_of(workflows, job)

@@ -1,0 +1,205 @@
+"""The VM service: VM reads from the inventory, and the create, delete and power jobs.
+
+A write looks its target up, rejects what cannot work right away (an unknown VM or host → ``NotFound``; a start of
+a running VM → ``InvalidState``), submits the job (deduplicated, idempotent) and audits the outcome with the job id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from functions.errors import HostNotConfigured, InvalidState, NotFound
+from functions.guest.mapping import guest_values
+from functions.hyperv.connector import HostConnector
+from functions.inventory.repository import InventoryRepository
+from functions.jobs.submission import JobRequest, JobSubmitter, WorkflowClient
+from functions.models.inventory import VmRecord
+from functions.models.jobs import Job, JobTarget
+from functions.models.paging import Page
+from functions.models.vm_request import VmCreateRequest, request_warnings
+from functions.provisioning.contracts import CREATE_VM, DELETE_VM, POWER_VM
+from functions.provisioning.payloads import PowerAction, VmSpec
+from functions.provisioning.workflow_data import CreateInput, LifecycleInput, Timing
+from functions.sealing import seal_json
+from functions.services.audit import AuditTrail, Caller
+from functions.settings import Secret
+
+__all__ = ["POWER_ACTIONS", "PowerOptions", "VmFilters", "VmService"]
+
+POWER_ACTIONS: tuple[PowerAction, ...] = ("start", "stop", "shutdown", "restart")
+# Source states each power action can start from (Hyper-V semantics; the workflow re-checks on the host).
+_ALLOWED: Mapping[str, frozenset[str]] = {
+    "start": frozenset({"Off", "Saved", "Paused"}),
+    "stop": frozenset({"Running", "Paused", "Saved", "Starting", "Stopping"}),
+    "shutdown": frozenset({"Running"}),
+    "restart": frozenset({"Running"}),
+}
+
+
+@dataclass(frozen=True)
+class VmFilters:
+    """What a VM listing is filtered by."""
+
+    host: str | None = None
+    state: str | None = None
+    name_prefix: str | None = None
+    stale: bool | None = None
+
+
+@dataclass(frozen=True)
+class PowerOptions:
+    """Options of a guest shutdown: how long to wait, and whether to turn the VM off after that."""
+
+    timeout_seconds: int | None = None
+    force: bool | None = None
+
+
+class VmService:
+    """VM reads and writes (see the module docstring)."""
+
+    def __init__(
+        self,
+        inventory: InventoryRepository,
+        connector: HostConnector,
+        submitter: JobSubmitter,
+        audit: AuditTrail,
+        *,
+        timing: Timing,
+        seal_key: Secret,
+    ) -> None:
+        self.inventory = inventory
+        self.connector = connector
+        self.submitter = submitter
+        self.audit = audit
+        self.timing = timing
+        self._seal_key = seal_key
+
+    # -- reads ---------------------------------------------------------------------------------------------------------
+
+    def list(self, filters: VmFilters, *, page_size: int, continuation: str | None) -> Page[VmRecord]:
+        """A page of VMs; with ``filters.host``, that host must be in the inventory."""
+        if filters.host is not None and self.inventory.get_host(filters.host) is None:
+            raise NotFound(f"host {filters.host} is not in the inventory")
+        return self.inventory.list_vms(
+            host=filters.host,
+            state=filters.state,
+            name_prefix=filters.name_prefix,
+            stale=filters.stale,
+            page_size=page_size,
+            continuation=continuation,
+        )
+
+    def get(self, vm_id: str) -> VmRecord:
+        """One VM; ``NotFound`` if the inventory does not know it."""
+        vm = self.inventory.get_vm(vm_id)
+        if vm is None:
+            raise NotFound(f"VM {vm_id} is not in the inventory")
+        return vm
+
+    # -- writes --------------------------------------------------------------------------------------------------------
+
+    def create(
+        self,
+        workflows: WorkflowClient,
+        request: VmCreateRequest,
+        caller: Caller,
+        *,
+        idempotency_key: str | None,
+        body: Any,
+    ) -> Job:
+        """Submit a create job (one per host + name while it runs)."""
+        with self.audit.write(caller, "create_vm", {"host": request.host, "name": request.name}) as record:
+            if request.host is not None and not self.connector.is_configured(request.host):
+                raise HostNotConfigured(request.host)
+            spec = VmSpec.from_json(request.model_dump(mode="json"))
+            values = guest_values(request)
+
+            def build(job_id: str) -> CreateInput:
+                sealed = seal_json(values, job_id, key=self._seal_key) if values else None
+                return CreateInput(job_id, spec, request.resolved_os_family, sealed, self.timing)
+
+            submission = self.submitter.submit(
+                workflows,
+                JobRequest(
+                    kind="create_vm",
+                    orchestration=CREATE_VM,
+                    target=JobTarget(host=request.host, name=request.name),
+                    claim=f"{(request.host or 'any').lower()}:{request.name.lower()}",
+                    build_input=build,
+                    requested_by=caller.requester,
+                    body=body,
+                    idempotency_key=idempotency_key,
+                    request=spec.to_json(),
+                    warnings=tuple(request_warnings(request)),
+                ),
+            )
+            record.job = submission.job
+        return submission.job
+
+    def delete(self, workflows: WorkflowClient, vm_id: str, caller: Caller, *, idempotency_key: str | None) -> Job:
+        """Submit a delete job for a VM in the inventory."""
+        with self.audit.write(caller, "delete_vm", {"vm_id": vm_id}) as record:
+            vm = self.get(vm_id)
+            record.job = self._vm_job(workflows, vm, "delete_vm", caller, idempotency_key)
+        return record.job
+
+    def power(
+        self,
+        workflows: WorkflowClient,
+        vm_id: str,
+        action: PowerAction,
+        caller: Caller,
+        *,
+        options: PowerOptions = PowerOptions(),
+        idempotency_key: str | None,
+    ) -> Job:
+        """Submit a power job; an action the VM's current state does not allow is refused at once."""
+        with self.audit.write(caller, f"{action}_vm", {"vm_id": vm_id}) as record:
+            vm = self.get(vm_id)
+            if not vm.stale and vm.state not in _ALLOWED[action]:
+                raise InvalidState(f"cannot {action} a VM that is {vm.state}", vm.state)
+            record.job = self._vm_job(
+                workflows, vm, "power_vm", caller, idempotency_key, action=action, options=options
+            )
+        return record.job
+
+    def _vm_job(
+        self,
+        workflows: WorkflowClient,
+        vm: VmRecord,
+        kind: str,
+        caller: Caller,
+        idempotency_key: str | None,
+        *,
+        action: PowerAction | None = None,
+        options: PowerOptions = PowerOptions(),
+    ) -> Job:
+        def build(job_id: str) -> LifecycleInput:
+            return LifecycleInput(
+                job_id=job_id,
+                host=vm.host,
+                vm_id=vm.id,
+                timing=self.timing,
+                action=action,
+                timeout_seconds=options.timeout_seconds,
+                force_after_timeout=options.force,
+            )
+
+        body = {"kind": kind, "vm_id": vm.id, "action": action, **vars(options)}
+        submission = self.submitter.submit(
+            workflows,
+            JobRequest(
+                kind=kind,
+                orchestration=DELETE_VM if kind == "delete_vm" else POWER_VM,
+                target=JobTarget(host=vm.host, name=vm.name, vm_id=vm.id, action=action),
+                claim=vm.id,
+                scope="vm",
+                build_input=build,
+                requested_by=caller.requester,
+                body=body,
+                idempotency_key=idempotency_key,
+            ),
+        )
+        return submission.job

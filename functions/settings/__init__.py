@@ -1,0 +1,44 @@
+"""The application's settings: declared once, read from the environment once, typed and validated all at once.
+
+- :mod:`~functions.settings.declarations`: every setting (name, description, default, secrecy);
+- :mod:`~functions.settings.model`: the typed, immutable :class:`Settings` and :class:`Secret`;
+- :mod:`~functions.settings.load`: :func:`load_settings`, the only reader of environment variables, which raises
+  :class:`SettingsError` listing every problem.
+
+The composition root (``functions/app.py``) calls :func:`load_settings` once per process and hands the parts to
+what needs them; nothing else reads settings.
+"""
+
+from functions.settings.declarations import DEV_SEAL_KEY, SETTINGS, SettingSpec
+from functions.settings.load import load_settings
+from functions.settings.model import (
+    AuthMode,
+    AuthSettings,
+    GuestSettings,
+    HostEndpoint,
+    Secret,
+    Settings,
+    SettingsError,
+    StorageSettings,
+    WinRMScheme,
+    WinRMSettings,
+    WinRMTransport,
+)
+
+__all__ = [
+    "DEV_SEAL_KEY",
+    "SETTINGS",
+    "AuthMode",
+    "AuthSettings",
+    "GuestSettings",
+    "HostEndpoint",
+    "Secret",
+    "SettingSpec",
+    "Settings",
+    "SettingsError",
+    "StorageSettings",
+    "WinRMScheme",
+    "WinRMSettings",
+    "WinRMTransport",
+    "load_settings",
+]

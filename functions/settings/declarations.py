@@ -1,0 +1,182 @@
+"""Every setting, declared once: name, description, local default and whether it is secret.
+
+``tools/settings_doc.py`` renders the README's settings table and ``local.settings.sample.json`` from these.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["DEV_SEAL_KEY", "SETTINGS", "SettingSpec"]
+
+# The sealing key shipped in local.settings.sample.json. It is public, so it is refused when running in Azure.
+DEV_SEAL_KEY = "ZGV2LW9ubHktc2VhbC1rZXktZG8tbm90LXVzZS0wMDA="
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """Declaration of one setting: its environment name, description, local default and secrecy."""
+
+    name: str
+    description: str
+    default: str | None = None
+    secret: bool = False
+    local_default: str | None = None  # value written to local.settings.sample.json when it differs
+
+
+SETTINGS: tuple[SettingSpec, ...] = (
+    # -- storage ---------------------------------------------------------------------------------------------
+    SettingSpec(
+        "AzureWebJobsStorage",
+        "Storage connection string for the Functions host, the Durable task hub and the inventory tables "
+        "(`UseDevelopmentStorage=true` for Azurite). Leave empty in Azure and use the identity-based "
+        "`AzureWebJobsStorage__*` settings instead.",
+        secret=True,
+        local_default="UseDevelopmentStorage=true",
+    ),
+    SettingSpec(
+        "AzureWebJobsStorage__accountName",
+        "Storage account name for identity-based access (managed identity via azure-identity).",
+    ),
+    SettingSpec(
+        "AzureWebJobsStorage__tableServiceUri",
+        "Table endpoint for identity-based access; derived from the account name when empty.",
+    ),
+    SettingSpec(
+        "AzureWebJobsStorage__clientId",
+        "Client id of a user-assigned managed identity; empty uses the system-assigned identity.",
+    ),
+    SettingSpec(
+        "AETHERV_TASK_HUB",
+        "Durable Functions task hub name (host.json `hubName`); 3–45 letters and digits, starting with a letter.",
+        default="AetherV",
+        local_default="AetherVLocal",
+    ),
+    SettingSpec(
+        "AETHERV_TABLE_PREFIX",
+        "Prefix of the app's Table Storage tables (hosts, VMs, jobs, audit); letters and digits.",
+        default="aetherv",
+    ),
+    # -- Hyper-V hosts and WinRM -----------------------------------------------------------------------------
+    SettingSpec(
+        "AETHERV_HOSTS",
+        "Hyper-V hosts to manage, comma-separated `name[:port]` (DNS names as the hosts' certificates and "
+        "Hybrid Connections know them). Empty means no hosts yet.",
+        default="",
+    ),
+    SettingSpec(
+        "AETHERV_HOST_ADDRESSES",
+        "Optional `name=address` pairs (comma-separated) to connect to instead of resolving host names, like curl's "
+        "`--resolve`; the host's certificate is checked against that address. `make run` uses it for the "
+        "simulated lab.",
+        default="",
+    ),
+    SettingSpec(
+        "AETHERV_WINRM_SCHEME",
+        "`https` (default, port 5986) or `http` (port 5985, only with NTLM/Kerberos/CredSSP message encryption).",
+        default="https",
+    ),
+    SettingSpec("AETHERV_WINRM_PORT", "Default WinRM port; empty means 5986 for https, 5985 for http.", default=""),
+    SettingSpec(
+        "AETHERV_WINRM_TRANSPORT",
+        "WinRM authentication: `ntlm` (default), `kerberos`, `credssp`, `basic` (https only) or `certificate`.",
+        default="ntlm",
+    ),
+    SettingSpec("AETHERV_WINRM_USERNAME", "Account used on the Hyper-V hosts (e.g. `CORP\\svc-aetherv`).", default=""),
+    SettingSpec("AETHERV_WINRM_PASSWORD", "Password of that account (a Key Vault reference in Azure).", secret=True),
+    SettingSpec(
+        "AETHERV_WINRM_CA_BUNDLE",
+        "Path of a PEM CA bundle that signs the hosts' WinRM certificates; empty uses the system store.",
+        default="",
+    ),
+    SettingSpec(
+        "AETHERV_WINRM_VERIFY_TLS",
+        "`true` (default) validates the hosts' certificates. `false` is an explicit, logged choice for labs.",
+        default="true",
+    ),
+    SettingSpec("AETHERV_WINRM_CERT_PEM", "Client certificate (PEM path) for `certificate` transport.", default=""),
+    SettingSpec("AETHERV_WINRM_CERT_KEY_PEM", "Client key (PEM path) for `certificate` transport.", default=""),
+    SettingSpec("AETHERV_WINRM_CONNECT_TIMEOUT", "Seconds to wait for a TCP/TLS connection to a host.", default="10"),
+    SettingSpec(
+        "AETHERV_WINRM_OPERATION_TIMEOUT",
+        "WS-Management operation timeout in seconds (how long one receive may wait on the host).",
+        default="20",
+    ),
+    SettingSpec(
+        "AETHERV_WINRM_READ_TIMEOUT",
+        "HTTP read timeout in seconds; must exceed the operation timeout.",
+        default="30",
+    ),
+    # -- authentication --------------------------------------------------------------------------------------
+    SettingSpec(
+        "AETHERV_AUTH_MODE",
+        "`entra` (default): bearer tokens from Microsoft Entra ID are required. `none`: no authentication, "
+        "only for local development on loopback; refused in Azure.",
+        default="entra",
+        local_default="none",
+    ),
+    SettingSpec(
+        "AETHERV_ENTRA_AUTHORITY",
+        "Entra authority host (sovereign clouds differ); plain http only for a loopback test authority.",
+        default="https://login.microsoftonline.com",
+    ),
+    SettingSpec("AETHERV_ENTRA_TENANT_ID", "Entra tenant id (GUID) that issues the API's tokens.", default=""),
+    SettingSpec("AETHERV_ENTRA_CLIENT_ID", "Application (client) id of the API's app registration.", default=""),
+    SettingSpec(
+        "AETHERV_ENTRA_APP_ID_URI",
+        "Application ID URI accepted as audience; empty means `api://<client id>`.",
+        default="",
+    ),
+    SettingSpec("AETHERV_ROLE_READER", "App role that may read inventory and jobs.", default="Aether.Reader"),
+    SettingSpec(
+        "AETHERV_ROLE_OPERATOR",
+        "App role that may create, delete and power VMs.",
+        default="Aether.Operator",
+    ),
+    SettingSpec(
+        "AETHERV_ROLE_ADMIN", "App role that may do everything, incl. cancel others' jobs.", default="Aether.Admin"
+    ),
+    SettingSpec(
+        "AETHERV_EASY_AUTH_ENABLED",
+        "`true` only when App Service Authentication runs in front of the app; then its principal header is "
+        "trusted. Never set it locally.",
+        default="false",
+    ),
+    # -- secrets, schedules, guest handshake ----------------------------------------------------------------
+    SettingSpec(
+        "AETHERV_SEAL_KEY",
+        "Base64 of 32 random bytes: seals guest secrets before they enter workflow history "
+        "(a Key Vault reference in Azure). The sample's development key is refused in Azure.",
+        secret=True,
+        local_default=DEV_SEAL_KEY,
+    ),
+    SettingSpec(
+        "AETHERV_INVENTORY_SCHEDULE",
+        "NCRONTAB schedule (6 fields, seconds first) of the inventory sync.",
+        default="0 */2 * * * *",
+    ),
+    SettingSpec(
+        "AETHERV_GUEST_KEY_TIMEOUT",
+        "Seconds to wait for a new guest to publish its provisioning key.",
+        default="600",
+    ),
+    SettingSpec(
+        "AETHERV_GUEST_APPLY_TIMEOUT",
+        "Seconds to wait for a guest to apply its configuration.",
+        default="1800",
+    ),
+    SettingSpec("AETHERV_GUEST_POLL_INTERVAL", "Seconds between guest-state polls.", default="5"),
+    SettingSpec(
+        "AETHERV_GUEST_PUBLISH_DELAY",
+        "Seconds between publishing the guest data and signalling it (the protocol's settle delay).",
+        default="30",
+    ),
+    SettingSpec(
+        "AETHERV_CLONE_CONCURRENCY",
+        "Image clones allowed to run at once on one host, across all workflows.",
+        default="2",
+    ),
+    SettingSpec(
+        "AETHERV_BUILD_COMMIT", "Build commit reported by /api/healthz (set by the deployment).", default="dev"
+    ),
+)

@@ -1,0 +1,144 @@
+"""Typed settings: the immutable values the app runs with, and :class:`Secret`, which never shows its value."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "AuthMode",
+    "AuthSettings",
+    "GuestSettings",
+    "HostEndpoint",
+    "Secret",
+    "Settings",
+    "SettingsError",
+    "StorageSettings",
+    "WinRMScheme",
+    "WinRMSettings",
+    "WinRMTransport",
+]
+
+WinRMTransport = Literal["ntlm", "kerberos", "credssp", "basic", "certificate"]
+WinRMScheme = Literal["https", "http"]
+AuthMode = Literal["entra", "none"]
+
+
+class Secret:
+    """A secret string whose value never appears in ``repr``, ``str``, logs or error messages."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """Return the secret value; call only where the value is actually used."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('**********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SettingsError(ValueError):
+    """Raised when settings are missing or invalid; lists every problem at once."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(f"Aether-V settings are invalid ({len(self.problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class HostEndpoint:
+    """One configured Hyper-V host: DNS name and optional WinRM port override."""
+
+    name: str
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """How the app reaches Table Storage: a connection string (Azurite) or an endpoint plus managed identity."""
+
+    connection_string: Secret | None
+    table_endpoint: str | None
+    managed_identity_client_id: str | None
+    table_prefix: str
+    task_hub: str
+
+
+@dataclass(frozen=True)
+class WinRMSettings:
+    """How the app connects to Hyper-V hosts over WinRM."""
+
+    scheme: WinRMScheme
+    port: int
+    transport: WinRMTransport
+    username: str
+    password: Secret
+    ca_bundle: str | None
+    verify_tls: bool
+    cert_pem: str | None
+    cert_key_pem: str | None
+    connect_timeout: float
+    operation_timeout: float
+    read_timeout: float
+
+    def port_for(self, host: HostEndpoint) -> int:
+        """The WinRM port of ``host``: its override, else the default."""
+        return host.port if host.port is not None else self.port
+
+
+@dataclass(frozen=True)
+class AuthSettings:
+    """Who may call the API: the auth mode, the Entra tenant/audience and the role names."""
+
+    mode: AuthMode
+    authority: str
+    tenant_id: str
+    client_id: str
+    app_id_uri: str
+    role_reader: str
+    role_operator: str
+    role_admin: str
+    easy_auth_enabled: bool
+
+
+@dataclass(frozen=True)
+class GuestSettings:
+    """Timing of the guest provisioning handshake."""
+
+    key_timeout: float
+    apply_timeout: float
+    poll_interval: float
+    publish_delay: float
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All validated settings of the app."""
+
+    storage: StorageSettings
+    hosts: tuple[HostEndpoint, ...]
+    host_addresses: Mapping[str, str]
+    winrm: WinRMSettings
+    auth: AuthSettings
+    seal_key: Secret
+    inventory_schedule: str
+    guest: GuestSettings
+    clone_concurrency: int
+    build_commit: str
+    in_azure: bool = field(default=False)

@@ -1,0 +1,96 @@
+"""The activity triggers: each contract of :mod:`functions.provisioning.contracts` bound to the step that does it.
+
+:func:`activities_blueprint` registers one activity function per contract, under the contract's name. Each one
+decodes its payload, calls one method of the :class:`~functions.provisioning.steps.Provisioner` (or the inventory
+sync) the composition root built, encodes the result, and translates a failure once, into a
+:class:`~functions.errors.StepError` (category, transient flag, safe message) that the orchestrators use to choose
+between retry and compensation: Hyper-V errors keep their category and transient flag, storage outages are
+transient, everything else is permanent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import azure.durable_functions as df
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
+
+from functions.errors import DomainError, StepError
+from functions.guest.errors import GuestAlreadyProvisionedError, GuestProtocolError
+from functions.hyperv.errors import HyperVError
+from functions.inventory.sync import HostSync
+from functions.provisioning import contracts as c
+from functions.provisioning.contracts import Activity
+from functions.provisioning.payloads import PruneResult
+from functions.provisioning.steps import Provisioner
+from functions.sealing import SealError
+from functions.settings import SettingsError
+
+__all__ = ["activities_blueprint", "step_error"]
+
+log = logging.getLogger(__name__)
+P = TypeVar("P")
+R = TypeVar("R")
+
+
+def step_error(exc: Exception, where: str) -> StepError:
+    """The :class:`StepError` an activity fails with for ``exc`` (raised in step ``where``)."""
+    if isinstance(exc, StepError):
+        return exc
+    if isinstance(exc, HyperVError):
+        return StepError(type(exc).__name__, str(exc), transient=exc.transient)
+    if isinstance(exc, GuestAlreadyProvisionedError):
+        return StepError("GuestAlreadyProvisioned", str(exc))
+    if isinstance(exc, GuestProtocolError):
+        return StepError("GuestProtocolError", str(exc))
+    if isinstance(exc, SealError):
+        return StepError("SealError", str(exc))
+    if isinstance(exc, SettingsError):
+        return StepError("NotConfigured", "the app's settings are invalid; see /api/readyz", transient=True)
+    if isinstance(exc, DomainError):
+        return StepError(exc.category, exc.message, transient=exc.transient)
+    if isinstance(exc, ServiceRequestError | ServiceResponseError):
+        return StepError("StorageUnavailable", type(exc).__name__, transient=True)
+    if isinstance(exc, HttpResponseError):
+        transient = exc.status_code is None or exc.status_code >= 500 or exc.status_code == 429
+        return StepError("StorageError", f"HTTP {exc.status_code}", transient=transient)
+    log.exception("step %s failed unexpectedly", where)
+    return StepError("InternalError", f"{type(exc).__name__} in {where}")
+
+
+def activities_blueprint(provisioner: Callable[[], Provisioner], sync: Callable[[], HostSync]) -> df.Blueprint:
+    """A blueprint with every activity; ``provisioner`` and ``sync`` give the services (built on first use)."""
+    bp = df.Blueprint()
+
+    def register(activity: Activity[P, R], handler: Callable[[P], R]) -> None:
+        def run(payload: Any) -> Any:
+            try:
+                return activity.result.dump(handler(activity.payload.load(payload)))
+            except Exception as exc:
+                raise step_error(exc, activity.name) from exc
+
+        run.__name__ = run.__qualname__ = activity.name
+        run.__doc__ = f"Activity {activity.name}."
+        bp.function_name(name=activity.name)(bp.activity_trigger(input_name="payload")(run))
+
+    register(c.JOB_UPDATE, lambda p: provisioner().job_update(p))
+    register(c.VM_PLACE, lambda p: provisioner().place(p))
+    register(c.VM_PREFLIGHT, lambda p: provisioner().preflight(p))
+    register(c.VM_PREPARE_DISK, lambda p: provisioner().prepare_disk(p))
+    register(c.VM_CREATE, lambda p: provisioner().create(p))
+    register(c.VM_START_AND_ANNOUNCE, lambda p: provisioner().start_and_announce(p))
+    register(c.VM_GUEST_STATUS, lambda p: provisioner().guest_status(p))
+    register(c.VM_PUBLISH_GUEST_DATA, lambda p: provisioner().publish_guest_data(p))
+    register(c.VM_SIGNAL_PUBLISHED, lambda p: provisioner().signal_published(p))
+    register(c.VM_FINISH_GUEST, lambda p: provisioner().finish_guest(p))
+    register(c.VM_CLUSTER_ADD, lambda p: provisioner().cluster_add(p))
+    register(c.VM_CLUSTER_REMOVE, lambda p: provisioner().cluster_remove(p))
+    register(c.VM_CLEANUP, lambda p: provisioner().cleanup(p))
+    register(c.VM_REFRESH_AND_DESCRIBE, lambda p: provisioner().refresh_and_describe(p))
+    register(c.VM_REMOVE, lambda p: provisioner().remove(p))
+    register(c.VM_POWER, lambda p: provisioner().power(p))
+    register(c.INVENTORY_COLLECT_HOST, lambda host: sync().collect_and_store(host))
+    register(c.INVENTORY_PRUNE, lambda hosts: PruneResult(deleted=sync().prune(hosts)))
+    return bp
