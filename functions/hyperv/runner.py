@@ -5,10 +5,12 @@ Wire contract (the simulator in ``tools/hvsim`` relies on it too):
 - Command line: ``powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand <b64>``
   where ``<b64>`` is base64 of the UTF-16LE text of ``scripts/_bootstrap.ps1``. It never changes, stays far below
   the 8191-character WinRS limit, and contains no parameter.
-- Stdin (closed after): one JSON envelope ``{"operation", "script", "params"}`` where ``script`` is the full text of
-  ``scripts/<operation>.ps1`` and ``params`` is base64 of the UTF-8 JSON of the parameters. The envelope is ASCII
-  (non-ASCII characters are JSON-escaped) so no console codepage can alter it. Scripts of any size fit, since
-  stdin is sent in chunks.
+- Stdin (a pipe, closed after): one JSON envelope ``{"operation", "script", "params"}`` where ``script`` is the full
+  text of ``scripts/<operation>.ps1`` and ``params`` is base64 of the UTF-8 JSON of the parameters. The envelope is
+  one line of ASCII (non-ASCII characters and newlines are JSON-escaped) so no codepage or line splitting can alter
+  it. The transport starts the command with ``WINRS_CONSOLEMODE_STDIN=FALSE`` and the bootstrap reads the envelope
+  from the pipeline, ``$input``, as Ansible's WinRM connection and bootstrap wrapper do (the reasons and sources
+  are in :mod:`functions.hyperv.transport`). Scripts and parameters of any size fit, since stdin is sent in chunks.
 - Stdout: exactly one JSON document, ``{"ok": true, "result": ...}`` (exit code 0) or
   ``{"ok": false, "error": {"category", "message", "type"}}`` (exit code 1). Categories map to exception classes
   through :func:`functions.hyperv.errors.error_for_category`; anything else is a :class:`ProtocolError`.

@@ -20,6 +20,33 @@ app's :class:`~functions.settings.WinRMSettings` and a :class:`~functions.settin
   lazily one remote shell, reused for every command of an activity; :meth:`WinRMTransport.close` deletes the shell.
   A transport belongs to the first thread that uses it: calls from any other thread raise ``RuntimeError``. Create
   one per activity invocation; never share one across threads.
+- **Stdin is a pipe.** A command that is given input is started with ``WINRS_CONSOLEMODE_STDIN=FALSE``; one without
+  input keeps WinRS's console mode. See "Why stdin is piped" below.
+
+Why stdin is piped
+------------------
+
+Every operation sends its JSON envelope to ``powershell.exe`` on stdin (see :mod:`functions.hyperv.runner`). The
+[MS-WSMV] Command request (§3.1.4.11, https://learn.microsoft.com/en-us/openspecs/windows_protocols/ms-wsmv/
+c793e333-c409-43c6-a2eb-6ae2489c7ef4) carries an option set with ``WINRS_CONSOLEMODE_STDIN``: TRUE makes the
+command's stdin a console, FALSE a pipe. pywinrm's ``Protocol.run_command(shell_id, command, arguments=(),
+console_mode_stdin=True, skip_cmd_shell=False)`` (``winrm/protocol.py``, pywinrm 0.5.0) writes that option as TRUE
+unless told otherwise. That suits interactive programs, not data: with a console for stdin, ``powershell.exe`` does
+not see redirected input, so a script's pipeline input (``$input``) stays empty and the end of the input is no
+end-of-file.
+
+We follow what Ansible's WinRM connection has run against real Windows hosts for a decade
+(``ansible/ansible``, ``lib/ansible/plugins/connection/winrm.py``, ``_winrm_exec``): it starts each command with
+``console_mode_stdin=(stdin_iterator is None)`` — a pipe exactly when it sends input — then sends the input with
+``Send`` requests, the last one with ``End="true"``. With pipelining, its command line is only the encoded
+``bootstrap_wrapper.ps1`` (``lib/ansible/plugins/shell/powershell.py``, ``build_module_command``: ``powershell
+-NoProfile -NonInteractive -ExecutionPolicy ... -EncodedCommand <b64>``), and that wrapper reads the whole payload
+from the pipeline, ``$input`` (``lib/ansible/executor/powershell/bootstrap_wrapper.ps1``). Our bootstrap does the
+same (``scripts/_bootstrap.ps1``). pywinrm's own discussion of ``send_command_input`` (diyan/pywinrm#271) makes the
+same point about ``End``: without it, a ``powershell.exe`` reading stdin waits forever for the rest.
+
+The simulator holds us to this: ``tools/hvsim`` refuses the bootstrap when it is started with console-mode stdin
+or under any command line but the exact encoded one (``tools/hvsim/protocol/commands.py``).
 """
 
 from __future__ import annotations
@@ -87,7 +114,11 @@ class CommandTransport:
     host: str
 
     def execute(self, command_line: str, stdin: bytes = b"", *, timeout: float | None = None) -> CommandResult:
-        """Run ``command_line``, feed ``stdin`` (closing it), wait for the end and return the output."""
+        """Run ``command_line``, feed ``stdin`` (closing it), wait for the end and return the output.
+
+        Non-empty ``stdin`` reaches the command through a pipe, all of it, then end-of-file: a PowerShell script
+        reads it as pipeline input (``$input``).
+        """
         raise NotImplementedError
 
 
@@ -304,11 +335,15 @@ class WinRMTransport(CommandTransport):
         with _translated(self.options, "open shell"):
             return str(protocol.open_shell(noprofile=True, codepage=_UTF8_CODEPAGE))
 
-    def run_command(self, shell_id: str, command_line: str) -> str:
-        """Start ``command_line`` in the shell and return the command id."""
+    def run_command(self, shell_id: str, command_line: str, *, console_mode_stdin: bool = True) -> str:
+        """Start ``command_line`` in the shell and return the command id.
+
+        ``console_mode_stdin=False`` gives the command a pipe for stdin (``WINRS_CONSOLEMODE_STDIN=FALSE``); pass it
+        whenever input will be sent (see the module docstring).
+        """
         protocol = self._claim()
         with _translated(self.options, "start command"):
-            return str(protocol.run_command(shell_id, command_line))
+            return str(protocol.run_command(shell_id, command_line, console_mode_stdin=console_mode_stdin))
 
     def send_input(self, shell_id: str, command_id: str, data: bytes, *, end: bool = True) -> None:
         """Send ``data`` to the command's stdin in chunks that keep every envelope under MaxEnvelopeSize."""
@@ -359,7 +394,7 @@ class WinRMTransport(CommandTransport):
     # -- the runner's seam -----------------------------------------------------------------------------------------
 
     def execute(self, command_line: str, stdin: bytes = b"", *, timeout: float | None = None) -> CommandResult:
-        """Run one command in the (reused) shell: start, send stdin with end-of-stream, receive, signal."""
+        """Run one command in the (reused) shell: start it (stdin piped when given), send stdin, receive, signal."""
         try:
             return self._execute_once(command_line, stdin, timeout)
         except ProtocolError as exc:
@@ -373,7 +408,8 @@ class WinRMTransport(CommandTransport):
         if self._shell_id is None:
             self._shell_id = self.open_shell()
         shell_id = self._shell_id
-        command_id = self.run_command(shell_id, command_line)
+        # Input goes through a pipe, console mode only without input: as Ansible's _winrm_exec does.
+        command_id = self.run_command(shell_id, command_line, console_mode_stdin=not stdin)
         if stdin:
             self.send_input(shell_id, command_id, stdin, end=True)
         result = self.receive(shell_id, command_id, timeout=timeout)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 import winrm
 import winrm.exceptions
 
+from functions.hyperv.runner import load_script
 from tests.hvsim_protocol.conftest import PASSWORD, USERNAME
 from tools.hvsim.protocol.server import WinRMHostServer
 from tools.hvsim.protocol.tls import CertificateAuthority
@@ -117,13 +119,18 @@ def test_command_line_over_8191_characters_is_a_fault(host: WinRMHostServer, ca:
     protocol.close_shell(shell)
 
 
-def test_envelope_above_max_envelope_size_is_a_fault(host: WinRMHostServer, ca: CertificateAuthority) -> None:
-    protocol = _protocol(host, ca)
-    shell = protocol.open_shell()
+def _bootstrap_line(host: WinRMHostServer) -> str:
+    """The bootstrap's command line, built here from the script the host knows (not through the runner)."""
     bootstrap = host.scripts("_bootstrap")
     assert bootstrap is not None
     encoded = base64.b64encode(bootstrap.decode().encode("utf-16-le")).decode()
-    command = protocol.run_command(shell, "powershell.exe -EncodedCommand " + encoded)
+    return "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand " + encoded
+
+
+def test_envelope_above_max_envelope_size_is_a_fault(host: WinRMHostServer, ca: CertificateAuthority) -> None:
+    protocol = _protocol(host, ca)
+    shell = protocol.open_shell()
+    command = protocol.run_command(shell, _bootstrap_line(host), console_mode_stdin=False)
     with pytest.raises(winrm.exceptions.WSManFaultError) as info:
         protocol.send_command_input(shell, command, b"x" * 400_000, end=True)  # ~533 kB of base64
     assert info.value.fault_subcode == "w:EncodingLimit"
@@ -136,15 +143,62 @@ def test_receive_without_output_gets_the_operation_timeout_fault(
 ) -> None:
     protocol = _protocol(host, ca)
     shell = protocol.open_shell()
-    bootstrap = host.scripts("_bootstrap")
-    assert bootstrap is not None
-    encoded = base64.b64encode(bootstrap.decode().encode("utf-16-le")).decode()
-    command = protocol.run_command(shell, "powershell.exe -EncodedCommand " + encoded)
-    # The bootstrap waits for stdin, so there is no output within the 1 s OperationTimeout.
+    command = protocol.run_command(shell, _bootstrap_line(host), console_mode_stdin=False)
+    # The bootstrap waits for the end of its piped stdin, so there is no output within the 1 s OperationTimeout.
     with pytest.raises(winrm.exceptions.WinRMOperationTimeoutError):
         protocol.get_command_output_raw(shell, command)
     assert host.counters["operation_timeouts"] == 1
     protocol.cleanup_command(shell, command)
+    protocol.close_shell(shell)
+
+
+def test_bootstrap_with_console_mode_stdin_is_refused(host: WinRMHostServer, ca: CertificateAuthority) -> None:
+    """pywinrm's default (WINRS_CONSOLEMODE_STDIN=TRUE) would leave the bootstrap's $input empty on a real host."""
+    protocol = _protocol(host, ca)
+    shell = protocol.open_shell()
+    with pytest.raises(winrm.exceptions.WSManFaultError) as info:
+        protocol.run_command(shell, _bootstrap_line(host))  # console_mode_stdin defaults to True
+    assert info.value.fault_subcode == "w:InvalidOptions"
+    assert info.value.wsman_fault_code == 2150858809
+    assert "WINRS_CONSOLEMODE_STDIN" in str(info.value.reason)
+    assert host.counters["commands"] == 0
+    assert host.received_operations() == []
+    protocol.close_shell(shell)
+
+
+def test_bootstrap_with_a_pipe_for_stdin_runs(host: WinRMHostServer, ca: CertificateAuthority) -> None:
+    protocol = _protocol(host, ca)
+    shell = protocol.open_shell()
+    command = protocol.run_command(shell, _bootstrap_line(host), console_mode_stdin=False)
+    envelope = {"operation": "ping", "script": load_script("ping"), "params": base64.b64encode(b'{"n":1}').decode()}
+    # Piped lines are what PowerShell's $input sees; the trailing CRLF adds no empty line.
+    protocol.send_command_input(shell, command, json.dumps(envelope).encode() + b"\r\n", end=True)
+    stdout, stderr, exit_code = protocol.get_command_output(shell, command)
+    assert (exit_code, stderr) == (0, b"")
+    assert json.loads(stdout)["result"]["echo"] == {"n": 1}
+    protocol.cleanup_command(shell, command)
+    protocol.close_shell(shell)
+
+
+@pytest.mark.parametrize(
+    ("flags", "difference"),
+    [
+        ("-EncodedCommand", "word 2 is '-EncodedCommand', expected '-NoLogo'"),
+        ("-NoLogo -NoProfile -ExecutionPolicy Bypass -EncodedCommand", "word 4 is '-ExecutionPolicy'"),
+        ("-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -enc", "word 7 is '-enc'"),
+    ],
+)
+def test_bootstrap_under_another_command_line_is_refused(
+    host: WinRMHostServer, ca: CertificateAuthority, flags: str, difference: str
+) -> None:
+    encoded = _bootstrap_line(host).rsplit(" ", 1)[1]
+    protocol = _protocol(host, ca)
+    shell = protocol.open_shell()
+    with pytest.raises(winrm.exceptions.WSManFaultError) as info:
+        protocol.run_command(shell, f"powershell.exe {flags} {encoded}", console_mode_stdin=False)
+    assert info.value.fault_subcode == "w:InvalidParameter"
+    assert info.value.wsman_fault_code == 2150858810
+    assert difference in str(info.value.reason)
     protocol.close_shell(shell)
 
 

@@ -125,6 +125,21 @@ def test_script_that_differs_from_the_project_file_is_refused(host: WinRMHostSer
     assert host.received_operations() == []
 
 
+def test_several_megabytes_of_parameters_round_trip(host: WinRMHostServer, runner: PowerShellRunner) -> None:
+    """A 5 MB envelope goes down a piped stdin in many Sends and comes back whole through many Receives."""
+    params = {
+        "blob": "".join(f"{i:08d}-ü\n" for i in range(400_000)),  # 4.4 MB of text with newlines and non-ASCII
+        "nasty": NASTY,
+    }
+    assert runner.run("ping", params)["echo"] == params
+    [received] = host.received_operations("ping")
+    assert received.params == params
+    counters = host.counters.snapshot()
+    assert counters["sends"] >= 40  # pywinrm's 150 kB envelopes: about 109 kB of stdin each
+    assert counters["receives"] >= 30
+    assert counters["faults"] == 0
+
+
 def test_twenty_kilobyte_script_travels_on_stdin(host: WinRMHostServer, options: Any) -> None:
     big = "param($Params)\n" + "".join(f"# filler line {i:05d} {'x' * 60}\n" for i in range(300)) + "return 42\n"
     assert len(big) > 20_000

@@ -11,26 +11,13 @@ Host names are ``hv01``, ``hv02``, …; every server listens on ``127.0.0.1`` wi
 from the lab's CA for its name and ``127.0.0.1``. Nothing resolves ``hv01`` to loopback, so the app connects to
 ``lab.addresses[name]`` (see :mod:`functions.hyperv.factory`); ``AETHERV_HOSTS`` is ``lab.aetherv_hosts``.
 
-Control-plane routes added to the protocol's :class:`~tools.hvsim.protocol.control.ControlPlane` (JSON):
-
-    POST   /hvsim/lab/seed                        {"seed"?, "vms_per_host"?} re-seed every host (faults kept)
-    POST   /hvsim/hosts/{host}/down | /up         refuse connections / accept them again
-    GET    /hvsim/hosts/{host}/vms                the host's VMs as the inventory script reports them
-    POST   /hvsim/hosts/{host}/vms                create a VM out of band: {name, image?, memory_gb?, cpu_count?,
-                                                  state?, switch?, vlan_id?, notes?}
-    PATCH  /hvsim/hosts/{host}/vms/{vm_id}        change it out of band: {name?, state?, notes?, memory_gb?,
-                                                  cpu_count?}
-    DELETE /hvsim/hosts/{host}/vms/{vm_id}        remove it out of band (its disks too)
-    GET    /hvsim/hosts/{host}/vms/{vm_id}/kvp    {state, host, guest, intrinsic}: the VM's KVP pools
-    PUT    /hvsim/hosts/{host}/guest-behaviour    default guest agent behaviour of the host's new guests
-    PUT    /hvsim/hosts/{host}/vms/{vm_id}/guest-behaviour   behaviour of that VM's guest agent
-
+The lab serves the control-plane routes of :mod:`tools.hvsim.routes` (re-seeding, hosts down and up, VMs and
+guest behaviour out of band) on the protocol's :class:`~tools.hvsim.protocol.control.ControlPlane`;
 ``POST /hvsim/reset`` (built in) also re-seeds the lab with its original seed and restores the latency.
 """
 
 from __future__ import annotations
 
-import importlib
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,13 +25,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from functions.settings import HostEndpoint, Secret, WinRMSettings
-from tools.hvsim import operations
-from tools.hvsim.models import Backend, FakeHost, FakeVm, GuestFactory, TransitionTimes, default_guest_factory
-from tools.hvsim.operations import vm_record
-from tools.hvsim.protocol.control import ControlError, ControlPlane, ControlRequest
+from tools.hvsim import operations, routes
+from tools.hvsim.models import Backend, FakeHost, GuestFactory, TransitionTimes, default_guest_factory
+from tools.hvsim.protocol.control import ControlPlane
 from tools.hvsim.protocol.server import WinRMHostServer
 from tools.hvsim.protocol.tls import CertificateAuthority
-from tools.hvsim.seed import IMAGES, add_vm, seed_lab
+from tools.hvsim.seed import seed_lab
 
 __all__ = ["LOOPBACK", "Lab", "LabHost"]
 
@@ -166,7 +152,7 @@ class Lab:
                     lab=self,
                 )
             )
-        self._add_routes()
+        routes.install(self.control, self)
         self.control.on_reset(self._after_reset)
         if self.ticker_interval:
             self.backend.start_ticker(self.ticker_interval)
@@ -246,144 +232,3 @@ class Lab:
     def to_json(self) -> list[dict[str, Any]]:
         """The hosts as ``--json`` prints them."""
         return [host.to_json() for host in self.hosts]
-
-    # -- control plane --------------------------------------------------------------------------------------------
-
-    def _model(self, request: ControlRequest) -> FakeHost:
-        try:
-            return self.backend.host(request.params.get("host", ""))
-        except KeyError:
-            raise ControlError(404, f"no simulated host named {request.params.get('host')!r}") from None
-
-    def _vm(self, request: ControlRequest) -> tuple[FakeHost, FakeVm]:
-        model = self._model(request)
-        vm = model.find_vm(request.params.get("vm_id", ""))
-        if vm is None:
-            raise ControlError(404, f"no VM {request.params.get('vm_id')!r} on {model.name}")
-        return model, vm
-
-    @staticmethod
-    def _body(request: ControlRequest) -> dict[str, Any]:
-        if request.body is None:
-            return {}
-        if not isinstance(request.body, dict):
-            raise ControlError(400, "expected a JSON object")
-        return request.body
-
-    def _add_routes(self) -> None:
-        plane = self.control
-
-        def seed(request: ControlRequest) -> Any:
-            body = self._body(request)
-            self.reseed(seed=body.get("seed"), vms_per_host=body.get("vms_per_host"))
-            return {"hosts": [host.name for host in self.hosts], "vms_per_host": self.vms_per_host}
-
-        def set_down(down: bool) -> Callable[[ControlRequest], Any]:
-            def handler(request: ControlRequest) -> Any:
-                server = self.host(self._model(request).name).server
-                server.faults.update({"refuse_connections": down})
-                return server.faults.to_dict()
-
-            return handler
-
-        def list_vms(request: ControlRequest) -> Any:
-            model = self._model(request)
-            with model.lock:
-                return [vm_record(vm) for vm in model.vms.values()]
-
-        def create_vm(request: ControlRequest) -> Any:
-            model = self._model(request)
-            body = self._body(request)
-            name = body.get("name")
-            if not isinstance(name, str) or not name:
-                raise ControlError(400, "name is required")
-            image = None
-            if body.get("image"):
-                image = next((spec for spec in IMAGES if spec.name == body["image"]), None)
-                if image is None:
-                    raise ControlError(400, f"unknown image {body['image']!r}")
-            with model.lock:
-                vm = add_vm(
-                    model,
-                    name,
-                    image=image,
-                    memory_gb=float(body.get("memory_gb", 4)),
-                    cpu_count=int(body.get("cpu_count", 2)),
-                    state=str(body.get("state", "Off")),
-                    switch=body.get("switch", "External"),
-                    vlan_id=body.get("vlan_id"),
-                    notes=str(body.get("notes", "")),
-                )
-                return vm_record(vm)
-
-        def change_vm(request: ControlRequest) -> Any:
-            model, vm = self._vm(request)
-            body = self._body(request)
-            with model.lock:
-                if "name" in body:
-                    vm.name = str(body["name"])
-                if "notes" in body:
-                    vm.notes = str(body["notes"])
-                if "memory_gb" in body:
-                    vm.memory_mb = int(float(body["memory_gb"]) * 1024)
-                if "cpu_count" in body:
-                    vm.cpu_count = int(body["cpu_count"])
-                if "state" in body:
-                    vm.set_state(str(body["state"]))
-                return vm_record(vm)
-
-        def delete_vm(request: ControlRequest) -> Any:
-            model, vm = self._vm(request)
-            with model.lock:
-                for drive in vm.disks:
-                    model.fs.remove(drive.path)
-                del model.vms[vm.id]
-                if model.cluster is not None:
-                    model.cluster.remove_role(vm)
-            return {"deleted": vm.id}
-
-        def read_kvp(request: ControlRequest) -> Any:
-            model, vm = self._vm(request)
-            with model.lock:
-                guest_pool = dict(vm.guest.guest_pool) if vm.guest is not None else {}
-                agent = vm.guest.agent if vm.guest is not None else None
-                return {
-                    "state": vm.state,
-                    "host": dict(vm.host_items),
-                    "guest": guest_pool,
-                    "intrinsic": vm.intrinsic_items,
-                    "agent_state": None if agent is None else str(getattr(agent, "state", None)),
-                }
-
-        def host_behaviour(request: ControlRequest) -> Any:
-            model = self._model(request)
-            model.guest_behaviour = _behaviour(self._body(request))
-            return {"host": model.name, "behaviour": self._body(request)}
-
-        def vm_behaviour(request: ControlRequest) -> Any:
-            model, vm = self._vm(request)
-            with model.lock:
-                vm.guest_behaviour = _behaviour(self._body(request))
-            return {"vm": vm.id, "behaviour": self._body(request)}
-
-        plane.route("POST", "/hvsim/lab/seed", seed)
-        plane.route("POST", "/hvsim/hosts/{host}/down", set_down(True))
-        plane.route("POST", "/hvsim/hosts/{host}/up", set_down(False))
-        plane.route("GET", "/hvsim/hosts/{host}/vms", list_vms)
-        plane.route("POST", "/hvsim/hosts/{host}/vms", create_vm)
-        plane.route("PATCH", "/hvsim/hosts/{host}/vms/{vm_id}", change_vm)
-        plane.route("DELETE", "/hvsim/hosts/{host}/vms/{vm_id}", delete_vm)
-        plane.route("GET", "/hvsim/hosts/{host}/vms/{vm_id}/kvp", read_kvp)
-        plane.route("PUT", "/hvsim/hosts/{host}/guest-behaviour", host_behaviour)
-        plane.route("PUT", "/hvsim/hosts/{host}/vms/{vm_id}/guest-behaviour", vm_behaviour)
-
-
-def _behaviour(body: dict[str, Any]) -> Any:
-    """A guest behaviour from JSON: the guest module's ``GuestBehaviour(**body)`` (None for an empty body)."""
-    if not body:
-        return None
-    module = importlib.import_module("tools.hvsim.guest")
-    try:
-        return module.GuestBehaviour(**body)
-    except TypeError as exc:
-        raise ControlError(400, f"invalid guest behaviour: {exc}") from None

@@ -1,5 +1,6 @@
-# Aether-V bootstrap (Windows PowerShell 5.1+). Reads one JSON envelope from stdin: operation, script text and
-# base64 UTF-8 JSON params. Runs the script with $Params as data and writes one JSON document to stdout.
+# Aether-V bootstrap (Windows PowerShell 5.1+). Reads one JSON envelope from the pipeline ($input: stdin is a pipe,
+# WINRS_CONSOLEMODE_STDIN=FALSE): operation, script text and base64 UTF-8 JSON params. Runs the script with $Params
+# as data and writes one JSON document to stdout.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 function Fail-AetherV([string]$Category, [string]$Message) {
@@ -14,8 +15,7 @@ function Write-AetherVResult($Document) {
     $out.Flush()
 }
 try {
-    $reader = New-Object System.IO.StreamReader ([Console]::OpenStandardInput()), (New-Object System.Text.UTF8Encoding $false)
-    $envelope = ConvertFrom-Json $reader.ReadToEnd()
+    $envelope = ConvertFrom-Json (@($input) -join "`n")
     $Params = ConvertFrom-Json ([System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($envelope.params)))
     $result = & ([ScriptBlock]::Create($envelope.script)) $Params 3>$null 4>$null 5>$null 6>$null
     Write-AetherVResult @{ ok = $true; result = $result }

@@ -62,6 +62,25 @@ def test_command_line_is_the_encoded_bootstrap_under_the_winrs_limit() -> None:
     assert base64.b64decode(encoded).decode("utf-16-le") == load_script("_bootstrap")
 
 
+def test_bootstrap_reads_the_envelope_from_the_pipeline() -> None:
+    """The bootstrap (decoded from the command line) takes its envelope from $input, never from the console."""
+    encoded = bootstrap_command()[len(POWERSHELL_PREFIX) :]
+    bootstrap = base64.b64decode(encoded).decode("utf-16-le")
+    code = "\n".join(line for line in bootstrap.splitlines() if not line.lstrip().startswith("#"))
+    assert "$input" in code
+    assert "ConvertFrom-Json (@($input) -join" in code
+    assert "OpenStandardInput" not in code
+    assert "ReadToEnd" not in code
+
+
+def test_the_envelope_is_one_line_of_ascii() -> None:
+    """$input yields stdin line by line: newlines in scripts and parameters travel escaped, on one line."""
+    envelope = build_envelope("ping", {"text": "a\r\nb\nc\u2028d"}, scripts=lambda name: "param($P)\r\nreturn 1\n")
+    assert envelope.isascii()
+    assert b"\n" not in envelope
+    assert b"\r" not in envelope
+
+
 def test_run_sends_the_fixed_command_and_the_envelope_on_stdin() -> None:
     transport = FakeTransport(ok({"pong": True}))
     params = {"name": "web'01\"; $(rm -rf /) `n | x", "unicode": "Аdmin 💾\u202e", "n": [1, None]}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import requests
 import winrm.exceptions
+import winrm.protocol
 
 from functions.hyperv import errors, transport
 from functions.hyperv.transport import ConnectionOptions, WinRMTransport, build_protocol
@@ -101,6 +102,7 @@ class FakeProtocol:
         self.calls: list[str] = []
         self.transport = self
         self.timeouts = 0
+        self.console_modes: list[bool] = []
 
     def close_session(self) -> None:
         self.calls.append("close_session")
@@ -111,8 +113,9 @@ class FakeProtocol:
             raise self.error
         return "SHELL"
 
-    def run_command(self, shell_id: str, command: str) -> str:
+    def run_command(self, shell_id: str, command: str, console_mode_stdin: bool = True) -> str:
         self.calls.append("run_command")
+        self.console_modes.append(console_mode_stdin)
         return "CMD"
 
     def send_command_input(self, shell_id: str, command_id: str, data: bytes, end: bool = False) -> None:
@@ -211,3 +214,28 @@ def test_stdin_is_chunked_under_the_envelope_size() -> None:
     assert sum(sizes) == 50_000
     assert all(size * 4 / 3 + 8192 <= 20_000 for size in sizes)
     assert [call.endswith("True") for call in sends] == [False] * (len(sends) - 1) + [True]
+
+
+def test_piped_input_turns_console_mode_stdin_off() -> None:
+    """Input goes through a pipe (WINRS_CONSOLEMODE_STDIN=FALSE); a command without input keeps console mode."""
+    fake = FakeProtocol()
+    with WinRMTransport(OPTIONS, protocol_factory=lambda _: fake) as t:
+        t.execute("powershell.exe -EncodedCommand AAAA", b'{"operation":"ping"}')
+        t.execute("hostname")
+    assert fake.console_modes == [False, True]
+    assert [call for call in fake.calls if call.startswith("send:")] == ["send:20:True"]
+
+
+def test_pywinrm_writes_the_stdin_mode_into_the_command_request() -> None:
+    """What the transport relies on: pywinrm's run_command puts WINRS_CONSOLEMODE_STDIN in the Command's options."""
+    sent: list[str] = []
+
+    class Recording(winrm.protocol.Protocol):
+        def send_message(self, message: str | bytes) -> bytes:
+            sent.append(message if isinstance(message, str) else message.decode())
+            return b'<s:Envelope xmlns:s="x"><s:Body><CommandId>C1</CommandId></s:Body></s:Envelope>'
+
+    protocol = Recording("https://hv01:5986/wsman", username="u", password="p", proxy=None, ca_trust_path=None)
+    recording = WinRMTransport(OPTIONS, protocol_factory=lambda _: protocol)
+    assert recording.run_command("S1", "powershell.exe", console_mode_stdin=False) == "C1"
+    assert '<w:Option Name="WINRS_CONSOLEMODE_STDIN">FALSE</w:Option>' in sent[0]

@@ -12,12 +12,13 @@ Operation handlers register by name::
             raise ScriptError("VmNotFound", f"VM '{params['name']}' was not found")
         return vm.to_json()
 
-A command is recognised as the project's bootstrap only when it is ``powershell[.exe] … -EncodedCommand <b64>``
-and the decoded text equals ``functions/hyperv/scripts/_bootstrap.ps1``. Its stdin envelope is then checked the
-way the real bootstrap would use it: the ``script`` must be byte-identical to ``scripts/<operation>.ps1`` (the
-simulator cannot run other PowerShell), ``params`` is decoded from base64 UTF-8 JSON, and the handler's result or
-:class:`~tools.hvsim.protocol.errors.ScriptError` is rendered as the bootstrap's one JSON document and exit code.
-Any other command fails like Windows would (cmd's *not recognized* message, or a PowerShell error record).
+Which command line runs the bootstrap is :mod:`tools.hvsim.protocol.commands`' business. The bootstrap's stdin
+is then read the way the real bootstrap reads it: from the pipeline (``$input``: lines of the piped stdin, joined
+with newlines, see :func:`read_pipeline`), as one JSON envelope whose ``script`` must be byte-identical to
+``scripts/<operation>.ps1`` (the simulator cannot run other PowerShell) and whose ``params`` are base64 UTF-8 JSON.
+The handler's result or :class:`~tools.hvsim.protocol.errors.ScriptError` is rendered as the bootstrap's one JSON
+document and exit code. Anything else fails like Windows would (cmd's *not recognized* message, or a PowerShell
+error record).
 """
 
 from __future__ import annotations
@@ -41,14 +42,13 @@ __all__ = [
     "CommandOutcome",
     "Handler",
     "OperationContext",
-    "ProgramKind",
     "ScriptSource",
-    "classify_command",
     "handler_for",
     "not_recognized",
     "parse_envelope",
     "powershell_error",
     "project_script",
+    "read_pipeline",
     "register",
     "registered_operations",
     "render_failure",
@@ -114,10 +114,10 @@ def _ping(ctx: OperationContext, params: dict[str, Any]) -> Any:
     }
 
 
-# -- recognising commands ----------------------------------------------------------------------------------------
+# -- the project's scripts ---------------------------------------------------------------------------------------
 
 _OPERATION_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.-]{0,99}")
-_ENCODED_FLAG = re.compile(r"-(?:e|ec|en|enc|enco|encod|encode|encoded|encodedc\w*)$", re.IGNORECASE)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 @cache
@@ -129,37 +129,8 @@ def project_script(name: str) -> bytes | None:
         return None
 
 
-class ProgramKind:
-    """What a command line starts."""
-
-    BOOTSTRAP = "bootstrap"
-    POWERSHELL = "powershell"
-    OTHER = "other"
-
-
 ScriptSource = Callable[[str], bytes | None]
 """Where the simulator finds the scripts the client may send: :func:`project_script` unless a test injects one."""
-
-
-def classify_command(command_line: str, scripts: ScriptSource = project_script) -> tuple[str, str]:
-    """``(kind, detail)``: the bootstrap, another PowerShell command (detail: its script), or something else."""
-    words = command_line.split()
-    if not words:
-        return ProgramKind.OTHER, ""
-    executable = words[0].strip('"').replace("/", "\\").rsplit("\\", 1)[-1].lower()
-    if executable not in ("powershell", "powershell.exe"):
-        return ProgramKind.OTHER, words[0]
-    for index, word in enumerate(words[1:-1], start=1):
-        if _ENCODED_FLAG.match(word):
-            try:
-                script = base64.b64decode(words[index + 1], validate=True).decode("utf-16-le")
-            except (binascii.Error, UnicodeDecodeError):
-                return ProgramKind.POWERSHELL, ""
-            bootstrap = scripts("_bootstrap")
-            if bootstrap is not None and script == bootstrap.decode("utf-8"):
-                return ProgramKind.BOOTSTRAP, ""
-            return ProgramKind.POWERSHELL, script
-    return ProgramKind.POWERSHELL, " ".join(words[1:])
 
 
 # -- rendering like Windows --------------------------------------------------------------------------------------
@@ -224,11 +195,32 @@ class ParsedEnvelope:
     params: dict[str, Any]
 
 
+def read_pipeline(stdin: bytes) -> str:
+    """What the bootstrap's ``@($input) -join "`n"`` makes of piped ``stdin``.
+
+    ``powershell.exe`` hands a redirected stdin to the script as ``$input``, one string per line (CR, LF or CRLF
+    ends a line; a final line break adds no empty line). The shell's codepage is UTF-8 (65001, as the transport
+    opens it); a byte-order mark is dropped.
+    """
+    text = stdin.decode("utf-8", errors="replace").removeprefix("\ufeff")
+    lines = _LINE_BREAK.split(text)
+    if lines and lines[-1] == "":
+        lines.pop()
+    return "\n".join(lines)
+
+
 def parse_envelope(stdin: bytes, scripts: ScriptSource = project_script) -> ParsedEnvelope | CommandOutcome:
     """Decode the stdin envelope as the bootstrap does; a failure becomes the bootstrap's (or PowerShell's) output."""
+    text = read_pipeline(stdin)
+    if not text:
+        return render_failure(
+            "ScriptFailed",
+            "Cannot bind argument to parameter 'InputObject' because it is an empty string.",
+            "System.Management.Automation.ParameterBindingValidationException",
+        )
     try:
-        envelope = json.loads(stdin.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        envelope = json.loads(text)
+    except json.JSONDecodeError:
         return render_failure("ScriptFailed", "Invalid JSON primitive.", "System.ArgumentException")
     if not isinstance(envelope, dict) or not all(isinstance(envelope.get(k), str) for k in ("script", "params")):
         return render_failure(

@@ -8,6 +8,9 @@
 Numeric codes: 2150858793 (operation timeout on Receive; pywinrm turns it into ``WinRMOperationTimeoutError``),
 2150858843 (shell not found) and 2150859173 (shell quota) are the values Windows sends. The codes used for the
 envelope-size and command-line limits follow the same ``0x8033xxxx`` family but are the simulator's choice.
+2150858809 and 2150858810 are Windows' ``ERROR_WSMAN_INVALID_OPTIONS`` and ``ERROR_WSMAN_INVALID_PARAMETER``; hvsim
+sends them for the bootstrap rules of :mod:`tools.hvsim.protocol.commands`, which a real host does not enforce (it
+runs the command, which then fails less clearly).
 """
 
 from __future__ import annotations
@@ -111,4 +114,35 @@ class WSManFault(Exception):  # noqa: N818 - named as WinRM names it
             "w:SchemaValidationError",
             2150858817,
             f"The SOAP XML in the message does not match the corresponding XML schema definition: {detail}",
+        )
+
+    @classmethod
+    def invalid_option(cls, name: str, value: str) -> WSManFault:
+        """An option of the request has a value of the wrong type (``xs:boolean`` expected)."""
+        return cls(
+            "w:InvalidOptions",
+            2150858809,
+            f"The WS-Management service cannot process the request because the option {name} has the invalid "
+            f"value {value!r}; expected TRUE or FALSE.",
+        )
+
+    @classmethod
+    def console_mode_stdin(cls) -> WSManFault:
+        """The bootstrap was started with console-mode stdin (the simulator's rule; see ``commands``)."""
+        return cls(
+            "w:InvalidOptions",
+            2150858809,
+            "hvsim refuses the Aether-V bootstrap with WINRS_CONSOLEMODE_STDIN=TRUE (or absent): the bootstrap reads "
+            "its envelope from the pipeline ($input), which powershell.exe fills only when stdin is a pipe. Start "
+            "the command with WINRS_CONSOLEMODE_STDIN=FALSE (pywinrm: run_command(..., console_mode_stdin=False)).",
+        )
+
+    @classmethod
+    def unexpected_command_line(cls, difference: str, flags: str) -> WSManFault:
+        """The bootstrap under a command line other than the exact one (the simulator's rule; see ``commands``)."""
+        return cls(
+            "w:InvalidParameter",
+            2150858810,
+            f"hvsim runs the Aether-V bootstrap only as 'powershell.exe {flags} <base64 UTF-16LE of "
+            f"_bootstrap.ps1>'; this command line differs: {difference}.",
         )

@@ -15,7 +15,8 @@ Threads, not processes: one accept thread per listener and one thread per TCP co
 connection alive, so NTLM authenticates once per connection), plus one short-lived thread per command.
 
 Limits, as a default Windows Server configures WinRM: requests above ``MaxEnvelopeSizekb`` (500 KiB) get a
-``w:EncodingLimit`` fault; command lines above 8191 characters a fault; more than 30 shells per user a
+``w:EncodingLimit`` fault; command lines above 8191 characters a fault (and the bootstrap anything but its exact
+command line with a piped stdin: :mod:`tools.hvsim.protocol.commands`); more than 30 shells per user a
 ``w:QuotaLimit`` fault; shells idle for 7200 s are deleted; a Receive with no output within the request's
 ``OperationTimeout`` (capped at ``MaxTimeoutms``, 60 s) gets the ``w:TimedOut`` fault (2150858793) pywinrm retries.
 Replies respect the client's ``MaxEnvelopeSize`` by splitting output across Receives.
@@ -40,9 +41,10 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar, cast
 from xml.sax.saxutils import escape
 
-from tools.hvsim.protocol import dispatch, wsman
+from tools.hvsim.protocol import commands, dispatch, wsman
 from tools.hvsim.protocol.auth import Account, ConnectionAuth, NTLMAccountStore, decrypt_body, encrypt_body
-from tools.hvsim.protocol.dispatch import CommandOutcome, OperationContext, ProgramKind
+from tools.hvsim.protocol.commands import MAX_COMMAND_LINE
+from tools.hvsim.protocol.dispatch import CommandOutcome, OperationContext
 from tools.hvsim.protocol.errors import WSManFault
 from tools.hvsim.protocol.faults import HostCounters, HostFaults
 from tools.hvsim.protocol.shells import Command, ShellTable
@@ -52,7 +54,6 @@ __all__ = ["MAX_COMMAND_LINE", "ReceivedOperation", "WinRMHostServer"]
 
 log = logging.getLogger(__name__)
 
-MAX_COMMAND_LINE = 8191
 DEFAULT_MAX_ENVELOPE_SIZE = 512000
 _REPLY_OVERHEAD = 4096
 _MESSAGE_ID = re.compile(rb"<a:MessageID>([^<]{1,100})</a:MessageID>")
@@ -462,32 +463,18 @@ class WinRMHostServer:
 
     def _command(self, request: wsman.WSManRequest, principal: str) -> str:
         shell = self.shells.get(request.shell_id, principal)
-        node = request.find("rsp:CommandLine")
-        command_node = request.find("rsp:CommandLine/rsp:Command")
-        if node is None or command_node is None:
-            raise WSManFault.invalid_request("missing rsp:CommandLine/rsp:Command")
-        parts = [(command_node.text or "").strip()]
-        parts += [(arg.text or "") for arg in node.findall("rsp:Arguments", wsman.NS)]
-        command_line = " ".join(part for part in parts if part)
-        if len(command_line) > MAX_COMMAND_LINE:
-            raise WSManFault.command_line_too_long(len(command_line), MAX_COMMAND_LINE)
+        start = commands.parse_command(request)
+        kind, outcome = commands.choose_program(start, self.scripts)
         self.counters.add("commands")
-        kind, detail = dispatch.classify_command(command_line, self.scripts)
         program: Callable[[bytes], CommandOutcome]
-        if kind == ProgramKind.BOOTSTRAP:
+        if outcome is None:
             program = self._run_bootstrap
-        elif kind == ProgramKind.POWERSHELL:
-            outcome = dispatch.powershell_error(
-                "hvsim simulates only the Aether-V bootstrap; this PowerShell command was not run: "
-                + (detail[:60] + "…" if len(detail) > 60 else detail)
-            )
-            program = lambda _stdin: outcome  # noqa: E731
         else:
-            outcome = dispatch.not_recognized(detail)
-            program = lambda _stdin: outcome  # noqa: E731
-        command = Command(command_line, program, wants_stdin=kind == ProgramKind.BOOTSTRAP)
-        if client_id := node.get("CommandId"):
-            command.id = client_id.upper()
+            fixed = outcome
+            program = lambda _stdin: fixed  # noqa: E731
+        command = Command(start.command_line, program, wants_stdin=kind == commands.ProgramKind.BOOTSTRAP)
+        if start.command_id:
+            command.id = start.command_id.upper()
         shell.commands[command.id] = command
         return f"<rsp:CommandResponse><rsp:CommandId>{command.id}</rsp:CommandId></rsp:CommandResponse>"
 

@@ -1,0 +1,77 @@
+"""The operation table: which handler simulates which ``functions/hyperv/scripts/<operation>.ps1``, and running one.
+
+:data:`OPERATIONS` maps every operation script to its handler. :func:`run_operation` runs one in-process under the
+host's lock (model tests; the journal records the parameters exactly as received); :func:`install` registers every
+handler with the protocol's dispatch, which lets a script run only when its text is byte-identical to the
+project's file and renders a :class:`~tools.hvsim.exceptions.HyperVSimError` as the script's ``Fail-AetherV``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+from tools.hvsim.exceptions import HyperVSimError
+from tools.hvsim.models import FakeHost
+from tools.hvsim.operations import cluster, disks, dvds, inventory, kvp, power, switches, vms
+from tools.hvsim.protocol.dispatch import OperationContext, register
+from tools.hvsim.protocol.errors import ScriptError
+
+__all__ = ["OPERATIONS", "UNLOCKED", "Operation", "install", "run_operation"]
+
+Operation = Callable[[FakeHost, dict[str, Any]], Any]
+"""A handler: the host model and the decoded ``$Params`` in, the script's result object out."""
+
+OPERATIONS: dict[str, Operation] = {
+    "collect_inventory": inventory.collect_inventory,
+    "get_vm": inventory.get_vm,
+    "list_switches": switches.list_switches,
+    "list_images": disks.list_images,
+    "prepare_disk": disks.prepare_disk,
+    "list_isos": dvds.list_isos,
+    "eject_iso": dvds.eject_iso,
+    "preflight_create": vms.preflight_create,
+    "create_vm": vms.create_vm,
+    "remove_vm": vms.remove_vm,
+    "start_vm": power.start_vm,
+    "stop_vm": power.stop_vm,
+    "shutdown_vm": power.shutdown_vm,
+    "restart_vm": power.restart_vm,
+    "read_guest_kvp": kvp.read_guest_kvp,
+    "write_host_kvp": kvp.write_host_kvp,
+    "add_to_cluster": cluster.add_to_cluster,
+    "remove_from_cluster": cluster.remove_from_cluster,
+}
+
+UNLOCKED = frozenset({"shutdown_vm"})
+"""Handlers that take the host's lock themselves (their waits release it, like the script's polling loop)."""
+
+
+def run_operation(host: FakeHost, name: str, params: dict[str, Any]) -> Any:
+    """Run operation ``name`` on ``host`` in-process; raises :class:`HyperVSimError` like the script fails."""
+    handler = OPERATIONS[name]
+    host.journal.append((name, copy.deepcopy(params)))
+    if name in UNLOCKED:
+        return handler(host, params)
+    with host.lock:
+        return handler(host, params)
+
+
+def _dispatch_handler(name: str) -> Callable[[OperationContext, dict[str, Any]], Any]:
+    def handler(ctx: OperationContext, params: dict[str, Any]) -> Any:
+        host = ctx.backend
+        if not isinstance(host, FakeHost):
+            raise ScriptError("ScriptFailed", "hvsim host has no Hyper-V model")
+        try:
+            return run_operation(host, name, params)
+        except HyperVSimError as exc:
+            raise ScriptError(exc.category, exc.message) from exc
+
+    return handler
+
+
+def install() -> None:
+    """Register every handler with the protocol's dispatch (``tools.hvsim.protocol.dispatch``)."""
+    for name in OPERATIONS:
+        register(name)(_dispatch_handler(name))
