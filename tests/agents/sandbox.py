@@ -14,6 +14,9 @@ published items come from ``functions.guest.kvp.build_host_items``, and the pool
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import time
 from collections.abc import Mapping
@@ -225,6 +228,7 @@ class GuestSandbox:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group, so stop() also ends its children
         )
 
     def wait_for_guest_state(self, state: str, process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -235,8 +239,8 @@ class GuestSandbox:
             if process.poll() is not None:
                 raise AssertionError(f"agent exited ({process.returncode}) before {state}: {_stderr(process)}")
             time.sleep(0.02)
-        process.kill()
-        raise AssertionError(f"agent did not reach {state} in {timeout} s: {_stderr(process)}")
+        stop(process)
+        raise AssertionError(f"agent did not reach {state} in {timeout} s")
 
     def announce(self, *, version: str = PROTOCOL_VERSION, nonce: str | None = NONCE) -> dict[str, str]:
         """The host's announce: version first, then the nonce, then the state (D6)."""
@@ -269,9 +273,7 @@ class GuestSandbox:
             self.write_host_pool(published)
             _, stderr = process.communicate(timeout=timeout)
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+            stop(process)
         return AgentRun(
             returncode=process.returncode,
             guest=self.guest_items(),
@@ -280,6 +282,14 @@ class GuestSandbox:
             stderr=stderr.decode("utf-8", "replace"),
             host_items=host_items,
         )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """End the agent and everything it started (its process group), if it still runs."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
 
 
 def _stderr(process: subprocess.Popen[bytes]) -> str:

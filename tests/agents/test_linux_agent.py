@@ -28,7 +28,7 @@ from functions.guest import names
 from functions.guest.capabilities import Capability, fresh_agent_mark, parse_agent_mark
 from functions.guest.pool_file import RECORD_BYTES, decode_records, encode_pool, encode_record
 
-from .sandbox import NONCE, AgentRun, GuestSandbox
+from .sandbox import NONCE, AgentRun, GuestSandbox, stop
 
 ED25519_BLOB = base64.b64encode(struct.pack(">I", 11) + b"ssh-ed25519" + struct.pack(">I", 32) + bytes(range(32)))
 ED25519 = "ssh-ed25519 " + ED25519_BLOB.decode("ascii")
@@ -517,3 +517,39 @@ def test_systemd_unit_runs_the_installed_agent() -> None:
     assert "ExecStart=/usr/local/sbin/aetherv-guest-agent\n" in unit
     assert "Type=simple\n" in unit
     assert "WantedBy=multi-user.target\n" in unit
+
+
+def test_pool_padding_garbage_and_a_malformed_nonce(tmp_path: Path) -> None:
+    """Bytes after a field's NUL are not significant; a nonce that does not match the pattern is not echoed."""
+    sandbox = GuestSandbox(tmp_path)
+    records = []
+    for key, value in sandbox.announce(nonce="bad;nonce=injected-0123456789").items():
+        record = bytearray(encode_record(key, value))
+        record[len(key) + 1 : len(key) + 9] = b"GARBAGE!"
+        record[512 + len(value) + 1 : 512 + len(value) + 6] = b"JUNK!"
+        records.append(bytes(record))
+    sandbox.host_pool.write_bytes(b"".join(records))
+    process = sandbox.start()
+    try:
+        sandbox.wait_for_guest_state(names.GuestState.WAITING_FOR_AES_KEY, process)
+    finally:
+        stop(process)
+    mark_text = sandbox.guest_items()[names.GUEST_AGENT_KEY]
+    mark = parse_agent_mark(mark_text)
+    assert mark is not None
+    assert mark.nonce is None
+    assert "injected" not in mark_text
+
+
+def test_failed_guest_pool_write_does_not_deadlock_the_failure_report(tmp_path: Path) -> None:
+    """A rewrite that fails under the lock releases it, so publishing the failure does not wait forever."""
+    sandbox = GuestSandbox(tmp_path)
+    broken = sandbox.bin / "mktemp"
+    broken.write_text("#!/bin/bash\nexit 1\n")
+    broken.chmod(0o755)
+    sandbox.write_host_pool(sandbox.announce())
+    process = sandbox.start()
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert b"could not publish the failure" in stderr
+    assert not sandbox.guest_pool.exists()
