@@ -51,7 +51,7 @@ $script:Finished = $false
 # -- pure helpers (no I/O) -------------------------------------------------------------------------------------------
 
 function ConvertTo-ProtocolVersion {
-    # The version handshake compares versions with NULs removed and surrounding whitespace trimmed (protocol §5).
+    # The version handshake compares versions with NULs removed and surrounding whitespace trimmed (protocol section 5).
     param([AllowNull()][string]$Text)
     if ($null -eq $Text) { return '' }
     return $Text.Replace([string][char]0, '').Trim()
@@ -99,7 +99,7 @@ function Get-DataKeyNames {
 }
 
 function Get-ValuePieces {
-    # The raw (encrypted) pieces of one value: the bare item if it is not empty, else '._0', '._1', … to the first gap.
+    # The raw (encrypted) pieces of one value: the bare item if it is not empty, else '._0', '._1', ... to the first gap.
     param(
         [Parameter(Mandatory)][hashtable]$Items,
         [Parameter(Mandatory)][string]$Name
@@ -117,7 +117,7 @@ function Get-ValuePieces {
 }
 
 function Get-ProvisioningChecksum {
-    # SHA-256 over the non-blank values in ordinal key order joined with '|', UTF-8, base64 (protocol §8).
+    # SHA-256 over the non-blank values in ordinal key order joined with '|', UTF-8, base64 (protocol section 8).
     param([Parameter(Mandatory)][hashtable]$Values)
     $names = [string[]]@($Values.Keys)
     [System.Array]::Sort($names, [System.StringComparer]::Ordinal)
@@ -135,7 +135,7 @@ function Get-ProvisioningChecksum {
 }
 
 function ConvertFrom-EncryptedPiece {
-    # base64(IV || AES-256-CBC/PKCS#7) → plaintext bytes.
+    # base64(IV || AES-256-CBC/PKCS#7) -> plaintext bytes.
     param(
         [Parameter(Mandatory)][byte[]]$AesKey,
         [Parameter(Mandatory)][string]$Piece
@@ -317,7 +317,7 @@ function Set-LocalAdministrator {
         Write-AgentLog -Message 'set the password of the existing local administrator'
     }
     try {
-        Add-LocalGroupMember -SID 'S-1-5-32-544' -Member $existing.SID -ErrorAction Stop
+        Add-LocalGroupMember -SID 'S-1-5-32-544' -Member $existing.SID.Value -ErrorAction Stop
     }
     catch [Microsoft.PowerShell.Commands.MemberExistsException] {
         Write-AgentLog -Message 'the local administrator is already in Administrators'
@@ -588,7 +588,7 @@ function Invoke-AetherVGuestAgent {
         }
     }
     catch {
-        # Only this agent's own messages (throw '…') are logged; other exception texts could quote a value.
+        # Only this agent's own messages (throw '...') are logged; other exception texts could quote a value.
         $detail = $_.Exception.GetType().Name
         if ($_.FullyQualifiedErrorId -eq $_.Exception.Message) { $detail = $_.Exception.Message }
         Publish-Failure -Detail $detail

@@ -9,6 +9,7 @@ uses are the ones ``functions.guest`` defines; the answer file and SetupComplete
 
 from __future__ import annotations
 
+import base64
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -21,10 +22,13 @@ import tree_sitter_powershell
 
 from functions.guest import names
 from functions.guest.capabilities import Capability, parse_agent_mark
+from functions.guest.crypto import encrypt_value
+from functions.guest.kvp import compute_checksum
 
 WINDOWS = Path(__file__).resolve().parents[2] / "agents" / "windows"
 AGENT = WINDOWS / "AetherVGuestAgent.ps1"
-SCRIPTS = sorted(WINDOWS.glob("*.ps1"))
+SCRIPTS = sorted(WINDOWS.rglob("*.ps1"))
+PESTER = WINDOWS / "tests" / "AetherVGuestAgent.Tests.ps1"
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +192,31 @@ def test_answer_file_runs_setupcomplete_from_the_iso() -> None:
     assert "'AetherVGuestAgent.ps1', 'version'" in installer
     assert "-TaskName 'AetherVGuestAgent'" in installer
     assert "$script:TaskName = 'AetherVGuestAgent'" in AGENT.read_text()
+
+
+@pytest.mark.parametrize("path", sorted(p for p in WINDOWS.rglob("*") if p.is_file()), ids=lambda p: p.name)
+def test_windows_files_are_ascii(path: Path) -> None:
+    """Windows PowerShell 5.1 reads a script without BOM in the ANSI code page: keep every file ASCII."""
+    path.read_bytes().decode("ascii")
+
+
+def test_pester_vectors_match_the_host_code() -> None:
+    text = PESTER.read_text()
+    piece = re.search(r"-Piece '([A-Za-z0-9+/=]+)'", text)
+    plain = re.search(r"FromBase64String\('([A-Za-z0-9+/=]+)'\)", text)
+    checksum = re.search(r"Get-ProvisioningChecksum -Values \$values \| Should -Be '([A-Za-z0-9+/=]+)'", text)
+    assert piece is not None
+    assert plain is not None
+    assert checksum is not None
+    iv = base64.b64decode(piece[1])[:16]
+    plaintext = base64.b64decode(plain[1]).decode("utf-8")
+    assert encrypt_value(bytes(range(32)), plaintext, random=lambda n: iv[:n]) == piece[1]
+    worked = {
+        "hlvmm.data.guest_host_name": "vm01",
+        "hlvmm.data.guest_la_uid": "admin",
+        "hlvmm.data.guest_la_pw": "P@ssw0rd!",
+        "hlvmm.data.guest_v4_dns2": "   ",
+    }
+    assert compute_checksum(worked) == checksum[1]
+    assert ". $agent" in text
+    assert "if ($MyInvocation.InvocationName -ne '.')" in AGENT.read_text()
