@@ -61,6 +61,11 @@ run: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
 bench: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
 	$(PY) -m bench
 
+# The provisioning ISOs (agents/dist: LinuxProvisioning.iso, WindowsProvisioning.iso, version, SHA256SUMS).
+.PHONY: isos
+isos: $(PY_STAMP)
+	$(PY) -m tools.isobuild
+
 infra-check: $(PY_STAMP) $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/checkov -d infra --framework bicep --compact --quiet --skip-download
 	$(PY) -m pytest tests/infra $(PYTEST_ARGS)

@@ -135,3 +135,23 @@ LINUX_GUEST_WAIT_SECONDS: Final = 300.0
 """The Linux guest gives up waiting for each host state after this long (Windows waits forever, D5)."""
 LINUX_CHECKSUM_RETRY_SECONDS: Final = 30.0
 """The Linux guest re-scans and retries the checksum once after this pause."""
+
+# -- Extensions understood by this project's guest agents (older hosts and agents ignore them) ---------------
+
+HOST_NONCE_KEY: Final = "hlvmm.meta.host_provisioning_nonce"
+"""Host item written with the announce (before ``waitingforpublickey``): a fresh random token per run.
+
+Current guest agents echo it in :data:`GUEST_AGENT_KEY` together with the fingerprint of the public key they
+publish, so the host can tell this run's key from one left in a golden image's guest pool. Upstream agents
+ignore it."""
+
+GUEST_AGENT_KEY: Final = "hlvmm.meta.guest_agent"
+"""Guest item written next to the public key by this project's agents: the capability mark.
+
+Format: ``<agent>/<version>;caps=<cap>,<cap>…[;net=<stack>][;nonce=<host nonce>;key=<sha256 hex>]``, e.g.
+``aetherv-linux/1.0.0;caps=exact-values,chunks,hostname,admin,ipv4,dns-suffix,ansible,nonce;net=netplan;
+nonce=…;key=…``. ``key`` is the SHA-256 (hex) of the published public-key text without whitespace. Parsed
+by :mod:`functions.guest.capabilities`; upstream agents never write it."""
+
+NONCE_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{16,128}")
+"""What a host nonce looks like; agents echo only a nonce that matches it in full."""
