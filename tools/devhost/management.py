@@ -19,8 +19,9 @@ from urllib.parse import quote, unquote
 
 from . import history as h
 from .asgi import Request, Response
-from .engine import TERMINAL, validate_instance_id
+from .lifecycle import validate_instance_id
 from .store import InstanceQuery, InstanceRow, decode_token, encode_token
+from .taskhub import TERMINAL
 
 if TYPE_CHECKING:
     from .host import DevHost
