@@ -86,8 +86,8 @@ class DevHost:
         self.activity_pool = ThreadPoolExecutor(max_activities, thread_name_prefix="devhost-activity")
         self.invoker = Invoker(str(self.app_dir), self.hub, lambda: self.base_url, self.pool)
         self.engine = Engine(self.spec, self.store, self.invoker, self.activity_pool, max_activities)
-        self.management = Management(self)
-        self.app = App(self)
+        self.management = Management(self.engine, self.store, self.hub)
+        self.app = App(self.spec.router, self.invoker, self.management)
         self.scheduler = TimerScheduler([self._timer_job(info, schedule) for info, schedule in self.spec.timers])
         self.server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
