@@ -4,6 +4,7 @@ Functions are read from the v2 programming model (``FunctionRegister.get_functio
 each function's raw binding JSON), as the Python worker's indexer does. Settings come from the
 environment and from ``local.settings.json`` ``Values`` (the environment wins, as with Core
 Tools); ``%NAME%`` references in host.json and in timer schedules are resolved from them.
+
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +25,7 @@ from typing import Any
 import azure.functions as func
 
 from .routing import RouteError, Router
+from .timeouts import DEFAULT_FUNCTION_TIMEOUT, TimeoutConfigError, parse_timespan
 from .timers import Schedule, ScheduleError, parse_schedule
 
 SUPPORTED_BINDINGS = {
@@ -50,6 +53,8 @@ class HostConfig:
     hub_name: str
     max_activities: int
     raw: dict[str, Any]
+    max_orchestrators: int = 10
+    function_timeout: timedelta | None = DEFAULT_FUNCTION_TIMEOUT
 
 
 @dataclass
@@ -148,9 +153,17 @@ def load_host_config(app_dir: Path, settings: Mapping[str, str]) -> HostConfig:
         raise DiscoveryError(
             f"host.json: task hub name '{hub}' is invalid (3-45 letters or digits, starting with a letter)"
         )
-    default_activities = 10 * (os.cpu_count() or 1)
-    max_activities = int(durable.get("maxConcurrentActivityFunctions") or default_activities)
-    return HostConfig(str(prefix).strip("/"), hub, max(1, max_activities), data)
+    # Defaults off the Consumption plan: 10 x cores (extension Options/DurableTaskOptions.cs).
+    default_limit = 10 * (os.cpu_count() or 1)
+    max_activities = int(durable.get("maxConcurrentActivityFunctions") or default_limit)
+    max_orchestrators = int(durable.get("maxConcurrentOrchestratorFunctions") or default_limit)
+    timeout: timedelta | None = DEFAULT_FUNCTION_TIMEOUT
+    if data.get("functionTimeout") is not None:
+        try:
+            timeout = parse_timespan(str(data["functionTimeout"]))
+        except TimeoutConfigError as exc:
+            raise DiscoveryError(f"host.json: {exc}") from exc
+    return HostConfig(str(prefix).strip("/"), hub, max(1, max_activities), data, max(1, max_orchestrators), timeout)
 
 
 def import_app(app_dir: Path) -> ModuleType:

@@ -14,13 +14,13 @@ and wires the rooms together:
 - :mod:`~tools.devhost.lifecycle` and :mod:`~tools.devhost.instances` — starting, ending and
   managing instances.
 
-Everything runs on the event loop thread; only sync activity bodies run in a pool.
+All of it runs on the devhost's event loop; the app's code (orchestrator and entity episodes,
+activities) runs on the app's worker (:mod:`tools.devhost.worker`) through the invoker.
 """
 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import Executor
 
 from .activities import Activities
 from .discovery import AppSpec
@@ -44,22 +44,28 @@ class Engine:
         spec: AppSpec,
         store: Store,
         invoker: Invoker,
-        activity_executor: Executor,
-        max_activities: int,
     ) -> None:
         """Create the engine; call :meth:`start` on the event loop."""
         self.spec = spec
         self.store = store
+        config = spec.config
         self.hub = TaskHub(store)
         self.lifecycle = Lifecycle(self.hub)
         self.timers = DurableTimers(self.hub)
-        self.replayer = Replayer(spec)
+        self.replayer = Replayer(spec, invoker)
         self.scheduler = Scheduler(spec, self.hub, self.lifecycle, self.timers)
-        self.orchestrations = Orchestrations(self.hub, self.replayer, self.scheduler, self.lifecycle, self.timers)
-        self.activities = Activities(spec, self.hub, invoker, activity_executor, max_activities)
-        self.entities = Entities(spec, self.hub)
+        self.orchestrations = Orchestrations(
+            self.hub,
+            replayer=self.replayer,
+            scheduler=self.scheduler,
+            lifecycle=self.lifecycle,
+            timers=self.timers,
+            limit=config.max_orchestrators,
+        )
+        self.activities = Activities(spec, self.hub, invoker, config.max_activities)
+        self.entities = Entities(spec, self.hub, invoker)
         self.instances = Instances(spec, self.hub, self.lifecycle)
-        self.hub.set_runners(self.activities.run, self.entities.run)
+        self.hub.set_runners(self.activities.submit, self.entities.submit)
         self._dispatcher: asyncio.Task[None] | None = None
 
     @property

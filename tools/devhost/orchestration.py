@@ -1,11 +1,23 @@
-"""Orchestration episodes: take an instance's next message, replay, schedule, commit.
+"""Orchestration episodes: take an instance's next message, replay on the worker, schedule, commit.
 
-The dispatcher takes ready instances in turn. One new event is delivered per episode
-(``durable-functions.md`` B11), so task ids of retry timers and re-scheduled attempts are
-unambiguous. An episode appends ``OrchestratorStarted`` + the event (+ what the host drives,
-like retries) + the scheduling events of new actions + ``OrchestratorCompleted``, then ends the
-execution if the orchestrator is done, failed or continued as new. A message for a finished
-instance or an older execution is dropped; a suspended instance keeps its messages.
+The dispatcher takes ready instances in turn and starts an episode for each, at most
+``maxConcurrentOrchestratorFunctions`` at once and one at a time per instance. One new event is
+delivered per episode (``durable-functions.md`` B11), so task ids of retry timers and
+re-scheduled attempts are unambiguous. An episode appends ``OrchestratorStarted`` + the event
+(+ what the host drives, like retries) + the scheduling events of new actions +
+``OrchestratorCompleted``, then ends the execution if the orchestrator is done, failed or
+continued as new.
+
+The orchestrator runs on the app's worker (a pool thread), so the instance may change while it
+runs: when it was terminated, purged or restarted meanwhile, the episode's answer is dropped.
+
+A message for a finished instance or an older execution is dropped; a suspended instance keeps
+its messages.
+
+An episode past ``functionTimeout`` is aborted and its message retried later, as the extension
+does for an orchestrator invocation that times out ("An internal error occurred while attempting
+to execute this function. The execution will be aborted and retried."; ``SessionAbortedException``
+in ``TaskOrchestrationShim``/``DurableTaskExtension``, Azure/azure-functions-durable-extension).
 """
 
 from __future__ import annotations
@@ -22,8 +34,10 @@ from .replay import Replayer, check_determinism, flatten, signature
 from .scheduling import Scheduler
 from .store import MessageRow
 from .taskhub import TERMINAL, Runtime, Step, TaskHub
+from .timeouts import FunctionTimeout
 
 log = logging.getLogger("devhost.engine")
+RETRY_ABORTED_EPISODE_AFTER = 1.0
 
 
 class Orchestrations:
@@ -32,38 +46,52 @@ class Orchestrations:
     def __init__(
         self,
         hub: TaskHub,
+        *,
         replayer: Replayer,
         scheduler: Scheduler,
         lifecycle: Lifecycle,
         timers: DurableTimers,
+        limit: int,
     ) -> None:
-        """Run episodes in ``hub``."""
+        """Run episodes in ``hub``, at most ``limit`` at a time."""
         self.hub = hub
         self.replayer = replayer
         self.scheduler = scheduler
         self.lifecycle = lifecycle
         self.timers = timers
+        self.limit = limit
+        self._busy: set[str] = set()
+        self._semaphore: asyncio.Semaphore | None = None
 
     async def dispatch(self) -> None:
-        """Process ready instances forever (cancelled on stop)."""
+        """Start episodes for ready instances forever (cancelled on stop)."""
         hub = self.hub
         assert hub.wakeup is not None
+        self._semaphore = asyncio.Semaphore(self.limit)
         while True:
             await hub.wakeup.wait()
             hub.wakeup.clear()
-            count = 0
             while hub.ready:
                 instance_id = hub.ready.popleft()
                 hub.ready_set.discard(instance_id)
-                try:
-                    self.process(instance_id)
-                except Exception:
-                    log.exception("engine error while processing instance '%s'", instance_id)
-                count += 1
-                if count % 8 == 0:
-                    await asyncio.sleep(0)
+                if instance_id in self._busy:
+                    continue  # marked ready again when its running episode ends
+                self._busy.add(instance_id)
+                hub.spawn(self._process(instance_id))
 
-    def process(self, instance_id: str) -> None:
+    async def _process(self, instance_id: str) -> None:
+        assert self._semaphore is not None
+        try:
+            async with self._semaphore:
+                await self.process(instance_id)
+        except Exception:
+            log.exception("engine error while processing instance '%s'", instance_id)
+        finally:
+            self._busy.discard(instance_id)
+        if self.hub.next_message(instance_id) is not None:
+            self.hub.mark_ready(instance_id)
+
+    async def process(self, instance_id: str) -> None:
         """Handle the instance's next visible message."""
         hub = self.hub
         message = hub.next_message(instance_id)
@@ -84,22 +112,48 @@ class Orchestrations:
         if execution is not None and execution != runtime.row.execution_id:
             hub.commit(step)
         else:
-            self.episode(runtime, message, step)
-        if hub.next_message(instance_id) is not None:
-            hub.mark_ready(instance_id)
+            await self.episode(runtime, message, step)
 
-    def episode(self, runtime: Runtime, message: MessageRow, step: Step) -> None:
+    def _still_current(self, runtime: Runtime, execution_id: str, message: MessageRow) -> bool:
+        """Whether nothing ended or replaced the execution while its orchestrator ran."""
+        row = runtime.row
+        iid = row.instance_id
+        return (
+            self.hub.cache.get(iid) is runtime
+            and row.status not in TERMINAL
+            and row.execution_id == execution_id
+            and any(m.id == message.id for m in self.hub.inbox.get(iid, []))
+        )
+
+    async def episode(self, runtime: Runtime, message: MessageRow, step: Step) -> None:
         """Deliver one message to the orchestrator and act on its answer."""
         hub = self.hub
         now = h.utc_now()
         row = runtime.row
+        execution_id = row.execution_id
         payload = message.payload
         event: Event = dict(payload["event"])
         new_events: list[Event] = [h.orchestrator_started(now), event]
-        if payload.get("type") == "start":
+        try:
+            state, error = await self.replayer.invoke(runtime, new_events)
+        except FunctionTimeout as exc:
+            log.error(
+                "%s: An internal error occurred while attempting to execute this function. The execution will be "
+                "aborted and retried. Details: %s",
+                row.instance_id,
+                exc,
+            )
+            if hub.loop is not None:
+                hub.loop.call_later(RETRY_ABORTED_EPISODE_AFTER, hub.mark_ready, row.instance_id)
+            return
+        if not self._still_current(runtime, execution_id, message):
+            log.info(
+                "%s: ended or restarted while its orchestrator ran; the episode's answer is dropped", row.instance_id
+            )
+            return
+        if payload.get("type") == "start" and row.status != "Suspended":
             row.status = "Running"
         host_events = self.scheduler.host_driven(runtime, event, now, step)
-        state, error = self.replayer.invoke(runtime, new_events)
         actions = list(flatten(state.get("actions")))
         st = runtime.state
         if error is None:
@@ -124,7 +178,8 @@ class Orchestrations:
         events.append(h.orchestrator_completed(now))
         if error is not None:
             hub.append(step, runtime, events)
-            self.lifecycle.finish(runtime, "Failed", f"Orchestrator function '{row.name}' failed: {error}", now, step)
+            reason = f"Orchestrator function '{row.name}' failed: {error}"
+            self.lifecycle.finish(runtime, "Failed", reason, now, step)
         elif state.get("isDone") and actions and actions[-1].get("actionType") == 4:
             self.lifecycle.continue_as_new(runtime, actions[-1].get("input"), now, step)
         elif state.get("isDone"):

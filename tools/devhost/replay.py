@@ -6,13 +6,13 @@ An episode hands the orchestrator handle the extension's context JSON (the whole
 ``$OutOfProcData$`` failure (B14). The cumulative action list is flattened depth-first (B10) and
 what was recorded before is compared with the replay by kind and target name, like DTFx; a
 mismatch is the ``Non-Deterministic workflow detected`` failure.
+
 """
 
 from __future__ import annotations
 
+import functools
 import json
-import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,8 +20,9 @@ import azure.functions as func
 
 from .discovery import AppSpec
 from .history import Event
-from .invoke import log_invocation
+from .invoke import Invoker
 from .taskhub import Runtime
+from .timeouts import FunctionTimeout
 
 OOP_LABEL = "\n\n$OutOfProcData$:"
 LONG_TIMER_INTERVAL = "3.00:00:00"
@@ -118,15 +119,20 @@ def parse_failure(exc: Exception) -> tuple[dict[str, Any], str]:
 
 
 class Replayer:
-    """Runs orchestrator episodes: context in, ``OrchestratorState`` (or an error) out."""
+    """Runs orchestrator episodes on the worker: context in, ``OrchestratorState`` (or an error) out."""
 
-    def __init__(self, spec: AppSpec) -> None:
-        """Replay the orchestrators of ``spec``."""
+    def __init__(self, spec: AppSpec, invoker: Invoker) -> None:
+        """Replay the orchestrators of ``spec`` through ``invoker``."""
         self.spec = spec
+        self.invoker = invoker
         self.episodes = 0
 
-    def invoke(self, runtime: Runtime, new_events: list[Event]) -> tuple[dict[str, Any], str | None]:
-        """Call the orchestrator; returns its state and the error that fails the instance, if any."""
+    async def invoke(self, runtime: Runtime, new_events: list[Event]) -> tuple[dict[str, Any], str | None]:
+        """Call the orchestrator; returns its state and the error that fails the instance, if any.
+
+        A :class:`~tools.devhost.timeouts.FunctionTimeout` is raised, not returned: the extension
+        aborts a timed-out episode and retries it rather than failing the instance.
+        """
         info = self.spec.orchestrators.get(runtime.row.name)
         if info is None:
             known = ", ".join(sorted(self.spec.orchestrators)) or "none"
@@ -134,16 +140,15 @@ class Replayer:
                 f"The function '{runtime.row.name}' doesn't exist, is disabled, or is not an orchestrator "
                 f"function. Known orchestrator functions: {known}."
             )
-        context = context_json(runtime, new_events)
-        started = time.perf_counter()
-        invocation_id = str(uuid.uuid4())
+        context = func.OrchestrationContext(context_json(runtime, new_events))
         self.episodes += 1
         try:
-            output = info.handler(func.OrchestrationContext(context))
+            output = await self.invoker.run(
+                info, functools.partial(info.handler, context), instance_id=runtime.row.instance_id, quiet=True
+            )
             state = json.loads(output)
+        except FunctionTimeout:
+            raise
         except Exception as exc:
-            state, error = parse_failure(exc)
-            log_invocation(info.name, invocation_id, started, False, runtime.row.instance_id)
-            return state, error
-        log_invocation(info.name, invocation_id, started, True, runtime.row.instance_id)
+            return parse_failure(exc)
         return state, None

@@ -54,8 +54,7 @@ class Step:
     after: list[Callable[[], None]] = field(default_factory=list)
 
 
-ActivityRunner = Callable[[WorkRow], Coroutine[Any, Any, None]]
-EntityRunner = Callable[[str], None]
+WorkRunner = Callable[[WorkRow], None]
 
 
 class TaskHub:
@@ -74,11 +73,11 @@ class TaskHub:
         self.tasks: set[asyncio.Task[None]] = set()
         self.wakeup: asyncio.Event | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self._run_activity: ActivityRunner | None = None
-        self._run_entity: EntityRunner | None = None
+        self._run_activity: WorkRunner | None = None
+        self._run_entity: WorkRunner | None = None
 
-    def set_runners(self, activity: ActivityRunner, entity: EntityRunner) -> None:
-        """Who runs activity work items and entity operation queues."""
+    def set_runners(self, activity: WorkRunner, entity: WorkRunner) -> None:
+        """Who is told about committed activity work items and entity operations."""
         self._run_activity = activity
         self._run_entity = entity
 
@@ -180,12 +179,11 @@ class TaskHub:
         if work.kind == "activity":
             self.pending_work[work.id] = work
             if self._run_activity is not None:
-                self.spawn(self._run_activity(work))
+                self._run_activity(work)
         else:
-            queue = self.entity_queues.setdefault(work.target, [])
-            queue.append(work)
-            if len(queue) == 1 and self.loop is not None and self._run_entity is not None:
-                self.loop.call_soon(self._run_entity, work.target)
+            self.entity_queues.setdefault(work.target, []).append(work)
+            if self._run_entity is not None:
+                self._run_entity(work)
 
     def drop_work(self, instance_id: str) -> None:
         """Forget the pending activity work of an instance."""
