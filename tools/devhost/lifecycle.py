@@ -104,7 +104,16 @@ class Lifecycle:
         hub.message(step, instance_id, {"type": "start", "exec": execution_id, "event": started})
         return row
 
-    def finish(self, runtime: Runtime, status: str, output: Any, now: datetime, step: Step) -> None:
+    def finish(
+        self,
+        runtime: Runtime,
+        status: str,
+        output: Any,
+        now: datetime,
+        step: Step,
+        *,
+        error_type: str = "Exception",
+    ) -> None:
         """End the execution as Completed, Failed or Terminated and tell a parent orchestration."""
         hub = self.hub
         row = runtime.row
@@ -121,7 +130,7 @@ class Lifecycle:
             output_text = json.dumps(f"Orchestrator function '{row.name}' failed: {exc}")
         failure = None
         if status == "Failed":
-            failure = {"ErrorType": "Exception", "ErrorMessage": str(output), "StackTrace": None}
+            failure = {"ErrorType": error_type, "ErrorMessage": str(output), "StackTrace": None}
         completed = h.event(
             EventType.EXECUTION_COMPLETED,
             now,
@@ -157,7 +166,7 @@ class Lifecycle:
                     EventType.SUB_ORCHESTRATION_INSTANCE_FAILED,
                     now,
                     TaskScheduledId=parent["task"],
-                    **h.task_failure_fields(str(reason), f"Sub-orchestration '{iid}' {status.lower()}.", "Exception"),
+                    **h.task_failure_fields(str(reason), f"Sub-orchestration '{iid}' {status.lower()}.", error_type),
                 )
             hub.message(step, parent["instance"], {"type": "event", "exec": parent["exec"], "event": reply})
 

@@ -30,7 +30,7 @@ from . import history as h
 from .durable_timers import DurableTimers
 from .history import Event
 from .lifecycle import Lifecycle
-from .replay import Replayer, check_determinism, flatten, signature
+from .replay import ARGUMENT_EXCEPTION, Replayer, check_determinism, custom_status_error, flatten, signature
 from .scheduling import Scheduler
 from .store import MessageRow
 from .taskhub import TERMINAL, Runtime, Step, TaskHub
@@ -154,6 +154,11 @@ class Orchestrations:
         if payload.get("type") == "start" and row.status != "Suspended":
             row.status = "Running"
         host_events = self.scheduler.host_driven(runtime, event, now, step)
+        error_type = "Exception"
+        status_error = custom_status_error(state["customStatus"]) if "customStatus" in state else None
+        if status_error is not None:
+            # SetCustomStatus throws before the episode's actions are replayed; nothing is scheduled.
+            state, error, error_type = {}, status_error, ARGUMENT_EXCEPTION
         actions = list(flatten(state.get("actions")))
         st = runtime.state
         if error is None:
@@ -179,7 +184,7 @@ class Orchestrations:
         if error is not None:
             hub.append(step, runtime, events)
             reason = f"Orchestrator function '{row.name}' failed: {error}"
-            self.lifecycle.finish(runtime, "Failed", reason, now, step)
+            self.lifecycle.finish(runtime, "Failed", reason, now, step, error_type=error_type)
         elif state.get("isDone") and actions and actions[-1].get("actionType") == 4:
             self.lifecycle.continue_as_new(runtime, actions[-1].get("input"), now, step)
         elif state.get("isDone"):

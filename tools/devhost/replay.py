@@ -7,6 +7,18 @@ An episode hands the orchestrator handle the extension's context JSON (the whole
 what was recorded before is compared with the replay by kind and target name, like DTFx; a
 mismatch is the ``Non-Deterministic workflow detected`` failure.
 
+Custom status is limited to 16 KB, measured as the extension measures it: the compact JSON text
+(Json.NET ``JToken.ToString(Formatting.None)``), its UTF-16 byte count, divided by 1024 and
+truncated to an integer, must not exceed 16 (``MessagePayloadDataConverter.Serialize(value,
+maxSizeInKB)`` called from ``DurableOrchestrationContext.SetCustomStatus``, Azure/azure-functions-
+durable-extension ``src/WebJobs.Extensions.DurableTask/MessagePayloadDataConverter.cs`` and
+``ContextImplementations/DurableOrchestrationContext.cs``;
+https://learn.microsoft.com/azure/azure-functions/durable/durable-functions-custom-orchestration-status).
+``OutOfProcOrchestrationShim.ScheduleDurableTaskEvents`` sets the custom status *before* it
+replays the episode's actions, so an oversized status fails the orchestration with the
+``ArgumentException`` and none of that episode's actions are carried out
+(``TaskOrchestrationShim.InvokeUserCodeAndHandleResults`` wraps it as
+``Orchestrator function '<name>' failed: <message>``).
 """
 
 from __future__ import annotations
@@ -25,6 +37,8 @@ from .taskhub import Runtime
 from .timeouts import FunctionTimeout
 
 OOP_LABEL = "\n\n$OutOfProcData$:"
+MAX_CUSTOM_STATUS_KB = 16
+ARGUMENT_EXCEPTION = "System.ArgumentException"
 LONG_TIMER_INTERVAL = "3.00:00:00"
 MAX_SHORT_TIMER = "6.00:00:00"
 
@@ -83,6 +97,18 @@ def check_determinism(recorded: list[str], actions: list[dict[str, Any]]) -> str
                 "had already started running?"
             )
     return None
+
+
+def custom_status_error(value: Any) -> str | None:
+    """The extension's ``ArgumentException`` message when a custom status is over 16 KB, else ``None``."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    size_kb = int(len(text.encode("utf-16-le")) / 1024.0)
+    if size_kb <= MAX_CUSTOM_STATUS_KB:
+        return None
+    return (
+        f"The UTF-16 size of the JSON-serialized payload must not exceed {MAX_CUSTOM_STATUS_KB:,} KB. "
+        f"The current payload size is {size_kb:,} KB."
+    )
 
 
 def context_json(runtime: Runtime, new_events: list[Event]) -> str:
