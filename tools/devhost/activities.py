@@ -14,6 +14,9 @@ An activity past ``functionTimeout`` fails the task the way the extension report
 TaskActivityShim.cs``), so the orchestrator sees ``Activity function '<name>' failed: Timeout value
 of … was exceeded by function: Functions.<name>`` followed by the serialised exception. The dispatch slot is
 freed at the deadline (the host has finished with the invocation); the worker thread is not.
+
+A work item always runs, also after its instance has ended; its completion is then discarded
+when the orchestration dispatcher sees it (:mod:`tools.devhost.orchestration`).
 """
 
 from __future__ import annotations
@@ -64,9 +67,6 @@ class Activities:
         payload = work.payload
         name = str(payload["name"])
         async with self._semaphore:
-            if work.id not in self.hub.pending_work:
-                self._started.discard(work.id)
-                return
             info = self.spec.activities.get(name)
             try:
                 if info is None:
@@ -93,12 +93,9 @@ class Activities:
                     f"{type(exc).__module__}.{type(exc).__qualname__} raised by activity '{name}'",
                     type(exc).__name__,
                 )
-        self._started.discard(work.id)
-        if work.id not in self.hub.pending_work:
-            return
         event = h.event(kind, h.utc_now(), TaskScheduledId=payload["task"], **outcome)
         step = Step()
         step.batch.drop_work.append(work.id)
-        step.after.append(lambda: self.hub.forget_work(work.id))
+        step.after.append(lambda: self._started.discard(work.id))
         self.hub.message(step, work.target, {"type": "event", "exec": payload["exec"], "event": event})
         self.hub.commit(step)

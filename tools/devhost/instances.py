@@ -121,7 +121,6 @@ class Instances:
 
             def forget(i: str = iid) -> None:
                 hub.drop_messages(i)
-                hub.drop_work(i)
                 hub.cache.pop(i, None)
 
             step.after.append(forget)

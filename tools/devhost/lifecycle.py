@@ -4,6 +4,12 @@ Each function adds its rows and in-memory changes to a :class:`~tools.devhost.ta
 the caller commits. A finished sub-orchestration answers its parent here, with
 ``SubOrchestrationInstanceCompleted`` or ``…Failed``. Instance ids follow the extension's rules
 (:func:`validate_instance_id`).
+
+Ending or restarting an execution drops its queued messages (timers, events) but not the
+activity work it scheduled: that still runs, as on Azure, and its result is discarded when it
+arrives ("Instance termination doesn't currently propagate. Activity functions and
+sub-orchestrations run to completion",
+https://learn.microsoft.com/azure/azure-functions/durable/durable-functions-instance-management#terminate-instances).
 """
 
 from __future__ import annotations
@@ -83,7 +89,6 @@ class Lifecycle:
         batch = step.batch
         batch.reset_history.append(instance_id)
         batch.drop_messages_for.append(instance_id)
-        batch.drop_work_for.append(instance_id)
         batch.instances.append(row)
         started = h.execution_started(
             now,
@@ -97,7 +102,6 @@ class Lifecycle:
 
         def install() -> None:
             hub.drop_messages(instance_id)
-            hub.drop_work(instance_id)
             hub.cache[instance_id] = Runtime(row, [], new_state())
 
         step.after.append(install)
@@ -143,11 +147,9 @@ class Lifecycle:
         row.output = output_text
         hub.save(step, runtime, now)
         step.batch.drop_messages_for.append(iid)
-        step.batch.drop_work_for.append(iid)
 
         def forget() -> None:
             hub.drop_messages(iid)
-            hub.drop_work(iid)
             hub.cache.pop(iid, None)
 
         step.after.append(forget)
@@ -182,7 +184,6 @@ class Lifecycle:
         runtime.state = new_state()
         step.batch.reset_history.append(iid)
         step.batch.drop_messages_for.append(iid)
-        step.batch.drop_work_for.append(iid)
         hub.save(step, runtime, now)
         started = h.execution_started(
             now,
@@ -194,9 +195,5 @@ class Lifecycle:
             parent=_parent_instance(json.loads(row.parent) if row.parent else None),
         )
 
-        def reset() -> None:
-            hub.drop_messages(iid)
-            hub.drop_work(iid)
-
-        step.after.append(reset)
+        step.after.append(lambda: hub.drop_messages(iid))
         hub.message(step, iid, {"type": "start", "exec": row.execution_id, "event": started})

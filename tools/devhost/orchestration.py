@@ -11,7 +11,10 @@ continued as new.
 The orchestrator runs on the app's worker (a pool thread), so the instance may change while it
 runs: when it was terminated, purged or restarted meanwhile, the episode's answer is dropped.
 
-A message for a finished instance or an older execution is dropped; a suspended instance keeps
+Messages for an instance that has ended, or for an earlier execution of it, are discarded, as the
+Azure Storage provider discards them ("Instance is Completed", Azure/durabletask
+``src/DurableTask.AzureStorage/AzureStorageOrchestrationService.cs``, ``IsExecutableInstance``):
+this is where results of activities that outlived their instance end. A suspended instance keeps
 its messages.
 
 An episode past ``functionTimeout`` is aborted and its message retried later, as the extension
@@ -100,6 +103,8 @@ class Orchestrations:
         runtime = hub.runtime(instance_id)
         step = Step()
         if runtime is None or runtime.row.status in TERMINAL:
+            state = "does not exist" if runtime is None else runtime.row.status
+            log.warning("%s: Discarding %d message(s): Instance is %s", instance_id, len(hub.inbox[instance_id]), state)
             step.batch.drop_messages_for.append(instance_id)
             step.after.append(lambda: hub.drop_messages(instance_id))
             hub.commit(step)
@@ -110,6 +115,8 @@ class Orchestrations:
         step.after.append(lambda: hub.drop_message(instance_id, message.id))
         execution = message.payload.get("exec")
         if execution is not None and execution != runtime.row.execution_id:
+            current = runtime.row.execution_id
+            log.warning("%s: Discarding a message for execution %s (current: %s)", instance_id, execution, current)
             hub.commit(step)
         else:
             await self.episode(runtime, message, step)

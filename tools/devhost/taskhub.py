@@ -10,6 +10,11 @@ external events); one becomes visible at ``visible_at`` (durable timers), and an
 visible message is *ready*. Work items are activity invocations and entity operations; the
 rooms that run them register themselves with :meth:`TaskHub.set_runners`.
 
+A committed work item always runs, even when its instance has ended (completed, failed,
+terminated, continued as new, purged) in the meantime: with the Azure Storage provider the
+activity message is already in the work-item queue, and only its result, delivered to the
+control queue, is discarded (see :mod:`tools.devhost.orchestration`).
+
 Everything here runs on the devhost's event loop thread.
 """
 
@@ -67,7 +72,6 @@ class TaskHub:
         self.inbox: dict[str, list[MessageRow]] = {}
         self.ready: deque[str] = deque()
         self.ready_set: set[str] = set()
-        self.pending_work: dict[int, WorkRow] = {}
         self.entity_queues: dict[str, list[WorkRow]] = {}
         self.timer_handles: dict[int, asyncio.TimerHandle] = {}
         self.tasks: set[asyncio.Task[None]] = set()
@@ -177,22 +181,12 @@ class TaskHub:
     def push_work(self, work: WorkRow) -> None:
         """Hand a committed work item to its runner."""
         if work.kind == "activity":
-            self.pending_work[work.id] = work
             if self._run_activity is not None:
                 self._run_activity(work)
         else:
             self.entity_queues.setdefault(work.target, []).append(work)
             if self._run_entity is not None:
                 self._run_entity(work)
-
-    def drop_work(self, instance_id: str) -> None:
-        """Forget the pending activity work of an instance."""
-        for work_id in [w.id for w in self.pending_work.values() if w.kind == "activity" and w.target == instance_id]:
-            del self.pending_work[work_id]
-
-    def forget_work(self, work_id: int) -> None:
-        """Forget one finished work item."""
-        self.pending_work.pop(work_id, None)
 
     def work(self, step: Step, kind: str, target: str, payload: dict[str, Any]) -> WorkRow:
         """Add a work item (``activity`` for an instance, ``entity`` for an entity id) to the step."""
