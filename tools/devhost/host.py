@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,14 +33,18 @@ from azure.functions.timer import TimerRequest
 
 from .asgi import App
 from .bindings import RPC_PATH, WEBHOOK_PATH
-from .discovery import AppSpec, FunctionInfo, discover
+from .discovery import AppSpec, DiscoveryError, FunctionInfo, discover
 from .engine import Engine
 from .invoke import Invoker
 from .management import Management
+from .reserved_routes import find_conflicts
+from .rules import RESERVED_ROUTES, Strictness, strictness
 from .store import Store
 from .timeouts import format_timespan
 from .timers import TimerJob, TimerScheduler
 from .worker import Worker, thread_count
+
+log = logging.getLogger("devhost")
 
 
 class _Server(uvicorn.Server):
@@ -62,10 +67,16 @@ class DevHost:
         host: str = "127.0.0.1",
         port: int = 7071,
         settings: dict[str, str] | None = None,
+        lenient: Iterable[str] | None = None,
     ) -> None:
-        """Discover the app and open its task hub store (``memory=True`` keeps it in RAM)."""
+        """Discover the app and open its task hub store (``memory=True`` keeps it in RAM).
+
+        ``lenient`` names Azure rules to relax (see :mod:`tools.devhost.rules`); strict by default.
+        """
         self.app_dir = Path(app_dir).resolve()
         self.spec: AppSpec = discover(self.app_dir, settings)
+        self.strictness: Strictness = strictness(lenient, self.spec.settings)
+        self._check_routes()
         self.hub = self.spec.config.hub_name
         self.host = host
         self.port = port
@@ -80,6 +91,15 @@ class DevHost:
         self.server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+
+    def _check_routes(self) -> None:
+        """Refuse routes in the host's own path space (rule ``reserved-routes``)."""
+        conflicts = find_conflicts(self.spec.functions, self.spec.config.route_prefix)
+        fatal = [c for c in conflicts if c.refused or self.strictness.enforces(RESERVED_ROUTES)]
+        if fatal:
+            raise DiscoveryError("\n".join(c.message for c in fatal))
+        for conflict in conflicts:
+            log.warning("LENIENT (%s): %s", RESERVED_ROUTES, conflict.message)
 
     @property
     def base_url(self) -> str:
@@ -127,6 +147,7 @@ class DevHost:
             f"Worker: {self.worker.threads} thread(s) for sync functions, one event loop for async ones; "
             f"functionTimeout {format_timespan(timeout) if timeout else 'none'}"
         )
+        lines.extend(self.strictness.describe())
         lines.append(f"Durable management API: {self.base_url}{WEBHOOK_PATH}/ (SDK RPC base {self.base_url}{RPC_PATH})")
         return lines
 
