@@ -48,8 +48,8 @@ _HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
 ZERO_FUNCTIONS = (
     "On Azure this app would start with ZERO functions: the Python worker cannot index an app whose "
     "import raises, the host only logs '0 functions found', every route answers 404 and no "
-    "orchestration, activity or timer runs. Make the import succeed (report bad settings from "
-    "/api/readyz instead of raising)."
+    "orchestration, activity or timer runs. Make the import succeed (report bad settings when "
+    "functions run, e.g. from a readiness route, instead of raising at import)."
 )
 
 
