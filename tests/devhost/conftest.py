@@ -5,7 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -74,3 +74,24 @@ def durable_host() -> Iterator[DevHost]:
     """The Durable sample app on an in-memory task hub."""
     with DevHost(APPS / "durable", memory=True, port=0, settings={"DEVHOST_TEST_HUB": "DurableTests"}) as host:
         yield host
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
+    """Poll until ``condition()`` holds (a state the test can observe, not a guess at timing)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout}s")
+        time.sleep(0.01)
+
+
+def start_orchestration(host_url: str, name: str, payload: Any = None) -> str:
+    """Start an orchestration through the management API; returns its status URL."""
+    reply = request("POST", f"{host_url}/runtime/webhooks/durabletask/orchestrators/{name}", json.dumps(payload))
+    assert reply.status == 202, reply.body
+    return str(reply.json()["statusQueryGetUri"])
+
+
+def history(host: DevHost, instance_id: str) -> list[dict[str, Any]]:
+    """The stored history events of an instance's current execution."""
+    return [json.loads(text) for text in host.store.history(instance_id)]

@@ -1,4 +1,4 @@
-"""Command line: ``python -m tools.devhost [--app PATH] [--port N] [--host H] [--store DIR | --memory]``."""
+"""Command line: ``python -m tools.devhost [--app PATH] [--port N] [--store DIR | --memory] [--lenient RULE]``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sys
 
 from .discovery import DiscoveryError
 from .host import DevHost
+from .rules import LENIENT_SETTING, RELAXABLE, RuleError
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,6 +41,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     where.add_argument(
         "--memory", action="store_true", help="keep the task hub in memory (lost when the devhost stops)"
     )
+    parser.add_argument(
+        "--lenient",
+        action="append",
+        metavar="RULE[,RULE]",
+        help=(
+            "relax an Azure rule the devhost enforces by default, while the app is being fixed "
+            f"(also the app setting {LENIENT_SETTING}); rules: {', '.join(sorted(RELAXABLE))}, or all"
+        ),
+    )
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
     return parser.parse_args(argv)
 
@@ -53,8 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        host = DevHost(args.app, store=args.store, memory=args.memory, host=args.host, port=args.port)
-    except DiscoveryError as exc:
+        host = DevHost(
+            args.app, store=args.store, memory=args.memory, host=args.host, port=args.port, lenient=args.lenient
+        )
+    except (DiscoveryError, RuleError) as exc:
         print(f"devhost: {exc}", file=sys.stderr)
         return 2
     sock = host.bind()

@@ -11,59 +11,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl
+from typing import Any
 
 import azure.functions as func
 
 from .bindings import RPC_PATH, WEBHOOK_PATH
-
-if TYPE_CHECKING:
-    from .host import DevHost
+from .discovery import FunctionInfo
+from .http_types import ManagementHandler, Request, Response
+from .invoke import Invoker
+from .routing import Router
 
 log = logging.getLogger("devhost.http")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
-
-
-@dataclass
-class Request:
-    """A buffered HTTP request."""
-
-    method: str
-    path: str
-    query_string: str
-    headers: list[tuple[str, str]]
-    body: bytes
-    url: str
-    raw_path: str
-
-    def query(self) -> dict[str, str]:
-        """Query parameters; repeated keys are joined with commas, as the host does."""
-        values: dict[str, str] = {}
-        for key, value in parse_qsl(self.query_string, keep_blank_values=True):
-            values[key] = f"{values[key]},{value}" if key in values else value
-        return values
-
-    def header(self, name: str) -> str | None:
-        """First value of a header (case-insensitive)."""
-        lower = name.lower()
-        for key, value in self.headers:
-            if key == lower:
-                return value
-        return None
-
-
-@dataclass
-class Response:
-    """An HTTP response to send."""
-
-    status: int
-    body: bytes = b""
-    headers: list[tuple[str, str]] | None = None
 
 
 async def _read(scope: Scope, receive: Receive) -> Request:
@@ -123,9 +85,11 @@ def to_response(result: Any) -> Response:
 class App:
     """The devhost's ASGI callable."""
 
-    def __init__(self, host: DevHost) -> None:
-        """Serve ``host``'s functions and management API."""
-        self.host = host
+    def __init__(self, router: Router[FunctionInfo], invoker: Invoker, management: ManagementHandler) -> None:
+        """Serve the functions ``router`` finds through ``invoker``, and the management API."""
+        self.router = router
+        self.invoker = invoker
+        self.management = management
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
@@ -149,12 +113,12 @@ class App:
         for base in (RPC_PATH, WEBHOOK_PATH + "/"):
             if path.startswith(base) or path == base.rstrip("/"):
                 # Segments stay percent-encoded until split, so ids may contain an encoded '/'.
-                return await self.host.management.handle(request, path[len(base) :])
+                return await self.management.handle(request, path[len(base) :])
         return await self.call_function(request)
 
     async def call_function(self, request: Request) -> Response:
         """Invoke the HTTP-triggered function whose route matches."""
-        found = self.host.spec.router.resolve(request.method, request.path)
+        found = self.router.resolve(request.method, request.path)
         if found is None:
             return Response(404)
         info, route_params = found
@@ -170,7 +134,7 @@ class App:
             body=request.body,
         )
         try:
-            result = await self.host.invoker.call(info, http_request)
+            result = await self.invoker.call(info, http_request)
             return to_response(result)
         except Exception:
             # Already logged with its traceback by the invoker; the caller gets no details.

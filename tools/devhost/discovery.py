@@ -4,6 +4,12 @@ Functions are read from the v2 programming model (``FunctionRegister.get_functio
 each function's raw binding JSON), as the Python worker's indexer does. Settings come from the
 environment and from ``local.settings.json`` ``Values`` (the environment wins, as with Core
 Tools); ``%NAME%`` references in host.json and in timer schedules are resolved from them.
+
+An app whose import raises gets no functions at all on Azure, and says so nowhere but in a
+host log line ("0 functions found"): every route answers 404 and no orchestration, activity or
+timer runs (Azure/azure-functions-python-worker#1262, #1338; Azure/azure-functions-host#10342).
+The devhost refuses to start instead, with the exception, the traceback of the app's frames and
+that explanation.
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ import json
 import os
 import re
 import sys
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +31,7 @@ from typing import Any
 import azure.functions as func
 
 from .routing import RouteError, Router
+from .timeouts import DEFAULT_FUNCTION_TIMEOUT, TimeoutConfigError, parse_timespan
 from .timers import Schedule, ScheduleError, parse_schedule
 
 SUPPORTED_BINDINGS = {
@@ -36,6 +45,12 @@ SUPPORTED_BINDINGS = {
 }
 _SETTING_REF = re.compile(r"%([^%]+)%")
 _HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
+ZERO_FUNCTIONS = (
+    "On Azure this app would start with ZERO functions: the Python worker cannot index an app whose "
+    "import raises, the host only logs '0 functions found', every route answers 404 and no "
+    "orchestration, activity or timer runs. Make the import succeed (report bad settings when "
+    "functions run, e.g. from a readiness route, instead of raising at import)."
+)
 
 
 class DiscoveryError(Exception):
@@ -50,6 +65,8 @@ class HostConfig:
     hub_name: str
     max_activities: int
     raw: dict[str, Any]
+    max_orchestrators: int = 10
+    function_timeout: timedelta | None = DEFAULT_FUNCTION_TIMEOUT
 
 
 @dataclass
@@ -148,9 +165,29 @@ def load_host_config(app_dir: Path, settings: Mapping[str, str]) -> HostConfig:
         raise DiscoveryError(
             f"host.json: task hub name '{hub}' is invalid (3-45 letters or digits, starting with a letter)"
         )
-    default_activities = 10 * (os.cpu_count() or 1)
-    max_activities = int(durable.get("maxConcurrentActivityFunctions") or default_activities)
-    return HostConfig(str(prefix).strip("/"), hub, max(1, max_activities), data)
+    # Defaults off the Consumption plan: 10 x cores (extension Options/DurableTaskOptions.cs).
+    default_limit = 10 * (os.cpu_count() or 1)
+    max_activities = int(durable.get("maxConcurrentActivityFunctions") or default_limit)
+    max_orchestrators = int(durable.get("maxConcurrentOrchestratorFunctions") or default_limit)
+    timeout: timedelta | None = DEFAULT_FUNCTION_TIMEOUT
+    if data.get("functionTimeout") is not None:
+        try:
+            timeout = parse_timespan(str(data["functionTimeout"]))
+        except TimeoutConfigError as exc:
+            raise DiscoveryError(f"host.json: {exc}") from exc
+    return HostConfig(str(prefix).strip("/"), hub, max(1, max_activities), data, max(1, max_orchestrators), timeout)
+
+
+def _app_traceback(exc: BaseException, app_dir: Path) -> str:
+    """The traceback lines of the app's own frames (the import machinery is left out)."""
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename.startswith(str(app_dir))
+        and "site-packages" not in f.filename
+        and not f.filename.startswith(str(Path(__file__).parent))
+    ]
+    return "".join(traceback.format_list(frames)).rstrip()
 
 
 def import_app(app_dir: Path) -> ModuleType:
@@ -168,7 +205,8 @@ def import_app(app_dir: Path) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise DiscoveryError(f"{path}: import failed: {type(exc).__name__}: {exc}") from exc
+        trace = _app_traceback(exc, app_dir)
+        raise DiscoveryError(f"{path}: import failed: {type(exc).__name__}: {exc}\n{trace}\n{ZERO_FUNCTIONS}") from exc
     return module
 
 
@@ -236,7 +274,7 @@ def discover(app_dir: Path, settings: dict[str, str] | None = None) -> AppSpec:
     try:
         functions = register.get_functions()
     except Exception as exc:
-        raise DiscoveryError(f"indexing failed: {type(exc).__name__}: {exc}") from exc
+        raise DiscoveryError(f"indexing failed: {type(exc).__name__}: {exc}\n{ZERO_FUNCTIONS}") from exc
     spec = AppSpec(app_dir, module, config, settings)
     for function in functions:
         info, schedule = _index(function, settings)

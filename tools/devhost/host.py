@@ -7,20 +7,23 @@ Use it from tests as a context manager that serves in a background thread::
 
 or run it in the foreground with :meth:`DevHost.run` (what ``python -m tools.devhost`` does).
 One DevHost at a time per process: the SDK's durable client keeps a process-wide HTTP session
-that the devhost re-creates on its own event loop.
+that the devhost re-creates on the app's worker loop.
+
+Two event loops run: the devhost's own (HTTP front door, management API, Durable engine,
+timers — the Functions host's part) and the app's worker loop (:mod:`tools.devhost.worker`), so
+an app that blocks its worker stalls its functions but not the host.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import logging
 import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -30,12 +33,18 @@ from azure.functions.timer import TimerRequest
 
 from .asgi import App
 from .bindings import RPC_PATH, WEBHOOK_PATH
-from .discovery import AppSpec, FunctionInfo, discover
+from .discovery import AppSpec, DiscoveryError, FunctionInfo, discover
 from .engine import Engine
 from .invoke import Invoker
 from .management import Management
+from .reserved_routes import find_conflicts
+from .rules import RESERVED_ROUTES, Strictness, strictness
 from .store import Store
+from .timeouts import format_timespan
 from .timers import TimerJob, TimerScheduler
+from .worker import Worker, thread_count
+
+log = logging.getLogger("devhost")
 
 
 class _Server(uvicorn.Server):
@@ -44,20 +53,6 @@ class _Server(uvicorn.Server):
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
         yield
-
-
-async def _reset_sdk_session(close: bool) -> None:
-    """Give the SDK's shared aiohttp session (bound to one event loop) a fresh start."""
-    try:
-        from azure.durable_functions.models.utils import http_utils
-    except ImportError:  # pragma: no cover - the SDK is a dependency
-        return
-    if close:
-        session = getattr(http_utils, "_client_session", None)
-        if session is not None and not session.closed:
-            await session.close()
-    http_utils._client_session = None
-    http_utils._session_lock = asyncio.Lock()
 
 
 class DevHost:
@@ -72,26 +67,39 @@ class DevHost:
         host: str = "127.0.0.1",
         port: int = 7071,
         settings: dict[str, str] | None = None,
+        lenient: Iterable[str] | None = None,
     ) -> None:
-        """Discover the app and open its task hub store (``memory=True`` keeps it in RAM)."""
+        """Discover the app and open its task hub store (``memory=True`` keeps it in RAM).
+
+        ``lenient`` names Azure rules to relax (see :mod:`tools.devhost.rules`); strict by default.
+        """
         self.app_dir = Path(app_dir).resolve()
         self.spec: AppSpec = discover(self.app_dir, settings)
+        self.strictness: Strictness = strictness(lenient, self.spec.settings)
+        self._check_routes()
         self.hub = self.spec.config.hub_name
         self.host = host
         self.port = port
         self.store_path = None if memory else Path(store or self.app_dir / ".devhost") / f"{self.hub}.sqlite3"
         self.store = Store(self.store_path)
-        max_activities = self.spec.config.max_activities
-        self.pool = ThreadPoolExecutor(min(32, (os.cpu_count() or 1) + 4), thread_name_prefix="devhost-fn")
-        self.activity_pool = ThreadPoolExecutor(max_activities, thread_name_prefix="devhost-activity")
-        self.invoker = Invoker(str(self.app_dir), self.hub, lambda: self.base_url, self.pool)
-        self.engine = Engine(self.spec, self.store, self.invoker, self.activity_pool, max_activities)
-        self.management = Management(self)
-        self.app = App(self)
+        self.worker = Worker(thread_count(self.spec.settings), self.spec.config.function_timeout)
+        self.invoker = Invoker(str(self.app_dir), self.hub, lambda: self.base_url, self.worker)
+        self.engine = Engine(self.spec, self.store, self.invoker)
+        self.management = Management(self.engine, self.store, self.hub)
+        self.app = App(self.spec.router, self.invoker, self.management)
         self.scheduler = TimerScheduler([self._timer_job(info, schedule) for info, schedule in self.spec.timers])
         self.server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+
+    def _check_routes(self) -> None:
+        """Refuse routes in the host's own path space (rule ``reserved-routes``)."""
+        conflicts = find_conflicts(self.spec.functions, self.spec.config.route_prefix)
+        fatal = [c for c in conflicts if c.refused or self.strictness.enforces(RESERVED_ROUTES)]
+        if fatal:
+            raise DiscoveryError("\n".join(c.message for c in fatal))
+        for conflict in conflicts:
+            log.warning("LENIENT (%s): %s", RESERVED_ROUTES, conflict.message)
 
     @property
     def base_url(self) -> str:
@@ -134,6 +142,12 @@ class DevHost:
                 lines.append(f"  {info.name}: {trigger['type']}")
         store = "in memory" if self.store_path is None else str(self.store_path)
         lines.append(f"Task hub '{self.hub}' ({store})")
+        timeout = self.spec.config.function_timeout
+        lines.append(
+            f"Worker: {self.worker.threads} thread(s) for sync functions, one event loop for async ones; "
+            f"functionTimeout {format_timespan(timeout) if timeout else 'none'}"
+        )
+        lines.extend(self.strictness.describe())
         lines.append(f"Durable management API: {self.base_url}{WEBHOOK_PATH}/ (SDK RPC base {self.base_url}{RPC_PATH})")
         return lines
 
@@ -150,7 +164,7 @@ class DevHost:
     async def serve(self, sock: socket.socket | None = None) -> None:
         """Serve until :meth:`stop` (or SIGINT/SIGTERM in the main thread); then clean up."""
         sock = sock or self.bind()
-        await _reset_sdk_session(close=False)
+        self.worker.start()
         config = uvicorn.Config(self.app, lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30)
         self.server = _Server(config)
         loop = asyncio.get_running_loop()
@@ -168,9 +182,7 @@ class DevHost:
                 loop.remove_signal_handler(sig)
             await self.scheduler.stop()
             await self.engine.stop()
-            await _reset_sdk_session(close=True)
-            self.pool.shutdown(wait=True, cancel_futures=True)
-            self.activity_pool.shutdown(wait=True, cancel_futures=True)
+            await asyncio.to_thread(self.worker.stop)
             self.store.close()
             sock.close()
 

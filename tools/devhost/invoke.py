@@ -3,20 +3,22 @@
 Parameters are bound by name: the trigger binding's name gets the trigger value, each
 ``durableClient`` binding gets the client payload JSON string, and a parameter called
 ``context`` gets a :class:`azure.functions.Context` (the SDK's client middleware reads its
-``invocation_id``). ``async def`` functions run on the event loop; plain functions run in a
-thread pool so they never block it. Every invocation logs one line with its duration.
+``invocation_id``). Every invocation goes to the app's :class:`~tools.devhost.worker.Worker`
+(``async def`` on its loop, plain functions in its pool) and logs one line with its duration,
+like the host's ``Executed 'Functions.<name>' (Succeeded|Failed, Id=…, Duration=…ms)``. An
+invocation past ``functionTimeout`` also logs the host's ``Timeout value of … exceeded by
+function 'Functions.<name>' (Id: '…'). Initiating cancellation.`` (Azure/azure-webjobs-sdk
+``FunctionExecutor.cs``, ``OnFunctionTimeout``).
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import Executor
 from typing import Any
 
 import azure.functions as func
@@ -24,6 +26,8 @@ from azure.functions import _abc as functions_abc
 
 from .bindings import client_binding_json
 from .discovery import FunctionInfo
+from .timeouts import FunctionTimeout, format_timespan
+from .worker import Worker
 
 log = logging.getLogger("devhost")
 
@@ -112,23 +116,16 @@ def log_invocation(name: str, invocation_id: str, started: float, ok: bool, inst
 
 
 class Invoker:
-    """Invokes HTTP, timer and activity functions."""
+    """Invokes functions on the app's worker."""
 
-    def __init__(self, app_dir: str, hub: str, base_url: Callable[[], str], executor: Executor) -> None:
+    def __init__(self, app_dir: str, hub: str, base_url: Callable[[], str], worker: Worker) -> None:
         """Bind to the app; ``base_url()`` gives the devhost's own ``http://host:port``."""
         self.app_dir = app_dir
         self.hub = hub
         self.base_url = base_url
-        self.executor = executor
+        self.worker = worker
 
-    async def call(
-        self,
-        info: FunctionInfo,
-        trigger_value: Any,
-        *,
-        executor: Executor | None = None,
-        instance_id: str | None = None,
-    ) -> Any:
+    async def call(self, info: FunctionInfo, trigger_value: Any, *, instance_id: str | None = None) -> Any:
         """Invoke a function with its trigger value; re-raise what it raises after logging."""
         context = InvocationContext(info.name, self.app_dir)
         kwargs: dict[str, Any] = {str(info.trigger["name"]): trigger_value}
@@ -138,19 +135,43 @@ class Invoker:
                 kwargs[name] = payload
         if info.wants_context:
             kwargs["context"] = context
+        call = functools.partial(info.handler, **kwargs)
+        return await self.run(
+            info, call, is_async=info.is_async, instance_id=instance_id, invocation_id=context.invocation_id
+        )
+
+    async def run(
+        self,
+        info: FunctionInfo,
+        call: Callable[[], Any],
+        *,
+        is_async: bool = False,
+        instance_id: str | None = None,
+        invocation_id: str | None = None,
+        quiet: bool = False,
+    ) -> Any:
+        """Run ``call`` as one invocation of ``info`` on the worker, with logging and the timeout.
+
+        ``quiet`` leaves out the traceback of a failure (orchestrator failures are reported in the
+        instance's status instead).
+        """
+        invocation_id = invocation_id or str(uuid.uuid4())
         started = time.perf_counter()
         try:
-            if info.is_async:
-                result = await info.handler(**kwargs)
-            else:
-                loop = asyncio.get_running_loop()
-                call = functools.partial(info.handler, **kwargs)
-                result = await loop.run_in_executor(executor or self.executor, call)
-                if asyncio.iscoroutine(result):
-                    result = await result
-        except Exception:
-            log_invocation(info.name, context.invocation_id, started, False, instance_id)
-            log.exception("Function '%s' failed", info.name)
+            result = await self.worker.invoke(info.name, call, is_async=is_async, invocation_id=invocation_id)
+        except FunctionTimeout as exc:
+            log.error(
+                "Timeout value of %s exceeded by function '%s' (Id: '%s'). Initiating cancellation.",
+                format_timespan(exc.timeout),
+                exc.method_name,
+                invocation_id,
+            )
+            log_invocation(info.name, invocation_id, started, False, instance_id)
             raise
-        log_invocation(info.name, context.invocation_id, started, True, instance_id)
+        except Exception:
+            log_invocation(info.name, invocation_id, started, False, instance_id)
+            if not quiet:
+                log.exception("Function '%s' failed", info.name)
+            raise
+        log_invocation(info.name, invocation_id, started, True, instance_id)
         return result

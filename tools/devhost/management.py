@@ -14,16 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
 from . import history as h
-from .asgi import Request, Response
-from .engine import TERMINAL, validate_instance_id
-from .store import InstanceQuery, InstanceRow, decode_token, encode_token
-
-if TYPE_CHECKING:
-    from .host import DevHost
+from .engine import Engine
+from .http_types import Request, Response
+from .lifecycle import validate_instance_id
+from .store import InstanceQuery, InstanceRow, Store, decode_token, encode_token
 
 PAGE_SIZE = 100
 RUNNING_CODES = {"Pending", "Running", "ContinuedAsNew", "Suspended"}
@@ -84,9 +82,11 @@ def _parsed(text: str | None) -> Any:
 class Management:
     """Handles management API requests for one devhost."""
 
-    def __init__(self, host: DevHost) -> None:
-        """Serve ``host``'s engine."""
-        self.host = host
+    def __init__(self, engine: Engine, store: Store, hub_name: str) -> None:
+        """Serve the task hub ``hub_name``: operations through ``engine``, reads from ``store``."""
+        self.engine = engine
+        self.store = store
+        self.hub_name = hub_name
 
     def status_payload(self, row: InstanceRow, show_input: bool = True) -> dict[str, Any]:
         """``StatusResponsePayload`` for an instance."""
@@ -104,7 +104,7 @@ class Management:
     def check_status_payload(self, request: Request, instance_id: str) -> dict[str, str]:
         """The ``HttpManagementPayload`` returned by start and restart."""
         base = self._origin(request) + "/runtime/webhooks/durabletask/instances/" + quote(instance_id, safe="")
-        common = f"taskHub={self.host.hub}&connection=Storage"
+        common = f"taskHub={self.hub_name}&connection=Storage"
         return {
             "id": instance_id,
             "statusQueryGetUri": f"{base}?{common}",
@@ -139,7 +139,7 @@ class Management:
                 if method == "GET":
                     return self.status(request, rest[0], query)
                 if method == "DELETE":
-                    count = self.host.engine.purge([rest[0]])
+                    count = self.engine.purge([rest[0]])
                     return json_response(200, {"instancesDeleted": 1}) if count else Response(404)
             elif method == "POST":
                 return self.instance_operation(request, rest, query)
@@ -153,7 +153,7 @@ class Management:
         if not ok:
             return error_response(400, "Invalid JSON content in the request body.")
         input_text = None if value is None else json.dumps(value)
-        status, detail = self.host.engine.start_instance(name, instance_id, input_text, query.get("version", ""))
+        status, detail = self.engine.start_instance(name, instance_id, input_text, query.get("version", ""))
         if status == 202:
             payload = self.check_status_payload(request, detail)
             return json_response(202, payload, [("location", payload["statusQueryGetUri"]), ("retry-after", "10")])
@@ -172,13 +172,13 @@ class Management:
 
     def status(self, request: Request, instance_id: str, query: dict[str, str]) -> Response:
         """``GET instances/{id}``."""
-        row = self.host.store.instance(instance_id)
+        row = self.store.instance(instance_id)
         if row is None:
             return Response(404)
         payload = self.status_payload(row, _truthy(query.get("showInput"), True))
         if _truthy(query.get("showHistory"), False):
             payload["historyEvents"] = self.friendly_history(
-                self.host.store.history(instance_id), _truthy(query.get("showHistoryOutput"), False)
+                self.store.history(instance_id), _truthy(query.get("showHistoryOutput"), False)
             )
         if row.status in RUNNING_CODES:
             return json_response(202, payload, [("location", request.url), ("retry-after", "5")])
@@ -245,7 +245,7 @@ class Management:
         top = int(query["top"]) if query.get("top", "").isdigit() and int(query["top"]) > 0 else PAGE_SIZE
         token = request.header("x-ms-continuation-token")
         after = decode_token(token) if token else None
-        rows = self.host.store.query(filters, top + 1, after)
+        rows = self.store.query(filters, top + 1, after)
         headers: list[tuple[str, str]] = []
         if len(rows) > top:
             rows = rows[:top]
@@ -263,12 +263,12 @@ class Management:
             return error_response(400, f"Invalid query: {exc}")
         if filters.created_to is None:
             filters.created_to = h.iso(h.utc_now())
-        count = self.host.engine.purge(self.host.store.matching_ids(filters))
+        count = self.engine.purge(self.store.matching_ids(filters))
         return json_response(200, {"instancesDeleted": count}) if count else Response(404)
 
     def instance_operation(self, request: Request, rest: list[str], query: dict[str, str]) -> Response:
         """``POST instances/{id}/raiseEvent/{name}|terminate|suspend|resume|restart|rewind``."""
-        engine = self.host.engine
+        engine = self.engine
         instance_id, operation = rest[0], rest[1]
         reason = query.get("reason", "")
         if operation == "raiseEvent" and len(rest) == 3:
@@ -285,7 +285,7 @@ class Management:
         if operation == "resume":
             return Response(engine.resume(instance_id, reason))
         if operation == "restart":
-            row = self.host.store.instance(instance_id)
+            row = self.store.instance(instance_id)
             if row is None:
                 return Response(404)
             new_id = None if _truthy(query.get("restartWithNewInstanceId"), True) else instance_id
@@ -295,7 +295,7 @@ class Management:
             payload = self.check_status_payload(request, detail)
             return json_response(202, payload, [("location", payload["statusQueryGetUri"])])
         if operation == "rewind":
-            row = self.host.store.instance(instance_id)
+            row = self.store.instance(instance_id)
             if row is None:
                 return Response(404)
             if row.status != "Failed":
@@ -306,7 +306,7 @@ class Management:
     def entities(self, request: Request, parts: list[str], query: dict[str, str]) -> Response:
         """``GET/POST/DELETE entities/{name}[/{key}]``."""
         name = parts[0]
-        store = self.host.store
+        store = self.store
         if len(parts) == 1 or (len(parts) == 2 and parts[1] == ""):
             if request.method != "GET":
                 return Response(404)
@@ -344,9 +344,9 @@ class Management:
             ok, value = decode_body(request.body)
             if not ok:
                 return error_response(400, "Invalid JSON content in the request body.")
-            self.host.engine.signal_entity(entity_id, operation, None if value is None else json.dumps(value))
+            self.engine.signal_entity(entity_id, operation, None if value is None else json.dumps(value))
             return Response(202)
         return Response(404)
 
 
-__all__ = ["TERMINAL", "Management", "decode_body"]
+__all__ = ["Management", "decode_body"]

@@ -134,7 +134,6 @@ class Batch:
     purge: list[str] = field(default_factory=list)
     reset_history: list[str] = field(default_factory=list)
     drop_messages_for: list[str] = field(default_factory=list)
-    drop_work_for: list[str] = field(default_factory=list)
     instances: list[InstanceRow] = field(default_factory=list)
     history: list[tuple[str, int, str]] = field(default_factory=list)
     messages: list[MessageRow] = field(default_factory=list)
@@ -299,8 +298,6 @@ class Store:
                 db.execute("DELETE FROM history WHERE instance_id = ?", (instance_id,))
             for instance_id in batch.purge + batch.drop_messages_for:
                 db.execute("DELETE FROM messages WHERE instance_id = ?", (instance_id,))
-            for instance_id in batch.purge + batch.drop_work_for:
-                db.execute("DELETE FROM work WHERE kind = 'activity' AND target = ?", (instance_id,))
             if batch.instances:
                 db.executemany(
                     "INSERT OR REPLACE INTO instances VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
