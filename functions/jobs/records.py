@@ -71,10 +71,11 @@ class JobSummary:
 
 @dataclass(frozen=True)
 class Claim:
-    """The current job of a target and the claim's sequence number (the next job of the target gets one more)."""
+    """The current job of a target, the claim's sequence number (the next job gets one more) and when it was taken."""
 
     job_id: str
     sequence: int
+    taken: datetime | None = None
 
 
 def _now() -> datetime:
@@ -255,7 +256,9 @@ class JobStore:
             row = self._table(self.keys_table).get_entity("claim", encode_key(target))
         except ResourceNotFoundError:
             return None, None
-        return Claim(str(row["job_id"]), int(row["sequence"])), str(row.metadata["etag"])
+        taken = row.metadata.get("timestamp")
+        claim = Claim(str(row["job_id"]), int(row["sequence"]), taken if isinstance(taken, datetime) else None)
+        return claim, str(row.metadata["etag"])
 
     def set_claim(self, target: str, job_id: str, sequence: int, etag: str | None) -> bool:
         """Point the claim on ``target`` at ``job_id`` if it is unchanged since ``etag``; False if another won."""

@@ -21,19 +21,25 @@ import hashlib
 import hmac
 import json
 import re
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from functions.errors import Conflict
-from functions.jobs.records import JobStore
+from functions.jobs.records import Claim, JobStore
 from functions.models.jobs import Job, JobError, JobPatch, JobStatus, JobTarget, Requester
 from functions.provisioning.contracts import Orchestration
 
 __all__ = ["JobRequest", "JobSubmitter", "Submission", "WorkflowClient", "WorkflowStatus"]
 
 STALE_PENDING = timedelta(minutes=2)
+# A claim whose job record does not exist yet is another submit between taking the claim and writing the record
+# (a few storage round trips); older than this, that submit died and the claim is taken over.
+CLAIM_GRACE = timedelta(seconds=30)
+CLAIM_RECHECK = 0.05
+CLAIM_ATTEMPTS = 200
 _ACTIVE = frozenset({"Running", "Pending", "ContinuedAsNew", "Suspended"})
 
 
@@ -124,10 +130,12 @@ class JobSubmitter:
         fingerprint_key: bytes,
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
         self._fingerprint_key = fingerprint_key
         self._clock = clock
+        self._sleep = sleep
 
     def fingerprint(self, body: Any) -> str:
         """A keyed hash of a request body (HMAC-SHA256 of its canonical JSON)."""
@@ -143,10 +151,13 @@ class JobSubmitter:
             if existing is not None:
                 return Submission(existing, created=False)
         claim_name = request.claim_name
-        for _ in range(10):
+        for _ in range(CLAIM_ATTEMPTS):
             claim, etag = self.store.get_claim(claim_name)
             if claim is not None:
                 current = self.store.get(claim.job_id)
+                if current is None and self._being_created(claim):
+                    self._sleep(CLAIM_RECHECK)  # another submit took the claim and is writing the job's record
+                    continue
                 if current is not None:
                     current = self.reconcile(workflows, current)
                     if not current.final:
@@ -189,6 +200,9 @@ class JobSubmitter:
             self.store.update(job_id, JobPatch(status=JobStatus.FAILED, error=failed, finished=self.store.now()))
             raise RuntimeError(f"could not start {request.orchestration.name} for job {job_id}") from exc
         return Submission(job, created=True)
+
+    def _being_created(self, claim: Claim) -> bool:
+        return claim.taken is None or self._clock() - claim.taken < CLAIM_GRACE
 
     def _idempotent_job(self, key_name: str, body_fingerprint: str) -> Job | None:
         bound = self.store.bound_key(key_name)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,7 +21,7 @@ from azure.data.tables import TableServiceClient
 from functions.errors import Conflict
 from functions.jobs.records import JobStore
 from functions.jobs.submission import JobRequest, JobSubmitter, WorkflowStatus
-from functions.models.jobs import JobPatch, JobStatus, JobTarget, Requester
+from functions.models.jobs import Job, JobPatch, JobStatus, JobTarget, Requester
 from functions.provisioning.contracts import INVENTORY_SYNC, POWER_VM, Orchestration
 from tools.azurite import Azurite
 
@@ -184,3 +185,34 @@ def test_refreshes_of_everything_share_one_instance_scheme(submitter: JobSubmitt
     assert first.job.id == "refresh-inventory-all-1"
     engine.statuses[first.job.id] = WorkflowStatus("Completed")
     assert submitter.submit(engine, request).job.id == "refresh-inventory-all-2"
+
+
+def test_concurrent_submits_of_one_job_start_it_once(submitter: JobSubmitter) -> None:
+    """A submit that finds the claim taken but the job's record not written yet waits for it, never starts another."""
+    import threading
+
+    engine = Engine()
+    first = submitter.submit(engine, power("stop"))
+    engine.statuses[first.job.id] = WorkflowStatus("Completed")  # the target is free again
+    store = submitter.store
+    create = store.create
+
+    def slow_create(job: Job) -> Job:
+        time.sleep(0.3)  # a slow storage round trip between taking the claim and writing the record
+        return create(job)
+
+    store.create = slow_create  # type: ignore[method-assign]
+    barrier = threading.Barrier(6)
+    answers: list[str] = []
+
+    def submit() -> None:
+        barrier.wait()
+        answers.append(submitter.submit(engine, power("start")).job.id)
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert set(answers) == {"power-vm-vm-1-2"}
+    assert [started[1] for started in engine.started] == [first.job.id, "power-vm-vm-1-2"]
