@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions.api.http import problem_response
+from functions.api.http import error_response
+from functions.errors import NotFound
 
 __all__ = ["bp"]
 
@@ -18,5 +19,4 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 )
 def api_not_found(req: func.HttpRequest) -> func.HttpResponse:
     """No API route has this path (or not for this method)."""
-    rest = req.route_params.get("rest", "")
-    return problem_response(404, "Not found", f"no route api/{rest}", kind="urn:aetherv:problem:not-found")
+    return error_response(NotFound(f"no route api/{req.route_params.get('rest', '')}"))

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from functions import __version__
 from functions.api.views import VM_STATES, ClusterView, HostView, JobView, VmView
+from functions.models.jobs import JobStatus
 from functions.models.json import JsonObject
 from functions.models.vm_request import VmCreateRequest
 
@@ -100,7 +101,7 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         {
             "name": "status",
             "in": "query",
-            "schema": {"enum": ["Pending", "Running", "Succeeded", "Failed", "Canceled"]},
+            "schema": {"enum": [str(status) for status in JobStatus]},
         },
         {"name": "kind", "in": "query", "schema": {"type": "string"}},
         {"name": "vm_id", "in": "query", "schema": {"type": "string"}},

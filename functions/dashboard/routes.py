@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import azure.functions as func
 
 from functions.api.docs import STATIC, serve_static
-from functions.api.http import problem_response
+from functions.api.http import error_response
 from functions.auth import LOCAL_OBJECT_ID, RoleMap
 from functions.settings import AuthSettings, SettingsError
 
@@ -131,9 +131,10 @@ def blueprint(auth: Callable[[], AuthSettings]) -> func.Blueprint:
     @bp.route(route="ui-config.json", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
     def dashboard_config(req: func.HttpRequest) -> func.HttpResponse:
         """The UI's sign-in configuration (anonymous, no secrets)."""
-        settings = current()
-        if settings is None:
-            return problem_response(503, "Not configured", "the app's settings are invalid (see /api/readyz)")
+        try:
+            settings = auth()
+        except SettingsError as exc:
+            return error_response(exc)
         return func.HttpResponse(
             json.dumps(ui_config(settings)),
             mimetype="application/json",

@@ -29,8 +29,8 @@ from typing import Any, Protocol
 
 from functions.errors import Conflict
 from functions.jobs.records import Claim, JobStore
+from functions.models.durable import Orchestration
 from functions.models.jobs import Job, JobError, JobPatch, JobStatus, JobTarget, Requester
-from functions.provisioning.contracts import Orchestration
 
 __all__ = ["JobRequest", "JobSubmitter", "Submission", "WorkflowClient", "WorkflowStatus"]
 

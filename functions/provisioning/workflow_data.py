@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from functions.hyperv.models import PowerResult
@@ -17,6 +18,7 @@ from functions.provisioning.payloads import PowerAction, VmSpec, VmSummary
 
 __all__ = [
     "CleanupReport",
+    "CleanupStatus",
     "CreateInput",
     "CreateOutput",
     "DeleteOutput",
@@ -163,11 +165,20 @@ class SyncInput:
 # -- outputs ----------------------------------------------------------------------------------------------------
 
 
+class CleanupStatus(StrEnum):
+    """How a job's compensation ended."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+    NOTHING = "Nothing to clean up"
+
+
 @dataclass(frozen=True)
 class CleanupReport:
-    """What compensation did: ``status`` (``Succeeded``, ``Failed``, ``Skipped``, ``Nothing to clean up``) and why."""
+    """What compensation did (:class:`CleanupStatus`) and why."""
 
-    status: str
+    status: CleanupStatus
     actions: tuple[str, ...] | None = None
     error: JsonObject | None = None
     reason: str | None = None
@@ -175,7 +186,7 @@ class CleanupReport:
 
     def to_json(self) -> JsonObject:
         """The report as the job record holds it (only the fields that apply)."""
-        document: JsonObject = {"status": self.status}
+        document: JsonObject = {"status": str(self.status)}
         if self.reason is not None:
             document["reason"] = self.reason
             document["kept_vm_id"] = self.kept_vm_id

@@ -21,8 +21,8 @@ from functions.errors import DomainError, StepError
 from functions.guest.errors import GuestAlreadyProvisionedError, GuestProtocolError
 from functions.hyperv.errors import HyperVError
 from functions.inventory.sync import HostSync
+from functions.models.durable import Activity
 from functions.provisioning import contracts as c
-from functions.provisioning.contracts import Activity
 from functions.provisioning.payloads import PruneResult
 from functions.provisioning.steps import Provisioner
 from functions.sealing import SealError

@@ -34,7 +34,7 @@ from functions.provisioning.payloads import (
     StartPayload,
     VmSpec,
 )
-from functions.provisioning.workflow_data import CleanupReport, CreateInput, CreateOutput
+from functions.provisioning.workflow_data import CleanupReport, CleanupStatus, CreateInput, CreateOutput
 from functions.workflows.flow import CanceledError, Gen, StepFlow, run_job
 from functions.workflows.throttle import CLONE_SLOTS_ENTITY
 
@@ -168,9 +168,9 @@ class _Create:
         """Remove what this job created, in reverse order; returns a cleanup report (never raises)."""
         flow = self.flow
         if self.request.keep_on_failure:
-            return CleanupReport("Skipped", reason="keep_on_failure was requested", kept_vm_id=flow.vm_id)
+            return CleanupReport(CleanupStatus.SKIPPED, reason="keep_on_failure was requested", kept_vm_id=flow.vm_id)
         if not self.host_touched or flow.host is None:
-            return CleanupReport("Nothing to clean up")
+            return CleanupReport(CleanupStatus.NOTHING)
         actions: list[str] = []
         try:
             if self.clustered and flow.vm_id:
@@ -181,8 +181,10 @@ class _Create:
             actions.append(removed.summary)
             yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, replace(flow.target(), vm_id=None), cancellable=False)
         except Exception as exc:
-            return CleanupReport("Failed", actions=tuple(actions), error=StepError.from_exception(exc).to_json())
-        return CleanupReport("Succeeded", actions=tuple(actions))
+            return CleanupReport(
+                CleanupStatus.FAILED, actions=tuple(actions), error=StepError.from_exception(exc).to_json()
+            )
+        return CleanupReport(CleanupStatus.SUCCEEDED, actions=tuple(actions))
 
 
 @bp.function_name(name=c.CREATE_VM.name)

@@ -18,11 +18,12 @@ from typing import Any, Protocol, TypeVar
 import azure.durable_functions as df
 
 from functions.errors import StepError
+from functions.models.durable import Activity
 from functions.models.jobs import JobPatch, JobStatus, JobTarget, StepRecord, StepStatus
 from functions.models.json import JsonObject
-from functions.provisioning.contracts import JOB_UPDATE, Activity
+from functions.provisioning.contracts import JOB_UPDATE
 from functions.provisioning.payloads import JobUpdate, TargetFields, VmTarget
-from functions.provisioning.workflow_data import CleanupReport, Timing
+from functions.provisioning.workflow_data import CleanupReport, CleanupStatus, Timing
 
 __all__ = ["CanceledError", "Gen", "Output", "StepFlow", "run_job"]
 
@@ -187,7 +188,7 @@ def run_job(
             replace(s, status=ended, finished=flow.stamp()) if s.status == StepStatus.RUNNING else s for s in flow.steps
         ]
         flow.ctx.set_custom_status({**flow.custom_status(failed_step), "step": "compensating"})
-        report = (yield from compensate()) if compensate is not None else CleanupReport("Nothing to clean up")
+        report = (yield from compensate()) if compensate is not None else CleanupReport(CleanupStatus.NOTHING)
         cleanup = report.to_json()
         status = JobStatus.CANCELED if canceled else JobStatus.FAILED
         yield from flow.job_update(

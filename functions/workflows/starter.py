@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 import azure.durable_functions as df
 
 from functions.jobs.submission import WorkflowStatus
-from functions.provisioning.contracts import Orchestration
+from functions.models.durable import Orchestration
 
 __all__ = ["DurableWorkflows", "in_thread"]
 

@@ -9,7 +9,6 @@ import pytest
 
 from functions.guest import names
 from functions.guest.capabilities import (
-    API_FIELDS,
     APPLYING_GRACE_SECONDS,
     AgentGeneration,
     Capability,
@@ -25,9 +24,8 @@ from functions.guest.capabilities import (
     new_host_nonce,
     parse_agent_mark,
     public_key_fingerprint,
-    upstream_agent_problems,
-    upstream_linux_reading,
 )
+from functions.guest.upstream import API_FIELDS, upstream_agent_problems, upstream_linux_reading
 
 from ._support import CountingRandom, fixed_private_key, linux_key_b64
 
