@@ -32,6 +32,7 @@ from functions.dashboard import routes as dashboard_routes
 from functions.hyperv.connector import HostConnector
 from functions.inventory.repository import InventoryRepository
 from functions.inventory.sync import HostSync
+from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.jobs.submission import JobSubmitter
 from functions.provisioning.steps import Provisioner
@@ -99,15 +100,26 @@ class Container:
         return JobStore(self.table_service, self.settings().storage.table_prefix)
 
     @cached_property
+    def debts(self) -> CleanupDebts:
+        """Cleanup debts: compensation that waits for its host."""
+        return CleanupDebts(self.table_service, self.settings().storage.table_prefix)
+
+    @cached_property
     def host_sync(self) -> HostSync:
         """The per-host inventory sync."""
-        return HostSync(self.connector, self.repository)
+        return HostSync(self.connector, self.repository, debts=self.debts)
 
     @cached_property
     def provisioner(self) -> Provisioner:
         """The workflow steps."""
-        settings = self.settings()
-        return Provisioner(self.connector, self.repository, self.host_sync, self.job_store, settings.seal_key)
+        return Provisioner(
+            self.connector,
+            inventory=self.repository,
+            sync=self.host_sync,
+            jobs=self.job_store,
+            debts=self.debts,
+            seal_key=self.settings().seal_key,
+        )
 
     @cached_property
     def submitter(self) -> JobSubmitter:

@@ -27,6 +27,7 @@ from functions.hyperv.models import (
     HostInventory,
     ImageInfo,
     IsoLibrary,
+    OwnedRemoval,
     PowerResult,
     PreflightReport,
     PreflightSpec,
@@ -206,6 +207,19 @@ class HyperVClient:
         if storage_roots is not None:
             params["storage_roots"] = list(storage_roots)
         return self._call("remove_vm", RemoveResult, params)
+
+    def remove_owned(self, job_id: str, vm_name: str, *, storage_roots: Sequence[str] | None = None) -> OwnedRemoval:
+        """Remove everything job ``job_id`` owns on the host, found by its ownership marks (a create's compensation).
+
+        A VM is the job's when its notes carry ``aetherv-job: <job_id>`` or its configuration lives in the job's
+        marked folder; it loses its cluster role and is removed with its disks, then the job's folders go when
+        nothing unknown is left in them. Nothing without the mark is touched (reported in ``not_owned``).
+        Repeatable: what is gone is no longer found.
+        """
+        params: JsonObject = {"job_id": job_id, "vm_name": vm_name}
+        if storage_roots is not None:
+            params["storage_roots"] = list(storage_roots)
+        return self._call("remove_owned", OwnedRemoval, params)
 
     def eject_iso(self, vm_id: str) -> EjectResult:
         """Remove the provisioning DVD drive(s) (and emptied ones) and delete the VM's ISO copy. Repeatable."""

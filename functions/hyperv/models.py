@@ -30,6 +30,7 @@ __all__ = [
     "IsoInfo",
     "IsoLibrary",
     "OsFamily",
+    "OwnedRemoval",
     "PowerResult",
     "PreflightCheck",
     "PreflightReport",
@@ -41,6 +42,7 @@ __all__ = [
     "VmDisk",
     "VmInfo",
     "VmNetworkAdapter",
+    "VmRef",
     "VmState",
     "VolumeInfo",
     "os_family_from_image_name",
@@ -286,6 +288,29 @@ class RemoveResult(_Result):
     folder_removed: bool = False
     kept_files: list[str] = Field(default_factory=list)
     """Unknown files that kept the VM folder from being deleted."""
+
+
+class VmRef(_Result):
+    """A VM named by id and name."""
+
+    id: str
+    name: str
+
+
+class OwnedRemoval(_Result):
+    """Outcome of ``remove_owned``: what a job owned on the host, what was removed, and what was left and why."""
+
+    job_id: str
+    vms_found: list[VmRef] = Field(default_factory=list)
+    """VMs carrying the job's ownership mark (notes or folder marker)."""
+    vms_removed: list[str] = Field(default_factory=list)
+    cluster_roles_removed: list[str] = Field(default_factory=list)
+    not_owned: list[VmRef] = Field(default_factory=list)
+    """VMs with the job's VM name but without its mark: left alone."""
+    deleted_files: list[str] = Field(default_factory=list)
+    folders_removed: list[str] = Field(default_factory=list)
+    kept_files: list[str] = Field(default_factory=list)
+    """Unknown files that kept a job folder from being deleted."""
 
 
 class EjectResult(_Result):

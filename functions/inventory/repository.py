@@ -33,7 +33,7 @@ from typing import Any, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableErrorCode, TableServiceClient, TableTransactionError, UpdateMode
 
 from functions.inventory.entities import SCHEMA_VERSION, content_hash, from_entity, to_properties
 from functions.inventory.keys import decode_key, encode_key
@@ -147,14 +147,37 @@ class InventoryRepository:
         return str(metadata["etag"])
 
     def _submit(self, table: TableClient, operations: list[tuple[Any, ...]], stats: WriteStats) -> None:
+        """Write ``operations`` in transactions of at most 100 (one partition each), idempotently.
+
+        A transaction fails whole when one of its deletes finds its row already gone (another writer, such as a
+        concurrent sync, removed it): the chunk is then done operation by operation, where deleting a row that is
+        gone is success. Every operation is an upsert or a delete, so doing one twice changes nothing.
+        """
         for chunk in _chunks(operations):
-            table.submit_transaction(list(chunk))
-            stats.transactions += 1
+            try:
+                table.submit_transaction(list(chunk))
+                stats.transactions += 1
+            except TableTransactionError as exc:
+                if getattr(exc, "error_code", None) != TableErrorCode.RESOURCE_NOT_FOUND:
+                    raise
+                log.info("a row of a transaction on %s was already gone; writing one by one", table.table_name)
+                for operation in chunk:
+                    self._one(table, operation)
             for operation in chunk:
                 if operation[0] == "delete":
                     stats.entities_deleted += 1
                 else:
                     stats.entities_written += 1
+
+    @staticmethod
+    def _one(table: TableClient, operation: tuple[Any, ...]) -> None:
+        kind, entity = operation[0], operation[1]
+        if kind == "delete":
+            with contextlib.suppress(ResourceNotFoundError):
+                table.delete_entity(entity["PartitionKey"], entity["RowKey"])
+        else:
+            options = operation[2] if len(operation) > 2 else {}
+            table.upsert_entity(entity, **options)
 
     # -- write side -----------------------------------------------------------------------------------------------
 
@@ -328,6 +351,15 @@ class InventoryRepository:
         stats.skipped = "host entity kept changing"
         return stats
 
+    def mark_store_failed(self, host: str, error: str, at: datetime) -> None:
+        """Record on the host's row that storing its last collection failed (its data stays as last stored)."""
+        entity, etag = self._get_host_with_etag(host)
+        if entity is None:
+            return
+        entity.update(error=error[:1000], last_attempt=_iso(at), store_failed=True)
+        with contextlib.suppress(ResourceModifiedError, ResourceNotFoundError):
+            self._write_host(entity, etag)
+
     def _delete_partition(self, host: str, stats: WriteStats) -> None:
         rows = self._vm_rows(host)
         operations: list[tuple[Any, ...]] = [
@@ -379,7 +411,7 @@ class InventoryRepository:
             last_seen=entity.get("last_seen"),
             last_attempt=entity.get("last_attempt"),
             disconnected_since=None if connected else entity.get("disconnected_since"),
-            error=None if connected else entity.get("error"),
+            error=entity.get("error") if not connected or entity.get("store_failed") else None,
             vm_count=int(entity.get("vm_count", 0)),
             facts=json.loads(entity.get("facts_json") or "{}"),
         )

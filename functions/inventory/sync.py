@@ -7,28 +7,56 @@ stay, read as stale), a storage failure is reported in the summary, so one host 
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
+
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from functions.hyperv.connector import HostConnector
 from functions.hyperv.errors import HyperVError
 from functions.hyperv.models import HostFacts, HostInventory, VmInfo, os_family_from_os_name
-from functions.inventory.repository import InventoryRepository
+from functions.inventory.repository import InventoryRepository, WriteStats
+from functions.jobs.debts import CleanupDebts
 from functions.models.inventory import HostSyncSummary
 from functions.models.json import JsonObject
 
-__all__ = ["HostSync", "host_record", "vm_record"]
+__all__ = ["HostSync", "host_record", "owning_job", "vm_record"]
 
 log = logging.getLogger(__name__)
 
 
-def vm_record(vm: VmInfo) -> JsonObject:
-    """The stored record of a VM: the collected fields plus the API's names (``cpu_cores``, ``os_family``)."""
+STORE_ATTEMPTS = 3
+STORE_BACKOFF = 1.0
+
+
+def _transient_status(status: int | None) -> bool:
+    return status is None or status >= 500 or status == 429
+
+
+_OWNER = re.compile(r"^aetherv-job: (\S+)\s*$", re.MULTILINE)
+
+
+def owning_job(notes: str) -> str | None:
+    """The job whose ownership mark a VM's notes carry (``aetherv-job: <id>``), or ``None``."""
+    match = _OWNER.search(notes)
+    return match.group(1) if match else None
+
+
+def vm_record(vm: VmInfo, orphan_jobs: Collection[str] = ()) -> JsonObject:
+    """The stored record of a VM: the collected fields plus the API's names (``cpu_cores``, ``os_family``).
+
+    A VM made by a job whose compensation is still pending (``orphan_jobs``) is marked ``orphaned_by_job``.
+    """
     record = vm.model_dump(mode="json")
     record["cpu_cores"] = vm.processor_count
     record["os_family"] = os_family_from_os_name(vm.os_name)
+    owner = owning_job(vm.notes)
+    if owner is not None and owner in orphan_jobs:
+        record["orphaned_by_job"] = owner
     return record
 
 
@@ -47,13 +75,17 @@ class HostSync:
         connector: HostConnector,
         repository: InventoryRepository,
         *,
+        debts: CleanupDebts | None = None,
         collect: Callable[[str], HostInventory] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.connector = connector
         self.repository = repository
+        self.debts = debts
         self._collect = collect or self._collect_over_winrm
         self._clock = clock
+        self._sleep = sleep
 
     def _collect_over_winrm(self, host: str) -> HostInventory:
         with self.connector.open(host) as client:
@@ -75,14 +107,11 @@ class HostSync:
                 log.exception("inventory: could not record that %s is unreachable", host)
             return HostSyncSummary(host=host, ok=False, error=message, duration_s=time.monotonic() - started)
         try:
-            stats = self.repository.apply_snapshot(
-                host,
-                host_record(inventory.host),
-                [vm_record(vm) for vm in inventory.vms],
-                inventory.collected_at,
-            )
+            stats = self._store(host, inventory)
         except Exception as exc:
             log.exception("inventory: storing %s failed", host)
+            with contextlib.suppress(Exception):  # storage may be what failed: best effort
+                self.repository.mark_store_failed(host, f"storage: {type(exc).__name__}", self._clock())
             return HostSyncSummary(
                 host=host,
                 ok=False,
@@ -99,6 +128,26 @@ class HostSync:
             skipped=stats.skipped,
             duration_s=round(time.monotonic() - started, 3),
         )
+
+    def _store(self, host: str, inventory: HostInventory) -> WriteStats:
+        """Write the snapshot; a storage outage is retried a few times (``STORE_RETRIES``) before it is reported."""
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                orphans = self._orphan_jobs(host)
+                records = [vm_record(vm, orphans) for vm in inventory.vms]
+                return self.repository.apply_snapshot(
+                    host, host_record(inventory.host), records, inventory.collected_at
+                )
+            except (ServiceRequestError, ServiceResponseError, HttpResponseError) as exc:
+                transient = not isinstance(exc, HttpResponseError) or _transient_status(exc.status_code)
+                if not transient or attempt == STORE_ATTEMPTS:
+                    raise
+                log.warning("inventory: storing %s failed (%s); retrying", host, type(exc).__name__)
+                self._sleep(STORE_BACKOFF * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _orphan_jobs(self, host: str) -> set[str]:
+        return {debt.job_id for debt in self.debts.pending(host)} if self.debts is not None else set()
 
     def prune(self, configured: Sequence[str]) -> int:
         """Remove hosts that are not in ``configured`` (and their VMs) from the tables; returns rows deleted."""

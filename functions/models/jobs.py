@@ -177,6 +177,8 @@ class JobPatch:
     cleanup: JsonObject | None = None
     result: JsonObject | None = None
     cancel_requested_by: Requester | None = None
+    add_warnings: tuple[str, ...] | None = None
+    """Warnings to append to the job's (a finished step that had to leave something undone)."""
     fields: frozenset[str] = field(default=frozenset(), compare=False)
     """Fields set explicitly to ``None`` (``failed_step: null``); kept so such a patch round-trips."""
 
@@ -211,6 +213,7 @@ class JobPatch:
             cleanup=dict(data["cleanup"]) if data.get("cleanup") is not None else None,
             result=dict(data["result"]) if data.get("result") is not None else None,
             cancel_requested_by=Requester.from_json(by) if by is not None else None,
+            add_warnings=tuple(str(w) for w in data["add_warnings"]) if data.get("add_warnings") else None,
             fields=frozenset(name for name, value in data.items() if value is None),
         )
 
@@ -227,12 +230,13 @@ _PATCH_ORDER = (
     "cleanup",
     "result",
     "cancel_requested_by",
+    "add_warnings",
 )
 
 
 def _patch_value(value: Any) -> Any:
     if isinstance(value, tuple):
-        return [item.to_json() for item in value]
+        return [item.to_json() if hasattr(item, "to_json") else item for item in value]
     if isinstance(value, Requester | JobTarget | JobError):
         return value.to_json()
     if isinstance(value, JobStatus):
@@ -276,7 +280,10 @@ class Job:
         changes: JsonObject = {"updated": updated}
         for name in _PATCH_ORDER:
             value = getattr(patch, name)
-            if value is not None or name in patch.fields:
+            if name == "add_warnings":
+                if value:
+                    changes["warnings"] = (*self.warnings, *(w for w in value if w not in self.warnings))
+            elif value is not None or name in patch.fields:
                 changes[name] = () if name == "steps" and value is None else value
         return replace(self, **changes)
 

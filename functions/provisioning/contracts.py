@@ -28,6 +28,8 @@ from functions.provisioning.payloads import (
     CleanupResult,
     CreatedVm,
     CreatePayload,
+    DebtPayload,
+    DebtRecorded,
     GuestFinished,
     GuestStatusResult,
     JobUpdate,
@@ -87,6 +89,9 @@ VM_FINISH_GUEST = Activity("vm_finish_guest", _TARGET, json_codec(GuestFinished.
 VM_CLUSTER_ADD = Activity("vm_cluster_add", _TARGET, model_codec(ClusterChange))
 VM_CLUSTER_REMOVE = Activity("vm_cluster_remove", _TARGET, model_codec(ClusterChange))
 VM_CLEANUP = Activity("vm_cleanup", json_codec(CleanupPayload.from_json), json_codec(CleanupResult.from_json))
+VM_RECORD_CLEANUP_DEBT = Activity(
+    "vm_record_cleanup_debt", json_codec(DebtPayload.from_json), json_codec(DebtRecorded.from_json)
+)
 VM_REFRESH_AND_DESCRIBE = Activity("vm_refresh_and_describe", _TARGET, optional(json_codec(VmSummary.from_json)))
 VM_REMOVE = Activity("vm_remove", _TARGET, json_codec(RemovedVm.from_json))
 VM_POWER = Activity("vm_power", json_codec(PowerPayload.from_json), model_codec(PowerResult))
@@ -107,6 +112,7 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     VM_CLUSTER_ADD,
     VM_CLUSTER_REMOVE,
     VM_CLEANUP,
+    VM_RECORD_CLEANUP_DEBT,
     VM_REFRESH_AND_DESCRIBE,
     VM_REMOVE,
     VM_POWER,

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel
 
-from functions.hyperv.models import PreparedDisk
+from functions.hyperv.models import OwnedRemoval, PreparedDisk
 from functions.models.jobs import JobPatch
 from functions.models.json import JsonObject
 
@@ -24,6 +24,8 @@ __all__ = [
     "CleanupResult",
     "CreatePayload",
     "CreatedVm",
+    "DebtPayload",
+    "DebtRecorded",
     "GuestFinished",
     "GuestStatusResult",
     "JobUpdate",
@@ -345,24 +347,66 @@ class CleanupPayload(VmTarget):
 
 @dataclass(frozen=True)
 class CleanupResult:
-    """What the compensation removed, in words and flags."""
+    """What the compensation found and removed: in words, on the host (by ownership) and in the tables."""
 
     summary: str
     existed: bool = False
     folder_removed: bool = False
+    host: OwnedRemoval | None = None
+    """The host's report: VMs found by the job's marks, removed, left alone; files and folders deleted or kept."""
+    inventory_rows_removed: tuple[str, ...] | None = None
+    """VM rows the compensation removed from the inventory tables."""
 
     def to_json(self) -> JsonObject:
-        """``{"summary", "existed", "folder_removed"}``."""
-        return {"summary": self.summary, "existed": self.existed, "folder_removed": self.folder_removed}
+        """``{"summary", "existed", "folder_removed"}`` and, when known, ``host`` and ``tables``."""
+        document: JsonObject = {"summary": self.summary, "existed": self.existed, "folder_removed": self.folder_removed}
+        if self.host is not None:
+            document["host"] = self.host.model_dump(mode="json")
+        if self.inventory_rows_removed is not None:
+            document["tables"] = {"vm_rows_removed": list(self.inventory_rows_removed)}
+        return document
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CleanupResult:
-        """Parse a result."""
+        """Parse a result (results of earlier builds have only the first three fields)."""
+        host = data.get("host")
+        tables = data.get("tables")
         return cls(
             summary=str(data.get("summary", "removed")),
             existed=bool(data.get("existed")),
             folder_removed=bool(data.get("folder_removed")),
+            host=OwnedRemoval.model_validate(host) if host is not None else None,
+            inventory_rows_removed=tuple(tables["vm_rows_removed"]) if tables is not None else None,
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DebtPayload(VmTarget):
+    """Record a compensation that could not finish (the host was unreachable) as a cleanup debt."""
+
+    name: str
+    error: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DebtPayload:
+        """Parse a payload."""
+        return cls(**_target(data), name=str(data["name"]), error=str(data["error"]))
+
+
+@dataclass(frozen=True)
+class DebtRecorded:
+    """When the debt was first recorded."""
+
+    since: str
+
+    def to_json(self) -> JsonObject:
+        """``{"since"}``."""
+        return {"since": self.since}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> DebtRecorded:
+        """Parse a result."""
+        return cls(since=str(data["since"]))
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from functions.hyperv.models import (
     ClusterChange,
     CreateVmSpec,
     OsFamily,
+    OwnedRemoval,
     PowerResult,
     PreflightSpec,
     PreparedDisk,
@@ -27,12 +28,17 @@ from functions.hyperv.models import (
 )
 from functions.inventory.repository import InventoryRepository
 from functions.inventory.sync import HostSync
+from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
+from functions.models.inventory import HostSyncSummary
+from functions.models.jobs import JobPatch
 from functions.provisioning.payloads import (
     CleanupPayload,
     CleanupResult,
     CreatedVm,
     CreatePayload,
+    DebtPayload,
+    DebtRecorded,
     GuestFinished,
     GuestStatusResult,
     JobUpdate,
@@ -51,6 +57,7 @@ from functions.provisioning.payloads import (
     VmSummary,
     VmTarget,
 )
+from functions.provisioning.workflow_data import CleanupReport, CleanupStatus
 from functions.sealing import unseal_json
 from functions.settings import Secret
 
@@ -65,15 +72,18 @@ class Provisioner:
     def __init__(
         self,
         connector: HostConnector,
+        *,
         inventory: InventoryRepository,
         sync: HostSync,
         jobs: JobStore,
+        debts: CleanupDebts,
         seal_key: Secret,
     ) -> None:
         self.connector = connector
         self.inventory = inventory
         self.sync = sync
         self.jobs = jobs
+        self.debts = debts
         self._seal_key = seal_key
 
     # -- create ------------------------------------------------------------------------------------------------------
@@ -230,23 +240,71 @@ class Provisioner:
             return client.remove_from_cluster(_vm(payload))
 
     def cleanup(self, payload: CleanupPayload) -> CleanupResult:
-        """Compensation: remove the VM (found by id, or by name and this job's marker), its disks and its folder."""
+        """Compensation: remove what the job owns on the host, found by its marks, and its VM rows from the tables.
+
+        Never by a returned id alone (a VM whose create reply was lost has none) and never anything without the
+        job's mark; the report says what was found and removed on the host and in the tables.
+        """
         with self.connector.open(payload.host) as client:
-            removed = client.remove_vm(payload.vm_id, vm_name=payload.name, job_id=payload.job_id)
-        if payload.vm_id:
-            self.inventory.remove_vm(payload.host, payload.vm_id)
-        parts = ["removed the VM" if removed.existed else "no VM to remove"]
-        if removed.deleted_files:
-            parts.append(f"deleted {len(removed.deleted_files)} file(s)")
-        if removed.folder_removed:
-            parts.append("removed its folder")
-        if removed.kept_files:
-            parts.append(f"kept {len(removed.kept_files)} unknown file(s) in the folder")
-        return CleanupResult(summary=", ".join(parts), existed=removed.existed, folder_removed=removed.folder_removed)
+            report = client.remove_owned(payload.job_id, payload.name)
+        rows = [vm_id for vm_id in {*report.vms_removed, *([payload.vm_id] if payload.vm_id else [])}]
+        for vm_id in rows:
+            self.inventory.remove_vm(payload.host, vm_id)
+        return CleanupResult(
+            summary=_cleanup_summary(report),
+            existed=bool(report.vms_removed),
+            folder_removed=bool(report.folders_removed),
+            host=report,
+            inventory_rows_removed=tuple(sorted(rows)),
+        )
+
+    def record_cleanup_debt(self, payload: DebtPayload) -> DebtRecorded:
+        """Record a compensation the host could not take now; the inventory sync settles it later."""
+        debt = self.debts.record(payload.host, payload.job_id, payload.name, payload.vm_id, payload.error)
+        return DebtRecorded(since=debt.since)
+
+    def settle_cleanup_debts(self, host: str) -> int:
+        """Settle the host's cleanup debts (it answers now): remove what each job owns, finish its job's cleanup.
+
+        Returns how many were settled. A debt that fails again stays, with its attempt counted; a host that does not
+        answer leaves every debt for the next sync.
+        """
+        settled = 0
+        for debt in self.debts.pending(host):
+            try:
+                result = self.cleanup(
+                    CleanupPayload(job_id=debt.job_id, host=host, vm_id=debt.vm_id, name=debt.vm_name)
+                )
+            except HyperVError as exc:
+                self.debts.attempted(debt, f"{type(exc).__name__}: {exc}")
+                if exc.transient:
+                    return settled  # the host went away again: the next sync tries the rest
+                continue
+            report = CleanupReport(
+                CleanupStatus.SUCCEEDED,
+                actions=(f"{result.summary} (after the host was reachable again)",),
+                pending_since=debt.since,
+                settled_at=self.debts.now(),
+                host=result.host.model_dump(mode="json") if result.host else None,
+                tables={"vm_rows_removed": list(result.inventory_rows_removed or ())},
+            )
+            self.jobs.update(debt.job_id, JobPatch(cleanup=report.to_json()))
+            self.debts.settle(debt)
+            settled += 1
+        return settled
+
+    def sync_host(self, host: str) -> HostSyncSummary:
+        """One host's inventory sync: settle its cleanup debts (when it answers), then collect and store it."""
+        if self.connector.is_configured(host):
+            try:
+                self.settle_cleanup_debts(host)
+            except Exception:  # the sync reports the host's state whatever happens to its debts
+                log.exception("settling the cleanup debts of %s failed", host)
+        return self.sync.collect_and_store(host)
 
     def refresh_and_describe(self, payload: VmTarget) -> VmSummary | None:
         """Refresh the host's inventory entry, then return the VM as the inventory shows it (None if absent)."""
-        summary = self.sync.collect_and_store(payload.host)
+        summary = self.sync_host(payload.host)
         if not summary.ok:
             log.warning("refresh of %s after a workflow step failed: %s", payload.host, summary.error)
         return self.describe_vm(payload.vm_id) if payload.vm_id else None
@@ -311,6 +369,21 @@ class Provisioner:
         """Apply a patch to the job record (status, step, error, result)."""
         job = self.jobs.update(payload.job_id, payload.patch)
         return JobUpdateResult(status=str(job.status) if job else None)
+
+
+def _cleanup_summary(report: OwnedRemoval) -> str:
+    parts = [
+        f"removed {len(report.vms_removed)} VM(s) carrying the job's mark" if report.vms_removed else "no VM of the job"
+    ]
+    if report.deleted_files:
+        parts.append(f"deleted {len(report.deleted_files)} file(s)")
+    if report.folders_removed:
+        parts.append(f"removed {len(report.folders_removed)} folder(s)")
+    if report.kept_files:
+        parts.append(f"kept {len(report.kept_files)} unknown file(s)")
+    if report.not_owned:
+        parts.append(f"left {len(report.not_owned)} VM(s) of the same name without the job's mark alone")
+    return ", ".join(parts)
 
 
 def _vm(payload: VmTarget) -> str:

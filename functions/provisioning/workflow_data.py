@@ -42,6 +42,8 @@ class Timing:
     retry_first_interval: float = 5
     slot_retry_interval: float = 5
     clone_slots: int = 2
+    address_timeout: float = 180
+    """How long a finished create waits for the host to report the guest's static address (a warning after)."""
 
     def to_json(self) -> JsonObject:
         """Every field (a reader of an older build ignores the ones it does not know)."""
@@ -66,16 +68,23 @@ class CreateInput:
     os_family: str
     sealed_guest: str | None
     timing: Timing
+    version: int = 1
+    """The workflow's behaviour version: 1 for instances started by earlier builds (their history replays as it
+    ran), 2 for new ones (compensation by ownership with cleanup debts, nothing compensated once the VM is complete,
+    the static address waited for)."""
 
     def to_json(self) -> JsonObject:
-        """The input document."""
-        return {
+        """The input document (``version`` only from 2 on, so version-1 documents keep their shape)."""
+        document: JsonObject = {
             "job_id": self.job_id,
             "request": self.request.to_json(),
             "os_family": self.os_family,
             "sealed_guest": self.sealed_guest,
             "timing": self.timing.to_json(),
         }
+        if self.version > 1:
+            document["version"] = self.version
+        return document
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CreateInput:
@@ -86,6 +95,7 @@ class CreateInput:
             os_family=str(data["os_family"]),
             sealed_guest=data.get("sealed_guest"),
             timing=Timing.from_json(data.get("timing")),
+            version=int(data.get("version", 1)),
         )
 
 
@@ -172,6 +182,8 @@ class CleanupStatus(StrEnum):
     FAILED = "Failed"
     SKIPPED = "Skipped"
     NOTHING = "Nothing to clean up"
+    PENDING = "Pending"
+    """The host was unreachable: the cleanup is a recorded debt, settled when the host is reachable again."""
 
 
 @dataclass(frozen=True)
@@ -183,17 +195,27 @@ class CleanupReport:
     error: JsonObject | None = None
     reason: str | None = None
     kept_vm_id: str | None = None
+    pending_since: str | None = None
+    settled_at: str | None = None
+    host: JsonObject | None = None
+    """What the host reported: VMs found by the job's marks and removed, files and folders deleted or kept."""
+    tables: JsonObject | None = None
+    """What was removed from the inventory tables."""
 
     def to_json(self) -> JsonObject:
         """The report as the job record holds it (only the fields that apply)."""
         document: JsonObject = {"status": str(self.status)}
         if self.reason is not None:
             document["reason"] = self.reason
-            document["kept_vm_id"] = self.kept_vm_id
+            if self.status == CleanupStatus.SKIPPED:
+                document["kept_vm_id"] = self.kept_vm_id
         if self.actions is not None:
             document["actions"] = list(self.actions)
         if self.error is not None:
             document["error"] = self.error
+        for name in ("pending_since", "settled_at", "host", "tables"):
+            if getattr(self, name) is not None:
+                document[name] = getattr(self, name)
         return document
 
 
@@ -271,9 +293,13 @@ class SyncOutput:
     slowest_host_s: float
     started: str
     finished: str
+    prune_error: str | None = None
+    """Why removing the hosts that are no longer configured failed (the next sync tries again)."""
 
     def to_json(self) -> JsonObject:
-        """The summary as a JSON object."""
-        document = {f.name: getattr(self, f.name) for f in fields(self)}
+        """The summary as a JSON object (``prune_error`` only when pruning failed)."""
+        document = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "prune_error"}
         document["failed"] = [failure.to_json() for failure in self.failed]
+        if self.prune_error is not None:
+            document["prune_error"] = self.prune_error
         return document

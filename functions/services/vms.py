@@ -118,7 +118,7 @@ class VmService:
 
             def build(job_id: str) -> CreateInput:
                 sealed = seal_json(values, job_id, key=self._seal_key) if values else None
-                return CreateInput(job_id, spec, request.resolved_os_family, sealed, self.timing)
+                return CreateInput(job_id, spec, request.resolved_os_family, sealed, self.timing, version=2)
 
             submission = self.submitter.submit(
                 workflows,

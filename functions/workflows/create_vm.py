@@ -26,6 +26,7 @@ from functions.provisioning import contracts as c
 from functions.provisioning.payloads import (
     CleanupPayload,
     CreatePayload,
+    DebtPayload,
     GuestStatusResult,
     PlacePayload,
     PreflightPayload,
@@ -33,6 +34,7 @@ from functions.provisioning.payloads import (
     PublishPayload,
     StartPayload,
     VmSpec,
+    VmSummary,
 )
 from functions.provisioning.workflow_data import CleanupReport, CleanupStatus, CreateInput, CreateOutput
 from functions.workflows.flow import CanceledError, Gen, StepFlow, run_job
@@ -121,9 +123,41 @@ class _Create:
         if "eject_iso" in flow.plan:
             yield from flow.step("eject_iso", c.VM_FINISH_GUEST, flow.target())
         yield from flow.status("refresh", StepStatus.RUNNING)
-        vm = yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False)
+        if self.spec.version >= 2:
+            vm = yield from self._finish()  # the VM is complete: nothing from here on fails the job
+        else:
+            vm = yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False)
         yield from flow.status("refresh", StepStatus.SUCCEEDED)
         return CreateOutput(vm_id=flow.vm_id, host=flow.host, name=request.name, vm=vm)
+
+    def _finish(self) -> Generator[Any, Any, VmSummary | None]:
+        """Refresh the inventory and, for a static address, wait (bounded) until the host reports it.
+
+        The VM is complete here, so nothing fails the job or compensates: a refresh that keeps failing or an
+        address that does not show up in time becomes a warning on the job.
+        """
+        flow, timing = self.flow, self.spec.timing
+        address = _static_address(self.request)
+        deadline = flow.ctx.current_utc_datetime + timedelta(seconds=timing.address_timeout)
+        while True:
+            try:
+                vm = yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False)
+            except Exception as exc:
+                error = StepError.from_exception(exc)
+                flow.warnings.append(
+                    f"the VM is complete, but the inventory could not be refreshed ({error.category}): "
+                    "the next inventory sync shows it"
+                )
+                return None
+            if address is None or (vm is not None and address in vm.ip_addresses):
+                return vm
+            if flow.ctx.current_utc_datetime >= deadline:
+                flow.warnings.append(
+                    f"the host did not report the address {address} within {timing.address_timeout:g} s; "
+                    "check the guest's network configuration"
+                )
+                return vm
+            yield from flow.wait(timing.poll_interval, cancellable=False)
 
     def _wait_guest(self, wanted: set[str], timeout: float, what: str) -> Gen:
         """Monitor loop: poll the guest state until ``wanted``, a failure or the deadline (no connection held)."""
@@ -172,6 +206,38 @@ class _Create:
         if not self.host_touched or flow.host is None:
             return CleanupReport(CleanupStatus.NOTHING)
         actions: list[str] = []
+        if self.spec.version < 2:
+            return (yield from self._compensate_v1(actions))
+        cleanup = CleanupPayload(**flow.target_fields(), name=self.request.name)
+        try:
+            removed = yield from flow.call(c.VM_CLEANUP, cleanup, cancellable=False)
+        except Exception as exc:
+            error = StepError.from_exception(exc)
+            if not error.transient:
+                return CleanupReport(CleanupStatus.FAILED, actions=tuple(actions), error=error.to_json())
+            debt = DebtPayload(
+                **flow.target_fields(), name=self.request.name, error=f"{error.category}: {error.message}"
+            )
+            recorded = yield from flow.call(c.VM_RECORD_CLEANUP_DEBT, debt, cancellable=False)
+            return CleanupReport(
+                CleanupStatus.PENDING,
+                actions=tuple(actions),
+                error=error.to_json(),
+                reason=f"{flow.host} cannot be reached: what this job made there is removed when it can be again",
+                pending_since=recorded.since,
+            )
+        actions.append(removed.summary)
+        try:
+            yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, replace(flow.target(), vm_id=None), cancellable=False)
+        except Exception:
+            actions.append("the inventory refresh after the cleanup failed; the next sync corrects it")
+        tables = {"vm_rows_removed": list(removed.inventory_rows_removed or ())}
+        host = removed.host.model_dump(mode="json") if removed.host else None
+        return CleanupReport(CleanupStatus.SUCCEEDED, actions=tuple(actions), host=host, tables=tables)
+
+    def _compensate_v1(self, actions: list[str]) -> Generator[Any, Any, CleanupReport]:
+        """The compensation of instances started by earlier builds, step for step as their history recorded it."""
+        flow = self.flow
         try:
             if self.clustered and flow.vm_id:
                 yield from flow.call(c.VM_CLUSTER_REMOVE, flow.target(), cancellable=False)
@@ -181,10 +247,14 @@ class _Create:
             actions.append(removed.summary)
             yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, replace(flow.target(), vm_id=None), cancellable=False)
         except Exception as exc:
-            return CleanupReport(
-                CleanupStatus.FAILED, actions=tuple(actions), error=StepError.from_exception(exc).to_json()
-            )
+            error = StepError.from_exception(exc).to_json()
+            return CleanupReport(CleanupStatus.FAILED, actions=tuple(actions), error=error)
         return CleanupReport(CleanupStatus.SUCCEEDED, actions=tuple(actions))
+
+
+def _static_address(request: VmSpec) -> str | None:
+    ipv4 = (request.guest or {}).get("ipv4")
+    return str(ipv4["address"]) if isinstance(ipv4, dict) and ipv4.get("address") else None
 
 
 @bp.function_name(name=c.CREATE_VM.name)

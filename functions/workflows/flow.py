@@ -58,6 +58,7 @@ class StepFlow:
         self.guest_state: str | None = None
         self.steps: list[StepRecord] = []
         self.job_target: JobTarget | None = None  # written with the next step start when it changes
+        self.warnings: list[str] = []  # added to the job's warnings when it ends
         self.cancel = context.wait_for_external_event("cancel")
 
     # -- progress ------------------------------------------------------------------------------------------------
@@ -205,7 +206,13 @@ def run_job(
         flow.ctx.set_custom_status({**flow.custom_status(failed_step), "step": str(status).lower(), "cleanup": cleanup})
         raise StepError(error.category, f"{error.message} (cleanup: {report.status})") from None
     result = output.to_json()
-    final = JobPatch(status=JobStatus.SUCCEEDED, result=result, steps=tuple(flow.steps), finished=flow.stamp())
+    final = JobPatch(
+        status=JobStatus.SUCCEEDED,
+        result=result,
+        steps=tuple(flow.steps),
+        finished=flow.stamp(),
+        add_warnings=tuple(flow.warnings) or None,
+    )
     yield from flow.job_update(final)
     flow.ctx.set_custom_status({**flow.custom_status(), "step": "done"})
     return result

@@ -29,7 +29,7 @@ FILES = sorted(RECORDED.glob("*.json"))
 
 # DTFx event types (durable-functions.md B4) and the SDK's action types.
 TASK_SCHEDULED, TASK_COMPLETED, TIMER_CREATED, EVENT_SENT = 4, 5, 10, 14
-CALL_ACTIVITY, CREATE_TIMER, WAIT_FOR_EVENT, CALL_ENTITY = 0, 5, 6, 7
+CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CREATE_TIMER, WAIT_FOR_EVENT, CALL_ENTITY = 0, 1, 5, 6, 7
 
 
 def _orchestrators(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def _emitted_actions(actions: list[Any]) -> list[tuple[str, str]]:
     out = []
     for action in _flatten(actions):
         kind = action["actionType"]
-        if kind == CALL_ACTIVITY:
+        if kind in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY):  # a retry policy is the orchestrator's, not history's
             out.append(("activity", str(action["functionName"])))
         elif kind == CREATE_TIMER:
             out.append(("timer", ""))

@@ -28,6 +28,24 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
+def _append_forwarded_for(headers: list[tuple[str, str]], client: Any) -> None:
+    """Add the connection's peer address to ``X-Forwarded-For``, as App Service's front end does.
+
+    On Azure the app sees requests through the platform's front end, which appends the address it accepted the
+    connection from to any ``X-Forwarded-For`` the caller sent (the standard proxy behaviour; Front Door documents
+    the same: https://learn.microsoft.com/azure/frontdoor/front-door-http-headers-protocol). So the last hop is
+    the only one a caller cannot choose, and the devhost makes it so too.
+    """
+    if not client:
+        return
+    peer = str(client[0])
+    for position, (name, value) in enumerate(headers):
+        if name == "x-forwarded-for":
+            headers[position] = (name, f"{value}, {peer}" if value.strip() else peer)
+            return
+    headers.append(("x-forwarded-for", peer))
+
+
 async def _read(scope: Scope, receive: Receive) -> Request:
     chunks: list[bytes] = []
     while True:
@@ -38,6 +56,7 @@ async def _read(scope: Scope, receive: Receive) -> Request:
     headers: list[tuple[str, str]] = []
     for raw_key, raw_value in scope.get("headers", []):
         headers.append((raw_key.decode("latin-1").lower(), raw_value.decode("latin-1")))
+    _append_forwarded_for(headers, scope.get("client"))
     host = next((v for k, v in headers if k == "host"), None)
     if host is None:
         server = scope.get("server") or ("127.0.0.1", 80)

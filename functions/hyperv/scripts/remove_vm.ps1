@@ -10,33 +10,6 @@ param($Params)
 # Returns: {id, existed, deleted_files, folder_removed, kept_files}
 # Fails: InvalidParameters, ClusterError.
 
-function Remove-AetherFolder([string]$Folder, $InUse, $Deleted, $Kept) {
-    # Deletes the known content of a VM folder; returns $true when the folder itself is gone.
-    $known = New-Object System.Collections.ArrayList
-    $unknown = New-Object System.Collections.ArrayList
-    foreach ($file in @(Get-ChildItem -LiteralPath $Folder -Recurse -Force -File)) {
-        $relative = $file.FullName.Substring($Folder.TrimEnd('\').Length + 1)
-        $isTop = $relative -notmatch '\\'
-        $isKnown = $isTop -and (
-            ($file.Name -like '*.vhdx' -and -not $InUse.ContainsKey($file.FullName.ToLowerInvariant())) -or
-            $file.Name -like '*Provisioning*.iso' -or $file.Name -like '*.partial' -or $file.Name -eq '.aetherv-job')
-        if ($isKnown) { [void]$known.Add($file) } else { [void]$unknown.Add($file.FullName) }
-    }
-    if ($unknown.Count -gt 0) {
-        foreach ($file in $known) {
-            if ($file.Name -ne '.aetherv-job') { Remove-Item -LiteralPath $file.FullName -Force; [void]$Deleted.Add($file.FullName) }
-        }
-        foreach ($path in $unknown) { [void]$Kept.Add($path) }
-        return $false
-    }
-    foreach ($file in $known) {
-        Remove-Item -LiteralPath $file.FullName -Force
-        if ($file.Name -ne '.aetherv-job') { [void]$Deleted.Add($file.FullName) }
-    }
-    Remove-Item -LiteralPath $Folder -Recurse -Force
-    return $true
-}
-
 $deleted = New-Object System.Collections.ArrayList
 $kept = New-Object System.Collections.ArrayList
 $folders = New-Object System.Collections.ArrayList
@@ -51,45 +24,11 @@ if ($Params.vm_id) {
     $id = $guid.ToString()
     $vm = @(Get-VM | Where-Object { $_.Id -eq $guid })
     if ($vm.Count -gt 0) {
-        $vm = $vm[0]
         $existed = $true
-        try {
-            $resources = @(Get-CimInstance -Namespace 'root\MSCluster' -ClassName MSCluster_Resource -Filter "Type='Virtual Machine Configuration'" -ErrorAction Stop)
-        } catch {
-            $resources = @()
-        }
-        if (@($resources | Where-Object { [string]$_.PrivateProperties.VmID -eq $id }).Count -gt 0) {
-            Fail-AetherV 'ClusterError' "VM $id is clustered; remove it from the cluster first"
-        }
-        if ($vm.State -ne 'Off') { Stop-VM -VM $vm -TurnOff -Force -Confirm:$false }
-        $folder = [string]$vm.ConfigurationLocation
+        try { $resources = @(Get-AetherVmConfigResource $id) } catch { $resources = @() }
+        if ($resources.Count -gt 0) { Fail-AetherV 'ClusterError' "VM $id is clustered; remove it from the cluster first" }
+        $folder = Remove-AetherVmAndDisks $vm[0] $deleted
         if ($folder -and (Read-AetherMarker $folder)) { [void]$folders.Add($folder) }
-
-        $toDelete = New-Object System.Collections.ArrayList
-        foreach ($drive in @(Get-VMDvdDrive -VM $vm)) {
-            $path = [string]$drive.Path
-            Remove-VMDvdDrive -VMDvdDrive $drive
-            if ($path -and [System.IO.Path]::GetFileName($path) -like '*Provisioning*.iso' -and
-                [System.IO.Path]::GetDirectoryName($path) -eq $folder.TrimEnd('\')) { [void]$toDelete.Add($path) }
-        }
-        $others = @{}
-        foreach ($drive in @(Get-VM | Where-Object { $_.Id -ne $guid } | Get-VMHardDiskDrive)) {
-            if ($drive.Path) { $others[([string]$drive.Path).ToLowerInvariant()] = $true }
-        }
-        foreach ($drive in @(Get-VMHardDiskDrive -VM $vm)) {
-            $path = [string]$drive.Path
-            Remove-VMHardDiskDrive -VMHardDiskDrive $drive
-            if (-not $path -or $drive.SupportPersistentReservations) { continue }
-            if ($others.ContainsKey($path.ToLowerInvariant()) -or $path -match '\\DiskImages\\') { continue }
-            [void]$toDelete.Add($path)
-        }
-        Remove-VM -VM $vm -Force
-        foreach ($path in $toDelete) {
-            if (Test-Path -LiteralPath $path -PathType Leaf) {
-                Remove-Item -LiteralPath $path -Force
-                [void]$deleted.Add($path)
-            }
-        }
     }
 }
 

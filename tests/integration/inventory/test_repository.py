@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from functions.errors import InvalidQuery
 from functions.inventory.keys import decode_key, encode_key
-from functions.inventory.repository import InventoryRepository
+from functions.inventory.repository import InventoryRepository, WriteStats
 from tests.integration.inventory.conftest import RequestCounter
 
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -260,3 +260,44 @@ def test_pruning_removes_unconfigured_hosts_and_their_vms(repo: InventoryReposit
 def test_tampered_continuation_is_rejected(repo: InventoryRepository) -> None:
     with pytest.raises(InvalidQuery):
         repo.list_vms(continuation="not-a-token")
+
+
+def test_rows_another_writer_already_deleted_are_not_an_error(make_repo: Any) -> None:
+    """Two prunes (the timer's sync and an API refresh) delete the same rows: both succeed, nothing is left."""
+    first, second = make_repo(), make_repo()
+    first.apply_snapshot("hv01", facts(), [vm("a1")], T0)
+    first.apply_snapshot("gone", facts(), [vm(f"g{i}") for i in range(150)], T0)
+    rows = first._vm_rows("gone")  # what the first writer read, before the second deleted 60 of them
+    deletes = [("delete", {"PartitionKey": "gone", "RowKey": key}) for key in list(rows)[:60]]
+    second._submit(second._table(second.vms_table), deletes, WriteStats())
+    first._vm_rows = lambda host: rows  # type: ignore[method-assign]
+    stats = first.prune_hosts(["hv01"])  # its batches find 60 rows already gone
+    assert stats.entities_deleted >= 90
+    assert names(first) == ["a1"]
+    assert [h.name for h in first.list_hosts()] == ["hv01"]
+    again = second.prune_hosts(["hv01"])
+    assert again.entities_deleted == 0
+
+
+def test_two_prunes_at_once_both_succeed(make_repo: Any) -> None:
+    repos = [make_repo() for _ in range(3)]
+    for i in range(4):
+        repos[0].apply_snapshot(f"old{i}", facts(), [vm(f"o{i}-{j}") for j in range(120)], T0)
+    repos[0].apply_snapshot("hv01", facts(), [vm("keep")], T0)
+    barrier = threading.Barrier(3)
+    errors: list[BaseException] = []
+
+    def prune(repo: InventoryRepository) -> None:
+        try:
+            barrier.wait()
+            repo.prune_hosts(["hv01"])
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=prune, args=(repo,)) for repo in repos]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert names(repos[0]) == ["keep"]

@@ -14,7 +14,7 @@ from typing import Any
 
 from tools.hvsim.exceptions import HyperVSimError
 from tools.hvsim.models import FakeHost
-from tools.hvsim.operations import cluster, disks, dvds, inventory, kvp, power, switches, vms
+from tools.hvsim.operations import cleanup, cluster, disks, dvds, inventory, kvp, power, switches, vms
 from tools.hvsim.protocol.dispatch import OperationContext, register
 from tools.hvsim.protocol.errors import ScriptError
 
@@ -34,6 +34,7 @@ OPERATIONS: dict[str, Operation] = {
     "preflight_create": vms.preflight_create,
     "create_vm": vms.create_vm,
     "remove_vm": vms.remove_vm,
+    "remove_owned": cleanup.remove_owned,
     "start_vm": power.start_vm,
     "stop_vm": power.stop_vm,
     "shutdown_vm": power.shutdown_vm,

@@ -171,7 +171,7 @@ def create_vm(host: FakeHost, params: dict[str, Any]) -> Any:
     return {"id": vm.id, "name": vm.name, "created": created, "folder": folder, "iso_path": iso_path}
 
 
-def _remove_folder(host: FakeHost, folder: str, in_use: set[str], deleted: list[str], kept: list[str]) -> bool:
+def remove_folder(host: FakeHost, folder: str, in_use: set[str], deleted: list[str], kept: list[str]) -> bool:
     known: list[FakeFile] = []
     unknown: list[str] = []
     prefix = folder.rstrip("\\") + "\\"
@@ -200,6 +200,34 @@ def _remove_folder(host: FakeHost, folder: str, in_use: set[str], deleted: list[
     return True
 
 
+def remove_vm_and_disks(host: FakeHost, vm: FakeVm, deleted: list[str]) -> str:
+    """``Remove-AetherVmAndDisks``: turn off, remove DVDs and disks (deleting ISO copies and unshared disk files).
+
+    Returns the VM's configuration folder.
+    """
+    if vm.state != "Off":
+        vm.turn_off()
+    folder = vm.folder
+    to_delete: list[str] = []
+    for dvd in list(vm.dvds):
+        vm.dvds.remove(dvd)
+        if dvd.path and is_provisioning_iso(dvd.path) and parent_path(dvd.path) == folder.rstrip("\\"):
+            to_delete.append(dvd.path)
+    others = {d.path.lower() for other in host.vms.values() if other is not vm for d in other.disks}
+    for drive in list(vm.disks):
+        vm.disks.remove(drive)
+        if drive.shared or drive.path.lower() in others or "\\diskimages\\" in drive.path.lower():
+            continue
+        to_delete.append(drive.path)
+    del host.vms[vm.id]
+    host.fs.remove(join_path(folder, "Virtual Machines", vm.id.upper() + ".vmcx"))
+    for path in to_delete:
+        if host.fs.is_file(path):
+            host.fs.remove(path)
+            deleted.append(path)
+    return folder
+
+
 def remove_vm(host: FakeHost, params: dict[str, Any]) -> Any:
     """``remove_vm.ps1``: remove the VM and what Aether-V made for it; a missing VM is success."""
     deleted: list[str] = []
@@ -214,28 +242,9 @@ def remove_vm(host: FakeHost, params: dict[str, Any]) -> Any:
             existed = True
             if vm.clustered:
                 raise ClusterError(f"VM {vm_id} is clustered; remove it from the cluster first")
-            if vm.state != "Off":
-                vm.turn_off()
-            folder = vm.folder
+            folder = remove_vm_and_disks(host, vm, deleted)
             if folder and read_marker(host, folder):
                 folders.append(folder)
-            to_delete: list[str] = []
-            for dvd in list(vm.dvds):
-                vm.dvds.remove(dvd)
-                if dvd.path and is_provisioning_iso(dvd.path) and parent_path(dvd.path) == folder.rstrip("\\"):
-                    to_delete.append(dvd.path)
-            others = {d.path.lower() for other in host.vms.values() if other is not vm for d in other.disks}
-            for drive in list(vm.disks):
-                vm.disks.remove(drive)
-                if drive.shared or drive.path.lower() in others or "\\diskimages\\" in drive.path.lower():
-                    continue
-                to_delete.append(drive.path)
-            del host.vms[vm.id]
-            host.fs.remove(join_path(folder, "Virtual Machines", vm.id.upper() + ".vmcx"))
-            for path in to_delete:
-                if host.fs.is_file(path):
-                    host.fs.remove(path)
-                    deleted.append(path)
 
     vm_name = text(params.get("vm_name"))
     job_id = text(params.get("job_id"))
@@ -256,7 +265,7 @@ def remove_vm(host: FakeHost, params: dict[str, Any]) -> Any:
         if key in done or not host.fs.exists(folder):
             continue
         done.add(key)
-        if _remove_folder(host, folder, in_use, deleted, kept):
+        if remove_folder(host, folder, in_use, deleted, kept):
             folder_removed = True
     return {
         "id": vm_id,

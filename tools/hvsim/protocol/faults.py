@@ -8,6 +8,8 @@
 - ``reject_auth``: valid credentials are rejected (HTTP 401).
 - ``script_errors``: ``{operation: {"category": ..., "message": ...}}`` — the operation fails with that error
   instead of running its handler.
+- ``failures_after``: ``{operation: {"category": ..., "message": ...}}`` — the operation's handler runs (its
+  changes stay on the host) and then the operation fails with that error: a script that fails after ``New-VM``.
 - ``slow_operations``: ``{operation: milliseconds}`` — the operation's handler starts that much later.
 
 :class:`HostCounters` counts HTTP round trips, NTLM handshakes, auth failures, shells opened/deleted, commands,
@@ -32,6 +34,20 @@ class ScriptFault:
     message: str
 
 
+def _script_faults(key: str, value: Any) -> dict[str, ScriptFault]:
+    errors = value or {}
+    if not isinstance(errors, dict):
+        raise ValueError(f"{key} must map operation names to {{category, message}}")
+    parsed = {
+        str(op): ScriptFault(str(spec["category"]), str(spec.get("message", "")))
+        for op, spec in errors.items()
+        if isinstance(spec, dict) and "category" in spec
+    }
+    if len(parsed) != len(errors):
+        raise ValueError(f"each entry of {key} needs a category")
+    return parsed
+
+
 class HostFaults:
     """Thread-safe fault settings of one host; ``on_change`` is called after every change (the server listens)."""
 
@@ -46,6 +62,7 @@ class HostFaults:
         self.latency_ms: float = 0
         self.reject_auth = False
         self.script_errors: dict[str, ScriptFault] = {}
+        self.failures_after: dict[str, ScriptFault] = {}
         self.slow_operations: dict[str, int] = {}
 
     def _changed(self) -> None:
@@ -67,7 +84,7 @@ class HostFaults:
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a partial JSON-style update (unknown keys raise ``ValueError``, nothing is applied then)."""
         known = {"refuse_connections", "reset_connections", "latency_ms", "reject_auth", "script_errors"}
-        known |= {"slow_operations"}
+        known |= {"slow_operations", "failures_after"}
         unknown = sorted(set(changes) - known)
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(unknown)}")
@@ -82,17 +99,9 @@ class HostFaults:
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise ValueError("latency_ms must be a non-negative number")
             parsed["latency_ms"] = value
-        if "script_errors" in changes:
-            errors = changes["script_errors"] or {}
-            if not isinstance(errors, dict):
-                raise ValueError("script_errors must map operation names to {category, message}")
-            parsed["script_errors"] = {
-                str(op): ScriptFault(str(spec["category"]), str(spec.get("message", "")))
-                for op, spec in errors.items()
-                if isinstance(spec, dict) and "category" in spec
-            }
-            if len(parsed["script_errors"]) != len(errors):
-                raise ValueError("each script error needs a category")
+        for key in ("script_errors", "failures_after"):
+            if key in changes:
+                parsed[key] = _script_faults(key, changes[key])
         if "slow_operations" in changes:
             slow = changes["slow_operations"] or {}
             if not isinstance(slow, dict) or not all(isinstance(v, int | float) and v >= 0 for v in slow.values()):
@@ -120,6 +129,10 @@ class HostFaults:
                 "script_errors": {
                     op: {"category": fault.category, "message": fault.message}
                     for op, fault in self.script_errors.items()
+                },
+                "failures_after": {
+                    op: {"category": fault.category, "message": fault.message}
+                    for op, fault in self.failures_after.items()
                 },
                 "slow_operations": dict(self.slow_operations),
             }

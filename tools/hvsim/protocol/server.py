@@ -557,4 +557,8 @@ class WinRMHostServer:
         if injected is not None:
             return dispatch.render_failure(injected.category, injected.message)
         context = OperationContext(self.name, self.backend, copy.deepcopy(parsed.params))
-        return dispatch.run_envelope(parsed, context)
+        outcome = dispatch.run_envelope(parsed, context)
+        after = self.faults.failures_after.get(parsed.operation)
+        if after is not None:  # the handler's changes stay on the host, as when a script fails half-way
+            return dispatch.render_failure(after.category, after.message)
+        return outcome

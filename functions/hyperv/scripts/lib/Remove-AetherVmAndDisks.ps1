@@ -1,0 +1,34 @@
+function Remove-AetherVmAndDisks($Vm, $Deleted) {
+    # Turns the VM off and removes it with its DVD drives and disks. Deletes its provisioning ISO copies (in its own
+    # folder) and its disk files -- never a shared disk, a disk another VM uses, or a file in an image library.
+    # Returns the VM's configuration folder.
+    $id = [guid]$Vm.Id
+    if ($Vm.State -ne 'Off') { Stop-VM -VM $Vm -TurnOff -Force -Confirm:$false }
+    $folder = ([string]$Vm.ConfigurationLocation).TrimEnd('\')
+    $toDelete = New-Object System.Collections.ArrayList
+    foreach ($drive in @(Get-VMDvdDrive -VM $Vm)) {
+        $path = [string]$drive.Path
+        Remove-VMDvdDrive -VMDvdDrive $drive
+        if ($path -and [System.IO.Path]::GetFileName($path) -like '*Provisioning*.iso' -and
+            [System.IO.Path]::GetDirectoryName($path) -eq $folder) { [void]$toDelete.Add($path) }
+    }
+    $others = @{}
+    foreach ($drive in @(Get-VM | Where-Object { $_.Id -ne $id } | Get-VMHardDiskDrive)) {
+        if ($drive.Path) { $others[([string]$drive.Path).ToLowerInvariant()] = $true }
+    }
+    foreach ($drive in @(Get-VMHardDiskDrive -VM $Vm)) {
+        $path = [string]$drive.Path
+        Remove-VMHardDiskDrive -VMHardDiskDrive $drive
+        if (-not $path -or $drive.SupportPersistentReservations) { continue }
+        if ($others.ContainsKey($path.ToLowerInvariant()) -or $path -match '\\DiskImages\\') { continue }
+        [void]$toDelete.Add($path)
+    }
+    Remove-VM -VM $Vm -Force
+    foreach ($path in $toDelete) {
+        if (Test-Path -LiteralPath $path -PathType Leaf) {
+            Remove-Item -LiteralPath $path -Force
+            [void]$Deleted.Add($path)
+        }
+    }
+    return $folder
+}
