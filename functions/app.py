@@ -140,6 +140,9 @@ class Container:
             poll_interval=guest.poll_interval,
             publish_delay=guest.publish_delay,
             clone_slots=settings.clone_concurrency,
+            retry_attempts=settings.step_retry_attempts,
+            retry_first_interval=settings.step_retry_seconds,
+            address_timeout=guest.address_timeout,
         )
         winrm = settings.winrm
         # Worst case for one host: connect, then one long receive, twice over (one script run per host).

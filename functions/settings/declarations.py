@@ -172,6 +172,21 @@ SETTINGS: tuple[SettingSpec, ...] = (
         default="30",
     ),
     SettingSpec(
+        "AETHERV_STEP_RETRY_ATTEMPTS",
+        "How many times a workflow step is tried when it fails transiently (host unreachable, storage outage).",
+        default="4",
+    ),
+    SettingSpec(
+        "AETHERV_STEP_RETRY_SECONDS",
+        "Seconds before the first retry of a failed step; each further retry waits twice as long.",
+        default="5",
+    ),
+    SettingSpec(
+        "AETHERV_ADDRESS_TIMEOUT",
+        "Seconds a finished create waits for the host to report the guest's static IPv4 address (then a warning).",
+        default="180",
+    ),
+    SettingSpec(
         "AETHERV_CLONE_CONCURRENCY",
         "Image clones allowed to run at once on one host, across all workflows.",
         default="2",

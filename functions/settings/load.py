@@ -336,8 +336,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         apply_timeout=reader.number("AETHERV_GUEST_APPLY_TIMEOUT", minimum=10, maximum=14400),
         poll_interval=reader.number("AETHERV_GUEST_POLL_INTERVAL", minimum=0.05, maximum=300),
         publish_delay=reader.number("AETHERV_GUEST_PUBLISH_DELAY", minimum=0, maximum=600),
+        address_timeout=reader.number("AETHERV_ADDRESS_TIMEOUT", minimum=0, maximum=3600),
     )
     clone_concurrency = reader.integer("AETHERV_CLONE_CONCURRENCY", minimum=1, maximum=64)
+    retry_attempts = reader.integer("AETHERV_STEP_RETRY_ATTEMPTS", minimum=1, maximum=20)
+    retry_seconds = reader.number("AETHERV_STEP_RETRY_SECONDS", minimum=0.1, maximum=600)
     build_commit = reader.raw("AETHERV_BUILD_COMMIT")
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -351,6 +354,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inventory_schedule=schedule,
         guest=guest,
         clone_concurrency=clone_concurrency,
+        step_retry_attempts=retry_attempts,
+        step_retry_seconds=retry_seconds,
         build_commit=build_commit,
         in_azure=in_azure,
     )

@@ -125,6 +125,7 @@ class GuestSettings:
     apply_timeout: float
     poll_interval: float
     publish_delay: float
+    address_timeout: float = 180
 
 
 @dataclass(frozen=True)
@@ -141,4 +142,6 @@ class Settings:
     guest: GuestSettings
     clone_concurrency: int
     build_commit: str
+    step_retry_attempts: int = 4
+    step_retry_seconds: float = 5
     in_azure: bool = field(default=False)
