@@ -58,9 +58,9 @@ def _static_file(relative: str) -> Path | None:
         return None
     try:
         path = (STATIC / relative).resolve()
-    except (OSError, ValueError):
+        return path if STATIC in path.parents and path.is_file() else None
+    except (OSError, ValueError):  # a name too long for the file system, an embedded NUL …
         return None
-    return path if STATIC in path.parents and path.is_file() else None
 
 
 def serve_static(relative: str, headers: dict[str, str], cache: str) -> func.HttpResponse:

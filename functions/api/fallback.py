@@ -14,7 +14,7 @@ bp = func.Blueprint()  # type: ignore[no-untyped-call]
 
 @bp.route(
     route="api/{*rest}",
-    methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+    methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
     auth_level=func.AuthLevel.ANONYMOUS,
 )
 def api_not_found(req: func.HttpRequest) -> func.HttpResponse:

@@ -96,3 +96,34 @@ def test_missing_and_attack_tokens_get_401(secured: Stack, entra: FakeEntra) -> 
     ).decode()
     status, _, _ = secured.request("GET", "/api/v1/audit", None, {"X-MS-CLIENT-PRINCIPAL": forged})
     assert status == 401
+
+
+def _audit(stack: Stack, entra: FakeEntra) -> list[dict[str, object]]:
+    admin = entra.mint(["Aether.Admin"])
+    status, _, body = stack.request("GET", "/api/v1/audit?limit=200", None, {"Authorization": f"Bearer {admin}"})
+    assert status == 200, body
+    items: list[dict[str, object]] = body["items"]
+    return items
+
+
+def test_refused_writes_are_audited_with_their_outcome(secured: Stack, entra: FakeEntra) -> None:
+    oid = str(uuid.uuid4())
+    reader = entra.mint(["Aether.Reader"], extra_claims={"oid": oid})
+    assert call(secured, "POST", "/api/v1/inventory/refresh", None, reader)[0] == 403
+    assert call(secured, "DELETE", "/api/v1/vms/5f0c3d6e-1111-2222-3333-444455556666", None, None)[0] == 401
+    records = _audit(secured, entra)
+    denied = next(r for r in records if r["action"] == "refresh_inventory" and r["outcome"] == 403)
+    assert denied["who"]["object_id"] == oid  # type: ignore[index]
+    anonymous = next(r for r in records if r["action"] == "delete_vm" and r["outcome"] == 401)
+    assert anonymous["who"] == {}
+    assert anonymous["target"] == {"vm_id": "5f0c3d6e-1111-2222-3333-444455556666"}
+
+
+def test_the_audited_client_address_is_the_one_the_front_end_saw(secured: Stack, entra: FakeEntra) -> None:
+    operator = entra.mint(["Aether.Operator"])
+    headers = {"Authorization": f"Bearer {operator}", "X-Forwarded-For": "203.0.113.77, 198.51.100.9"}
+    status, _, _ = secured.request("POST", "/api/v1/inventory/refresh?host=hv42", None, headers)
+    assert status == 404  # not a configured host; the write is audited all the same
+    record = next(r for r in _audit(secured, entra) if r["target"] == {"host": "hv42"})
+    assert record["outcome"] == 404
+    assert record["client_ip"] == "127.0.0.1"  # the devhost's front end appended the peer, as App Service does

@@ -165,7 +165,10 @@ class DevHost:
         """Serve until :meth:`stop` (or SIGINT/SIGTERM in the main thread); then clean up."""
         sock = sock or self.bind()
         self.worker.start()
-        config = uvicorn.Config(self.app, lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30)
+        # proxy_headers off: the devhost is the front end; a caller's X-Forwarded-For must never become the peer.
+        config = uvicorn.Config(
+            self.app, lifespan="off", log_level="warning", access_log=False, timeout_keep_alive=30, proxy_headers=False
+        )
         self.server = _Server(config)
         loop = asyncio.get_running_loop()
         handled: list[signal.Signals] = []
