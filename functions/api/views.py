@@ -82,6 +82,9 @@ class VmView(_View):
     uptime_seconds: int | None = None
     disks: list[DiskView] = Field(default_factory=list)
     networks: list[NicView] = Field(default_factory=list)
+    orphaned: bool = False
+    """Made by a job that failed while its host was unreachable: removed once the host answers again."""
+    orphaned_by_job: str | None = None
 
 
 class HostView(_View):
@@ -149,6 +152,7 @@ def vm_view(record: VmRecord, now: datetime | None = None) -> JsonObject:
     """The API view of an inventory VM (adds ``uptime_seconds`` for running VMs, renames time fields)."""
     view = record.to_json()
     view["created_at"] = view.pop("creation_time", None)
+    view["orphaned"] = bool(view.get("orphaned_by_job"))
     if record.started_at and record.state == "Running":
         moment = now or datetime.now(UTC)
         started = datetime.fromisoformat(record.started_at.replace("Z", "+00:00"))

@@ -27,11 +27,11 @@ from functions.hyperv.models import (
     PrepareDiskSpec,
 )
 from functions.inventory.repository import InventoryRepository
-from functions.inventory.sync import HostSync
+from functions.inventory.sync import HostSync, owning_job
 from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.models.inventory import HostSyncSummary
-from functions.models.jobs import JobPatch
+from functions.models.jobs import JobPatch, JobStatus
 from functions.provisioning.payloads import (
     CleanupPayload,
     CleanupResult,
@@ -85,6 +85,7 @@ class Provisioner:
         self.jobs = jobs
         self.debts = debts
         self._seal_key = seal_key
+        self._finished_jobs: set[str] = set()  # create jobs whose VMs are meant to stay (a cache of final facts)
 
     # -- create ------------------------------------------------------------------------------------------------------
 
@@ -282,7 +283,7 @@ class Provisioner:
                 continue
             report = CleanupReport(
                 CleanupStatus.SUCCEEDED,
-                actions=(f"{result.summary} (after the host was reachable again)",),
+                actions=(f"{result.summary} (by a later inventory sync of {host})",),
                 pending_since=debt.since,
                 settled_at=self.debts.now(),
                 host=result.host.model_dump(mode="json") if result.host else None,
@@ -294,13 +295,47 @@ class Provisioner:
         return settled
 
     def sync_host(self, host: str) -> HostSyncSummary:
-        """One host's inventory sync: settle its cleanup debts (when it answers), then collect and store it."""
-        if self.connector.is_configured(host):
-            try:
-                self.settle_cleanup_debts(host)
-            except Exception:  # the sync reports the host's state whatever happens to its debts
-                log.exception("settling the cleanup debts of %s failed", host)
-        return self.sync.collect_and_store(host)
+        """One host's inventory sync: settle its cleanup debts, collect and store it, then look for orphans.
+
+        An orphan is a VM carrying the mark of a create job that ended without it (failed or canceled, not kept):
+        its job's compensation ran before the host finished making it, or missed it. It becomes a debt and is
+        removed at once (or by a later sync), so nothing a failed job made outlives it.
+        """
+        if not self.connector.is_configured(host):
+            return self.sync.collect_and_store(host)
+        self._settle(host)
+        summary = self.sync.collect_and_store(host)
+        if summary.ok and self._find_orphans(host):
+            self._settle(host)
+            summary = self.sync.collect_and_store(host)
+        return summary
+
+    def _settle(self, host: str) -> None:
+        try:
+            self.settle_cleanup_debts(host)
+        except Exception:  # the sync reports the host's state whatever happens to its debts
+            log.exception("settling the cleanup debts of %s failed", host)
+
+    def _find_orphans(self, host: str) -> int:
+        """Record a debt for each VM on ``host`` whose mark names a create that failed; how many were found."""
+        found = 0
+        pending = {debt.job_id for debt in self.debts.pending(host)}
+        for vm in self.inventory.iter_vms(host=host):
+            owner = owning_job(str(vm.details.get("notes") or ""))
+            if owner is None or owner in pending or owner in self._finished_jobs:
+                continue
+            job = self.jobs.get(owner)
+            if job is None or not job.final:
+                continue
+            kept = job.cleanup is not None and job.cleanup.get("status") == str(CleanupStatus.SKIPPED)
+            if job.status == JobStatus.SUCCEEDED or kept or job.kind != "create_vm":
+                self._finished_jobs.add(owner)  # its VMs are meant to stay: never look again
+                continue
+            log.warning("inventory: %s carries the mark of %s job %s; removing it", vm.name, job.status, owner)
+            self.debts.record(host, owner, vm.name, vm.id, f"found after the job ended {job.status}")
+            pending.add(owner)
+            found += 1
+        return found
 
     def refresh_and_describe(self, payload: VmTarget) -> VmSummary | None:
         """Refresh the host's inventory entry, then return the VM as the inventory shows it (None if absent)."""
