@@ -14,7 +14,14 @@ INFRA_PY := $(INFRA_VENV)/bin/python
 INFRA_STAMP := $(INFRA_VENV)/.installed-$(shell cat infra/requirements-checks.txt | sha256sum | cut -c1-12)
 export AETHERV_INFRA_PYTHON := $(abspath $(INFRA_PY))
 
-.PHONY: install lint typecheck test unit run bench clean infra-check
+.PHONY: install lint typecheck test unit run bench clean infra-check system-test system-run
+
+# System packages (Node, Chromium, openssl …): installed when root with apt-get, else a stop naming the command.
+system-test:
+	@PYTHON=$(PYTHON) tools/system-packages test
+
+system-run:
+	@PYTHON=$(PYTHON) tools/system-packages run
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -49,13 +56,13 @@ lint: $(PY_STAMP)
 typecheck: $(PY_STAMP)
 	$(PY) -m mypy
 
-test: install lint typecheck
+test: system-test install lint typecheck
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: $(PY_STAMP)
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-run: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
+run: system-run $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
 	$(PY) -m tools.run
 
 bench: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)

@@ -43,7 +43,8 @@ def browser() -> Iterator[Any]:
     if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
         pytest.fail(
             f"Chromium is not installed at {CHROMIUM}: the dashboard tests need it. "
-            "Install it with `apt-get install -y chromium` (.ci/run does) or set AETHERV_CHROMIUM.",
+            "Install it with `apt-get install -y chromium` (`make test` does when it runs as root) "
+            "or set AETHERV_CHROMIUM.",
             pytrace=False,
         )
     try:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
@@ -215,7 +214,6 @@ def test_blank_values_are_not_published_so_not_problems() -> None:
     assert upstream_agent_problems({"guest_la_pw": "  "}, "windows") == {}
 
 
-@pytest.mark.skipif(shutil.which("xargs") is None, reason="needs GNU xargs")
 @pytest.mark.parametrize(
     "value",
     ["plain", " lead", "trail ", "dou  ble", 'say "hi"', "a'b c'd", "back\\slash", "-e foo", "-n", "x --help", "é ß"],
