@@ -50,6 +50,9 @@ from functions.settings import SettingsError
 
 __all__ = [
     "ERROR_TABLE",
+    "INTERNAL",
+    "JOB_CANCELED",
+    "JOB_FAILED",
     "BadRequest",
     "Conflict",
     "DomainError",
@@ -71,6 +74,7 @@ __all__ = [
     "Unavailable",
     "UnsupportedMediaType",
     "problem_for",
+    "problem_types",
 ]
 
 PROBLEM_BASE = "urn:aetherv:problem:"
@@ -309,6 +313,17 @@ ERROR_TABLE: tuple[tuple[type[BaseException], ProblemType], ...] = (
 """Error type → problem, most specific first; :func:`problem_for` takes the first row that matches."""
 
 INTERNAL = ProblemType(500, "Internal error", "internal")
+JOB_FAILED = ProblemType(422, "Job failed", "job-failed")
+"""``GET /jobs/{id}`` of a failed job: the job (failed step, error, cleanup) is in the document's ``job``."""
+JOB_CANCELED = ProblemType(409, "Job canceled", "job-canceled")
+
+
+def problem_types() -> tuple[ProblemType, ...]:
+    """Every problem type the API answers with (each slug once), as the README documents them."""
+    seen: dict[str, ProblemType] = {}
+    for problem in (*(row for _, row in ERROR_TABLE), JOB_FAILED, JOB_CANCELED, INTERNAL):
+        seen.setdefault(problem.slug, problem)
+    return tuple(seen.values())
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ import azure.functions as func
 
 from functions.auth import AuthError, Permission, Principal
 from functions.errors import (
+    INTERNAL,
     InvalidJson,
     InvalidQuery,
     InvalidRequest,
@@ -113,10 +114,10 @@ def error_response(exc: BaseException) -> func.HttpResponse:
         incident = uuid.uuid4().hex[:12]
         log.error("unhandled error (incident %s)", incident, exc_info=exc)
         return problem_response(
-            500,
-            "Internal error",
+            INTERNAL.status,
+            INTERNAL.title,
             f"the request failed; incident {incident}",
-            kind="urn:aetherv:problem:internal",
+            kind=INTERNAL.uri,
             extra={"incident": incident},
         )
     if spec.status >= 500:

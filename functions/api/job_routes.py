@@ -7,7 +7,7 @@ import azure.functions as func
 
 from functions.api.http import RETRY_AFTER, Api, job_location, json_response, page_size, problem_response
 from functions.auth import Permission
-from functions.errors import InvalidQuery
+from functions.errors import JOB_CANCELED, JOB_FAILED, InvalidQuery
 from functions.models.jobs import JobStatus
 from functions.models.problems import Problem
 from functions.services.audit import Caller
@@ -62,11 +62,11 @@ def blueprint(api: Api) -> df.Blueprint:
                 return json_response(view)
             if job.status in (JobStatus.FAILED, JobStatus.CANCELED):
                 error = job.error
-                code = 409 if job.status == JobStatus.CANCELED else 422
+                kind = JOB_CANCELED if job.status == JobStatus.CANCELED else JOB_FAILED
                 detail = (
                     f"{error.category if error else 'Error'}: {error.message if error else 'the job did not succeed'}"
                 )
-                return problem_response(code, f"Job {str(job.status).lower()}", detail, extra={"job": view})
+                return problem_response(kind.status, kind.title, detail, kind=kind.uri, extra={"job": view})
             headers = {"Location": job_location(req, job.id), "Retry-After": RETRY_AFTER}
             return json_response(view, 202, headers)
 
