@@ -57,7 +57,8 @@ def summarise(
     )
 
 
-# Activities are retried on failure (a storage outage, a restarted worker): three attempts, 2 s then 4 s apart.
+# Activities are retried on failure (a storage outage, a restarted worker): three attempts, 2 s apart (Python cannot
+# send a backoff coefficient; the extension's default is 1).
 _RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
 
 

@@ -21,7 +21,7 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 EXECUTION_STARTED, TASK_SCHEDULED, TASK_COMPLETED, TASK_FAILED = 0, 4, 5, 6
 TIMER_CREATED, TIMER_FIRED, ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED = 10, 11, 12, 13
 EVENT_SENT, EVENT_RAISED = 14, 15
-CALL_ACTIVITY, CREATE_TIMER, WAIT_FOR_EVENT, CALL_ENTITY = 0, 5, 6, 7
+CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CREATE_TIMER, WAIT_FOR_EVENT, CALL_ENTITY = 0, 1, 5, 6, 7
 
 
 def _ts(moment: datetime) -> str:
@@ -53,6 +53,11 @@ class Scheduled:
     done: bool = False
     entity: str | None = None
     request_id: str | None = None
+    retry: dict[str, Any] | None = None
+    """For ``call_activity_with_retry``: the retry options; ``attempt`` counts from 1."""
+    attempt: int = 1
+    retry_of: Scheduled | None = None
+    """For a retry-interval timer: the attempt that failed."""
 
 
 @dataclass
@@ -67,6 +72,7 @@ class Replay:
     scheduled: list[Scheduled] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     _by_position: list[Scheduled | None] = field(default_factory=list)
+    _host_work: list[Scheduled] = field(default_factory=list)  # retry bookkeeping the extension does (B11)
 
     def __post_init__(self) -> None:
         self.history = [
@@ -109,6 +115,7 @@ class Replay:
             self.state.setdefault("error", text.split(label, 1)[0])
         flat = _flatten(self.state.get("actions", []))
         next_id = max((s.id for s in self.scheduled), default=-1) + 1
+        next_id = self._retry_bookkeeping(next_id)
         for position, action in enumerate(flat):
             kind = action["actionType"]
             if position < len(self._by_position):
@@ -117,8 +124,10 @@ class Replay:
                     known.canceled = True
                 continue
             task: Scheduled | None = None
-            if kind == CALL_ACTIVITY:
+            if kind in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY):
                 task = Scheduled(next_id, "activity", action["functionName"], json.loads(action["input"]))
+                if kind == CALL_ACTIVITY_WITH_RETRY:
+                    task.retry = dict(action["retryOptions"])
                 self.history.append(self._event(TASK_SCHEDULED, next_id, Name=task.name, Input=action["input"]))
             elif kind == CREATE_TIMER:
                 fire_at = datetime.fromisoformat(action["fireAt"].replace("Z", "+00:00"))
@@ -148,6 +157,33 @@ class Replay:
         for event in self.history:
             event["IsPlayed"] = True
         return self.state
+
+    def _retry_bookkeeping(self, next_id: int) -> int:
+        """The extension's part of ``call_activity_with_retry`` (reference B11), numbered before any new action.
+
+        After a failed attempt it creates the retry-interval timer (even after the last attempt); when that timer
+        fires it schedules the next attempt, unless the attempts are used up.
+        """
+        for done in self._host_work:
+            if done.kind == "activity":  # an attempt failed: the interval timer
+                assert done.retry is not None
+                interval = timedelta(milliseconds=int(done.retry["firstRetryIntervalInMilliseconds"]))
+                timer = Scheduled(next_id, "timer", fire_at=self.now + interval, retry_of=done)
+                self.history.append(self._event(TIMER_CREATED, next_id, FireAt=_ts(timer.fire_at or self.now)))
+                self.scheduled.append(timer)
+                next_id += 1
+            elif done.retry_of is not None:  # the interval elapsed: the next attempt, if there is one
+                failed = done.retry_of
+                assert failed.retry is not None
+                if failed.attempt < int(failed.retry["maxNumberOfAttempts"]):
+                    again = Scheduled(next_id, "activity", failed.name, failed.input, retry=failed.retry)
+                    again.attempt = failed.attempt + 1
+                    text = json.dumps(failed.input)
+                    self.history.append(self._event(TASK_SCHEDULED, next_id, Name=failed.name, Input=text))
+                    self.scheduled.append(again)
+                    next_id += 1
+        self._host_work.clear()
+        return next_id
 
     # -- what the test sees ---------------------------------------------------------------------------------------
 
@@ -193,6 +229,8 @@ class Replay:
         """The activity ``task`` raised; ``message`` is what the SDK shows the orchestrator."""
         self.now += timedelta(seconds=after)
         task.done = True
+        if task.retry is not None:
+            self._host_work.append(task)
         return self._deliver(
             self._event(TASK_FAILED, TaskScheduledId=task.id, Reason=message, Details="activity failed")
         )
@@ -203,6 +241,8 @@ class Replay:
         assert timer.fire_at is not None
         self.now = max(self.now, timer.fire_at)
         timer.done = True
+        if timer.retry_of is not None:
+            self._host_work.append(timer)
         return self._deliver(self._event(TIMER_FIRED, TimerId=timer.id, FireAt=_ts(timer.fire_at)))
 
     def answer(self, task: Scheduled, result: Any) -> dict[str, Any]:
