@@ -32,7 +32,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from azure.core import MatchConditions
-from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.core.exceptions import (
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
 from azure.data.tables import TableClient, TableErrorCode, TableServiceClient, TableTransactionError, UpdateMode
 
 from functions.inventory.entities import SCHEMA_VERSION, content_hash, from_entity, to_properties
@@ -50,6 +55,7 @@ HOSTS_PARTITION = "hosts"
 INDEX_PARTITION = "vm"
 BATCH_LIMIT = 100
 LEASE_SECONDS = 60
+WRITE_ATTEMPTS = 50  # conditional writes of one host's entity before a snapshot gives way (each re-reads first)
 STARTED_AT_TOLERANCE = timedelta(seconds=120)
 
 
@@ -272,7 +278,8 @@ class InventoryRepository:
         facts_record = dict(facts)
         cluster = facts_record.pop("cluster", None)
         deadline = time.monotonic() + max_wait
-        while True:
+        conflicts = 0
+        while conflicts < WRITE_ATTEMPTS:
             entity, etag = self._get_host_with_etag(host)
             stored_at = _parse_iso(entity.get("last_seen")) if entity else None
             if stored_at is not None and stored_at >= collected_at:
@@ -316,13 +323,26 @@ class InventoryRepository:
                     }
                     etag = self._write_host(lease, etag)
                     stats.entities_written += 1
-                    self._apply_diff(host, diff, stats)
+                    try:
+                        self._apply_diff(host, diff, stats)
+                    except Exception:
+                        self._release_lease(lease, etag)  # the next sync need not wait for it to expire
+                        raise
                 self._write_host(final, etag)
                 stats.entities_written += 1
                 return stats
-            except (ResourceModifiedError, ResourceExistsError):
+            except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
+                # another writer stored a snapshot, or a prune removed the host, under this one: read again
                 log.info("inventory of %s changed concurrently; re-reading", host)
-                continue
+                conflicts += 1
+        stats.skipped = f"the host's entity changed under {WRITE_ATTEMPTS} attempts in a row"
+        return stats
+
+    def _release_lease(self, lease: JsonObject, etag: str) -> None:
+        """Give up a lease this writer holds (best effort: if the entity changed, it is no longer ours to drop)."""
+        released = {key: value for key, value in lease.items() if not key.startswith("lease_")}
+        with contextlib.suppress(Exception):
+            self._write_host(released, etag)
 
     def mark_unreachable(self, host: str, error: str, at: datetime) -> WriteStats:
         """Record that collecting ``host`` failed at ``at``; its last-known VMs are kept (and read as stale)."""
@@ -507,15 +527,44 @@ class InventoryRepository:
             continuation = page.continuation
 
     def get_vm(self, vm_id: str) -> VmRecord | None:
-        """One VM by id (two point reads), or ``None``."""
+        """One VM by id (two point reads), or ``None``.
+
+        The index can lag a VM that moved between hosts and back before the first host was synced again (the second
+        host's sync then dropped the entry). When the index misses, the VM rows are searched by id and the index is
+        repaired, so a VM the tables hold is always found.
+        """
         key = encode_key(vm_id.lower())
+        entity: Any = None
         try:
             entry = self._table(self.index_table).get_entity(INDEX_PARTITION, key)
             entity = self._table(self.vms_table).get_entity(encode_key(str(entry["host"])), key)
         except ResourceNotFoundError:
-            return None
-        host = self.get_host(str(entry["host"]))
+            entity = self._find_vm_row(key)
+            if entity is None:
+                return None
+        host = self.get_host(decode_key(str(entity["PartitionKey"])))
         return self._vm_record(entity, {host.name: host} if host else {})
+
+    def _find_vm_row(self, key: str) -> Any:
+        """The VM row with RowKey ``key`` in any host's partition, re-indexed; or ``None``.
+
+        A VM listed by two hosts (a move between their syncs) is taken from the host seen last.
+        """
+        rows = list(self._table(self.vms_table).query_entities("RowKey eq @rk", parameters={"rk": key}))
+        if not rows:
+            return None
+
+        def seen(row: Any) -> str:
+            record = self.get_host(decode_key(str(row["PartitionKey"])))
+            return str(record.last_seen or "") if record else ""
+
+        newest = max(rows, key=seen) if len(rows) > 1 else rows[0]
+        host = decode_key(str(newest["PartitionKey"]))
+        with contextlib.suppress(HttpResponseError):
+            index = self._table(self.index_table)
+            index.upsert_entity({"PartitionKey": INDEX_PARTITION, "RowKey": key, "host": host})
+        log.info("inventory: the index missed VM %s (on %s); repaired", decode_key(key), host)
+        return newest
 
     @staticmethod
     def _clusters(hosts: Sequence[HostRecord]) -> list[ClusterRecord]:

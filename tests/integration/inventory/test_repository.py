@@ -301,3 +301,16 @@ def test_two_prunes_at_once_both_succeed(make_repo: Any) -> None:
         thread.join()
     assert not errors
     assert names(repos[0]) == ["keep"]
+
+
+def test_a_vm_that_moved_away_and_back_between_syncs_is_still_found_by_id(repo: InventoryRepository) -> None:
+    """hv01 → hv02 (only hv02 synced) → hv01: hv01's row never changed, and hv02's sync dropped the index entry."""
+    moving = vm("mover")
+    repo.apply_snapshot("hv01", facts(), [moving], T0)
+    repo.apply_snapshot("hv02", facts(), [moving], T0 + timedelta(minutes=1))  # a refresh of hv02 alone
+    repo.apply_snapshot("hv01", facts(), [moving], T0 + timedelta(minutes=2))  # back home: nothing to write
+    repo.apply_snapshot("hv02", facts(), [], T0 + timedelta(minutes=3))
+    found = repo.get_vm(moving["id"])
+    assert found is not None and found.host == "hv01"
+    entry = repo._table(repo.index_table).get_entity("vm", moving["id"])
+    assert entry["host"] == "hv01"  # repaired, so the next read is two point reads again
