@@ -228,6 +228,47 @@ def test_a_devhost_killed_while_compensating_still_cleans_up(chaos: Chaos) -> No
     assert_nothing_left(chaos, "hv03", "kill01")
 
 
+def timer_syncs(chaos: Chaos) -> int:
+    return len(chaos.stack.jobs.list(requester_id="system:inventory-schedule", page_size=500).items)
+
+
+def relaunch(chaos: Chaos, **settings: str) -> None:
+    chaos.stack.stop()
+    chaos.stack.env.update(settings)
+    chaos.stack.launch()
+
+
+def test_the_lab_shrinks_and_grows_across_restarts_with_timer_and_api_syncs_overlapping(chaos: Chaos) -> None:
+    """The sequence that wedged refreshes: the configured hosts change between runs on the same tables, while the
+    timer's syncs (every 2 s here) overlap refreshes started through the API."""
+    everything = chaos.stack.env["AETHERV_HOSTS"]
+    schedule = chaos.stack.env["AETHERV_INVENTORY_SCHEDULE"]
+    first = chaos.lab.hosts[0]
+    before = timer_syncs(chaos)
+    try:
+        for configured in ([first], list(chaos.lab.hosts), [first, chaos.lab.hosts[2]]):
+            relaunch(
+                chaos,
+                AETHERV_HOSTS=",".join(f"{h.name}:{h.port}" for h in configured),
+                AETHERV_INVENTORY_SCHEDULE="*/2 * * * * *",
+            )
+            jobs = [submit(chaos, "POST", "/api/v1/inventory/refresh")]
+            jobs += [submit(chaos, "POST", f"/api/v1/inventory/refresh?host={h.name}") for h in configured]
+            time.sleep(2.5)  # at least one timer sync overlaps them
+            jobs.append(submit(chaos, "POST", "/api/v1/inventory/refresh"))
+            for job_id in jobs:
+                assert chaos.wait_job(job_id)["status"] == "Succeeded", chaos.job(job_id)
+            refresh(chaos)
+            names = {h.name for h in configured}
+            assert {h.name for h in chaos.stack.repo.list_hosts()} == names
+            for lab_host in chaos.lab.hosts:
+                stored = {vm.name for vm in chaos.stack.repo.iter_vms(host=lab_host.name)}
+                assert stored == (chaos.lab_vm_names(lab_host.name) if lab_host.name in names else set())
+        assert timer_syncs(chaos) > before  # the timer really ran alongside
+    finally:
+        relaunch(chaos, AETHERV_HOSTS=everything, AETHERV_INVENTORY_SCHEDULE=schedule)
+
+
 def test_no_job_is_left_running_and_no_row_is_lost(chaos: Chaos) -> None:
     threading.Event().wait(0.5)
     running = [j for j in chaos.stack.jobs.list(page_size=500).items if j.status in ("Running", "Pending")]
