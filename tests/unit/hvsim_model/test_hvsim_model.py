@@ -251,12 +251,16 @@ def test_guest_behaviour_per_vm(host: FakeHost, clock: ManualClock) -> None:
     assert names.GUEST_STATE_KEY not in guest
 
 
-def test_windows_guest_ejects_its_cd(host: FakeHost, clock: ManualClock) -> None:
+@pytest.mark.parametrize(("agent", "ejected"), [("upstream", True), ("aetherv", False)])
+def test_only_the_upstream_windows_guest_ejects_its_cd(
+    host: FakeHost, clock: ManualClock, agent: str, ejected: bool
+) -> None:
     vm_id = new_vm(host, "win01", "Windows Server 2022 Datacenter", "windows")
+    host.vm(vm_id).guest_behaviour = GuestBehaviour(agent=agent)
     run_operation(host, "start_vm", {"vm_id": vm_id})
     clock.advance(10)
     run_operation(host, "read_guest_kvp", {"vm_id": vm_id})
-    assert [dvd.path for dvd in host.vm(vm_id).dvds] == [None]
+    assert [dvd.path is None for dvd in host.vm(vm_id).dvds] == [ejected]
 
 
 def test_guest_pool_is_hidden_while_off_but_kept(host: FakeHost, clock: ManualClock) -> None:

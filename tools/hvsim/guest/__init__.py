@@ -1,4 +1,4 @@
-"""Simulated guest agent of the KVP provisioning protocol, Windows and Linux flavours, defects included.
+"""Simulated guest agent of the KVP provisioning protocol, Windows and Linux flavours, two agent generations.
 
 A :class:`SimulatedGuest` plays the provisioning agent of one VM (``reference/guest-protocol.md`` §4, §11,
 §12, §16): it reads the host pool (items the host wrote), writes the guest pool, and records what its
@@ -14,7 +14,11 @@ Driving it: call :meth:`SimulatedGuest.tick` whenever the host reads the guest p
 the host makes to its pool, and on a background timer. Between two ticks the agent assumes the host pool did
 not change, which lets it replay every poll it would have made since the previous tick.
 
-Behaviour of the original agents that is reproduced (§16, §17):
+It plays this project's agents by default (``GuestBehaviour.agent == "aetherv"``, :mod:`.aetherv`: capability
+mark with the nonce echo, exact values, chunks everywhere, unsupported keys refused, the Windows agent's
+verification run after its reboot) or the upstream Aether-V 2.4 agents (``agent="upstream"``, below).
+
+Behaviour of the original (upstream) agents that is reproduced (§16, §17):
 
 - Windows ejects its CD when the agent starts, waits for host states forever (D5), discovers only bare
   ``hlvmm.data.*`` names and so never reads chunked values (D1, the checksum then fails), ignores the DNS
@@ -40,15 +44,16 @@ Modules, in import order:
 =============  ==============================================================================================
 ``config``     wire names, :class:`GuestBehaviour`, :class:`AppliedConfig` and what it holds
 ``keys``       the guest key pair and its published form
-``reading``    reading and decrypting the host pool, the checksum
-``modules``    what each configuration module applies
+``reading``    reading and decrypting the host pool, the checksum (upstream agents)
+``modules``    what each configuration module applies (upstream agents)
+``aetherv``    reading, the capability mark and the modules of this project's agents
 ``agent``      :class:`SimulatedGuest`, the state machine
 =============  ==============================================================================================
 
 This package imports nothing else of the simulator; :mod:`tools.hvsim.models` builds agents through it.
 """
 
-from tools.hvsim.guest.agent import SimulatedGuest
+from tools.hvsim.guest.agent import STALE_NONCE, SimulatedGuest
 from tools.hvsim.guest.config import (
     APPLIED,
     APPLYING,
@@ -69,6 +74,7 @@ __all__ = [
     "APPLYING",
     "FAILED",
     "LINUX_MODULES",
+    "STALE_NONCE",
     "WAITING_FOR_AES_KEY",
     "WINDOWS_MODULES",
     "AppliedConfig",
