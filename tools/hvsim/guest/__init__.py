@@ -68,6 +68,8 @@ from tools.hvsim.guest.config import (
     StaticIPv4,
 )
 from tools.hvsim.guest.keys import capi_public_key_blob, export_public_key, pooled_key
+from tools.hvsim.guest.process import LinuxAgentGuest, process_group_members
+from tools.hvsim.guest.sandbox import LinuxSandbox, StubCall
 
 __all__ = [
     "APPLIED",
@@ -80,10 +82,14 @@ __all__ = [
     "AppliedConfig",
     "DomainJoin",
     "GuestBehaviour",
+    "LinuxAgentGuest",
+    "LinuxSandbox",
     "OsFamily",
     "SimulatedGuest",
     "StaticIPv4",
+    "StubCall",
     "capi_public_key_blob",
     "export_public_key",
     "pooled_key",
+    "process_group_members",
 ]

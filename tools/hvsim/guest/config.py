@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 __all__ = [
     "APPLIED",
@@ -182,6 +182,32 @@ class AppliedConfig:
     domain: DomainJoin | None = None
     ansible_user: str | None = None
     ansible_ssh_key: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """As JSON for the control plane (a test tool: the applied passwords are shown so tests can check them)."""
+        ipv4 = self.ipv4
+        domain = self.domain
+        return {
+            "modules": list(self.modules),
+            "hostname": self.hostname,
+            "admin_user": self.admin_user,
+            "admin_password": self.admin_password,
+            "ipv4": None
+            if ipv4 is None
+            else {
+                "interface": ipv4.interface,
+                "address": ipv4.address,
+                "prefix_length": ipv4.prefix_length,
+                "gateway": ipv4.gateway,
+                "dns_servers": list(ipv4.dns_servers),
+                "dns_suffix": ipv4.dns_suffix,
+            },
+            "domain": None
+            if domain is None
+            else {"domain": domain.domain, "ou": domain.ou, "user": domain.user, "password": domain.password},
+            "ansible_user": self.ansible_user,
+            "ansible_ssh_key": self.ansible_ssh_key,
+        }
 
 
 class AgentFailureError(Exception):
