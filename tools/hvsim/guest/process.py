@@ -11,9 +11,10 @@ A :class:`LinuxAgentGuest` is a :class:`~tools.hvsim.models.GuestAgent` that run
 - **reboot**: a recorded ``reboot`` call becomes :attr:`reboot_requested`; the host model cycles the VM.
 
 The process runs in real time (``AETHERV_AGENT_POLL_SECONDS`` = ``behaviour.poll_interval``), in its own process
-group under a small bash watchdog that kills the group when the simulator's end of its stdin pipe closes, so
-no agent outlives the simulator even when the simulator is killed. :meth:`stop` (VM off) kills the group and
-keeps the sandbox; :meth:`close` (VM removed, lab stopped) also deletes the sandbox.
+group under a small bash watchdog that kills the group (and deletes the sandbox) when the simulator's end of its
+stdin pipe closes, so no agent outlives the simulator even when the simulator is killed. :meth:`stop` (VM off)
+kills the group and keeps the sandbox; :meth:`close` (VM removed, lab stopped, or the guest object collected)
+also deletes the sandbox.
 """
 
 from __future__ import annotations
@@ -50,13 +51,14 @@ AGENT_SCRIPT: Final = Path(__file__).resolve().parents[3] / "agents" / "linux" /
 """The real agent, run unchanged."""
 
 # Runs the agent (its stdin /dev/null) and watches the simulator's pipe on its own stdin: EOF means the
-# simulator is gone, so the whole process group is killed. The wrapper exits with the agent's status.
-# (A background job's stdin is /dev/null unless redirected, hence the copy on descriptor 3.)
+# simulator is gone (even killed), so the agent is killed, its sandbox ($2) deleted and the rest of the process
+# group killed. The wrapper exits with the agent's status. (A background job's stdin is /dev/null unless
+# redirected, hence the copy on descriptor 3.)
 _WATCHDOG: Final = """
 exec 3<&0
 "$BASH" "$1" </dev/null 3<&- &
 agent=$!
-{ read -r _ <&3; kill -KILL 0; } &
+{ read -r _ <&3; kill -KILL "$agent"; rm -rf -- "$2"; kill -KILL 0; } &
 watcher=$!
 exec 3<&-
 wait "$agent"
@@ -282,7 +284,7 @@ class LinuxAgentGuest:
         }
         with (sandbox.base / "agent.stderr").open("wb") as stderr:
             self._resources.process = subprocess.Popen(
-                ["bash", "-c", _WATCHDOG, "aetherv-guest-agent", str(self._agent_script)],
+                ["bash", "-c", _WATCHDOG, "aetherv-guest-agent", str(self._agent_script), str(sandbox.base)],
                 env=env,
                 cwd=sandbox.base,
                 stdin=subprocess.PIPE,
