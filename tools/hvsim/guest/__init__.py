@@ -1,11 +1,16 @@
-"""Simulated guest agent of the KVP provisioning protocol, Windows and Linux flavours, two agent generations.
+"""The guests' provisioning agents: the real Linux agent in a sandbox, and a simulated agent of both generations.
+
+:class:`LinuxAgentGuest` runs the project's real ``agents/linux/aetherv-guest-agent`` as a process in a
+:class:`LinuxSandbox` (stub system commands, the KVP pool files in ``hv_kvp_daemon``'s format, bridged to the
+simulated pools; see :mod:`.process`). It stands in for the guest's KVP daemon, so it uses the pool file format
+of :mod:`functions.guest.pool_file`; the agent itself is the real one.
 
 A :class:`SimulatedGuest` plays the provisioning agent of one VM (``reference/guest-protocol.md`` §4, §11,
 §12, §16): it reads the host pool (items the host wrote), writes the guest pool, and records what its
 modules would have configured in :attr:`SimulatedGuest.applied`. Time comes from an injectable clock, so
 tests run the 5 s polls and the Linux 300 s timeouts instantly with a fake clock.
 
-This is deliberately an **independent implementation** of the guest side: it does not import
+The simulated guest is deliberately an **independent implementation** of the guest side: it does not import
 ``functions.guest``, and it repeats the key names, the decryption and the checksum recipe on its own, so
 that a bug in the host side shows up as a guest failure instead of being mirrored. The small duplication is
 intended.
@@ -48,6 +53,9 @@ Modules, in import order:
 ``modules``    what each configuration module applies (upstream agents)
 ``aetherv``    reading, the capability mark and the modules of this project's agents
 ``agent``      :class:`SimulatedGuest`, the state machine
+``sandbox``    :class:`LinuxSandbox`: the real Linux agent's root, stub commands and pool files
+``readback``   what the real Linux agent applied, read from its sandbox
+``process``    :class:`LinuxAgentGuest`: the real Linux agent's process, pool bridge and lifetime
 =============  ==============================================================================================
 
 This package imports nothing else of the simulator; :mod:`tools.hvsim.models` builds agents through it.

@@ -147,6 +147,7 @@ class LinuxAgentGuest:
         self._reboots_seen = 0
         self._applied: tuple[tuple[int, str | None, bool], AppliedConfig] | None = None
         self._closed = False
+        self._phase = "booting"
         self.state: str | None = None
         """The provisioning state in the guest pool (the agent's last write)."""
         self.error_summary: str | None = None
@@ -188,12 +189,17 @@ class LinuxAgentGuest:
 
     @property
     def phase(self) -> str:
-        """``booting``, ``running``, ``applied``, ``failed`` or ``stopped`` (never started, or killed)."""
-        if self.sandbox is None:
-            return "booting"
+        """``booting``, ``running``, ``applied``, ``failed`` or ``stopped`` (never started, or killed).
+
+        As of the last tick: the guest pool that tick read already holds everything the agent wrote before
+        the phase it reports, so a finished phase never hides a last write.
+        """
+        return self._phase
+
+    def _observe_phase(self, sandbox: LinuxSandbox) -> str:
         if self.running:
             return "running"
-        recorded = (self.sandbox.read_text("/var/lib/aetherv/phase") or "").strip()
+        recorded = (sandbox.read_text("/var/lib/aetherv/phase") or "").strip()
         return {"done": "applied", "failed": "failed"}.get(recorded, "stopped")
 
     @property
@@ -223,17 +229,21 @@ class LinuxAgentGuest:
             if self._host_written != dict(host_pool):
                 self._host_written = dict(host_pool)
                 sandbox.write_pool(sandbox.host_pool_file, self._host_written)
+            # What the agent did first (its phase, its reboot call), then the pool: every pool write the agent
+            # made before it finished or called reboot is in what is read next.
+            process = self.process
+            if process is not None and process.poll() is not None and process.stdin is not None:
+                with contextlib.suppress(OSError):
+                    process.stdin.close()  # it exited (and is reaped): the watchdog's pipe is no longer needed
+            phase = self._observe_phase(sandbox)
+            reboots = sandbox.call_count("reboot")
             items = sandbox.read_pool(sandbox.guest_pool_file)
             if items != dict(guest_pool):
                 guest_pool.clear()
                 guest_pool.update(items)
             self.state = items.get(GUEST_STATE)
             self.error_summary = items.get(GUEST_ERROR) or None
-            process = self.process
-            if process is not None and process.poll() is not None and process.stdin is not None:
-                with contextlib.suppress(OSError):
-                    process.stdin.close()  # it exited (and is reaped): the watchdog's pipe is no longer needed
-            reboots = sandbox.call_count("reboot")
+            self._phase = phase
             if reboots > self._reboots_seen:
                 self._reboots_seen = reboots
                 self.reboot_requested = True
