@@ -2,7 +2,12 @@
 
 Prints each host's endpoint and credentials, or with ``--json`` exactly one JSON document (a list of hosts with
 ``name``, ``endpoint``, ``address``, ``port``, ``username``, ``password``, ``ca_cert`` and ``control``), then serves
-until Ctrl-C or SIGTERM and stops cleanly.
+until Ctrl-C or SIGTERM and stops cleanly (every guest agent process with it).
+
+Guests boot for ``--guest-boot-seconds`` (default 3) after their VM reaches Running before their KVP daemon and
+agent run; Linux guests run the project's real agent (``agents/linux/aetherv-guest-agent``) polling every
+``--guest-poll-seconds`` unless ``--simulated-linux-guests``; ``--guest-agent upstream`` makes every guest behave
+like the Aether-V 2.4 agents instead.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import sys
 import threading
 from types import FrameType
 
+from tools.hvsim.guest import GuestBehaviour
 from tools.hvsim.lab import Lab
 from tools.hvsim.models import TransitionTimes
 
@@ -29,6 +35,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--boot-seconds", type=float, default=2.0, help="seconds a VM spends Starting/Stopping (default 2)"
     )
+    parser.add_argument(
+        "--guest-boot-seconds", type=float, default=3.0, help="seconds a guest boots before its agent runs (default 3)"
+    )
+    parser.add_argument(
+        "--guest-poll-seconds", type=float, default=1.0, help="how often guest agents poll the host (default 1)"
+    )
+    parser.add_argument(
+        "--guest-agent",
+        choices=("aetherv", "upstream"),
+        default="aetherv",
+        help="the guests' agent generation: this project's (default) or upstream Aether-V 2.4",
+    )
+    parser.add_argument(
+        "--simulated-linux-guests",
+        action="store_true",
+        help="play Linux agents in Python instead of running agents/linux/aetherv-guest-agent",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     return parser
 
@@ -39,6 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.hosts < 1 or args.vms_per_host < 0:
         print("--hosts must be at least 1 and --vms-per-host not negative", file=sys.stderr)
         return 2
+    if args.guest_boot_seconds < 0 or args.guest_poll_seconds <= 0:
+        print("--guest-boot-seconds must not be negative and --guest-poll-seconds must be positive", file=sys.stderr)
+        return 2
+    guests = GuestBehaviour(
+        agent=args.guest_agent,
+        real_linux_agent=not args.simulated_linux_guests,
+        boot_delay=args.guest_boot_seconds,
+        poll_interval=args.guest_poll_seconds,
+    )
     seconds = args.boot_seconds
     times = TransitionTimes(start=seconds, stop=seconds, save=seconds / 2, reboot=seconds)
     stop = threading.Event()
@@ -56,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         times=times,
         password=args.password,
         control_port=args.control_port,
+        guest_behaviour=guests,
     ) as lab:
         if args.json:
             print(json.dumps(lab.to_json(), indent=2), flush=True)

@@ -13,7 +13,13 @@ from the lab's CA for its name and ``127.0.0.1``. Nothing resolves ``hv01`` to l
 
 The lab serves the control-plane routes of :mod:`tools.hvsim.routes` (re-seeding, hosts down and up, VMs and
 guest behaviour out of band) on the protocol's :class:`~tools.hvsim.protocol.control.ControlPlane`;
-``POST /hvsim/reset`` (built in) also re-seeds the lab with its original seed and restores the latency.
+``POST /hvsim/reset`` (built in) also re-seeds the lab with its original seed and restores the latency and the
+lab's default guest behaviour.
+
+Guests: a Linux VM booted with the provisioning ISO runs the project's real agent as a process in a sandbox (it
+runs in real time); ``guest_behaviour`` sets the lab-wide default :class:`~tools.hvsim.guest.GuestBehaviour`
+(e.g. ``GuestBehaviour(real_linux_agent=False)`` for a lab on a :class:`~tools.hvsim.models.ManualClock`, or a
+``boot_delay``). :meth:`Lab.close` stops every agent process.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from typing import Any
 
 from functions.settings import HostEndpoint, Secret, WinRMSettings
 from tools.hvsim import operations, routes
+from tools.hvsim.guest import GuestBehaviour
 from tools.hvsim.models import Backend, FakeHost, GuestFactory, TransitionTimes, default_guest_factory
 from tools.hvsim.protocol.control import ControlPlane
 from tools.hvsim.protocol.server import WinRMHostServer
@@ -94,6 +101,7 @@ class Lab:
         ticker_interval: float | None = 0.2,
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
+        guest_behaviour: GuestBehaviour | None = None,
     ) -> None:
         self.host_count = hosts
         self.vms_per_host = vms_per_host
@@ -102,7 +110,12 @@ class Lab:
         self.username = username
         self.password = password or secrets.token_urlsafe(18)
         self.ticker_interval = ticker_interval
-        backend_args: dict[str, Any] = {"times": times, "guest_factory": guest_factory}
+        self.guest_behaviour = guest_behaviour
+        backend_args: dict[str, Any] = {
+            "times": times,
+            "guest_factory": guest_factory,
+            "guest_behaviour": guest_behaviour,
+        }
         if clock is not None:
             backend_args["clock"] = clock
         if sleep is not None:
@@ -160,8 +173,8 @@ class Lab:
         return self
 
     def close(self) -> None:
-        """Stop everything (idempotent)."""
-        self.backend.stop_ticker()
+        """Stop everything (idempotent): the guest ticker, every guest agent process, the servers."""
+        self.backend.close()
         for host in self.hosts:
             host.server.stop()
         self.control.stop()
@@ -187,6 +200,7 @@ class Lab:
             host.server.backend = self.backend.host(host.name)
 
     def _after_reset(self) -> None:
+        self.backend.guest_behaviour = self.guest_behaviour  # the lab's own default again
         self.reseed()
         for host in self.hosts:
             host.server.faults.update({"latency_ms": self.latency_ms})

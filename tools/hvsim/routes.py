@@ -15,7 +15,9 @@ POST     /hvsim/hosts/{host}/vms                       create a VM out of band `
                                                        cpu_count?, state?, switch?, vlan_id?, notes?}``
 PATCH    /hvsim/hosts/{host}/vms/{vm_id}               change it ``{name?, state?, notes?, memory_gb?, cpu_count?}``
 DELETE   /hvsim/hosts/{host}/vms/{vm_id}               remove it out of band (its disks too)
-GET      /hvsim/hosts/{host}/vms/{vm_id}/kvp           ``{state, host, guest, intrinsic, agent_state}``
+GET      /hvsim/hosts/{host}/vms/{vm_id}/kvp           ``{state, online, host, guest, intrinsic, agent_state}``
+GET      /hvsim/hosts/{host}/vms/{vm_id}/guest         the guest's own state: agent, what it applied, sandbox files
+PUT      /hvsim/lab/guest-behaviour                    the lab's default guest behaviour
 PUT      /hvsim/hosts/{host}/guest-behaviour           default guest agent behaviour of the host's new guests
 PUT      /hvsim/hosts/{host}/vms/{vm_id}/guest-behaviour   behaviour of that VM's guest agent
 =======  ============================================  ==============================================================
@@ -124,7 +126,7 @@ def _behaviour(body: dict[str, Any]) -> GuestBehaviour | None:
         return None
     try:
         return GuestBehaviour(**body)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ControlError(400, f"invalid guest behaviour: {exc}") from None
 
 
@@ -210,25 +212,71 @@ def delete_vm(lab: LabView, request: ControlRequest) -> Any:
     with model.lock:
         for drive in vm.disks:
             model.fs.remove(drive.path)
-        del model.vms[vm.id]
+        model.remove_vm(vm)
         if model.cluster is not None:
             model.cluster.remove_role(vm)
     return {"deleted": vm.id}
 
 
 def read_kvp(lab: LabView, request: ControlRequest) -> Any:
-    """The VM's KVP pools and its agent's state, without ticking the agent."""
+    """The VM's KVP pools as the host sees them and its agent's state, without ticking the agent."""
     model, vm = _vm(lab, request)
     with model.lock:
-        guest_pool = dict(vm.guest.guest_pool) if vm.guest is not None else {}
         agent = vm.guest.agent if vm.guest is not None else None
         return {
             "state": vm.state,
+            "online": vm.integration_services,
             "host": dict(vm.host_items),
-            "guest": guest_pool,
+            "guest": vm.guest_items,
             "intrinsic": vm.intrinsic_items,
             "agent_state": None if agent is None else str(getattr(agent, "state", None)),
         }
+
+
+def read_guest(lab: LabView, request: ControlRequest) -> Any:
+    """The guest's own state: its OS, its agent and what the agent applied (a real agent's sandbox too)."""
+    model, vm = _vm(lab, request)
+    with model.lock:
+        guest = vm.guest
+        if guest is None:
+            raise ControlError(404, f"VM {vm.id} has no guest operating system")
+        return {
+            "vm": vm.id,
+            "state": vm.state,
+            "os_family": guest.os_family,
+            "os_name": guest.os_name,
+            "hostname": guest.hostname,
+            "online": vm.integration_services,
+            "addresses": [address for nic in vm.nics for address in nic.addresses],
+            "agent": _describe_agent(guest.agent),
+        }
+
+
+def _describe_agent(agent: object) -> dict[str, Any] | None:
+    if agent is None:
+        return None
+    describe = getattr(agent, "describe", None)
+    if callable(describe):
+        document: dict[str, Any] = describe()
+        return document
+    applied = getattr(agent, "applied", None)
+    to_json = getattr(applied, "to_json", None)
+    return {
+        "agent": f"{getattr(agent, 'flavour', 'unknown')}-{getattr(agent, 'os_family', 'guest')}",
+        "runtime": "simulated",
+        "phase": getattr(agent, "phase", None),
+        "state": getattr(agent, "state", None),
+        "error_summary": getattr(agent, "error_summary", None),
+        "reboots": getattr(agent, "reboots", None),
+        "applied": to_json() if callable(to_json) else None,
+        "events": [[at, event] for at, event in getattr(agent, "events", [])],
+    }
+
+
+def lab_behaviour(lab: LabView, request: ControlRequest) -> Any:
+    """The lab's default guest behaviour (hosts' and VMs' own behaviours win)."""
+    lab.backend.guest_behaviour = _behaviour(_body(request))
+    return {"lab": True, "behaviour": _body(request)}
 
 
 def host_behaviour(lab: LabView, request: ControlRequest) -> Any:
@@ -255,6 +303,8 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", "/hvsim/hosts/{host}/vms/{vm_id}", change_vm),
     Route("DELETE", "/hvsim/hosts/{host}/vms/{vm_id}", delete_vm),
     Route("GET", "/hvsim/hosts/{host}/vms/{vm_id}/kvp", read_kvp),
+    Route("GET", "/hvsim/hosts/{host}/vms/{vm_id}/guest", read_guest),
+    Route("PUT", "/hvsim/lab/guest-behaviour", lab_behaviour),
     Route("PUT", "/hvsim/hosts/{host}/guest-behaviour", host_behaviour),
     Route("PUT", "/hvsim/hosts/{host}/vms/{vm_id}/guest-behaviour", vm_behaviour),
 )

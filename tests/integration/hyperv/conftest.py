@@ -1,7 +1,9 @@
 """Fixtures: one simulated lab for the session, reset before every test, and Hyper-V clients for its hosts.
 
 The lab runs on a manual clock with immediate VM transitions and no background guest ticker, so every test is
-deterministic; a test that needs time to pass advances ``lab_clock`` or sets ``lab.backend.times``.
+deterministic; a test that needs time to pass advances ``lab_clock`` or sets ``lab.backend.times``. Its Linux
+guests are simulated (the real agent process runs in real time); ``test_hyperv_linux_agent.py`` runs the real
+agent in a lab of its own.
 Clients go through the real stack: ``open_client`` → WinRM transport (pywinrm, HTTPS, NTLM) → PowerShell runner
 → the hvsim WS-Management server → the operation handlers.
 """
@@ -17,6 +19,7 @@ import pytest
 from functions.hyperv.client import HyperVClient
 from functions.hyperv.factory import open_client
 from functions.settings import HostEndpoint, WinRMSettings
+from tools.hvsim.guest import GuestBehaviour
 from tools.hvsim.lab import Lab, LabHost
 from tools.hvsim.models import ManualClock, TransitionTimes
 
@@ -33,7 +36,9 @@ def lab_clock() -> ManualClock:
 
 @pytest.fixture(scope="session")
 def hvlab(lab_clock: ManualClock) -> Iterator[Lab]:
-    with Lab.start(hosts=3, vms_per_host=5, ticker_interval=None, clock=lab_clock, sleep=lab_clock.sleep) as lab:
+    simulated = GuestBehaviour(real_linux_agent=False)  # the real Linux agent runs in real time, not on lab_clock
+    options: dict[str, Any] = {"ticker_interval": None, "clock": lab_clock, "sleep": lab_clock.sleep}
+    with Lab.start(hosts=3, vms_per_host=5, guest_behaviour=simulated, **options) as lab:
         yield lab
 
 

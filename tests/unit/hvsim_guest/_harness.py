@@ -1,13 +1,14 @@
 """A minimal host following §15 of the protocol against one SimulatedGuest, on a fake clock.
 
 It uses the real host side (functions.guest) for everything it publishes, and drives the guest the way the
-simulator host model does: a tick before every host write and before every read of the guest pool.
+simulator host model does: a tick before every host write and before every read of the guest pool. Guests play
+the upstream agents (``agent="upstream"``) unless a test asks for this project's (``agent="aetherv"``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -117,9 +118,11 @@ def new_host(
     iso_version: str = VERSION,
     key: rsa.RSAPrivateKey | None = None,
     fresh_key: bool = False,
+    agent: str = "upstream",
 ) -> Host:
     clock = FakeClock()
     if key is None and not fresh_key:
         key = pooled_key(0)
+    behaviour = replace(behaviour or GuestBehaviour(), agent=agent)
     guest = SimulatedGuest(os_family, iso_version, behaviour=behaviour, clock=clock, key=key)
     return Host(guest, clock)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator, MutableMapping
+from dataclasses import replace
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -48,8 +49,11 @@ class RecordingPool(MutableMapping[str, str]):
         return len(self.data)
 
 
-def drive(os_family: str, values: dict[str, str], behaviour: GuestBehaviour | None = None) -> RecordingPool:
+def drive(
+    os_family: str, values: dict[str, str], behaviour: GuestBehaviour | None = None, agent: str = "upstream"
+) -> RecordingPool:
     clock = FakeClock()
+    behaviour = replace(behaviour or GuestBehaviour(), agent=agent)
     guest = SimulatedGuest(os_family, VERSION, behaviour=behaviour, clock=clock, key=pooled_key(0))  # type: ignore[arg-type]
     host: dict[str, str] = {}
     pool = RecordingPool()

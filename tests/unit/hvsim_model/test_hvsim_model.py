@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from importlib import resources
 from typing import Any
 
@@ -19,7 +19,9 @@ from tools.hvsim.seed import PROTOCOL_VERSION, seed_lab
 
 
 def make_backend(clock: ManualClock, **times: float) -> Backend:
-    return Backend(clock=clock, sleep=clock.sleep, times=TransitionTimes(**times))
+    """A backend on a manual clock: its Linux guests are simulated (the real agent process runs in real time)."""
+    simulated = GuestBehaviour(real_linux_agent=False)
+    return Backend(clock=clock, sleep=clock.sleep, times=TransitionTimes(**times), guest_behaviour=simulated)
 
 
 def new_vm(host: FakeHost, name: str = "app01", image: str = "Ubuntu 24.04 LTS", os_family: str = "linux") -> str:
@@ -46,9 +48,10 @@ def clock() -> ManualClock:
 
 
 @pytest.fixture
-def host(clock: ManualClock) -> FakeHost:
+def host(clock: ManualClock) -> Iterator[FakeHost]:
     backend = make_backend(clock, start=10, stop=5, save=2, reboot=3)
-    return seed_lab(backend, hosts=3, vms_per_host=4, seed=7)[2]
+    yield seed_lab(backend, hosts=3, vms_per_host=4, seed=7)[2]
+    backend.close()
 
 
 # -- state machine --------------------------------------------------------------------------------------------
@@ -251,12 +254,16 @@ def test_guest_behaviour_per_vm(host: FakeHost, clock: ManualClock) -> None:
     assert names.GUEST_STATE_KEY not in guest
 
 
-def test_windows_guest_ejects_its_cd(host: FakeHost, clock: ManualClock) -> None:
+@pytest.mark.parametrize(("agent", "ejected"), [("upstream", True), ("aetherv", False)])
+def test_only_the_upstream_windows_guest_ejects_its_cd(
+    host: FakeHost, clock: ManualClock, agent: str, ejected: bool
+) -> None:
     vm_id = new_vm(host, "win01", "Windows Server 2022 Datacenter", "windows")
+    host.vm(vm_id).guest_behaviour = GuestBehaviour(agent=agent)
     run_operation(host, "start_vm", {"vm_id": vm_id})
     clock.advance(10)
     run_operation(host, "read_guest_kvp", {"vm_id": vm_id})
-    assert [dvd.path for dvd in host.vm(vm_id).dvds] == [None]
+    assert [dvd.path is None for dvd in host.vm(vm_id).dvds] == [ejected]
 
 
 def test_guest_pool_is_hidden_while_off_but_kept(host: FakeHost, clock: ManualClock) -> None:
@@ -267,6 +274,84 @@ def test_guest_pool_is_hidden_while_off_but_kept(host: FakeHost, clock: ManualCl
     vm.start()
     clock.advance(10)
     assert vm.guest_items == {"k": "v"}
+
+
+def test_a_booting_guest_answers_nothing_until_its_kvp_daemon_runs(host: FakeHost, clock: ManualClock) -> None:
+    vm = host.vm(new_vm(host, "db04", "Debian 12"))
+    assert vm.guest is not None
+    vm.guest.guest_pool["left.by.an.earlier.run"] = "x"  # on the disk: .kvp_pool_1
+    vm.guest_behaviour = GuestBehaviour(real_linux_agent=False, boot_delay=45)
+    run_operation(host, "start_vm", {"vm_id": vm.id})
+    clock.advance(10)  # Starting → Running
+    kvp = run_operation(host, "read_guest_kvp", {"vm_id": vm.id})
+    assert (kvp["state"], kvp["guest"], kvp["intrinsic"]) == ("Running", {}, {})
+    assert run_operation(host, "get_vm", {"vm_id": vm.id})["ip_addresses"] == []
+    clock.advance(44)
+    assert run_operation(host, "read_guest_kvp", {"vm_id": vm.id})["guest"] == {}
+    clock.advance(1)
+    kvp = run_operation(host, "read_guest_kvp", {"vm_id": vm.id})
+    assert kvp["guest"] == {"left.by.an.earlier.run": "x"}
+    assert kvp["intrinsic"]["OSName"] == vm.guest.os_name
+    vm.reset()  # a reboot: down again until the boot delay has passed once more
+    clock.advance(6)
+    assert run_operation(host, "read_guest_kvp", {"vm_id": vm.id})["guest"] == {}
+
+
+class LifecycleAgent(StandInGuest):
+    """Records what the guest OS tells its agent about power."""
+
+    boot_delay = 5.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[str] = []
+        self.applied = type("Applied", (), {"ipv4": type("IPv4", (), {"address": "10.20.0.9"}), "hostname": None})
+
+    def configure_os(self, os_name: str) -> None:
+        self.calls.append(f"configure_os {os_name}")
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def freeze(self) -> None:
+        self.calls.append("freeze")
+
+    def thaw(self) -> None:
+        self.calls.append("thaw")
+
+    def close(self) -> None:
+        self.calls.append("close")
+
+
+def test_the_agent_hears_of_power_changes_and_removal(clock: ManualClock) -> None:
+    agent = LifecycleAgent()
+    backend = Backend(clock=clock, sleep=clock.sleep, guest_factory=lambda *args: agent)
+    host = seed_lab(backend, hosts=1, vms_per_host=0)[0]
+    vm = host.vm(new_vm(host, "life01", "Rocky Linux 9"))
+    vm.start()
+    assert vm.guest is not None and vm.guest.online_at == clock() + 5  # the agent's own boot delay
+    clock.advance(5)
+    vm.tick_guest()
+    assert vm.nics[0].addresses[0] == "10.20.0.9"  # a static address is reported as soon as it is applied
+    vm.pause()
+    vm.resume()
+    vm.turn_off()
+    vm.start()  # not finished: a later boot gets a fresh agent, the old one is closed
+    run_operation(host, "remove_vm", {"vm_id": vm.id})
+    assert agent.calls == [
+        "configure_os Rocky Linux 9.4 (Blue Onyx)",
+        "freeze",
+        "thaw",
+        "stop",
+        "close",
+        "configure_os Rocky Linux 9.4 (Blue Onyx)",
+        "stop",
+        "close",
+    ]
+    other = host.vm(new_vm(host, "life02", "Rocky Linux 9"))
+    other.start()
+    backend.close()
+    assert agent.calls[-1] == "close"
 
 
 # -- seed -----------------------------------------------------------------------------------------------------

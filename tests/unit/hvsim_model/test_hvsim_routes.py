@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,11 +30,13 @@ class StubLab:
 
 
 @pytest.fixture
-def lab() -> StubLab:
+def lab() -> Iterator[StubLab]:
     clock = ManualClock()
-    backend = Backend(clock=clock, sleep=clock.sleep)
+    # A manual clock: Linux guests are played by the simulated guest, not the real agent process.
+    backend = Backend(clock=clock, sleep=clock.sleep, guest_behaviour=GuestBehaviour(real_linux_agent=False))
     seed_lab(backend, hosts=2, vms_per_host=2)
-    return StubLab(backend)
+    yield StubLab(backend)
+    backend.close()
 
 
 def request(method: str, path: str, params: dict[str, str], body: Any = None) -> ControlRequest:
@@ -105,7 +107,44 @@ def test_read_kvp_shows_both_pools_without_ticking(lab: StubLab) -> None:
     kvp = routes.read_kvp(lab, request("GET", "", {"host": "hv01", "vm_id": vm.id}))
     assert kvp["host"] == {"hlvmm.meta.version": "2.5.0"}
     assert kvp["agent_state"] is None
-    assert set(kvp) == {"state", "host", "guest", "intrinsic", "agent_state"}
+    assert set(kvp) == {"state", "online", "host", "guest", "intrinsic", "agent_state"}
+
+
+def test_read_kvp_shows_the_guest_pool_only_once_the_guest_has_booted(lab: StubLab) -> None:
+    vm = next(vm for vm in lab.backend.host("hv01").vms.values() if vm.guest is not None)
+    assert vm.guest is not None
+    vm.turn_off()
+    vm.guest.guest_pool["left.by.an.earlier.boot"] = "x"
+    lab.backend.guest_behaviour = GuestBehaviour(real_linux_agent=False, boot_delay=30)
+    vm.start()
+    kvp = routes.read_kvp(lab, request("GET", "", {"host": "hv01", "vm_id": vm.id}))
+    assert (kvp["state"], kvp["online"], kvp["guest"]) == ("Running", False, {})
+    assert isinstance(lab.backend.clock, ManualClock)
+    lab.backend.clock.advance(30)
+    kvp = routes.read_kvp(lab, request("GET", "", {"host": "hv01", "vm_id": vm.id}))
+    assert (kvp["online"], kvp["guest"]) == (True, {"left.by.an.earlier.boot": "x"})
+
+
+def test_read_guest_describes_the_simulated_agent(lab: StubLab) -> None:
+    vm = next(vm for vm in lab.backend.host("hv01").vms.values() if vm.guest is not None)
+    described = routes.read_guest(lab, request("GET", "", {"host": "hv01", "vm_id": vm.id}))
+    assert described["agent"] is None  # seeded VMs run no provisioning agent
+    assert described["os_family"] == vm.guest.os_family  # type: ignore[union-attr]
+    with pytest.raises(ControlError) as missing:
+        routes.read_guest(lab, request("GET", "", {"host": "hv01", "vm_id": "nope"}))
+    assert missing.value.status == 404
+
+
+def test_lab_behaviour_is_the_default_of_every_host(lab: StubLab) -> None:
+    routes.lab_behaviour(lab, request("PUT", "", {}, {"boot_delay": 3, "failing_commands": ["chpasswd"]}))
+    assert lab.backend.guest_behaviour == GuestBehaviour(boot_delay=3, failing_commands=("chpasswd",))
+    vm = next(iter(lab.backend.host("hv02").vms.values()))
+    assert vm.guest_behaviour_in_effect() == lab.backend.guest_behaviour
+    routes.host_behaviour(lab, request("PUT", "", {"host": "hv02"}, {"agent": "upstream"}))
+    assert vm.guest_behaviour_in_effect() == GuestBehaviour(agent="upstream")
+    with pytest.raises(ControlError) as bad:
+        routes.lab_behaviour(lab, request("PUT", "", {}, {"agent": "hlvmm", "failing_commands": ["rm"]}))
+    assert bad.value.status == 400
 
 
 def test_seed_reseeds_through_the_lab(lab: StubLab) -> None:

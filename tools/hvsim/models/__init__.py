@@ -28,7 +28,9 @@ Divergences from real Hyper-V (also listed in ``tools/hvsim/README.md``):
 - Cluster Shared Volumes are the same :class:`FakeVolume` objects on every node of a :class:`FakeCluster`, and the
   nodes share one lock; a clustered VM stays on the node that registered it (no failover or live migration).
 - The guest OS is a :class:`FakeGuestOS`: intrinsic KVP items, addresses per adapter and an optional provisioning
-  agent (the simulated guest of :mod:`tools.hvsim.guest`) that runs while the VM runs with a provisioning ISO.
+  agent (the real Linux agent as a process, or the simulated guest of :mod:`tools.hvsim.guest`) that runs while
+  the VM runs with a provisioning ISO. Its boot is one delay: until it has passed, no KVP, intrinsic items or
+  addresses; then all of them, and the agent starts.
 - A blank disk (or an image without a known OS) boots nothing: no integration services, no KVP, no addresses.
 - VM names compare case-insensitively (PowerShell's ``-eq``); Hyper-V itself would allow ``a`` and ``A``.
 """

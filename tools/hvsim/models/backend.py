@@ -4,6 +4,7 @@ Organised like a moto backend: :class:`Backend` is the registry of :class:`~tool
 and :class:`~tools.hvsim.models.cluster.FakeCluster` objects with :meth:`Backend.reset`; it is also the
 :class:`~tools.hvsim.models.vms.Runtime` every host and VM reads its clocks, transition times and guest-agent
 factory from. Its background ticker advances every running guest agent, as time passing inside real guests would.
+:meth:`Backend.reset` and :meth:`Backend.close` release every VM's guest (no agent process outlives them).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
+from tools.hvsim.guest import GuestBehaviour
 from tools.hvsim.models.cluster import FakeCluster
 from tools.hvsim.models.core import Clock
 from tools.hvsim.models.guest_os import GuestFactory, default_guest_factory
@@ -25,9 +27,10 @@ __all__ = ["Backend"]
 class Backend:
     """The registry of simulated hosts and clusters (one per lab), with reset, a clock and a guest ticker.
 
-    ``times`` are the VM transition times; ``guest_factory`` builds each VM's provisioning agent (default: the
-    simulated guest of :mod:`tools.hvsim.guest`); ``clock``/``sleep`` drive every wait (tests pass a manual clock
-    whose ``sleep`` advances it).
+    ``times`` are the VM transition times; ``guest_factory`` builds each VM's provisioning agent (default:
+    :func:`~tools.hvsim.models.guest_os.default_guest_factory`); ``guest_behaviour`` is the lab-wide default
+    behaviour of guests (a host's or VM's own wins; None: the factory's default); ``clock``/``sleep`` drive every
+    wait (tests pass a manual clock whose ``sleep`` advances it).
     """
 
     def __init__(
@@ -38,8 +41,10 @@ class Backend:
         guest_factory: GuestFactory = default_guest_factory,
         wall_clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        guest_behaviour: GuestBehaviour | None = None,
     ) -> None:
         self.clock = clock
+        self.guest_behaviour = guest_behaviour
         self.sleep = sleep
         self.times = times or TransitionTimes()
         self.guest_factory = guest_factory
@@ -54,9 +59,20 @@ class Backend:
         return self._wall_clock()
 
     def reset(self) -> None:
-        """Forget every host and cluster."""
+        """Forget every host and cluster (releasing every VM's guest first)."""
+        self.release_guests()
         self.hosts.clear()
         self.clusters.clear()
+
+    def release_guests(self) -> None:
+        """Stop every guest agent process and delete its sandbox."""
+        for vm in list(self.all_vms()):
+            vm.dispose()
+
+    def close(self) -> None:
+        """Stop the ticker and release every guest (the lab stops)."""
+        self.stop_ticker()
+        self.release_guests()
 
     def add_host(self, host: FakeHost) -> FakeHost:
         """Register ``host`` (by lower-case name)."""

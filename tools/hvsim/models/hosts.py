@@ -141,6 +141,11 @@ class FakeHost:
         self.vms[vm.id] = vm
         return vm
 
+    def remove_vm(self, vm: FakeVm) -> None:
+        """Unregister ``vm`` and release its guest (the agent process and sandbox of a real Linux agent)."""
+        self.vms.pop(vm.id, None)
+        vm.dispose()
+
     def add_nic(self, vm: FakeVm, switch: str | None, *, name: str = "Network Adapter") -> FakeNic:
         """Add a synthetic adapter to ``vm``."""
         mac = self.new_mac()

@@ -2,7 +2,8 @@
 
 States are evaluated lazily whenever they are read: a VM started at ``t`` is ``Starting`` until ``t + times.start``
 and ``Running`` afterwards, by the backend's clock. Entering ``Running`` boots the guest OS (addresses from the
-switch's DHCP, the provisioning agent when a provisioning ISO is in a DVD drive).
+switch's DHCP, the provisioning agent when a provisioning ISO is in a DVD drive); its integration services answer
+after the guest's boot delay. Leaving ``Running`` powers the guest off (its agent process dies), pausing freezes it.
 
 A VM sees the world above it only through the small protocols below — :class:`VmHost` (its host),
 :class:`Runtime` (the backend's clocks, transition times and guest factory) and :class:`ClusterRoles` (the
@@ -72,6 +73,11 @@ class Runtime(Protocol):
     @property
     def guest_factory(self) -> GuestFactory:
         """Builds a guest's provisioning agent."""
+        ...
+
+    @property
+    def guest_behaviour(self) -> GuestBehaviour | None:
+        """The lab-wide default behaviour of guest agents (a host's or a VM's own behaviour wins)."""
         ...
 
     def now(self) -> datetime:
@@ -207,8 +213,10 @@ class FakeVm:
             self._running_since = at
             self.boot_count += 1
             self._boot()
-        elif state in ("Off", "Stopping", "Saved", "Starting"):
+        elif state in ("Off", "Stopping", "Saving", "Saved", "Starting"):
             self._running_since = None
+            if self.guest is not None and state != "Starting":  # Starting follows Off, Saved or Stopping
+                self.guest.power_off()
 
     def _schedule(self, steps: Iterable[tuple[str, float]], final: str) -> None:
         """Enter each transitional state for its duration, then ``final``."""
@@ -242,6 +250,11 @@ class FakeVm:
         self._state = state
         running = state in ("Running", "Paused")
         self._running_since = self.clock() - uptime_seconds if running else None
+        if self.guest is not None:
+            if running:
+                self.guest.online_at = self._running_since  # it has been up all along
+            else:
+                self.guest.power_off()
         if running and self.guest is not None:
             for nic in self.nics:
                 if nic.switch is not None and not nic.addresses:
@@ -259,6 +272,8 @@ class FakeVm:
             raise InvalidVmState(f"cannot resume VM {self.id}: it is {self.state}")
         self._timeline = []
         self._state = "Running"
+        if self.guest is not None:
+            self.guest.thaw()
 
     def pause(self) -> None:
         """Running → Paused."""
@@ -266,6 +281,8 @@ class FakeVm:
             raise InvalidVmState(f"cannot pause VM {self.id}: it is {self.state}")
         self._timeline = []
         self._state = "Paused"
+        if self.guest is not None:
+            self.guest.freeze()
 
     def save(self) -> None:
         """Running → Saving → Saved."""
@@ -288,14 +305,26 @@ class FakeVm:
 
     @property
     def integration_services(self) -> bool:
-        """Whether the guest's integration services answer (an OS is installed and it runs)."""
-        return self.guest is not None and self.state == "Running"
+        """Whether the guest's integration services answer (an OS is installed, it runs and has booted)."""
+        return self.guest is not None and self.state == "Running" and self.guest.online(self.clock())
+
+    def dispose(self) -> None:
+        """The VM is being removed: release its guest's agent (process and sandbox)."""
+        if self.guest is not None:
+            self.guest.dispose()
 
     # -- guest -----------------------------------------------------------------------------------------------
 
     def _lease(self, switch_name: str) -> str:
         switch = self.host.switch(switch_name)
         return switch.lease() if switch is not None else LINK_LOCAL_FALLBACK
+
+    def guest_behaviour_in_effect(self) -> GuestBehaviour | None:
+        """The VM's own guest behaviour, else its host's, else the lab's (None: the factory's default)."""
+        for behaviour in (self.guest_behaviour, self.host.guest_behaviour, self.host.backend.guest_behaviour):
+            if behaviour is not None:
+                return behaviour
+        return None
 
     def _boot(self) -> None:
         guest = self.guest
@@ -308,14 +337,16 @@ class FakeVm:
                 link_local = f"fe80::215:5dff:fe{self.boot_count:02x}:{len(self.nics):04x}"
                 nic.addresses = [self._lease(nic.switch), link_local]
         iso = self.provisioning_iso()
+        behaviour = self.guest_behaviour_in_effect()
         guest.boot(
             self.nics,
+            now=self.clock(),  # when the agent (built now) starts counting its boot delay
+            boot_delay=behaviour.boot_delay if behaviour is not None else 0.0,
             iso_version=None if iso is None else iso.iso_version or "",
-            start_agent=lambda iso_version: self._start_agent(guest, iso_version),
+            start_agent=lambda iso_version: self._start_agent(guest, iso_version, behaviour),
         )
 
-    def _start_agent(self, guest: FakeGuestOS, iso_version: str) -> GuestAgent | None:
-        behaviour = self.guest_behaviour if self.guest_behaviour is not None else self.host.guest_behaviour
+    def _start_agent(self, guest: FakeGuestOS, iso_version: str, behaviour: GuestBehaviour | None) -> GuestAgent | None:
         return self.host.backend.guest_factory(guest.os_family, iso_version, behaviour, self.clock)
 
     def provisioning_iso(self) -> FakeFile | None:
@@ -331,9 +362,9 @@ class FakeVm:
         """Let the guest agent run once (the host reads or writes KVP items, or the background ticker fires)."""
         running = self.state == "Running"  # first: entering Running is what boots the agent
         guest = self.guest
-        if not running or guest is None:
+        if not running or guest is None or not guest.online(self.clock()):
             return
-        if guest.tick(self.host_items, self.dvds):
+        if guest.tick(self.host_items, self.dvds, self.nics):
             self.reset()
 
     @property

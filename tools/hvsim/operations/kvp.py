@@ -1,6 +1,7 @@
 """KVP pools: reading the guest pool (``read_guest_kvp``) and writing the host pool (``write_host_kvp``).
 
-Each call ticks the guest agent first: the host reading or writing KVP items is what drives a simulated guest.
+Each call ticks the guest agent first: the host reading or writing KVP items is what drives a simulated guest; a
+write ticks it again afterwards, which hands the new items to the guest's KVP daemon (a real agent's pool file).
 There are no WMI jobs, and the 128-items-per-call batching of the script is not observable.
 """
 
@@ -66,4 +67,5 @@ def write_host_kvp(host: FakeHost, params: dict[str, Any]) -> Any:
         del vm.host_items[name]
     for item in items:
         vm.host_items[text(item["name"])] = text(item["data"])
+    vm.tick_guest()  # the guest's KVP daemon delivers the change (a real agent reads it from its pool file)
     return {"removed": removed, "written": [text(item["name"]) for item in items]}

@@ -219,7 +219,7 @@ def remove_vm_and_disks(host: FakeHost, vm: FakeVm, deleted: list[str]) -> str:
         if drive.shared or drive.path.lower() in others or "\\diskimages\\" in drive.path.lower():
             continue
         to_delete.append(drive.path)
-    del host.vms[vm.id]
+    host.remove_vm(vm)  # also releases the guest's agent (a real Linux agent's process and sandbox)
     host.fs.remove(join_path(folder, "Virtual Machines", vm.id.upper() + ".vmcx"))
     for path in to_delete:
         if host.fs.is_file(path):
