@@ -78,10 +78,26 @@ var planTiers = {
 var isElasticPremium = startsWith(planSku, 'EP')
 var loginEndpoint = environment().authentication.loginEndpoint
 
+// The Python worker's thread pool, per instance (DEPLOYMENT.md, "Threads and concurrency"). Synchronous functions
+// (activities, orchestrator and entity episodes, HTTP handlers) all run in ONE pool of PYTHON_THREADPOOL_THREAD_COUNT
+// threads; the host does not know its size, so work it dispatches beyond it waits inside the worker, invisibly,
+// with its functionTimeout already running. Unset, Python 3.9+ gets ThreadPoolExecutor's default
+// min(32, os.cpu_count() + 4): 5 threads on EP1, 6 on EP2, 8 on EP3 (Azure/azure-functions-python-worker,
+// workers/azure_functions_worker/dispatcher.py, Dispatcher._get_sync_tp_max_workers: no default for Python >= 3.9
+// since PR #1575; runtimes/v2/azure_functions_runtime/utils/threadpool.py, _get_max_workers, likewise). One worker
+// process (FUNCTIONS_WORKER_PROCESS_COUNT unset = 1) holds one GIL, so a bigger SKU adds no Python throughput: the
+// same budget serves EP1, EP2 and EP3.
+var activitySlots = 10 // = host.json extensions.durableTask.maxConcurrentActivityFunctions (WinRM and Table I/O)
+var orchestratorSlots = 6 // = host.json extensions.durableTask.maxConcurrentOrchestratorFunctions (also entities)
+var httpHandlerSlots = 8 // headroom for synchronous HTTP handlers: API reads, dashboard, health, host probe
+var pythonThreadCount = activitySlots + orchestratorSlots + httpHandlerSlots
+
 // Settings of the platform and of the app (functions/settings.py). Secrets are Key Vault references only.
 var baseSettings = {
   FUNCTIONS_EXTENSION_VERSION: '~4'
   FUNCTIONS_WORKER_RUNTIME: 'python'
+  // 10 activities + 6 orchestrator/entity episodes + 8 HTTP handlers = 24 threads per instance (see above).
+  PYTHON_THREADPOOL_THREAD_COUNT: string(pythonThreadCount)
   SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
   ENABLE_ORYX_BUILD: 'true'
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString

@@ -138,6 +138,14 @@ def _evaluate_operator(op: dict[str, Any], scope: dict[str, Any]) -> Any:
         return evaluate(operands[chosen], scope)
     if kind == "not":
         return not evaluate(operands["bool_value"], scope)
+    if kind == "add":
+        return evaluate(operands["operand_1"], scope) + evaluate(operands["operand_2"], scope)
+    if kind in ("equals", "not_equals"):
+        same = evaluate(operands["operand_1"], scope) == evaluate(operands["operand_2"], scope)
+        return same if kind == "equals" else not same
+    if kind in ("and", "or"):
+        left, right = evaluate(operands["operand_1"], scope), evaluate(operands["operand_2"], scope)
+        return (left and right) if kind == "and" else (left or right)
     if kind == "function_accessor":  # resource.listKeys(): the scope provides it as a "listKeys()" member
         return evaluate(operands["operand_1"], scope)[f"{operands['func_name']}()"]
     raise NotImplementedError(f"operator {kind}")
@@ -158,4 +166,7 @@ def _evaluate_function(function: dict[str, Any], scope: dict[str, Any]) -> Any:
         return not args["item_to_test"]
     if kind == "starts_with":
         return str(args["string_to_search"]).lower().startswith(str(args["string_to_find"]).lower())
+    if kind == "string":
+        value = args["value_to_convert"]
+        return ("true" if value else "false") if isinstance(value, bool) else str(value)
     raise NotImplementedError(f"function {kind}")
