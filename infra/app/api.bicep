@@ -53,11 +53,6 @@ param apiClientId string
 param apiAppIdUri string
 param enableEasyAuth bool = false
 
-@description('Paths App Service Authentication lets through without a token (the anonymous health routes).')
-param easyAuthExcludedPaths array = [
-  '/api/healthz'
-  '/api/readyz'
-]
 param buildCommit string = ''
 
 var planTiers = {
@@ -91,6 +86,28 @@ var activitySlots = 10 // = host.json extensions.durableTask.maxConcurrentActivi
 var orchestratorSlots = 6 // = host.json extensions.durableTask.maxConcurrentOrchestratorFunctions (also entities)
 var httpHandlerSlots = 8 // headroom for synchronous HTTP handlers: API reads, dashboard, health, host probe
 var pythonThreadCount = activitySlots + orchestratorSlots + httpHandlerSlots
+
+// Every path the app serves without a token, which App Service Authentication must let through when it is on
+// (globalValidation.excludedPaths): the dashboard's page for each client-side route, its assets and sign-in files
+// (it signs users in itself with MSAL.js), the health routes and the API's OpenAPI document and docs page. An entry
+// matches its path exactly; a trailing /* matches everything below it (MicrosoftDocs/azure-docs#86514). /api/v1/...
+// is not listed: the module validates those tokens in front of the app, which validates them again.
+// tests/infra/test_easy_auth.py derives the anonymous paths from the app's route declarations.
+var easyAuthExcludedPaths = [
+  '/'
+  '/vms'
+  '/vms/*'
+  '/jobs'
+  '/jobs/*'
+  '/ui/*'
+  '/ui-config.json'
+  '/auth/redirect'
+  '/api/healthz'
+  '/api/readyz'
+  '/api/openapi.json'
+  '/api/docs'
+  '/api/docs/*'
+]
 
 // Settings of the platform and of the app (functions/settings.py). Secrets are Key Vault references only.
 var baseSettings = {
