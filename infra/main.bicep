@@ -66,12 +66,13 @@ param winrmUsername string = ''
 @description('AETHERV_WINRM_PASSWORD, stored in Key Vault. Written only when given: leave empty on later deployments to keep (or rotate in Key Vault) the stored value.')
 param winrmPassword string = ''
 
+// Only transports the deployed build can use: pywinrm brings NTLM and Basic. CredSSP needs requests-credssp and
+// Kerberos needs gssapi, neither of which requirements.txt installs, so the app would refuse them at start-up.
 @allowed([
   'ntlm'
-  'credssp'
   'basic'
 ])
-@description('AETHERV_WINRM_TRANSPORT. NTLM over HTTPS is the default; Kerberos needs a KDC the relay cannot reach.')
+@description('AETHERV_WINRM_TRANSPORT: ntlm (default, over HTTPS) or basic (local accounts only, HTTPS only).')
 param winrmTransport string = 'ntlm'
 
 @description('AETHERV_WINRM_CA_BUNDLE: path of the PEM CA bundle that signs the hosts\' WinRM certificates, e.g. /home/site/wwwroot/certs/winrm-ca.pem (shipped with the app package). Empty uses the system store.')

@@ -46,6 +46,11 @@ param taskHubName string
 @description('AETHERV_HOSTS: comma-separated host:port, built from the same array as the hybrid connections.')
 param aethervHosts string
 param winrmUsername string
+@description('AETHERV_WINRM_TRANSPORT; the transports the build supports (see main.bicep).')
+@allowed([
+  'ntlm'
+  'basic'
+])
 param winrmTransport string
 param winrmCaBundlePath string
 param entraTenantId string
