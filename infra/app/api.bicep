@@ -1,6 +1,6 @@
-// The function app: a Linux plan that offers Hybrid Connections (Elastic Premium or Dedicated), Python 3.11 on
-// Functions v4, the user-assigned identity from identity.bicep, and every app setting the app reads that the app's
-// own default does not already get right in Azure (see DEPLOYMENT.md, "App settings").
+// The function app: a Linux plan that offers Hybrid Connections and VNet integration (Elastic Premium or Dedicated),
+// Python 3.11 on Functions v4, the user-assigned identity from identity.bicep, and every app setting the app reads
+// that the app's own default does not already get right in Azure (see DEPLOYMENT.md, "App settings").
 param name string
 param planName string
 param location string
@@ -60,6 +60,9 @@ param enableEasyAuth bool = false
 
 param buildCommit string = ''
 
+@description('Regional VNet integration (connectivity = vnet): the delegated subnet the app joins. Empty: none (hybrid connections).')
+param vnetIntegrationSubnetId string = ''
+
 var planTiers = {
   EP1: 'ElasticPremium'
   EP2: 'ElasticPremium'
@@ -76,6 +79,7 @@ var planTiers = {
   P3v3: 'PremiumV3'
 }
 var isElasticPremium = startsWith(planSku, 'EP')
+var useVnet = !empty(vnetIntegrationSubnetId)
 var loginEndpoint = environment().authentication.loginEndpoint
 
 // The Python worker's thread pool, per instance (DEPLOYMENT.md, "Threads and concurrency"). Synchronous functions
@@ -197,6 +201,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     clientCertEnabled: false
     keyVaultReferenceIdentity: identityId
     publicNetworkAccess: 'Enabled'
+    // Regional VNet integration: outbound traffic leaves through the delegated subnet. With vnetRouteAllEnabled all of
+    // it does (not only RFC 1918 destinations), so the VNet's routes, NSG and DNS servers apply to every connection,
+    // including hosts whose addresses are not private ranges and the Key Vault reference lookups
+    // (https://learn.microsoft.com/azure/app-service/overview-vnet-integration#application-routing).
+    virtualNetworkSubnetId: useVnet ? vnetIntegrationSubnetId : null
+    vnetRouteAllEnabled: useVnet
     siteConfig: {
       linuxFxVersion: 'Python|3.11'
       alwaysOn: !isElasticPremium

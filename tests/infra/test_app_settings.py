@@ -16,7 +16,7 @@ from tests.infra.bicep import ROOT, body, render
 # Settings of functions/settings.py that the template leaves unset on purpose, with the reason.
 NOT_SET_IN_AZURE = {
     "AzureWebJobsStorage": "no connection string in Azure: the identity-based AzureWebJobsStorage__* settings are used",
-    "AETHERV_HOST_ADDRESSES": "hybrid connections match the host's DNS name; an address override would bypass them",
+    "AETHERV_HOST_ADDRESSES": "hosts are reached by name: hybrid connections match it, VNet integration resolves it",
     "AETHERV_WINRM_PORT": "every AETHERV_HOSTS entry carries its port",
     "AETHERV_WINRM_CERT_PEM": "only for the certificate transport, which the template does not offer",
     "AETHERV_WINRM_CERT_KEY_PEM": "only for the certificate transport, which the template does not offer",
