@@ -172,6 +172,8 @@ var appSubnetName = '${abbrs.networkVirtualNetworksSubnets}functions'
 var hubVnetParts = split(peerWithHub ? hubVirtualNetworkId : '${rg.id}/providers/Microsoft.Network/virtualNetworks/none', '/')
 // The VNet of an existing subnet: its id up to /subnets/.
 var existingVnetId = join(take(split(vnetIntegrationSubnetId, '/'), 9), '/')
+// The subnet the app joins: the new one, the given one, or none (hybrid connections).
+var integrationSubnetId = useVnet ? (createVnet ? network.outputs.subnetId : vnetIntegrationSubnetId) : ''
 // One DNS record per host name (duplicates, e.g. one host on two ports, collapse in union()).
 var hostDnsEntries = [for h in hyperVHosts: {
   name: toLower(h.name)
@@ -276,7 +278,7 @@ module api 'app/api.bicep' = {
     apiAppIdUri: appIdUri
     enableEasyAuth: enableEasyAuth
     buildCommit: buildCommit
-    vnetIntegrationSubnetId: useVnet ? (createVnet ? network.outputs.subnetId : vnetIntegrationSubnetId) : ''
+    vnetIntegrationSubnetId: integrationSubnetId
   }
   // The app starts with Key Vault references and identity-based storage: its roles must exist first.
   dependsOn: [
@@ -364,5 +366,5 @@ output AETHERV_APP_CLIENT_ID string = identity.outputs.clientId
 output AETHERV_CONNECTIVITY string = connectivity
 output AETHERV_RELAY_NAMESPACE string = useHybridConnections ? relay.outputs.namespaceName : ''
 output AETHERV_HYBRID_CONNECTIONS array = useHybridConnections ? relay.outputs.hybridConnections : []
-output AETHERV_VNET_INTEGRATION_SUBNET_ID string = useVnet ? (createVnet ? network.outputs.subnetId : vnetIntegrationSubnetId) : ''
+output AETHERV_VNET_INTEGRATION_SUBNET_ID string = integrationSubnetId
 output AETHERV_HOST_DNS_ZONES array = useVnet ? hostDns.outputs.zones : []

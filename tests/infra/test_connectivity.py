@@ -81,6 +81,7 @@ def _main_scope(main: dict[str, Any], overrides: dict[str, Any]) -> dict[str, An
         "existingVnetId",
         "hostDnsEntries",
         "hostDnsRecords",
+        "integrationSubnetId",
     ):
         scope[name] = evaluate(variables[name]["value"], scope)
     return scope
