@@ -6,7 +6,10 @@
 //   keyvault   WinRM password, seal key, content-share connection string (Elastic Premium only)
 //   rbac       exactly the data-plane roles the app needs (+ optional roles for the deploying user)
 //   api        plan + function app + app settings + optional App Service Authentication
-//   relay      Azure Relay with one hybrid connection per Hyper-V host, linked to the app
+//   connectivity, one of (parameter connectivity):
+//     hybridConnection  relay: Azure Relay with one hybrid connection per Hyper-V host, linked to the app
+//     vnet              regional VNet integration: network (a new VNet, peered with your hub: vnet-peering) or an
+//                       existing subnet, and host-dns (a private DNS zone per host that has an address)
 //
 // Deploy with `azd up` (parameters from main.parameters.json) or `az deployment sub create` (see DEPLOYMENT.md).
 targetScope = 'subscription'
@@ -48,7 +51,7 @@ param principalType string = 'User'
   'P2v3'
   'P3v3'
 ])
-@description('App Service plan SKU. Hybrid Connections need Elastic Premium (EP*) or Dedicated (B*, S*, P*v3); Consumption and Flex Consumption do not offer them.')
+@description('App Service plan SKU. Hybrid Connections and VNet integration need Elastic Premium (EP*) or Dedicated (B*, S*, P*v3); Consumption does not offer them.')
 param planSku string = 'EP1'
 
 @minValue(1)
@@ -56,8 +59,27 @@ param planSku string = 'EP1'
 @description('Elastic Premium only: the most instances the plan may scale out to.')
 param maximumElasticWorkerCount int = 3
 
-@description('Hyper-V hosts, one hybrid connection each: [{"name": "hv01.corp.example.com", "port": 5986}]. name is the DNS name the host\'s WinRM certificate carries; port defaults to 5986.')
+@description('Hyper-V hosts: [{"name": "hv01.corp.example.com", "port": 5986, "address": "10.20.0.11"}]. name is the DNS name the host\'s WinRM certificate carries; port defaults to 5986. hybridConnection: one hybrid connection per entry. vnet: an entry with address gets a private DNS zone for its name; leave address out when the VNet already resolves your on-premises names.')
 param hyperVHosts array = []
+
+@allowed([
+  'hybridConnection'
+  'vnet'
+])
+@description('How the app reaches the Hyper-V hosts. hybridConnection: Azure Relay hybrid connections and the Hybrid Connection Manager on-premises. vnet: regional VNet integration; the hosts are reached by private address over your site-to-site VPN or ExpressRoute. DEPLOYMENT.md, section 3.')
+param connectivity string = 'hybridConnection'
+
+@description('vnet: resource id of an existing subnet to integrate with, in the app\'s region, delegated to Microsoft.Web/serverFarms (/26 recommended), in a VNet that reaches the hosts. Empty: the template creates a VNet (vnetAddressPrefix) and peers it with hubVirtualNetworkId.')
+param vnetIntegrationSubnetId string = ''
+
+@description('vnet, no vnetIntegrationSubnetId: resource id of your existing hub VNet whose VPN or ExpressRoute gateway reaches the hosts. The new VNet is peered with it and uses its gateway; the deployment adds the hub\'s side of the peering (Network Contributor on the hub needed). Empty: no peering.')
+param hubVirtualNetworkId string = ''
+
+@description('vnet, no vnetIntegrationSubnetId: address space of the new VNet, all of it the integration subnet. Must not overlap the hub VNet or the on-premises networks.')
+param vnetAddressPrefix string = '10.250.0.0/26'
+
+@description('vnet, no vnetIntegrationSubnetId: DNS servers for the new VNet (e.g. on-premises DNS over the VPN). Empty: Azure DNS with the private DNS zones of the hosts that have an address.')
+param vnetDnsServers array = []
 
 @description('AETHERV_WINRM_USERNAME: the account used on the Hyper-V hosts, e.g. CORP\\svc-aetherv.')
 param winrmUsername string = ''
@@ -66,12 +88,13 @@ param winrmUsername string = ''
 @description('AETHERV_WINRM_PASSWORD, stored in Key Vault. Written only when given: leave empty on later deployments to keep (or rotate in Key Vault) the stored value.')
 param winrmPassword string = ''
 
+// Only transports the deployed build can use: pywinrm brings NTLM and Basic. CredSSP needs requests-credssp and
+// Kerberos needs gssapi, neither of which requirements.txt installs, so the app would refuse them at start-up.
 @allowed([
   'ntlm'
-  'credssp'
   'basic'
 ])
-@description('AETHERV_WINRM_TRANSPORT. NTLM over HTTPS is the default; Kerberos needs a KDC the relay cannot reach.')
+@description('AETHERV_WINRM_TRANSPORT: ntlm (default, over HTTPS) or basic (local accounts only, HTTPS only).')
 param winrmTransport string = 'ntlm'
 
 @description('AETHERV_WINRM_CA_BUNDLE: path of the PEM CA bundle that signs the hosts\' WinRM certificates, e.g. /home/site/wwwroot/certs/winrm-ca.pem (shipped with the app package). Empty uses the system store.')
@@ -135,6 +158,28 @@ var hybridConnections = [for h in hyperVHosts: {
 }]
 var hostEndpoints = [for c in hybridConnections: '${c.hostname}:${c.port}']
 var aethervHosts = join(hostEndpoints, ',')
+
+// Connectivity. Compound conditions are parenthesized: the parser checkov and tests/infra use has no operator
+// precedence.
+var useHybridConnections = connectivity == 'hybridConnection'
+var useVnet = connectivity == 'vnet'
+var createVnet = (useVnet && empty(vnetIntegrationSubnetId))
+var peerWithHub = (createVnet && !empty(hubVirtualNetworkId))
+var appVnetName = '${abbrs.networkVirtualNetworks}${resourceToken}'
+var appSubnetName = '${abbrs.networkVirtualNetworksSubnets}functions'
+// /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.Network/virtualNetworks/<name>; a placeholder in this
+// resource group while there is no hub, so that the (then skipped) hub peering still has a well-formed scope.
+var hubVnetParts = split(peerWithHub ? hubVirtualNetworkId : '${rg.id}/providers/Microsoft.Network/virtualNetworks/none', '/')
+// The VNet of an existing subnet: its id up to /subnets/.
+var existingVnetId = join(take(split(vnetIntegrationSubnetId, '/'), 9), '/')
+// The subnet the app joins: the new one, the given one, or none (hybrid connections).
+var integrationSubnetId = useVnet ? (createVnet ? network.outputs.subnetId : vnetIntegrationSubnetId) : ''
+// One DNS record per host name (duplicates, e.g. one host on two ports, collapse in union()).
+var hostDnsEntries = [for h in hyperVHosts: {
+  name: toLower(h.name)
+  address: contains(h, 'address') ? h.address : ''
+}]
+var hostDnsRecords = union(hostDnsEntries, [])
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: empty(resourceGroupName) ? '${abbrs.resourcesResourceGroups}${environmentName}' : resourceGroupName
@@ -233,6 +278,7 @@ module api 'app/api.bicep' = {
     apiAppIdUri: appIdUri
     enableEasyAuth: enableEasyAuth
     buildCommit: buildCommit
+    vnetIntegrationSubnetId: integrationSubnetId
   }
   // The app starts with Key Vault references and identity-based storage: its roles must exist first.
   dependsOn: [
@@ -240,7 +286,60 @@ module api 'app/api.bicep' = {
   ]
 }
 
-module relay 'app/relay.bicep' = {
+module network 'app/network.bicep' = if (createVnet) {
+  name: 'network'
+  scope: rg
+  params: {
+    name: appVnetName
+    subnetName: appSubnetName
+    nsgName: '${abbrs.networkNetworkSecurityGroups}${resourceToken}'
+    location: location
+    tags: tags
+    addressPrefix: vnetAddressPrefix
+    dnsServers: vnetDnsServers
+  }
+}
+
+// The hub's side first: Azure accepts useRemoteGateways only once the hub's peering allows gateway transit.
+module hubPeering 'app/vnet-peering.bicep' = if (peerWithHub) {
+  name: 'aetherv-hub-peering-${resourceToken}'
+  scope: resourceGroup(hubVnetParts[2], hubVnetParts[4])
+  params: {
+    localVnetName: last(hubVnetParts)
+    name: 'peer-${appVnetName}'
+    remoteVnetId: network.outputs.vnetId
+    allowGatewayTransit: true
+    useRemoteGateways: false
+  }
+}
+
+module appPeering 'app/vnet-peering.bicep' = if (peerWithHub) {
+  name: 'app-peering'
+  scope: rg
+  params: {
+    localVnetName: appVnetName
+    name: 'peer-${last(hubVnetParts)}'
+    remoteVnetId: hubVirtualNetworkId
+    allowGatewayTransit: false
+    useRemoteGateways: true
+  }
+  dependsOn: [
+    hubPeering
+    network
+  ]
+}
+
+module hostDns 'app/host-dns.bicep' = if (useVnet) {
+  name: 'host-dns'
+  scope: rg
+  params: {
+    tags: tags
+    records: hostDnsRecords
+    virtualNetworkId: createVnet ? network.outputs.vnetId : existingVnetId
+  }
+}
+
+module relay 'app/relay.bicep' = if (useHybridConnections) {
   name: 'relay'
   scope: rg
   params: {
@@ -264,5 +363,8 @@ output AETHERV_API_BASE_URL string = 'https://${api.outputs.defaultHostName}/api
 output AETHERV_API_APP_ID_URI string = appIdUri
 output AETHERV_APP_PRINCIPAL_ID string = identity.outputs.principalId
 output AETHERV_APP_CLIENT_ID string = identity.outputs.clientId
-output AETHERV_RELAY_NAMESPACE string = relay.outputs.namespaceName
-output AETHERV_HYBRID_CONNECTIONS array = relay.outputs.hybridConnections
+output AETHERV_CONNECTIVITY string = connectivity
+output AETHERV_RELAY_NAMESPACE string = useHybridConnections ? relay.outputs.namespaceName : ''
+output AETHERV_HYBRID_CONNECTIONS array = useHybridConnections ? relay.outputs.hybridConnections : []
+output AETHERV_VNET_INTEGRATION_SUBNET_ID string = integrationSubnetId
+output AETHERV_HOST_DNS_ZONES array = useVnet ? hostDns.outputs.zones : []

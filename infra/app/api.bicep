@@ -1,6 +1,6 @@
-// The function app: a Linux plan that offers Hybrid Connections (Elastic Premium or Dedicated), Python 3.11 on
-// Functions v4, the user-assigned identity from identity.bicep, and every app setting the app reads that the app's
-// own default does not already get right in Azure (see DEPLOYMENT.md, "App settings").
+// The function app: a Linux plan that offers Hybrid Connections and VNet integration (Elastic Premium or Dedicated),
+// Python 3.11 on Functions v4, the user-assigned identity from identity.bicep, and every app setting the app reads
+// that the app's own default does not already get right in Azure (see DEPLOYMENT.md, "App settings").
 param name string
 param planName string
 param location string
@@ -46,6 +46,11 @@ param taskHubName string
 @description('AETHERV_HOSTS: comma-separated host:port, built from the same array as the hybrid connections.')
 param aethervHosts string
 param winrmUsername string
+@description('AETHERV_WINRM_TRANSPORT; the transports the build supports (see main.bicep).')
+@allowed([
+  'ntlm'
+  'basic'
+])
 param winrmTransport string
 param winrmCaBundlePath string
 param entraTenantId string
@@ -53,12 +58,10 @@ param apiClientId string
 param apiAppIdUri string
 param enableEasyAuth bool = false
 
-@description('Paths App Service Authentication lets through without a token (the anonymous health routes).')
-param easyAuthExcludedPaths array = [
-  '/api/healthz'
-  '/api/readyz'
-]
 param buildCommit string = ''
+
+@description('Regional VNet integration (connectivity = vnet): the delegated subnet the app joins. Empty: none (hybrid connections).')
+param vnetIntegrationSubnetId string = ''
 
 var planTiers = {
   EP1: 'ElasticPremium'
@@ -76,12 +79,51 @@ var planTiers = {
   P3v3: 'PremiumV3'
 }
 var isElasticPremium = startsWith(planSku, 'EP')
+var useVnet = !empty(vnetIntegrationSubnetId)
 var loginEndpoint = environment().authentication.loginEndpoint
+
+// The Python worker's thread pool, per instance (DEPLOYMENT.md, "Threads and concurrency"). Synchronous functions
+// (activities, orchestrator and entity episodes, HTTP handlers) all run in ONE pool of PYTHON_THREADPOOL_THREAD_COUNT
+// threads; the host does not know its size, so work it dispatches beyond it waits inside the worker, invisibly,
+// with its functionTimeout already running. Unset, Python 3.9+ gets ThreadPoolExecutor's default
+// min(32, os.cpu_count() + 4): 5 threads on EP1, 6 on EP2, 8 on EP3 (Azure/azure-functions-python-worker,
+// workers/azure_functions_worker/dispatcher.py, Dispatcher._get_sync_tp_max_workers: no default for Python >= 3.9
+// since PR #1575; runtimes/v2/azure_functions_runtime/utils/threadpool.py, _get_max_workers, likewise). One worker
+// process (FUNCTIONS_WORKER_PROCESS_COUNT unset = 1) holds one GIL, so a bigger SKU adds no Python throughput: the
+// same budget serves EP1, EP2 and EP3.
+var activitySlots = 10 // = host.json extensions.durableTask.maxConcurrentActivityFunctions (WinRM and Table I/O)
+var orchestratorSlots = 6 // = host.json extensions.durableTask.maxConcurrentOrchestratorFunctions (also entities)
+var httpHandlerSlots = 8 // headroom for synchronous HTTP handlers: API reads, dashboard, health, host probe
+var pythonThreadCount = activitySlots + orchestratorSlots + httpHandlerSlots
+
+// Every path the app serves without a token, which App Service Authentication must let through when it is on
+// (globalValidation.excludedPaths): the dashboard's page for each client-side route, its assets and sign-in files
+// (it signs users in itself with MSAL.js), the health routes and the API's OpenAPI document and docs page. An entry
+// matches its path exactly; a trailing /* matches everything below it (MicrosoftDocs/azure-docs#86514). /api/v1/...
+// is not listed: the module validates those tokens in front of the app, which validates them again.
+// tests/infra/test_easy_auth.py derives the anonymous paths from the app's route declarations.
+var easyAuthExcludedPaths = [
+  '/'
+  '/vms'
+  '/vms/*'
+  '/jobs'
+  '/jobs/*'
+  '/ui/*'
+  '/ui-config.json'
+  '/auth/redirect'
+  '/api/healthz'
+  '/api/readyz'
+  '/api/openapi.json'
+  '/api/docs'
+  '/api/docs/*'
+]
 
 // Settings of the platform and of the app (functions/settings.py). Secrets are Key Vault references only.
 var baseSettings = {
   FUNCTIONS_EXTENSION_VERSION: '~4'
   FUNCTIONS_WORKER_RUNTIME: 'python'
+  // 10 activities + 6 orchestrator/entity episodes + 8 HTTP handlers = 24 threads per instance (see above).
+  PYTHON_THREADPOOL_THREAD_COUNT: string(pythonThreadCount)
   SCM_DO_BUILD_DURING_DEPLOYMENT: 'true'
   ENABLE_ORYX_BUILD: 'true'
   APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
@@ -159,6 +201,12 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     clientCertEnabled: false
     keyVaultReferenceIdentity: identityId
     publicNetworkAccess: 'Enabled'
+    // Regional VNet integration: outbound traffic leaves through the delegated subnet. With vnetRouteAllEnabled all of
+    // it does (not only RFC 1918 destinations), so the VNet's routes, NSG and DNS servers apply to every connection,
+    // including hosts whose addresses are not private ranges and the Key Vault reference lookups
+    // (https://learn.microsoft.com/azure/app-service/overview-vnet-integration#application-routing).
+    virtualNetworkSubnetId: useVnet ? vnetIntegrationSubnetId : null
+    vnetRouteAllEnabled: useVnet
     siteConfig: {
       linuxFxVersion: 'Python|3.11'
       alwaysOn: !isElasticPremium

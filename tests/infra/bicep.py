@@ -8,6 +8,7 @@ prints both bare, and :func:`evaluate` resolves a string through the scope when 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -138,6 +139,14 @@ def _evaluate_operator(op: dict[str, Any], scope: dict[str, Any]) -> Any:
         return evaluate(operands[chosen], scope)
     if kind == "not":
         return not evaluate(operands["bool_value"], scope)
+    if kind == "add":
+        return evaluate(operands["operand_1"], scope) + evaluate(operands["operand_2"], scope)
+    if kind in ("equals", "not_equals"):
+        same = evaluate(operands["operand_1"], scope) == evaluate(operands["operand_2"], scope)
+        return same if kind == "equals" else not same
+    if kind in ("and", "or"):
+        left, right = evaluate(operands["operand_1"], scope), evaluate(operands["operand_2"], scope)
+        return (left and right) if kind == "and" else (left or right)
     if kind == "function_accessor":  # resource.listKeys(): the scope provides it as a "listKeys()" member
         return evaluate(operands["operand_1"], scope)[f"{operands['func_name']}()"]
     raise NotImplementedError(f"operator {kind}")
@@ -145,6 +154,11 @@ def _evaluate_operator(op: dict[str, Any], scope: dict[str, Any]) -> Any:
 
 def _evaluate_function(function: dict[str, Any], scope: dict[str, Any]) -> Any:
     kind = function["type"]
+    if kind == "filter":  # filter(array, x => predicate): the predicate is evaluated per element
+        parameters = function["parameters"]
+        element = parameters["input_element"]
+        items = evaluate(parameters["input_array"], scope)
+        return [item for item in items if evaluate(parameters["expression"], {**scope, element: item})]
     args = {key: evaluate(value, scope) for key, value in function.get("parameters", {}).items()}
     if kind == "contains":
         return args["item_to_find"] in args["container"]
@@ -158,4 +172,22 @@ def _evaluate_function(function: dict[str, Any], scope: dict[str, Any]) -> Any:
         return not args["item_to_test"]
     if kind == "starts_with":
         return str(args["string_to_search"]).lower().startswith(str(args["string_to_find"]).lower())
+    if kind == "split":
+        return str(args["input_string"]).split(args["delimiter"])
+    if kind == "take":
+        return args["original_value"][: args["number_to_take"]]
+    if kind == "last":
+        return args["arg_1"][-1]
+    if kind == "union" and all(isinstance(value, list) for value in args.values()):
+        merged: list[Any] = []
+        for value in args.values():
+            for item in value:
+                if item not in merged:
+                    merged.append(item)
+        return merged
+    if kind == "unique_string":  # deterministic like ARM's, but a stand-in: not the value ARM computes
+        return "u" + hashlib.sha256("|".join(str(value) for value in args.values()).encode()).hexdigest()[:12]
+    if kind == "string":
+        value = args["value_to_convert"]
+        return ("true" if value else "false") if isinstance(value, bool) else str(value)
     raise NotImplementedError(f"function {kind}")

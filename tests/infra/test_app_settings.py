@@ -6,17 +6,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 
-from functions.settings import SETTINGS
+from functions.settings import SETTINGS, WinRMTransport
 from tests.infra.bicep import ROOT, body, render
 
 # Settings of functions/settings.py that the template leaves unset on purpose, with the reason.
 NOT_SET_IN_AZURE = {
     "AzureWebJobsStorage": "no connection string in Azure: the identity-based AzureWebJobsStorage__* settings are used",
-    "AETHERV_HOST_ADDRESSES": "hybrid connections match the host's DNS name; an address override would bypass them",
+    "AETHERV_HOST_ADDRESSES": "hosts are reached by name: hybrid connections match it, VNet integration resolves it",
     "AETHERV_WINRM_PORT": "every AETHERV_HOSTS entry carries its port",
     "AETHERV_WINRM_CERT_PEM": "only for the certificate transport, which the template does not offer",
     "AETHERV_WINRM_CERT_KEY_PEM": "only for the certificate transport, which the template does not offer",
@@ -35,6 +35,8 @@ PLATFORM = {
 NOT_A_SECRET = {"APPLICATIONINSIGHTS_CONNECTION_STRING", "APPLICATIONINSIGHTS_AUTHENTICATION_STRING"}
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|_KEY$|CONNECTIONSTRING|CONNECTION_STRING", re.IGNORECASE)
 KEY_VAULT_PREFIX = "@Microsoft.KeyVault(SecretUri="
+# Packages a WinRM transport needs besides pywinrm (the same modules functions/settings/load.py looks for).
+TRANSPORT_PACKAGES = {"credssp": "requests-credssp", "kerberos": "gssapi"}
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +213,30 @@ def test_easy_auth_setting_follows_the_easy_auth_switch(api: dict[str, Any], set
     assert auth["name"] == "authsettingsV2"
     assert auth["properties"]["platform"]["enabled"] == "enableEasyAuth"
     assert api["parameters"]["enableEasyAuth"]["default"] is False
+
+
+def _allowed(parameter: dict[str, Any]) -> list[str]:
+    return next(list(d["argument"]) for d in parameter["decorators"] if d["type"] == "allowed")
+
+
+def _requirement_names() -> set[str]:
+    names = set()
+    for raw in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        requirement = raw.split("#", 1)[0].strip()
+        if requirement:
+            name = re.split(r"[\[=<>~!;\s]", requirement, maxsplit=1)[0]
+            names.add(re.sub(r"[-_.]+", "-", name).lower())
+    return names
+
+
+def test_only_transports_the_build_supports_are_offered(bicep: dict[str, Any]) -> None:
+    offered = _allowed(bicep["main.bicep"]["parameters"]["winrmTransport"])
+    assert _allowed(bicep["app/api.bicep"]["parameters"]["winrmTransport"]) == offered
+    assert bicep["main.bicep"]["parameters"]["winrmTransport"]["default"] == "ntlm"
+    assert set(offered) <= set(get_args(WinRMTransport)), "a transport the app does not know"
+    installed = _requirement_names()
+    assert "pywinrm" in installed
+    for transport in offered:
+        package = TRANSPORT_PACKAGES.get(transport)
+        assert package is None or package in installed, f"{transport} needs {package}, which the build lacks"
+    assert "credssp" not in offered

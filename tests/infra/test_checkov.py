@@ -29,7 +29,7 @@ def test_every_bicep_file_was_parsed(checkov_report: dict[str, Any]) -> None:
         for kind in ("passed_checks", "skipped_checks")
         for check in _results(checkov_report)[kind]
     }
-    for module in ("app/api.bicep", "app/storage.bicep", "app/keyvault.bicep"):
+    for module in ("app/api.bicep", "app/storage.bicep", "app/keyvault.bicep", "app/network.bicep"):
         assert module in scanned, module
     assert (INFRA / "main.bicep").is_file()
 

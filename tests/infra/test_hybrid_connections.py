@@ -150,4 +150,5 @@ def test_outputs_list_what_to_register_in_the_hybrid_connection_manager(
         {"name": "hv02-corp-example-com-5986", "endpoint": "HV02.corp.example.com:5986", "namespace": "relay-x"},
         {"name": "hv03-lab-example-com-15986", "endpoint": "hv03.lab.example.com:15986", "namespace": "relay-x"},
     ]
-    assert render(main["outputs"]["AETHERV_HYBRID_CONNECTIONS"]["value"]) == "relay.outputs.hybridConnections"
+    output = main["outputs"]["AETHERV_HYBRID_CONNECTIONS"]["value"]
+    assert render(output) == "useHybridConnections ? relay.outputs.hybridConnections : []"

@@ -16,6 +16,8 @@ REQUIRED_OUTPUTS = {
     "AETHERV_API_BASE_URL",
     "AETHERV_APP_PRINCIPAL_ID",
     "AETHERV_HYBRID_CONNECTIONS",
+    "AETHERV_CONNECTIVITY",
+    "AETHERV_VNET_INTEGRATION_SUBNET_ID",
 }
 
 
@@ -41,7 +43,14 @@ def test_main_targets_the_subscription_and_creates_the_resource_group(bicep: dic
     assert render(main["variables"]["resourceToken"]["value"]) == (
         "to_lower(unique_string(subscription().id, environmentName, location))"
     )
-    assert all(render(body(module)["scope"]) == "rg" for module in main["modules"].values())
+    # Everything lands in the new resource group, except the hub's side of the VNet peering (vnet connectivity),
+    # which is declared on the customer's hub VNet, in its own resource group.
+    scopes = {name: body(module)["scope"] for name, module in main["modules"].items()}
+    hub = scopes.pop("hubPeering")["function"]
+    assert hub["type"] == "resource_group"
+    assert render(hub["parameters"]["subscription_id"]) == "hubVnetParts[2]"
+    assert render(hub["parameters"]["resource_group_name"]) == "hubVnetParts[4]"
+    assert {render(scope) for scope in scopes.values()} == {"rg"}, scopes
 
 
 def test_modules_exist(bicep: dict[str, Any]) -> None:
@@ -73,3 +82,14 @@ def test_outputs(bicep: dict[str, Any]) -> None:
     assert render(outputs["AETHERV_API_BASE_URL"]["value"]) == "https://${api.outputs.defaultHostName}/api/v1"
     for output in outputs.values():
         assert "secure" not in [d["type"] for d in output.get("decorators", [])]
+
+
+def test_parameters_file_inputs_are_not_fed_back_by_outputs(bicep: dict[str, Any]) -> None:
+    """azd stores every output in the environment: an input read from an environment value of the same name would
+    come back changed on the next provision (e.g. the created subnet becoming an "existing" one)."""
+    parameters = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    outputs = bicep["main.bicep"]["outputs"]
+    for name, entry in parameters.items():
+        for variable in re.findall(r"\$\{(\w+)", json.dumps(entry["value"])):
+            if variable in outputs:
+                assert render(outputs[variable]["value"]) == name, f"{name} reads output {variable}"

@@ -89,3 +89,19 @@ def test_roles_are_granted_to_the_app_identity(bicep: dict[str, Any]) -> None:
     assert render(api["params"]["identityId"]) == "identity.outputs.id"
     assert api["dependsOn"] == ["rbac"], "the app must start after its roles exist"
     assert render(main["outputs"]["AETHERV_APP_PRINCIPAL_ID"]["value"]) == "identity.outputs.principalId"
+
+
+def test_the_secrets_role_is_on_the_vault_the_references_point_at(bicep: dict[str, Any]) -> None:
+    """An unresolved Key Vault reference reaches the app as its literal @Microsoft.KeyVault(...) text: the identity
+    that resolves the references (keyVaultReferenceIdentity) must hold Key Vault Secrets User on that very vault."""
+    main = bicep["main.bicep"]
+    rbac = body(main["modules"]["rbac"])["params"]
+    api = body(main["modules"]["api"])["params"]
+    assert render(rbac["keyVaultName"]) == "keyVault.outputs.name"
+    for uri in ("winrmPasswordSecretUri", "sealKeySecretUri", "contentConnectionSecretUri"):
+        assert render(api[uri]) == f"keyVault.outputs.{uri}", uri
+    assert render(rbac["appPrincipalId"]) == "identity.outputs.principalId"
+    assert render(api["identityId"]) == "identity.outputs.id"
+    assert ("vault", "4633458b-17de-408a-b874-0445c86b69e6") in _assignments(bicep, "appPrincipalId")
+    site = body(bicep["app/api.bicep"]["resources"]["site"])
+    assert site["properties"]["keyVaultReferenceIdentity"] == "identityId"

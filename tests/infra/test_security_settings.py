@@ -104,7 +104,7 @@ def test_easy_auth(bicep: dict[str, Any]) -> None:
     validation = auth["globalValidation"]
     assert validation["requireAuthentication"] is True
     assert validation["unauthenticatedClientAction"] == "Return401"
-    assert "/api/healthz" in api["parameters"]["easyAuthExcludedPaths"]["default"]
+    assert "/api/healthz" in api["variables"]["easyAuthExcludedPaths"]["value"]
     assert render(validation["excludedPaths"]) == "easyAuthExcludedPaths"
     entra = auth["identityProviders"]["azureActiveDirectory"]
     assert entra["enabled"] is True
