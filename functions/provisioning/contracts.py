@@ -23,6 +23,15 @@ from functions.models.durable import (
     optional,
 )
 from functions.models.inventory import HostSyncSummary
+from functions.provisioning.guest_payloads import (
+    GuestCheck,
+    GuestFinished,
+    GuestStatusResult,
+    PublishPayload,
+    PublishResult,
+    StartPayload,
+    StartResult,
+)
 from functions.provisioning.payloads import (
     CleanupPayload,
     CleanupResult,
@@ -30,8 +39,6 @@ from functions.provisioning.payloads import (
     CreatePayload,
     DebtPayload,
     DebtRecorded,
-    GuestFinished,
-    GuestStatusResult,
     JobUpdate,
     JobUpdateResult,
     Placement,
@@ -41,11 +48,7 @@ from functions.provisioning.payloads import (
     PreflightResult,
     PrepareDiskPayload,
     PruneResult,
-    PublishPayload,
-    PublishResult,
     RemovedVm,
-    StartPayload,
-    StartResult,
     VmSummary,
     VmTarget,
 )
@@ -78,7 +81,7 @@ VM_START_AND_ANNOUNCE = Activity(
     json_codec(StartPayload.from_json),
     json_codec(StartResult.from_json),
 )
-VM_GUEST_STATUS = Activity("vm_guest_status", _TARGET, json_codec(GuestStatusResult.from_json))
+VM_GUEST_STATUS = Activity("vm_guest_status", json_codec(GuestCheck.from_json), json_codec(GuestStatusResult.from_json))
 VM_PUBLISH_GUEST_DATA = Activity(
     "vm_publish_guest_data",
     json_codec(PublishPayload.from_json),

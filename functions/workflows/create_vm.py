@@ -21,18 +21,23 @@ from typing import Any
 import azure.durable_functions as df
 
 from functions.errors import StepError
+from functions.guest.capabilities import completion_overdue
 from functions.models.jobs import JobTarget, StepStatus
 from functions.provisioning import contracts as c
+from functions.provisioning.guest_payloads import (
+    GuestCheck,
+    GuestStatusResult,
+    PublishPayload,
+    StartPayload,
+    StartResult,
+)
 from functions.provisioning.payloads import (
     CleanupPayload,
     CreatePayload,
     DebtPayload,
-    GuestStatusResult,
     PlacePayload,
     PreflightPayload,
     PrepareDiskPayload,
-    PublishPayload,
-    StartPayload,
     VmSpec,
     VmSummary,
 )
@@ -68,6 +73,9 @@ class _Create:
         self.flow = StepFlow(context, job_id=spec.job_id, timing=spec.timing, plan=plan, host=spec.request.host)
         self.host_touched = False  # a folder, disk or VM of this job may exist on the host
         self.clustered = False
+        self.started: StartResult | None = None
+        self.checks_agent = spec.version >= 3  # the key and the agent are judged before anything is published
+        self.key_seen = False  # the last poll showed this run's key with waitingforaeskey
 
     def run(self) -> Generator[Any, Any, CreateOutput]:
         flow, request, timing = self.flow, self.request, self.spec.timing
@@ -75,8 +83,9 @@ class _Create:
             placed = yield from flow.step("place", c.VM_PLACE, PlacePayload(self.spec.job_id, request))
             flow.host = placed.host
             flow.job_target = JobTarget(host=flow.host, name=request.name)
+        guest = self.checks_agent and self.spec.sealed_guest is not None
         preflight = yield from flow.step(
-            "preflight", c.VM_PREFLIGHT, PreflightPayload(**flow.target_fields(), request=request)
+            "preflight", c.VM_PREFLIGHT, PreflightPayload(**flow.target_fields(), request=request, guest=guest)
         )
 
         yield from flow.status("prepare_disk", StepStatus.RUNNING)
@@ -96,7 +105,7 @@ class _Create:
         flow.vm_id = created.vm_id
         flow.job_target = JobTarget(host=flow.host, name=request.name, vm_id=flow.vm_id)  # so ?vm_id= finds it
         start = StartPayload(**flow.target_fields(), announce="wait_for_key" in flow.plan)
-        yield from flow.step("start", c.VM_START_AND_ANNOUNCE, start)
+        self.started = yield from flow.step("start", c.VM_START_AND_ANNOUNCE, start)
 
         if "wait_for_key" in flow.plan:
             yield from flow.status("wait_for_key", StepStatus.RUNNING)
@@ -104,17 +113,20 @@ class _Create:
             yield from flow.status("wait_for_key", StepStatus.SUCCEEDED)
 
             yield from flow.status("publish", StepStatus.RUNNING)
-            publish = PublishPayload(
-                **flow.target_fields(), sealed_guest=self.spec.sealed_guest, os_family=self.spec.os_family
-            )
-            yield from flow.call(c.VM_PUBLISH_GUEST_DATA, publish)
+            published = yield from flow.call(c.VM_PUBLISH_GUEST_DATA, self._publish_payload())
+            if published.agent:
+                flow.guest_agent = published.agent
+            flow.warnings.extend(published.warnings)
             yield from flow.wait(timing.publish_delay)
             yield from flow.status("publish", StepStatus.SUCCEEDED)
+            published_at = flow.ctx.current_utc_datetime
 
             yield from flow.step("signal", c.VM_SIGNAL_PUBLISHED, flow.target())
 
             yield from flow.status("wait_for_apply", StepStatus.RUNNING)
-            yield from self._wait_guest({"provisioningapplied"}, timing.apply_timeout, "the guest to apply its data")
+            yield from self._wait_guest(
+                {"provisioningapplied"}, timing.apply_timeout, "the guest to apply its data", published_at=published_at
+            )
             yield from flow.status("wait_for_apply", StepStatus.SUCCEEDED)
 
         if "cluster" in flow.plan:
@@ -128,7 +140,7 @@ class _Create:
         else:
             vm = yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False)
         yield from flow.status("refresh", StepStatus.SUCCEEDED)
-        return CreateOutput(vm_id=flow.vm_id, host=flow.host, name=request.name, vm=vm)
+        return CreateOutput(vm_id=flow.vm_id, host=flow.host, name=request.name, vm=vm, guest_agent=flow.guest_agent)
 
     def _finish(self) -> Generator[Any, Any, VmSummary | None]:
         """Refresh the inventory and, for a static address, wait (bounded) until the host reports it.
@@ -159,17 +171,64 @@ class _Create:
                 return vm
             yield from flow.wait(timing.poll_interval, cancellable=False)
 
-    def _wait_guest(self, wanted: set[str], timeout: float, what: str) -> Gen:
-        """Monitor loop: poll the guest state until ``wanted``, a failure or the deadline (no connection held)."""
+    def _publish_payload(self) -> PublishPayload:
+        started = self.started
+        return PublishPayload(
+            **self.flow.target_fields(),
+            sealed_guest=self.spec.sealed_guest,
+            os_family=self.spec.os_family,
+            check_agent=self.checks_agent,
+            version=started.version if started and self.checks_agent else None,
+            pre_start_key=started.pre_start_key if started and self.checks_agent else None,
+        )
+
+    def _guest_check(self) -> GuestCheck:
+        """The guest poll's payload: from version 3 everything the poll needs to judge the key and the agent."""
+        flow, started = self.flow, self.started
+        if not self.checks_agent or started is None:
+            return GuestCheck(**flow.target_fields())  # earlier versions: the target only
+        return GuestCheck(
+            **flow.target_fields(),
+            os_family=self.spec.os_family,
+            version=started.version or "",
+            pre_start_key=started.pre_start_key,
+            state_seen_before=self.key_seen,
+            hostname=self.request.name,
+            ipv4=_static_address(self.request),
+        )
+
+    def _arrived(self, status: GuestStatusResult, wanted: set[str]) -> bool:
+        if status.state not in wanted:
+            return False
+        if not self.checks_agent or status.state != "waitingforaeskey":
+            return True
+        return status.key_usable and status.agent not in (None, "unknown")  # this run's key, a known agent
+
+    def _wait_guest(self, wanted: set[str], timeout: float, what: str, *, published_at: Any = None) -> Gen:
+        """Monitor loop: poll the guest state until ``wanted``, a failure or the deadline (no connection held).
+
+        From version 3 a key must be this run's and the agent known; while waiting for the guest to apply its data,
+        an agent that stays silent past the grace period (HLVMM semantics) completes the job when the guest's own
+        integration services confirm the requested host name and address.
+        """
         flow = self.flow
         deadline = flow.ctx.current_utc_datetime + timedelta(seconds=timeout)
         while True:
-            status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, flow.target())
+            status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, self._guest_check())
             if status.state != flow.guest_state:
                 flow.guest_state = status.state
                 flow.publish_status()
-            if status.state in wanted:
+            self.key_seen = status.state == "waitingforaeskey" and status.key_usable
+            if self._arrived(status, wanted):
                 return status
+            if published_at is not None and self.checks_agent and status.confirmed:
+                waited = (flow.ctx.current_utc_datetime - published_at).total_seconds()
+                if completion_overdue(status.state, waited):
+                    flow.warnings.append(
+                        "the guest's agent does not report completion; its integration services confirm the "
+                        "host name" + (" and address" if _static_address(self.request) else "")
+                    )
+                    return status
             summary = status.error_summary
             if status.state == "provisioningfailed":
                 raise StepError("GuestProvisioningFailed", f"the guest reported: {summary or 'no summary'}")

@@ -56,6 +56,7 @@ class StepFlow:
         self.host = host
         self.vm_id = vm_id
         self.guest_state: str | None = None
+        self.guest_agent: str | None = None  # the agent the guest data was published to (version 3 on)
         self.steps: list[StepRecord] = []
         self.job_target: JobTarget | None = None  # written with the next step start when it changes
         self.warnings: list[str] = []  # added to the job's warnings when it ends
@@ -79,7 +80,7 @@ class StepFlow:
             "vm_id": self.vm_id,
             "guest_state": self.guest_state,
             "steps": [s.to_json() for s in self.steps],
-        }
+        } | ({"guest_agent": self.guest_agent} if self.guest_agent else {})
 
     def publish_status(self, step: str | None = None) -> None:
         """Refresh the custom status."""
