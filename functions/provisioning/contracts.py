@@ -27,6 +27,7 @@ from functions.provisioning.guest_payloads import (
     GuestCheck,
     GuestFinished,
     GuestStatusResult,
+    GuestWaitInput,
     PublishPayload,
     PublishResult,
     StartPayload,
@@ -58,6 +59,7 @@ __all__ = [
     "ACTIVITIES",
     "CREATE_VM",
     "DELETE_VM",
+    "GUEST_WAIT",
     "INVENTORY_SYNC",
     "ORCHESTRATIONS",
     "POWER_VM",
@@ -126,8 +128,9 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
 # -- the orchestrations ------------------------------------------------------------------------------------------
 
 CREATE_VM = Orchestration("create_vm", json_codec(CreateInput.from_json))
+GUEST_WAIT = Orchestration("create_vm_guest_wait", json_codec(GuestWaitInput.from_json))
 DELETE_VM = Orchestration("delete_vm", json_codec(LifecycleInput.from_json))
 POWER_VM = Orchestration("power_vm", json_codec(LifecycleInput.from_json))
 INVENTORY_SYNC = Orchestration("inventory_sync", json_codec(SyncInput.from_json))
 
-ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (CREATE_VM, DELETE_VM, POWER_VM, INVENTORY_SYNC)
+ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (CREATE_VM, GUEST_WAIT, DELETE_VM, POWER_VM, INVENTORY_SYNC)

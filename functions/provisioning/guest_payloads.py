@@ -13,11 +13,14 @@ from typing import Any
 from functions.models.json import JsonObject
 from functions.provisioning.payloads import VmTarget
 from functions.provisioning.payloads import target_fields as _target
+from functions.provisioning.workflow_data import Timing
 
 __all__ = [
     "GuestCheck",
     "GuestFinished",
     "GuestStatusResult",
+    "GuestWaitInput",
+    "GuestWaitOutput",
     "PublishPayload",
     "PublishResult",
     "StartPayload",
@@ -223,3 +226,74 @@ class GuestFinished:
     def from_json(cls, data: Mapping[str, Any]) -> GuestFinished:
         """Parse a result."""
         return cls(removed_drives=int(data["removed_drives"]))
+
+
+@dataclass(frozen=True)
+class GuestWaitInput:
+    """The guest-wait sub-orchestration's input (create workflow version 3 on), carried across ``continue_as_new``.
+
+    ``step`` names the wait (``wait_for_key``, ``wait_for_apply``); ``check`` is the poll's payload (its
+    ``state_seen_before`` kept up to date); ``wanted`` the states that end the wait; ``deadline`` an ISO time;
+    ``interval`` the current poll interval (it backs off while nothing changes); ``published_at`` (the apply wait)
+    when the data was published, for agents that never report; ``guest_state`` the last state seen;
+    ``generation`` how often the wait continued as new.
+    """
+
+    step: str
+    check: GuestCheck
+    wanted: tuple[str, ...]
+    what: str
+    deadline: str
+    timing: Timing
+    interval: float
+    published_at: str | None = None
+    guest_state: str | None = None
+    generation: int = 0
+
+    def to_json(self) -> JsonObject:
+        """The input document."""
+        return {
+            "step": self.step,
+            "check": self.check.to_json(),
+            "wanted": list(self.wanted),
+            "what": self.what,
+            "deadline": self.deadline,
+            "timing": self.timing.to_json(),
+            "interval": self.interval,
+            "published_at": self.published_at,
+            "guest_state": self.guest_state,
+            "generation": self.generation,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GuestWaitInput:
+        """Parse the input document."""
+        return cls(
+            step=str(data["step"]),
+            check=GuestCheck.from_json(data["check"]),
+            wanted=tuple(str(state) for state in data["wanted"]),
+            what=str(data["what"]),
+            deadline=str(data["deadline"]),
+            timing=Timing.from_json(data.get("timing")),
+            interval=float(data["interval"]),
+            published_at=data.get("published_at"),
+            guest_state=data.get("guest_state"),
+            generation=int(data.get("generation", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class GuestWaitOutput:
+    """How a guest wait ended: the last poll, and a warning when the integration services stood in for the agent."""
+
+    status: GuestStatusResult
+    warning: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """``{"status", "warning"}``."""
+        return {"status": self.status.to_json(), "warning": self.warning}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> GuestWaitOutput:
+        """Parse the output."""
+        return cls(status=GuestStatusResult.from_json(data["status"]), warning=data.get("warning"))

@@ -3,8 +3,11 @@
 Steps (each an activity; the plan skips what the request does not need)::
 
     place → preflight → [clone slot] prepare disk → create VM → start + announce
-      → wait for the guest key (durable monitor loop) → publish the encrypted data, settle delay (durable timer)
-      → signal published → wait for the guest to apply (monitor loop) → cluster → eject ISO → refresh inventory
+      → wait for the guest key → publish the encrypted data, settle delay (durable timer)
+      → signal published → wait for the guest to apply → cluster → eject ISO → refresh inventory
+
+The guest waits are durable monitor loops; from version 3 each runs in a child orchestration that continues as new
+(``guest_wait.py``), so the create's own history stays small.
 
 Pure: no I/O, clock, settings or random ids. A failure or cancellation after something may exist on the host is
 compensated in reverse order (unless the request set ``keep_on_failure``); the job record names the failed step,
@@ -21,12 +24,12 @@ from typing import Any
 import azure.durable_functions as df
 
 from functions.errors import StepError
-from functions.guest.capabilities import completion_overdue
 from functions.models.jobs import JobTarget, StepStatus
 from functions.provisioning import contracts as c
 from functions.provisioning.guest_payloads import (
     GuestCheck,
     GuestStatusResult,
+    GuestWaitInput,
     PublishPayload,
     StartPayload,
     StartResult,
@@ -43,6 +46,7 @@ from functions.provisioning.payloads import (
 )
 from functions.provisioning.workflow_data import CleanupReport, CleanupStatus, CreateInput, CreateOutput
 from functions.workflows.flow import CanceledError, Gen, StepFlow, run_job
+from functions.workflows.guest_wait import wait_for_guest
 from functions.workflows.throttle import CLONE_SLOTS_ENTITY
 
 __all__ = ["bp", "create_plan"]
@@ -75,7 +79,6 @@ class _Create:
         self.clustered = False
         self.started: StartResult | None = None
         self.checks_agent = spec.version >= 3  # the key and the agent are judged before anything is published
-        self.key_seen = False  # the last poll showed this run's key with waitingforaeskey
 
     def run(self) -> Generator[Any, Any, CreateOutput]:
         flow, request, timing = self.flow, self.request, self.spec.timing
@@ -109,7 +112,9 @@ class _Create:
 
         if "wait_for_key" in flow.plan:
             yield from flow.status("wait_for_key", StepStatus.RUNNING)
-            yield from self._wait_guest({"waitingforaeskey"}, timing.key_timeout, "the guest's provisioning key")
+            yield from self._wait_guest(
+                "wait_for_key", "waitingforaeskey", timing.key_timeout, "the guest's provisioning key"
+            )
             yield from flow.status("wait_for_key", StepStatus.SUCCEEDED)
 
             yield from flow.status("publish", StepStatus.RUNNING)
@@ -125,7 +130,11 @@ class _Create:
 
             yield from flow.status("wait_for_apply", StepStatus.RUNNING)
             yield from self._wait_guest(
-                {"provisioningapplied"}, timing.apply_timeout, "the guest to apply its data", published_at=published_at
+                "wait_for_apply",
+                "provisioningapplied",
+                timing.apply_timeout,
+                "the guest to apply its data",
+                published_at=published_at,
             )
             yield from flow.status("wait_for_apply", StepStatus.SUCCEEDED)
 
@@ -182,53 +191,48 @@ class _Create:
             pre_start_key=started.pre_start_key if started and self.checks_agent else None,
         )
 
-    def _guest_check(self) -> GuestCheck:
-        """The guest poll's payload: from version 3 everything the poll needs to judge the key and the agent."""
+    def _wait_guest(self, step: str, wanted: str, timeout: float, what: str, *, published_at: Any = None) -> Gen:
+        """Wait until the guest reports ``wanted``.
+
+        From version 3 in a child orchestration that judges the key and the agent
+        (:mod:`functions.workflows.guest_wait`); earlier versions poll here, as their history recorded.
+        """
         flow, started = self.flow, self.started
         if not self.checks_agent or started is None:
-            return GuestCheck(**flow.target_fields())  # earlier versions: the target only
-        return GuestCheck(
+            return (yield from self._poll_guest_here({wanted}, timeout, what))
+        check = GuestCheck(
             **flow.target_fields(),
             os_family=self.spec.os_family,
             version=started.version or "",
             pre_start_key=started.pre_start_key,
-            state_seen_before=self.key_seen,
             hostname=self.request.name,
             ipv4=_static_address(self.request),
         )
+        begun = flow.ctx.current_utc_datetime
+        spec = GuestWaitInput(
+            step=step,
+            check=check,
+            wanted=(wanted,),
+            what=what,
+            deadline=(begun + timedelta(seconds=timeout)).isoformat(),
+            timing=self.spec.timing,
+            interval=self.spec.timing.poll_interval,
+            published_at=published_at.isoformat() if published_at is not None else None,
+            guest_state=flow.guest_state,
+        )
+        return (yield from wait_for_guest(flow, spec))
 
-    def _arrived(self, status: GuestStatusResult, wanted: set[str]) -> bool:
-        if status.state not in wanted:
-            return False
-        if not self.checks_agent or status.state != "waitingforaeskey":
-            return True
-        return status.key_usable and status.agent not in (None, "unknown")  # this run's key, a known agent
-
-    def _wait_guest(self, wanted: set[str], timeout: float, what: str, *, published_at: Any = None) -> Gen:
-        """Monitor loop: poll the guest state until ``wanted``, a failure or the deadline (no connection held).
-
-        From version 3 a key must be this run's and the agent known; while waiting for the guest to apply its data,
-        an agent that stays silent past the grace period (HLVMM semantics) completes the job when the guest's own
-        integration services confirm the requested host name and address.
-        """
+    def _poll_guest_here(self, wanted: set[str], timeout: float, what: str) -> Gen:
+        """Versions 1 and 2: a monitor loop in this orchestration (no connection held between polls)."""
         flow = self.flow
         deadline = flow.ctx.current_utc_datetime + timedelta(seconds=timeout)
         while True:
-            status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, self._guest_check())
+            status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, GuestCheck(**flow.target_fields()))
             if status.state != flow.guest_state:
                 flow.guest_state = status.state
                 flow.publish_status()
-            self.key_seen = status.state == "waitingforaeskey" and status.key_usable
-            if self._arrived(status, wanted):
+            if status.state in wanted:
                 return status
-            if published_at is not None and self.checks_agent and status.confirmed:
-                waited = (flow.ctx.current_utc_datetime - published_at).total_seconds()
-                if completion_overdue(status.state, waited):
-                    flow.warnings.append(
-                        "the guest's agent does not report completion; its integration services confirm the "
-                        "host name" + (" and address" if _static_address(self.request) else "")
-                    )
-                    return status
             summary = status.error_summary
             if status.state == "provisioningfailed":
                 raise StepError("GuestProvisioningFailed", f"the guest reported: {summary or 'no summary'}")

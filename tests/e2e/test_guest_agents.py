@@ -99,3 +99,20 @@ def test_the_projects_windows_agent_confirms_its_join(stack: Stack) -> None:
     assert job["status"] == "Succeeded", job
     assert str(job["result"]["guest_agent"]).startswith("aetherv-windows/")
     assert not any("domain join" in warning for warning in job["warnings"])
+
+
+def test_a_cancel_during_the_guest_wait_stops_the_wait_and_removes_the_vm(stack: Stack) -> None:
+    with guest_behaviour(stack, "hv02", boot_delay=30):
+        job_id = create(stack, linux("cancel-e2e01", host="hv02")).job["id"]
+        child = f"{job_id}:wait_for_key"
+        stack.wait(child, 60, until=lambda s: s.get("runtimeStatus") == "Running")
+        status, _, view = stack.request("GET", f"/api/v1/jobs/{job_id}")
+        assert status == 202 and view["progress"]["step"] == "wait_for_key"
+        status, _, _ = stack.request("POST", f"/api/v1/jobs/{job_id}/cancel")
+        assert status == 202
+        job = finished(stack, job_id)["job"]
+        ended = stack.wait(child, 30)
+    assert job["status"] == "Canceled"
+    assert ended["runtimeStatus"] in ("Failed", "Completed", "Terminated")
+    assert job["cleanup"]["status"] == "Succeeded"
+    assert "cancel-e2e01" not in {vm.name for vm in stack.lab.host("hv02").model.vms.values()}
