@@ -6,7 +6,7 @@ app's :class:`~functions.settings.WinRMSettings` and a :class:`~functions.settin
 
 - **Security defaults.** https on 5986 with certificate validation (the CA bundle setting becomes pywinrm's
   ``ca_trust_path``); ``verify_tls=False`` is honoured but logged once per process as a warning. http on 5985 is
-  only allowed with NTLM/Kerberos/CredSSP, and then always with WinRM message encryption. Basic and certificate
+  only allowed with NTLM, and then always with WinRM message encryption. Basic and certificate
   authentication need https.
 - **Timeouts.** pywinrm has one HTTP timeout; the transport hands requests a ``(connect, read)`` pair instead, so a
   refused or black-holed host fails within the connect timeout while a long Receive may wait for the read timeout.
@@ -82,7 +82,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-AuthTransport = Literal["ntlm", "kerberos", "credssp", "basic", "certificate"]
+AuthTransport = Literal["ntlm", "basic", "certificate"]
 
 # WSManFault code for "the shell was not found" (e.g. deleted by the host's idle timeout): reopen and retry once.
 _SHELL_NOT_FOUND = 2150858843
@@ -143,7 +143,7 @@ class ConnectionOptions:
         scheme = self.endpoint.split(":", 1)[0].lower()
         if scheme not in ("http", "https"):
             raise ValueError(f"WinRM endpoint must be an http(s) URL, got scheme '{scheme}'")
-        if scheme == "http" and self.transport not in ("ntlm", "kerberos", "credssp"):
+        if scheme == "http" and self.transport != "ntlm":
             raise ValueError(f"WinRM transport '{self.transport}' cannot encrypt messages over http; use https")
         if self.read_timeout <= self.operation_timeout:
             raise ValueError("the WinRM read timeout must be greater than the operation timeout")

@@ -79,7 +79,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("AETHERV_WINRM_PORT", "Default WinRM port; empty means 5986 for https, 5985 for http.", default=""),
     SettingSpec(
         "AETHERV_WINRM_TRANSPORT",
-        "WinRM authentication: `ntlm` (default), `kerberos`, `credssp`, `basic` (https only) or `certificate`.",
+        "WinRM authentication: `ntlm` (default), `basic` (https only) or `certificate` (https only). Kerberos and "
+        "CredSSP need libraries this build does not include.",
         default="ntlm",
     ),
     SettingSpec("AETHERV_WINRM_USERNAME", "Account used on the Hyper-V hosts (e.g. `CORP\\svc-aetherv`).", default=""),
@@ -135,6 +136,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "AETHERV_ROLE_ADMIN", "App role that may do everything, incl. cancel others' jobs.", default="Aether.Admin"
+    ),
+    SettingSpec(
+        "AETHERV_ENTRA_APP_SIGNING_KEYS",
+        "`true` when the API's app registration has its own token signing keys (claims mapping): the keys are then "
+        "read with `?appid=<client id>`, as Entra requires for such apps.",
+        default="false",
     ),
     SettingSpec(
         "AETHERV_EASY_AUTH_ENABLED",
