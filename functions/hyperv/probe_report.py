@@ -31,7 +31,7 @@ class _Model(BaseModel):
 
 
 class ProbeStage(_Model):
-    """One stage of a probe: ``ok``, ``failed`` (the first failure ends the probe) or ``skipped``."""
+    """One stage of a probe: ok, failed (the first failure ends the probe) or skipped."""
 
     name: StageName
     title: str = Field(description="The stage in plain words")
