@@ -261,7 +261,8 @@ class _Probe:
         context.check_hostname = False  # the name is checked below, so a report has both answers
         sock, self.sock = self.sock, None
         assert sock is not None
-        sock.settimeout(self._connect_timeout())
+        handshake_timeout = self._connect_timeout()
+        sock.settimeout(handshake_timeout)
         trust_error: str | None = None
         try:
             with context.wrap_socket(sock, server_hostname=self.target) as tls:
@@ -277,7 +278,7 @@ class _Probe:
             ) from None
         except TimeoutError:
             raise _StageFailed(
-                f"no TLS handshake with {self.where} within {self._connect_timeout():g} s",
+                f"no TLS handshake with {self.where} within {handshake_timeout:g} s",
                 f"is port {self.port} a WinRM HTTPS listener? Something accepted the connection but does not answer",
             ) from None
         except OSError as exc:
