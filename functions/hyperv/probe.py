@@ -13,7 +13,7 @@ only when every stage before it passed, the rest are reported ``skipped``:
    override address when there is one, else the configured name; matching follows RFC 6125 as urllib3 does
    (subject alternative names only, a wildcard only as the whole left-most label, IP addresses against IP SANs).
 4. ``authentication`` — the transport opens its shell: the first authenticated WS-Management round trip (NTLM,
-   Kerberos, … as configured).
+   basic or a client certificate, as ``AETHERV_WINRM_TRANSPORT`` says).
 5. ``powershell`` — ``scripts/ping.ps1`` through the project's PowerShell runner in that shell, with a random token
    as its parameters (data, never script text). The host's computer name and PowerShell version come back, and the
    token must come back unchanged.
