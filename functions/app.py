@@ -154,7 +154,7 @@ class Container:
             vms=VmService(
                 self.repository, self.connector, self.submitter, audit, timing=timing, seal_key=settings.seal_key
             ),
-            hosts=HostService(self.repository, self.connector),
+            hosts=HostService(self.repository, self.connector, audit),
             inventory=InventoryService(
                 self.repository, self.connector, self.submitter, audit, sync_deadline=sync_deadline
             ),

@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from functions.models.json import JsonObject
+
 __all__ = [
     "ClusterChange",
     "CreateVmSpec",
@@ -31,6 +33,7 @@ __all__ = [
     "IsoLibrary",
     "OsFamily",
     "OwnedRemoval",
+    "PingResult",
     "PowerResult",
     "PreflightCheck",
     "PreflightReport",
@@ -266,6 +269,14 @@ class PreparedDisk(_Result):
     image_name: str | None = None
     created: bool
     """False when an earlier attempt of the same job had already made it."""
+
+
+class PingResult(_Result):
+    """What ``ping`` answers: the host's computer name, its PowerShell version and the parameters it was sent."""
+
+    computer_name: str
+    ps_version: str
+    echo: JsonObject = Field(default_factory=dict)
 
 
 class PowerResult(_Result):

@@ -53,6 +53,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -61,8 +63,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import requests
+import requests.utils
 import winrm.exceptions
 import winrm.protocol
+from urllib3.util.ssl_ import create_urllib3_context
 
 from functions.hyperv.errors import (
     AuthenticationFailed,
@@ -78,6 +82,7 @@ __all__ = [
     "CommandTransport",
     "ConnectionOptions",
     "WinRMTransport",
+    "tls_client_context",
 ]
 
 log = logging.getLogger(__name__)
@@ -213,6 +218,27 @@ def build_protocol(options: ConnectionOptions) -> winrm.protocol.Protocol:
     return protocol
 
 
+def tls_client_context(options: ConnectionOptions) -> tuple[ssl.SSLContext, str]:
+    """A TLS client context that trusts what the transport's HTTPS requests trust, and where that trust comes from.
+
+    pywinrm hands requests ``verify=ca_trust_path``; requests then loads that file (or directory), or without one
+    its own default bundle (``requests.utils.DEFAULT_CA_BUNDLE_PATH``, certifi's), into a urllib3 context
+    (``requests/adapters.py``, ``cert_verify``). This builds the same context — urllib3's defaults: certificate
+    required, host name checked against the subject alternative names only — for the host probe
+    (:mod:`functions.hyperv.probe`), which shakes hands itself to report each stage. Raises ``OSError`` when the
+    configured bundle cannot be read.
+    """
+    location = options.ca_trust_path or requests.utils.DEFAULT_CA_BUNDLE_PATH
+    context = create_urllib3_context()
+    if os.path.isdir(location):
+        context.load_verify_locations(capath=location)
+    else:
+        context.load_verify_locations(cafile=location)
+    if options.transport == "certificate" and options.cert_pem:
+        context.load_cert_chain(options.cert_pem, options.cert_key_pem)
+    return context, location
+
+
 def _excerpt(text: object) -> str:
     flat = " ".join(str(text).split())
     return flat if len(flat) <= _MESSAGE_EXCERPT else flat[: _MESSAGE_EXCERPT - 1] + "…"
@@ -329,6 +355,12 @@ class WinRMTransport(CommandTransport):
 
     # -- WS-Management operations ----------------------------------------------------------------------------------
 
+    def connect(self) -> str:
+        """Open the reused shell now unless it is open (the first authenticated round trip); returns its id."""
+        if self._shell_id is None:
+            self._shell_id = self.open_shell()
+        return self._shell_id
+
     def open_shell(self) -> str:
         """Create a remote shell (cmd resource URI, UTF-8 codepage, no profile) and return its id."""
         protocol = self._claim()
@@ -405,9 +437,7 @@ class WinRMTransport(CommandTransport):
             return self._execute_once(command_line, stdin, timeout)
 
     def _execute_once(self, command_line: str, stdin: bytes, timeout: float | None) -> CommandResult:
-        if self._shell_id is None:
-            self._shell_id = self.open_shell()
-        shell_id = self._shell_id
+        shell_id = self.connect()
         # Input goes through a pipe, console mode only without input: as Ansible's _winrm_exec does.
         command_id = self.run_command(shell_id, command_line, console_mode_stdin=not stdin)
         if stdin:
