@@ -87,7 +87,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("AETHERV_WINRM_PASSWORD", "Password of that account (a Key Vault reference in Azure).", secret=True),
     SettingSpec(
         "AETHERV_WINRM_CA_BUNDLE",
-        "Path of a PEM CA bundle that signs the hosts' WinRM certificates; empty uses the system store.",
+        "Path of a PEM CA bundle that signs the hosts' WinRM certificates; empty uses the HTTP client's bundle "
+        "(certifi).",
         default="",
     ),
     SettingSpec(
