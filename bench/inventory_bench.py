@@ -25,7 +25,7 @@ _REQUEST = re.compile(r"RequestMethod=(\w+) RequestURL=\S+/devstoreaccount1/([$\
 def table_requests(log: Path, offset: int, prefix: str) -> tuple[int, int, int]:
     """(all, inventory writes, new offset): requests to the app's tables since ``offset`` in Azurite's log.
 
-    Inventory writes are writes to the hosts, VMs and VM-index tables, and entity group transactions (only the
+    Inventory writes are writes to the hosts and VMs tables, and entity group transactions (only the
     inventory uses them); job-record writes of the refresh job are counted in "all" only.
     """
     with log.open("rb") as handle:

@@ -6,17 +6,25 @@ Tables (names from ``AETHERV_TABLE_PREFIX``):
   collection (``last_seen``), last error, host facts, and the write lease described below.
 - ``<prefix>Vms``: one entity per VM, partitioned by host, RowKey = VM id; scalar fields as properties, nested
   lists as JSON; each with a content hash and schema version.
-- ``<prefix>VmIndex``: VM id → host (PartitionKey ``vm``), so a VM is found by id with two point reads.
+
+A VM is found by id through its host's entity, which lists the ids of the VMs its last snapshot held
+(``vm_ids``: 32 hex characters each, in properties of at most 32,000 characters). The ids of every host are read in
+one query of the hosts partition and cached for a few seconds, so a lookup by id is one point read in the common case,
+and no index has to be written beside the VM rows. (Earlier builds kept a ``<prefix>VmIndex`` table; it is no longer
+read or written.)
 
 Staleness is derived, not written: every VM row was present at its host's last successful collection (vanished
 VMs are deleted then), so a VM's ``last_seen`` is its host's ``last_seen`` and it is ``stale`` exactly when its host
 is disconnected. An unreachable host therefore costs one write and keeps all its last-known VMs.
 
 Writes are diff-based (unchanged VMs are not rewritten; a sync without changes writes only the host entity, its
-heartbeat) and batched (entity group transactions of at most 100 operations, one partition each). Concurrent
-writers of one host (the timer sync and a single-host refresh) are ordered through the host entity: a snapshot older
-than the one stored is dropped; changing VM rows needs a short lease taken with an ETag condition; the final host
-update is conditional too. A crash mid-write leaves rows that the next sync diffs against and repairs.
+heartbeat) and batched (entity group transactions of at most 100 operations, one partition each): a host's first
+sync is one transaction per 100 VMs and the host entity. Concurrent writers of one host (the timer sync and a
+single-host refresh) are ordered through the host entity: a snapshot older than the one stored is dropped; changing
+the VM rows of a known host needs a short lease taken with an ETag condition; the final host update is conditional
+too. A host's first sync takes no lease: its entity is created last, and a writer that finds it created meanwhile
+starts over under the rules above (two first syncs racing can leave the older snapshot's rows until the host's next
+sync, which diffs against them). A crash mid-write leaves rows that the next sync diffs against and repairs.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
@@ -33,7 +42,6 @@ from typing import Any, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
-    HttpResponseError,
     ResourceExistsError,
     ResourceModifiedError,
     ResourceNotFoundError,
@@ -52,7 +60,6 @@ __all__ = ["InventoryRepository", "WriteStats"]
 log = logging.getLogger(__name__)
 
 HOSTS_PARTITION = "hosts"
-INDEX_PARTITION = "vm"
 BATCH_LIMIT = 100
 LEASE_SECONDS = 60
 WRITE_ATTEMPTS = 50  # conditional writes of one host's entity before a snapshot gives way (each re-reads first)
@@ -79,7 +86,51 @@ class WriteStats:
 class _Diff:
     upserts: list[JsonObject] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
-    added_ids: list[str] = field(default_factory=list)
+
+
+VM_IDS_PROPERTIES = ("vm_ids", "vm_ids_1", "vm_ids_2", "vm_ids_3")
+"""Where a host entity lists its VMs' ids: their row keys, one per line, in properties of at most 32,000 characters
+(a string property holds 64 KiB of UTF-16): about 860 GUIDs per property, 3,400 per host."""
+_PROPERTY_CHARS = 32_000
+
+
+def _vm_ids_properties(row_keys: Sequence[str]) -> JsonObject:
+    """The id-list properties of a host entity (every one set, so a replace drops a stale overflow)."""
+    properties: list[list[str]] = [[] for _ in VM_IDS_PROPERTIES]
+    index, used = 0, 0
+    for key in row_keys:
+        while index < len(properties) and used + len(key) + 1 > _PROPERTY_CHARS:
+            index, used = index + 1, 0
+        if index == len(properties):
+            log.warning("a host lists more VMs than its entity can name; the rest are found by a query")
+            break
+        properties[index].append(key)
+        used += len(key) + 1
+    return {name: "\n".join(keys) for name, keys in zip(VM_IDS_PROPERTIES, properties, strict=True)}
+
+
+def _vm_ids_of(entity: Mapping[str, Any]) -> list[str] | None:
+    """The row keys a host entity lists, or ``None`` for an entity written before hosts listed them."""
+    if entity.get("vm_ids") is None:
+        return None
+    return [key for name in VM_IDS_PROPERTIES for key in str(entity.get(name) or "").split("\n") if key]
+
+
+ID_CACHE_SECONDS = 5.0
+_HOST_FIELDS = (
+    "RowKey",
+    "name",
+    "cluster",
+    "connected",
+    "last_seen",
+    "last_attempt",
+    "disconnected_since",
+    "error",
+    "store_failed",
+    "vm_count",
+    "facts_json",
+)
+"""What a host record is read from (the id lists stay on the server)."""
 
 
 def _iso(moment: datetime) -> str:
@@ -114,10 +165,13 @@ class InventoryRepository:
         self._service = service
         self.hosts_table = f"{prefix}Hosts"
         self.vms_table = f"{prefix}Vms"
-        self.index_table = f"{prefix}VmIndex"
         self._clock = clock
         self._sleep = sleep
         self._ready = False
+        self._ids_lock = threading.Lock()
+        self._ids: dict[str, list[str]] = {}  # VM row key -> hosts listing it, newest snapshot first
+        self._ids_read_at = -ID_CACHE_SECONDS
+        self._ids_complete = True  # every host entity lists its VMs (False: some were written by an earlier build)
 
     # -- plumbing ------------------------------------------------------------------------------------------------
 
@@ -128,7 +182,7 @@ class InventoryRepository:
 
     def ensure_tables(self) -> None:
         """Create the tables if they do not exist (idempotent)."""
-        for name in (self.hosts_table, self.vms_table, self.index_table):
+        for name in (self.hosts_table, self.vms_table):
             with contextlib.suppress(ResourceExistsError):
                 self._service.create_table(name)
         self._ready = True
@@ -215,8 +269,6 @@ class InventoryRepository:
                 started = previous_started
             record["started_at"] = _iso(started) if started and record.get("state") == "Running" else None
             digest = content_hash(record)
-            if previous is None:
-                diff.added_ids.append(vm_id)
             if previous is None or previous.get("content_hash") != digest:
                 diff.upserts.append(
                     {
@@ -235,30 +287,6 @@ class InventoryRepository:
         operations: list[tuple[Any, ...]] = [("upsert", row, {"mode": UpdateMode.REPLACE}) for row in diff.upserts]
         operations += [("delete", {"PartitionKey": encode_key(host), "RowKey": key}) for key in diff.deletes]
         self._submit(vms, operations, stats)
-        index = self._table(self.index_table)
-        added = [
-            ("upsert", {"PartitionKey": INDEX_PARTITION, "RowKey": encode_key(vm_id), "host": host})
-            for vm_id in diff.added_ids
-        ]
-        self._submit(index, added, stats)
-        for key in diff.deletes:
-            self._drop_index(key, host, stats)
-
-    def _drop_index(self, row_key: str, host: str, stats: WriteStats) -> None:
-        index = self._table(self.index_table)
-        try:
-            entry = index.get_entity(INDEX_PARTITION, row_key)
-        except ResourceNotFoundError:
-            return
-        if entry.get("host") != host:
-            return  # the VM moved: another host's sync owns the entry now
-        try:
-            index.delete_entity(
-                INDEX_PARTITION, row_key, etag=entry.metadata["etag"], match_condition=MatchConditions.IfNotModified
-            )
-            stats.entities_deleted += 1
-        except (ResourceModifiedError, ResourceNotFoundError):
-            pass
 
     def apply_snapshot(
         self,
@@ -312,11 +340,14 @@ class InventoryRepository:
                 "last_attempt": _iso(collected_at),
                 "vm_count": len(vms),
                 "facts_json": json.dumps(facts_record, sort_keys=True, default=str),
+                **_vm_ids_properties(list(dict.fromkeys(encode_key(str(vm["id"]).lower()) for vm in vms))),
             }
             try:
-                if diff.upserts or diff.deletes:
+                if entity is None:  # a first sync: the rows, then the entity (created: a racing first sync loses)
+                    self._apply_diff(host, diff, stats)
+                elif diff.upserts or diff.deletes:
                     lease = {
-                        **(entity or base),
+                        **entity,
                         "lease_owner": uuid.uuid4().hex,
                         "lease_until": _iso(self._clock() + timedelta(seconds=LEASE_SECONDS)),
                         "lease_collected_at": _iso(collected_at),
@@ -386,14 +417,13 @@ class InventoryRepository:
             ("delete", {"PartitionKey": encode_key(host), "RowKey": key}) for key in rows
         ]
         self._submit(self._table(self.vms_table), operations, stats)
-        for key in rows:
-            self._drop_index(key, host, stats)
 
     def prune_hosts(self, configured: Collection[str]) -> WriteStats:
         """Remove hosts (and their VMs) that are no longer configured."""
         stats = WriteStats()
         keep = {name.lower() for name in configured}
-        for entity in list(self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'")):
+        hosts = self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'", select=["RowKey", "name"])
+        for entity in list(hosts):
             name = str(entity.get("name") or decode_key(entity["RowKey"]))
             if name.lower() in keep:
                 continue
@@ -414,7 +444,6 @@ class InventoryRepository:
             stats.entities_deleted += 1
         except ResourceNotFoundError:
             pass
-        self._drop_index(key, host, stats)
         return stats
 
     # -- read side ------------------------------------------------------------------------------------------------
@@ -438,7 +467,7 @@ class InventoryRepository:
 
     def list_hosts(self) -> list[HostRecord]:
         """Every host with its connection state and facts, sorted by name."""
-        entities = self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'")
+        entities = self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'", select=list(_HOST_FIELDS))
         return sorted((self._host_record(e) for e in entities), key=lambda h: h.name.lower())
 
     def page_hosts(self, *, page_size: int = 100, continuation: str | None = None) -> Page[HostRecord]:
@@ -446,7 +475,7 @@ class InventoryRepository:
         token = decode_continuation(continuation) if continuation else None
         pager: Any = (
             self._table(self.hosts_table)
-            .query_entities("PartitionKey eq 'hosts'", results_per_page=page_size)
+            .query_entities("PartitionKey eq 'hosts'", results_per_page=page_size, select=list(_HOST_FIELDS))
             .by_page(continuation_token=cast(Any, token))
         )
         items = [self._host_record(entity) for entity in next(pager, iter(()))]
@@ -527,28 +556,58 @@ class InventoryRepository:
             continuation = page.continuation
 
     def get_vm(self, vm_id: str) -> VmRecord | None:
-        """One VM by id (two point reads), or ``None``.
+        """One VM by id, or ``None``: its host from the hosts' id lists (cached briefly), then one point read.
 
-        The index can lag a VM that moved between hosts and back before the first host was synced again (the second
-        host's sync then dropped the entry). When the index misses, the VM rows are searched by id and the index is
-        repaired, so a VM the tables hold is always found.
+        A miss reads the lists again (a sync may just have added the VM); hosts written by earlier builds, which list
+        no ids, are searched by a query on the id.
         """
         key = encode_key(vm_id.lower())
-        entity: Any = None
-        try:
-            entry = self._table(self.index_table).get_entity(INDEX_PARTITION, key)
-            entity = self._table(self.vms_table).get_entity(encode_key(str(entry["host"])), key)
-        except ResourceNotFoundError:
-            entity = self._find_vm_row(key)
-            if entity is None:
-                return None
-        host = self.get_host(decode_key(str(entity["PartitionKey"])))
-        return self._vm_record(entity, {host.name: host} if host else {})
+        for fresh in (False, True):
+            for host in self._hosts_listing(key, fresh=fresh):
+                try:
+                    entity = self._table(self.vms_table).get_entity(encode_key(host), key)
+                except ResourceNotFoundError:
+                    continue
+                record = self.get_host(host)
+                return self._vm_record(entity, {record.name: record} if record else {})
+        if self._ids_complete:
+            return None
+        entity = self._find_vm_row(key)
+        if entity is None:
+            return None
+        record = self.get_host(decode_key(str(entity["PartitionKey"])))
+        return self._vm_record(entity, {record.name: record} if record else {})
+
+    def _hosts_listing(self, row_key: str, *, fresh: bool) -> list[str]:
+        """The hosts whose last snapshot listed the VM (newest first); ``fresh`` re-reads the lists first."""
+        with self._ids_lock:
+            expired = time.monotonic() - self._ids_read_at >= ID_CACHE_SECONDS
+            if fresh or expired:
+                self._read_id_lists()
+            return list(self._ids.get(row_key, ()))
+
+    def _read_id_lists(self) -> None:
+        """Read every host's id list (one query of the hosts partition, only the needed properties)."""
+        select = ["RowKey", "name", "last_seen", *VM_IDS_PROPERTIES]
+        seen: dict[str, list[tuple[str, str]]] = {}
+        complete = True
+        for entity in self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'", select=select):
+            ids = _vm_ids_of(entity)
+            if ids is None:
+                complete = False
+                continue
+            host = str(entity.get("name") or decode_key(entity["RowKey"]))
+            for key in ids:
+                seen.setdefault(key, []).append((str(entity.get("last_seen") or ""), host))
+        self._ids = {key: [h for _, h in sorted(hosts, reverse=True)] for key, hosts in seen.items()}
+        self._ids_complete = complete
+        self._ids_read_at = time.monotonic()
 
     def _find_vm_row(self, key: str) -> Any:
-        """The VM row with RowKey ``key`` in any host's partition, re-indexed; or ``None``.
+        """The VM row with RowKey ``key`` in any host's partition (a query across partitions), or ``None``.
 
-        A VM listed by two hosts (a move between their syncs) is taken from the host seen last.
+        Only for hosts whose entity an earlier build wrote (they list no ids); a VM listed by two hosts (moved between
+        their syncs) is taken from the host seen last.
         """
         rows = list(self._table(self.vms_table).query_entities("RowKey eq @rk", parameters={"rk": key}))
         if not rows:
@@ -558,13 +617,7 @@ class InventoryRepository:
             record = self.get_host(decode_key(str(row["PartitionKey"])))
             return str(record.last_seen or "") if record else ""
 
-        newest = max(rows, key=seen) if len(rows) > 1 else rows[0]
-        host = decode_key(str(newest["PartitionKey"]))
-        with contextlib.suppress(HttpResponseError):
-            index = self._table(self.index_table)
-            index.upsert_entity({"PartitionKey": INDEX_PARTITION, "RowKey": key, "host": host})
-        log.info("inventory: the index missed VM %s (on %s); repaired", decode_key(key), host)
-        return newest
+        return max(rows, key=seen) if len(rows) > 1 else rows[0]
 
     @staticmethod
     def _clusters(hosts: Sequence[HostRecord]) -> list[ClusterRecord]:

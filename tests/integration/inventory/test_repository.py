@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from azure.data.tables import UpdateMode
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -72,8 +73,9 @@ def test_out_of_band_changes_appear_change_and_disappear(repo: InventoryReposito
     assert repo.get_vm(vm("a2")["id"]).state == "Off"  # type: ignore[union-attr]
     assert repo.get_vm(vm("a3")["id"]) is None
     assert repo.get_vm(vm("a4")["id"]) is not None
-    # a2 changed and a4 added (one upsert batch), a3 deleted (same batch), a4 indexed, host leased and released
-    assert (stats.entities_written, stats.entities_deleted) == (5, 2)
+    # a2 changed and a4 added (one upsert batch), a3 deleted (same batch), host leased and released
+    assert (stats.entities_written, stats.entities_deleted) == (4, 1)
+    assert counter.writes == 3  # the lease, one transaction, the host entity
 
 
 def test_no_change_resync_writes_one_entity_per_host(repo: InventoryRepository, counter: RequestCounter) -> None:
@@ -134,7 +136,7 @@ def test_batches_hold_at_most_100_operations_of_one_partition(repo: InventoryRep
 
     repo._submit = spy  # type: ignore[method-assign]
     stats = repo.apply_snapshot("hv01", facts(), [vm(f"vm{i:03}") for i in range(250)], T0)
-    assert stats.transactions == 6  # 3 batches of VM rows + 3 batches of index rows
+    assert stats.transactions == 3  # 3 batches of VM rows, nothing else beside them
     vm_ops = [op for ops in operations for op in ops if "content_hash" in op[1]]
     assert len(vm_ops) == 250
     assert len(names(repo)) == 250
@@ -251,7 +253,7 @@ def test_pruning_removes_unconfigured_hosts_and_their_vms(repo: InventoryReposit
     repo.apply_snapshot("hv01", facts(), [vm("a1")], T0)
     repo.apply_snapshot("hv02", facts(), [vm("b1"), vm("b2")], T0)
     stats = repo.prune_hosts(["HV01"])
-    assert stats.entities_deleted == 5
+    assert stats.entities_deleted == 3  # hv02's two VM rows and its entity
     assert [h.name for h in repo.list_hosts()] == ["hv01"]
     assert names(repo) == ["a1"]
     assert repo.get_vm(vm("b1")["id"]) is None
@@ -304,13 +306,54 @@ def test_two_prunes_at_once_both_succeed(make_repo: Any) -> None:
 
 
 def test_a_vm_that_moved_away_and_back_between_syncs_is_still_found_by_id(repo: InventoryRepository) -> None:
-    """hv01 → hv02 (only hv02 synced) → hv01: hv01's row never changed, and hv02's sync dropped the index entry."""
+    """hv01 → hv02 (only hv02 synced) → hv01: hv01's row never changed while the VM was away."""
     moving = vm("mover")
     repo.apply_snapshot("hv01", facts(), [moving], T0)
     repo.apply_snapshot("hv02", facts(), [moving], T0 + timedelta(minutes=1))  # a refresh of hv02 alone
     repo.apply_snapshot("hv01", facts(), [moving], T0 + timedelta(minutes=2))  # back home: nothing to write
     repo.apply_snapshot("hv02", facts(), [], T0 + timedelta(minutes=3))
     found = repo.get_vm(moving["id"])
-    assert found is not None and found.host == "hv01"
-    entry = repo._table(repo.index_table).get_entity("vm", moving["id"])
-    assert entry["host"] == "hv01"  # repaired, so the next read is two point reads again
+    assert found is not None and found.host == "hv01"  # hv01's entity lists it; hv02's no longer does
+
+
+def test_a_first_sync_is_one_transaction_per_100_vms_and_the_host_entity(
+    repo: InventoryRepository, counter: RequestCounter
+) -> None:
+    counter.reset()
+    stats = repo.apply_snapshot("hv01", facts(), [vm(f"first{i:03}") for i in range(40)], T0)
+    assert counter.writes == 2 and stats.transactions == 1
+    counter.reset()
+    repo.apply_snapshot("hv02", facts(), [vm(f"second{i:03}") for i in range(240)], T0)
+    assert counter.writes == 3 + 1
+    found = repo.get_vm(vm("second199")["id"])
+    assert found is not None and found.host == "hv02"
+
+
+def test_a_vm_is_found_by_id_with_one_point_read_once_the_lists_are_cached(
+    repo: InventoryRepository, counter: RequestCounter
+) -> None:
+    repo.apply_snapshot("hv01", facts(), [vm(f"c{i}") for i in range(30)], T0)
+    repo.get_vm(vm("c0")["id"])  # reads the hosts' lists
+    counter.reset()
+    for i in range(1, 30):
+        assert repo.get_vm(vm(f"c{i}")["id"]) is not None
+    assert counter.counts["GET"] <= 29 * 2 + 1  # the VM row and its host's facts, no index
+
+
+def test_a_vm_synced_by_another_process_is_found_at_once(make_repo: Any) -> None:
+    reader, writer = make_repo(), make_repo()
+    writer.apply_snapshot("hv01", facts(), [vm("early")], T0)
+    assert reader.get_vm(vm("early")["id"]) is not None  # the reader's lists are now cached
+    writer.apply_snapshot("hv01", facts(), [vm("early"), vm("late")], T0 + timedelta(minutes=1))
+    assert reader.get_vm(vm("late")["id"]) is not None  # a miss reads the lists again
+
+
+def test_hosts_written_by_an_earlier_build_are_still_searched(repo: InventoryRepository) -> None:
+    repo.apply_snapshot("hv01", facts(), [vm("legacy")], T0)
+    entity = dict(repo._table(repo.hosts_table).get_entity("hosts", "hv01"))
+    for name in ("vm_ids", "vm_ids_1", "vm_ids_2", "vm_ids_3"):
+        entity.pop(name, None)
+    repo._table(repo.hosts_table).upsert_entity(entity, mode=UpdateMode.REPLACE)
+    fresh = type(repo)(repo._service, repo.hosts_table.removesuffix("Hosts"))
+    found = fresh.get_vm(vm("legacy")["id"])
+    assert found is not None and found.name == "legacy"
