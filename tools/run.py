@@ -141,7 +141,7 @@ def preflight(config: Config) -> list[str]:
     recorded = StackFile.load(config.stack_file)
     if recorded is not None:
         for child in recorded.alive():
-            for pid in child.group() or [child.pid]:
+            for pid in {child.pid, *procinfo.group_members(child.pid)}:
                 ours[pid] = child.name
         if not recorded.runner.exited():
             problems.append(
@@ -240,6 +240,8 @@ class Runner:
             if time.monotonic() > deadline:
                 raise StartError(f"Azurite (pid {child.pid}) did not listen on port {waiting[0]} within 30 s")
             self.stopper.wait(0.1)
+        if child.exited():
+            raise StartError(f"Azurite exited before it listened (status {child.process and child.process.returncode})")
         say(f"Azurite: blob :{blob}, queue :{queue}, table :{table} (data in {location})")
         assert child.process is not None
         return Azurite(child.process, blob, queue, table).connection_string
@@ -386,7 +388,11 @@ def run(config: Config) -> int:
         say("make run cannot start:\n" + "\n".join(f"- {problem}" for problem in problems), error=True)
         return 1
     runner = Runner(config, stopper)
-    runner.file.save()
+    try:
+        runner.file.save()
+    except OSError as exc:
+        say(f"make run cannot start: cannot write its pid file {config.stack_file}: {exc}", error=True)
+        return 1
     code = 1
     try:
         if start(runner):

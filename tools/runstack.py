@@ -102,12 +102,13 @@ class Child:
         return not procinfo.is_running(self.pid, self.start)
 
     def group(self) -> list[int]:
-        """The live processes of its group; empty once the whole group is gone.
+        """Live processes of its group: the leader while it runs, else what is left of the group (often nothing).
 
         While any member lives the group's id cannot be reused, so a process now holding the id with another start
         time means the recorded group is gone.
         """
-        self.exited()  # reap the leader first: a zombie leader is gone
+        if not self.exited():  # reaps the leader when it has exited: a zombie leader is gone
+            return [self.pid]
         found = procinfo.facts(self.pid)
         if found is not None and self.start is not None and found.start != self.start:
             return []
@@ -195,7 +196,7 @@ class StackFile:
 
     def alive(self) -> list[Child]:
         """The recorded processes (runner included) of which something still runs."""
-        return [child for child in [self.runner, *self.children] if child.group() or not child.exited()]
+        return [child for child in [self.runner, *self.children] if child.group()]
 
     @classmethod
     def load(cls, path: Path) -> StackFile | None:

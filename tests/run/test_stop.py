@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.run.conftest import Run
+from tests.run.conftest import READY, Run, port_is_free
 
 
 def parent_of(pid: int) -> int:
@@ -110,3 +110,40 @@ def test_make_stop_stops_a_running_stack_through_its_make_run(new_run: Callable[
     again = run.make_command("stop")
     assert again.returncode == 0
     assert "no stack of this checkout is running" in again.stdout
+
+
+def test_a_stop_during_the_start_leaves_nothing_behind(new_run: Callable[..., Run]) -> None:
+    run = new_run()
+    run.start(wait_ready=False)
+    assert run.make is not None
+    deadline = time.monotonic() + 60
+    while not (run.stack_file.exists() and run.recorded()["children"]):  # Azurite started, the rest still coming
+        assert run.make.poll() is None, run.output()
+        assert time.monotonic() < deadline, run.output()
+        time.sleep(0.05)
+    term_group(run.make.pid)
+    seconds = run.wait_make(timeout=60)
+    print(f"\nTERM during the start: make run exited {seconds:.1f} s after the signal")
+    assert run.processes() == {}, run.output()
+    assert not run.stack_file.exists()
+    assert all(port_is_free(port) for port in run.ports.values())
+    assert "Traceback" not in run.output(), run.output()
+    assert READY not in run.output()
+
+
+def test_a_part_that_dies_stops_the_rest_in_order(new_run: Callable[..., Run]) -> None:
+    run = new_run()
+    run.start()
+    recorded = run.recorded()
+    assert run.make is not None
+    lab = next(child for child in recorded["children"] if child["name"] == "hvsim")
+    os.killpg(lab["pid"], signal.SIGKILL)
+    seconds = run.wait_make(timeout=60)
+    print(f"\nthe lab killed: make run exited {seconds:.1f} s later")
+    assert run.make.returncode != 0
+    output = run.output()
+    assert "hvsim exited (status -9); stopping the rest" in output
+    tail = output[output.index("stopping: the app, then the lab, then storage") :]
+    assert tail.index("stopping devhost") < tail.index("hvsim (pid") < tail.index("stopping azurite"), tail
+    assert "had already exited" in tail
+    run.assert_all_gone(recorded)
