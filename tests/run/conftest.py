@@ -66,6 +66,35 @@ def alive(pid: int, start: int | None) -> bool:
     return now is not None and (start is None or now == start)
 
 
+def parent(pid: int) -> int | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return int(raw[raw.rfind(")") + 2 :].split()[1])
+
+
+def descendants(root: int) -> dict[int, tuple[int | None, str]]:
+    """Every live process below ``root`` (whatever its session or environment): pid → (start time, command line)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            ppid = parent(int(entry.name))
+            if ppid is not None:
+                children.setdefault(ppid, []).append(int(entry.name))
+    found: dict[int, tuple[int | None, str]] = {}
+    queue = list(children.get(root, []))
+    while queue:
+        pid = queue.pop()
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        found[pid] = (start_time(pid), command.strip())
+        queue.extend(children.get(pid, []))
+    return found
+
+
 @dataclass
 class Run:
     """One ``make run`` (or ``make stop``) environment and, once started, its make process."""
@@ -152,10 +181,18 @@ class Run:
                 found[int(entry.name)] = command.strip()
         return found
 
-    def assert_all_gone(self, recorded: dict[str, Any]) -> None:
-        """No process of the stack is left, by recorded pid and by /proc scan, and every port is free again."""
+    def tree(self) -> dict[int, tuple[int | None, str]]:
+        """Every process below make right now (the guests' agents in sessions of their own included)."""
+        assert self.make is not None
+        return descendants(self.make.pid)
+
+    def assert_all_gone(self, recorded: dict[str, Any], tree: dict[int, tuple[int | None, str]]) -> None:
+        """Nothing of the stack is left (recorded pids, the process tree seen before the stop, a /proc scan for its
+        marker and data directory), every port is free again and the pid file is gone."""
         for item in [recorded["runner"], *recorded["children"]]:
             assert not alive(item["pid"], item["start"]), f"{item['name']} (pid {item['pid']}) still runs"
+        survivors = {pid: command for pid, (start, command) in tree.items() if alive(pid, start)}
+        assert not survivors, f"processes of the stack's tree survived: {survivors}"
         left = self.processes()
         assert not left, f"processes of the stack are left: {left}"
         taken = [f"{name}={port}" for name, port in self.ports.items() if not port_is_free(port)]

@@ -57,6 +57,7 @@ def test_a_stack_left_over_is_named_and_make_stop_stops_it(new_run: Callable[...
     run.start()
     recorded = run.recorded()
     children = recorded["children"]
+    tree = run.tree()
     os.kill(recorded["runner"]["pid"], signal.SIGKILL)  # `make run` dies without stopping anything
     run.wait_make(timeout=10)
     assert all(alive(child["pid"], child["start"]) for child in children), "the children should have outlived it"
@@ -84,5 +85,5 @@ def test_a_stack_left_over_is_named_and_make_stop_stops_it(new_run: Callable[...
     assert stopped.returncode == 0, stopped.stdout + stopped.stderr
     assert stopped.stdout.index("stopping devhost") < stopped.stdout.index("stopping hvsim")
     assert stopped.stdout.index("stopping hvsim") < stopped.stdout.index("stopping azurite")
-    run.assert_all_gone(recorded)
+    run.assert_all_gone(recorded, tree)
     assert all(port_is_free(port) for port in ports.values())

@@ -9,16 +9,27 @@ traceback (the app stops before the storage it talks to).
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.run.conftest import READY, Run, port_is_free
+from tests.run.conftest import READY, Run, alive, port_is_free
+
+LINUX_VM = {
+    "name": "stop01",
+    "image": "Ubuntu 24.04 LTS",
+    "cpu_cores": 1,
+    "memory_gb": 1,
+    "network": "External",
+    "guest": {"admin_username": "opsadmin", "admin_password": "correct horse battery staple"},
+}
 
 
 def parent_of(pid: int) -> int:
@@ -85,11 +96,13 @@ def test_every_way_of_stopping_leaves_nothing_behind(new_run: Callable[..., Run]
     assert parent_of(recorded["runner"]["pid"]) == run.make.pid, (
         "tools.run must be make's own child, so that make's forwarded TERM reaches it"
     )
+    tree = run.tree()
+    assert set(tree) >= {recorded["runner"]["pid"], *(c["pid"] for c in recorded["children"])}
     assert set(run.processes()) >= {recorded["runner"]["pid"], *(c["pid"] for c in recorded["children"])}
     stop(run.make.pid)
     seconds = run.wait_make(timeout=90)
     print(f"\n{stop.__name__}: make run exited {seconds:.1f} s after the signal")
-    run.assert_all_gone(recorded)
+    run.assert_all_gone(recorded, tree)
     assert_stopped_in_order(run.output())
     assert seconds < 30
 
@@ -98,6 +111,7 @@ def test_make_stop_stops_a_running_stack_through_its_make_run(new_run: Callable[
     run = new_run()
     run.start()
     recorded = run.recorded()
+    tree = run.tree()
     began = time.monotonic()
     result = run.make_command("stop")
     print(f"\nmake stop: {time.monotonic() - began:.1f} s")
@@ -105,7 +119,7 @@ def test_make_stop_stops_a_running_stack_through_its_make_run(new_run: Callable[
     assert f"process {recorded['runner']['pid']}" in result.stdout
     assert "the stack is stopped" in result.stdout
     run.wait_make(timeout=10)
-    run.assert_all_gone(recorded)
+    run.assert_all_gone(recorded, tree)
     assert_stopped_in_order(run.output())
     again = run.make_command("stop")
     assert again.returncode == 0
@@ -121,8 +135,10 @@ def test_a_stop_during_the_start_leaves_nothing_behind(new_run: Callable[..., Ru
         assert run.make.poll() is None, run.output()
         assert time.monotonic() < deadline, run.output()
         time.sleep(0.05)
+    tree = run.tree()
     term_group(run.make.pid)
     seconds = run.wait_make(timeout=60)
+    assert not [pid for pid, (start, _) in tree.items() if alive(pid, start)]
     print(f"\nTERM during the start: make run exited {seconds:.1f} s after the signal")
     assert run.processes() == {}, run.output()
     assert not run.stack_file.exists()
@@ -137,6 +153,7 @@ def test_a_part_that_dies_stops_the_rest_in_order(new_run: Callable[..., Run]) -
     recorded = run.recorded()
     assert run.make is not None
     lab = next(child for child in recorded["children"] if child["name"] == "hvsim")
+    tree = run.tree()
     os.killpg(lab["pid"], signal.SIGKILL)
     seconds = run.wait_make(timeout=60)
     print(f"\nthe lab killed: make run exited {seconds:.1f} s later")
@@ -146,4 +163,27 @@ def test_a_part_that_dies_stops_the_rest_in_order(new_run: Callable[..., Run]) -
     tail = output[output.index("stopping: the app, then the lab, then storage") :]
     assert tail.index("stopping devhost") < tail.index("hvsim (pid") < tail.index("stopping azurite"), tail
     assert "had already exited" in tail
-    run.assert_all_gone(recorded)
+    run.assert_all_gone(recorded, tree)
+
+
+def test_ctrl_c_while_a_vm_is_being_created_stops_its_guest_agent_too(new_run: Callable[..., Run]) -> None:
+    run = new_run()
+    run.start()
+    recorded = run.recorded()
+    base = f"http://127.0.0.1:{run.ports['PORT']}"
+    request = urllib.request.Request(f"{base}/api/v1/vms", data=json.dumps(LINUX_VM).encode(), method="POST")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+    deadline = time.monotonic() + 60
+    tree = run.tree()
+    while not any("aetherv-guest-agent" in command for _, command in tree.values()):
+        assert time.monotonic() < deadline, "the new guest's agent did not start"
+        time.sleep(0.1)
+        tree = run.tree()
+    assert run.make is not None
+    int_twice(run.make.pid)
+    seconds = run.wait_make(timeout=90)
+    print(f"\nCtrl-C twice during a create: make run exited {seconds:.1f} s after the signal")
+    run.assert_all_gone(recorded, tree)
+    assert_stopped_in_order(run.output())
