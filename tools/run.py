@@ -326,7 +326,8 @@ class Runner:
             if len(self.stopper.received) > seen:
                 names = ", ".join(self.stopper.received[seen:])
                 seen = len(self.stopper.received)
-                say(f"  ({names} again: already stopping, in order; at most {waiting:.0f} s in all)")
+                count = len(self.stopper.received)
+                say(f"  ({names}: already stopping, in order — {count} stop signals so far; at most {waiting:.0f} s)")
 
         if self.children:
             say("stopping: the app, then the lab, then storage")

@@ -16,7 +16,9 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -95,6 +97,31 @@ def descendants(root: int) -> dict[int, tuple[int | None, str]]:
     return found
 
 
+class ExitWatch:
+    """Samples the recorded children every 5 ms from a thread: when each one was last seen alive."""
+
+    def __init__(self, children: list[dict[str, Any]]) -> None:
+        self.children = children
+        self.gone: dict[str, float] = {}
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._done.is_set() and len(self.gone) < len(self.children):
+            now = time.monotonic()
+            for child in self.children:
+                if child["name"] not in self.gone and not alive(child["pid"], child["start"]):
+                    self.gone[child["name"]] = now
+            time.sleep(0.005)
+
+    def order(self) -> list[str]:
+        """The children's names in the order they disappeared."""
+        self._done.set()
+        self._thread.join()
+        return sorted(self.gone, key=self.gone.__getitem__)
+
+
 @dataclass
 class Run:
     """One ``make run`` (or ``make stop``) environment and, once started, its make process."""
@@ -136,6 +163,19 @@ class Run:
                 assert self.make.poll() is None, f"make run exited early:\n{self.output()[-4000:]}"
                 assert time.monotonic() < deadline, f"make run did not become ready:\n{self.output()[-4000:]}"
                 time.sleep(0.2)
+            while not self.idle():  # the start-up inventory sync has finished: no function runs now
+                assert time.monotonic() < deadline, f"the start-up sync did not finish:\n{self.output()[-4000:]}"
+                time.sleep(0.2)
+
+    def idle(self) -> bool:
+        """Whether the app has run its start-up inventory sync and no job is under way."""
+        url = f"http://127.0.0.1:{self.ports['PORT']}/api/v1/jobs"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                jobs = json.load(response)["items"]
+        except OSError:
+            return False
+        return bool(jobs) and all(job["status"] in ("Succeeded", "Failed", "Canceled") for job in jobs)
 
     def make_command(self, target: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
         """Run another make target (``stop``, or ``run`` expected to fail) with this stack's environment."""
@@ -237,6 +277,7 @@ def new_run(tmp_path: Path) -> Iterator[Any]:
             "AETHERV_HOSTS": "",  # the simulated lab, whatever local.settings.json says
             "AETHERV_AUTH_MODE": "none",
             "AETHERV_USE_FUNC": "0",
+            "AETHERV_INVENTORY_SCHEDULE": "0 0 0 1 1 *",  # only the start-up sync: the stack is idle after it
             "PYTHONUNBUFFERED": "1",
         }
         run = Run(env | overrides, data_dir, tmp_path / f"make-run{len(runs)}.log", marker)

@@ -2,25 +2,27 @@
 
 Each test starts the real ``make run`` (Azurite, a one-host simulated lab, the app on the devhost) in its own session
 with private ports and data, stops it the way a terminal, a script, a CI runner or a process supervisor does, and then
-checks the processes themselves: every recorded pid gone, nothing of the stack found in ``/proc``, every port free,
-the pid file removed. The stop order is read from the stack's own report, and the app's output must not hold a
-traceback (the app stops before the storage it talks to).
+checks the processes themselves: every recorded pid gone, every process of the tree below make seen before the stop
+gone (the guests' agents run in sessions of their own), nothing of the stack found in ``/proc`` by its marker or data
+directory, every port free, the pid file removed. The stop order is watched from outside (a thread samples which
+children are still alive) and read from the stack's own report, and the output must not hold a traceback (the app
+stops before the storage it talks to).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 import urllib.request
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.run.conftest import READY, Run, alive, port_is_free
+from tests.run.conftest import READY, ExitWatch, Run, alive, parent, port_is_free
 
 LINUX_VM = {
     "name": "stop01",
@@ -32,41 +34,54 @@ LINUX_VM = {
 }
 
 
-def parent_of(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
-
-
-def term_group(make_pid: int) -> None:
+def term_group(run: Run) -> None:
     """``kill -TERM -- -<pgid>`` (make also forwards a TERM to its child: ``tools.run`` gets two)."""
-    os.killpg(make_pid, signal.SIGTERM)
+    assert run.make is not None
+    os.killpg(run.make.pid, signal.SIGTERM)
 
 
-def term_make(make_pid: int) -> None:
+def term_make(run: Run) -> None:
     """A TERM to make alone: make forwards it to its child and waits for it."""
-    os.kill(make_pid, signal.SIGTERM)
+    assert run.make is not None
+    os.kill(run.make.pid, signal.SIGTERM)
 
 
-def int_twice(make_pid: int) -> None:
+def int_twice(run: Run) -> None:
     """Ctrl-C twice in quick succession."""
-    os.killpg(make_pid, signal.SIGINT)
+    assert run.make is not None
+    os.killpg(run.make.pid, signal.SIGINT)
     time.sleep(0.1)
-    os.killpg(make_pid, signal.SIGINT)
+    os.killpg(run.make.pid, signal.SIGINT)
 
 
-def hup_group(make_pid: int) -> None:
+def hup_group(run: Run) -> None:
     """The terminal went away."""
-    os.killpg(make_pid, signal.SIGHUP)
+    assert run.make is not None
+    os.killpg(run.make.pid, signal.SIGHUP)
 
 
-def term_group_during_stop(make_pid: int) -> None:
-    """A TERM to the group, and another one while the stack is stopping (four TERMs reach ``tools.run``)."""
-    os.killpg(make_pid, signal.SIGTERM)
-    time.sleep(0.3)
-    os.killpg(make_pid, signal.SIGTERM)
+def term_group_during_stop(run: Run) -> None:
+    """A TERM to the group, and another one once the app is being stopped (up to four TERMs reach ``tools.run``)."""
+    assert run.make is not None
+    os.killpg(run.make.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while "stopping devhost" not in run.output():
+        assert time.monotonic() < deadline, run.output()
+        time.sleep(0.005)
+    os.killpg(run.make.pid, signal.SIGTERM)
 
 
-def assert_stopped_in_order(output: str) -> None:
-    """The app stopped (and was waited for) before the lab, the lab before storage; no traceback anywhere."""
+STORAGE_DOWN = re.compile(
+    r"refused|ECONNREFUSED|ServiceRequestError|Failed to establish a new connection|Max retries exceeded", re.I
+)
+
+
+def assert_stopped_in_order(output: str, *, idle: bool = True) -> None:
+    """The app stopped (and was waited for) before the lab, the lab before storage; the app never lost its storage.
+
+    An idle stack's output holds no traceback at all. While functions run, the devhost's own shutdown may report them
+    (that is the host's matter); what the stop order guarantees is that none of them sees storage refuse connections.
+    """
     tail = output[output.index("stopping: the app, then the lab, then storage") :]
     positions = [
         tail.index("stopping devhost"),
@@ -77,8 +92,9 @@ def assert_stopped_in_order(output: str) -> None:
         tail.index("azurite stopped ("),
     ]
     assert positions == sorted(positions), tail
-    assert "Traceback" not in output, output[-4000:]
-    assert "refused" not in output.lower(), output[-4000:]
+    assert not STORAGE_DOWN.search(output), output[-4000:]
+    if idle:
+        assert "Traceback" not in output, output[-4000:]
     assert "killing its process group" not in tail, "a part needed KILL: " + tail
 
 
@@ -87,22 +103,26 @@ def assert_stopped_in_order(output: str) -> None:
     [term_group, term_make, int_twice, hup_group, term_group_during_stop],
     ids=["TERM-to-group", "TERM-to-make", "INT-twice", "HUP-to-group", "TERM-again-during-stop"],
 )
-def test_every_way_of_stopping_leaves_nothing_behind(new_run: Callable[..., Run], stop: Callable[[int], None]) -> None:
+def test_every_way_of_stopping_leaves_nothing_behind(new_run: Callable[..., Run], stop: Callable[[Run], None]) -> None:
     run = new_run()
     run.start()
     recorded: dict[str, Any] = run.recorded()
     assert [child["name"] for child in recorded["children"]] == ["azurite", "hvsim", "devhost"]
     assert run.make is not None
-    assert parent_of(recorded["runner"]["pid"]) == run.make.pid, (
+    assert parent(recorded["runner"]["pid"]) == run.make.pid, (
         "tools.run must be make's own child, so that make's forwarded TERM reaches it"
     )
     tree = run.tree()
     assert set(tree) >= {recorded["runner"]["pid"], *(c["pid"] for c in recorded["children"])}
     assert set(run.processes()) >= {recorded["runner"]["pid"], *(c["pid"] for c in recorded["children"])}
-    stop(run.make.pid)
+    exits = ExitWatch(recorded["children"])
+    stop(run)
     seconds = run.wait_make(timeout=90)
     print(f"\n{stop.__name__}: make run exited {seconds:.1f} s after the signal")
     run.assert_all_gone(recorded, tree)
+    assert exits.order() == ["devhost", "hvsim", "azurite"], "the app, then the lab, then storage must go"
+    if stop is term_group_during_stop:  # the late TERM reached the stop under way, was noted, and did not cut it short
+        assert re.search(r"already stopping, in order — \d+ stop signals so far", run.output()), run.output()[-3000:]
     assert_stopped_in_order(run.output())
     assert seconds < 30
 
@@ -112,6 +132,7 @@ def test_make_stop_stops_a_running_stack_through_its_make_run(new_run: Callable[
     run.start()
     recorded = run.recorded()
     tree = run.tree()
+    exits = ExitWatch(recorded["children"])
     began = time.monotonic()
     result = run.make_command("stop")
     print(f"\nmake stop: {time.monotonic() - began:.1f} s")
@@ -120,6 +141,7 @@ def test_make_stop_stops_a_running_stack_through_its_make_run(new_run: Callable[
     assert "the stack is stopped" in result.stdout
     run.wait_make(timeout=10)
     run.assert_all_gone(recorded, tree)
+    assert exits.order() == ["devhost", "hvsim", "azurite"]
     assert_stopped_in_order(run.output())
     again = run.make_command("stop")
     assert again.returncode == 0
@@ -136,7 +158,7 @@ def test_a_stop_during_the_start_leaves_nothing_behind(new_run: Callable[..., Ru
         assert time.monotonic() < deadline, run.output()
         time.sleep(0.05)
     tree = run.tree()
-    term_group(run.make.pid)
+    term_group(run)
     seconds = run.wait_make(timeout=60)
     assert not [pid for pid, (start, _) in tree.items() if alive(pid, start)]
     print(f"\nTERM during the start: make run exited {seconds:.1f} s after the signal")
@@ -154,6 +176,7 @@ def test_a_part_that_dies_stops_the_rest_in_order(new_run: Callable[..., Run]) -
     assert run.make is not None
     lab = next(child for child in recorded["children"] if child["name"] == "hvsim")
     tree = run.tree()
+    exits = ExitWatch(recorded["children"])
     os.killpg(lab["pid"], signal.SIGKILL)
     seconds = run.wait_make(timeout=60)
     print(f"\nthe lab killed: make run exited {seconds:.1f} s later")
@@ -164,6 +187,7 @@ def test_a_part_that_dies_stops_the_rest_in_order(new_run: Callable[..., Run]) -
     assert tail.index("stopping devhost") < tail.index("hvsim (pid") < tail.index("stopping azurite"), tail
     assert "had already exited" in tail
     run.assert_all_gone(recorded, tree)
+    assert exits.order() == ["hvsim", "devhost", "azurite"]
 
 
 def test_ctrl_c_while_a_vm_is_being_created_stops_its_guest_agent_too(new_run: Callable[..., Run]) -> None:
@@ -182,8 +206,10 @@ def test_ctrl_c_while_a_vm_is_being_created_stops_its_guest_agent_too(new_run: C
         time.sleep(0.1)
         tree = run.tree()
     assert run.make is not None
-    int_twice(run.make.pid)
+    exits = ExitWatch(recorded["children"])
+    int_twice(run)
     seconds = run.wait_make(timeout=90)
     print(f"\nCtrl-C twice during a create: make run exited {seconds:.1f} s after the signal")
     run.assert_all_gone(recorded, tree)
-    assert_stopped_in_order(run.output())
+    assert exits.order() == ["devhost", "hvsim", "azurite"]
+    assert_stopped_in_order(run.output(), idle=False)
