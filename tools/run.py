@@ -12,10 +12,10 @@ Before starting anything it checks that the ports are free and that no stack rec
 and how to stop it. ``PORT``, ``AZURITE_BLOB_PORT``, ``AZURITE_QUEUE_PORT`` and ``AZURITE_TABLE_PORT`` choose the ports;
 ``RUN_DATA_DIR`` (default: the checkout) where the data and the pid file live.
 
-SIGINT (Ctrl-C), SIGTERM and SIGHUP stop the stack: the app first (waiting for it), then the lab, then Azurite. The
-stop is never interrupted: further signals are only acknowledged. ``python -m tools.run stop`` (``make stop``) stops
-the stack recorded in the pid file — through its ``make run`` process when that still runs, else process group by
-process group — and never looks for processes by name.
+SIGINT (Ctrl-C), SIGTERM, SIGHUP and a hang-up of the terminal stop the stack: the app first (waiting for it), then
+the lab, then Azurite. The stop is never interrupted: further signals are only acknowledged. ``python -m tools.run
+stop`` (``make stop``) stops the stack recorded in the pid file — through its ``make run`` process when that still
+runs, else process group by process group — and never looks for processes by name.
 
 Settings come from the environment and ``local.settings.json`` (created from the sample on first run). Local runs use
 ``AETHERV_AUTH_MODE=none`` unless the environment sets ``AETHERV_AUTH_MODE``.

@@ -43,17 +43,25 @@ class Stopper:
     """SIGINT, SIGTERM and SIGHUP as one stop request: the first asks to stop, later ones are only counted.
 
     The handler appends to a list and nothing else: no lock (a ``threading.Event`` would deadlock when the signal
-    lands while the main thread holds the event's own lock), no I/O. Waiting is a ``select`` on a pipe that Python's
-    C-level handler writes to (``signal.set_wakeup_fd``), so a signal ends a wait at once.
+    lands while the main thread holds the event's own lock), no I/O. Waiting polls a pipe that Python's C-level handler
+    writes to (``signal.set_wakeup_fd``), so a signal ends a wait at once — and the controlling terminal, when there
+    is one: its hang-up is a stop request too, because when make itself leads the terminal's session (``ssh -t host
+    make run``, a tmux or ``script`` command) only make gets the SIGHUP, and make does not pass it on.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    HANG_UP = "terminal hang-up"
 
     def __init__(self) -> None:
         self.received: list[str] = []
         self._wakeup_read, self._wakeup_write = os.pipe()
         for fd in (self._wakeup_read, self._wakeup_write):
             os.set_blocking(fd, False)
+        self._poll = select.poll()
+        self._poll.register(self._wakeup_read, select.POLLIN)
+        self._terminal = next((fd for fd in (0, 1, 2) if os.isatty(fd)), None)
+        if self._terminal is not None:
+            self._poll.register(self._terminal, 0)  # nothing is read: only hang-up and errors are reported
 
     def install(self) -> None:
         """Handle the stop signals in this (main) thread from now on."""
@@ -66,15 +74,19 @@ class Stopper:
 
     @property
     def requested(self) -> bool:
-        """Whether a stop signal arrived."""
+        """Whether a stop signal arrived (or the terminal hung up)."""
         return bool(self.received)
 
     def wait(self, seconds: float) -> bool:
         """Sleep up to ``seconds``, returning early (``True``) when a stop is requested."""
         if not self.received:
-            select.select([self._wakeup_read], [], [], seconds)
-            with contextlib.suppress(BlockingIOError):
-                os.read(self._wakeup_read, 512)
+            for fd, events in self._poll.poll(seconds * 1000):
+                if fd == self._wakeup_read:
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self._wakeup_read, 512)
+                elif events & (select.POLLHUP | select.POLLERR | select.POLLNVAL):
+                    self._poll.unregister(fd)
+                    self.received.append(self.HANG_UP)
         return self.requested
 
 

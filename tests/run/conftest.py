@@ -13,6 +13,7 @@ import contextlib
 import json
 import os
 import random
+import select
 import signal
 import socket
 import subprocess
@@ -20,7 +21,7 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,6 +167,51 @@ class Run:
             while not self.idle():  # the start-up inventory sync has finished: no function runs now
                 assert time.monotonic() < deadline, f"the start-up sync did not finish:\n{self.output()[-4000:]}"
                 time.sleep(0.2)
+
+    def start_in_terminal(self, timeout: float = 120) -> Callable[[], None]:
+        """``make run`` as the leader of a new session on a pseudo-terminal (as ``ssh -t host make run`` or a tmux
+        command runs it); returns what closes the terminal (its master side), which hangs it up."""
+        master, slave = os.openpty()
+        self.make = subprocess.Popen(
+            ["setsid", "--ctty", "make", "--no-print-directory", "-C", str(ROOT), "run"],
+            env=self.env,
+            stdin=slave,
+            stdout=slave,
+            stderr=slave,
+        )
+        os.close(slave)
+        self.started_at = time.monotonic()
+        closing = threading.Event()
+
+        def copy() -> None:  # the terminal's output, into the log the checks read
+            with self.log.open("ab") as log:
+                while not closing.is_set():
+                    if not select.select([master], [], [], 0.05)[0]:
+                        continue
+                    try:
+                        chunk = os.read(master, 65536)
+                    except OSError:
+                        return
+                    if not chunk:
+                        return
+                    log.write(chunk)
+                    log.flush()
+
+        reader = threading.Thread(target=copy, daemon=True)
+        reader.start()
+
+        def close() -> None:  # a read in progress would keep the terminal open: stop reading first
+            closing.set()
+            reader.join()
+            os.close(master)
+
+        deadline = time.monotonic() + timeout
+        while READY not in self.output() or not self.idle():
+            if self.make.poll() is not None or time.monotonic() > deadline:
+                close()
+                pytest.fail(f"make run did not become ready:\n{self.output()[-4000:]}")
+            time.sleep(0.2)
+        return close
 
     def idle(self) -> bool:
         """Whether the app has run its start-up inventory sync and no job is under way."""

@@ -213,3 +213,17 @@ def test_ctrl_c_while_a_vm_is_being_created_stops_its_guest_agent_too(new_run: C
     run.assert_all_gone(recorded, tree)
     assert exits.order() == ["devhost", "hvsim", "azurite"]
     assert_stopped_in_order(run.output(), idle=False)
+
+
+def test_closing_the_terminal_make_leads_stops_the_stack(new_run: Callable[..., Run]) -> None:
+    """Only a session's leader gets the terminal's SIGHUP, and make does not pass it on: the hang-up itself counts."""
+    run = new_run()
+    close_terminal = run.start_in_terminal()
+    recorded = run.recorded()
+    tree = run.tree()
+    exits = ExitWatch(recorded["children"])
+    close_terminal()
+    seconds = run.wait_make(timeout=90)
+    print(f"\nterminal closed: make run exited {seconds:.1f} s later")
+    run.assert_all_gone(recorded, tree)
+    assert exits.order() == ["devhost", "hvsim", "azurite"]
