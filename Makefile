@@ -14,7 +14,7 @@ INFRA_PY := $(INFRA_VENV)/bin/python
 INFRA_STAMP := $(INFRA_VENV)/.installed-$(shell cat infra/requirements-checks.txt | sha256sum | cut -c1-12)
 export AETHERV_INFRA_PYTHON := $(abspath $(INFRA_PY))
 
-.PHONY: install lint typecheck test unit run bench clean infra-check system-test system-run
+.PHONY: install lint typecheck test unit run stop bench clean infra-check system-test system-run
 
 # System packages (Node, Chromium, openssl …): installed when root with apt-get, else a stop naming the command.
 system-test:
@@ -64,6 +64,10 @@ unit: $(PY_STAMP)
 
 run: system-run $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
 	$(PY) -m tools.run
+
+# Stops the stack `make run` recorded in .devhost/stack.json (under RUN_DATA_DIR when set): by process ids, not names.
+stop:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) -m tools.run stop
 
 bench: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
 	$(PY) -m bench

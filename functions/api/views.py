@@ -131,6 +131,7 @@ class JobView(_View):
     status: Literal["Pending", "Running", "Succeeded", "Failed", "Canceled"]
     target: dict[str, Any] = Field(default_factory=dict)
     steps: list[StepView] = Field(default_factory=list)
+    plan: list[str] = Field(default_factory=list)
     current_step: str | None = None
     error: dict[str, Any] | None = None
     result: dict[str, Any] | None = None

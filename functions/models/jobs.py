@@ -179,6 +179,8 @@ class JobPatch:
     cancel_requested_by: Requester | None = None
     add_warnings: tuple[str, ...] | None = None
     """Warnings to append to the job's (a finished step that had to leave something undone)."""
+    plan: tuple[str, ...] = ()
+    """The names of the steps the workflow plans to run (sent once, when it starts; empty leaves the plan as is)."""
     fields: frozenset[str] = field(default=frozenset(), compare=False)
     """Fields set explicitly to ``None`` (``failed_step: null``); kept so such a patch round-trips."""
 
@@ -187,7 +189,7 @@ class JobPatch:
         document: JsonObject = {}
         for name in _PATCH_ORDER:
             value = getattr(self, name)
-            if value is None and name not in self.fields:
+            if (value is None and name not in self.fields) or (name == "plan" and not value):
                 continue
             document[name] = _patch_value(value)
         return document
@@ -214,6 +216,7 @@ class JobPatch:
             result=dict(data["result"]) if data.get("result") is not None else None,
             cancel_requested_by=Requester.from_json(by) if by is not None else None,
             add_warnings=tuple(str(w) for w in data["add_warnings"]) if data.get("add_warnings") else None,
+            plan=_plan(data.get("plan")),
             fields=frozenset(name for name, value in data.items() if value is None),
         )
 
@@ -231,7 +234,12 @@ _PATCH_ORDER = (
     "result",
     "cancel_requested_by",
     "add_warnings",
+    "plan",
 )
+
+
+def _plan(value: Any) -> tuple[str, ...]:
+    return tuple(str(step) for step in value or ())
 
 
 def _patch_value(value: Any) -> Any:
@@ -267,6 +275,8 @@ class Job:
     cleanup: JsonObject | None = None
     result: JsonObject | None = None
     cancel_requested_by: Requester | None = None
+    plan: tuple[str, ...] = ()
+    """The names of the steps the workflow plans to run, known when it starts (empty for earlier documents)."""
 
     @property
     def final(self) -> bool:
@@ -283,6 +293,9 @@ class Job:
             if name == "add_warnings":
                 if value:
                     changes["warnings"] = (*self.warnings, *(w for w in value if w not in self.warnings))
+            elif name == "plan":
+                if value:  # a patch without a plan keeps the job's
+                    changes["plan"] = value
             elif value is not None or name in patch.fields:
                 changes[name] = () if name == "steps" and value is None else value
         return replace(self, **changes)
@@ -309,6 +322,8 @@ class Job:
                 document[name] = getattr(self, name)
         if self.cancel_requested_by is not None:
             document["cancel_requested_by"] = self.cancel_requested_by.to_json()
+        if self.plan:
+            document["plan"] = list(self.plan)
         return document
 
     def to_view(self) -> JsonObject:
@@ -342,4 +357,5 @@ class Job:
             cleanup=dict(data["cleanup"]) if data.get("cleanup") is not None else None,
             result=dict(data["result"]) if data.get("result") is not None else None,
             cancel_requested_by=Requester.from_json(by) if by is not None else None,
+            plan=_plan(data.get("plan")),
         )

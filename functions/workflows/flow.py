@@ -180,7 +180,8 @@ def run_job(
     compensate: Callable[[], Generator[Any, Any, CleanupReport]] | None = None,
 ) -> Generator[Any, Any, JsonObject]:
     """Run ``body``; on failure or cancel, compensate, record the outcome and fail with the original error."""
-    yield from flow.job_update(JobPatch(status=JobStatus.RUNNING, started=flow.stamp(), steps=()))
+    start = JobPatch(status=JobStatus.RUNNING, started=flow.stamp(), steps=(), plan=tuple(flow.plan))
+    yield from flow.job_update(start)
     try:
         output = yield from body()
     except Exception as exc:

@@ -139,8 +139,9 @@ export function facts(pairs) {
 }
 
 /**
- * Live progress of a job: a progress bar, the steps (with placeholders for steps not reached yet, so nothing moves
- * when they start), and the outcome — error and cleanup — when it ends. Returns {el, update(job)}.
+ * Live progress of a job: a progress bar, the steps — every planned step by name from the start (the job document
+ * carries the workflow's plan), so nothing moves as they start — and the outcome (error and cleanup) when it ends.
+ * Jobs recorded before plans were kept show numbered placeholders instead. Returns {el, update(job)}.
  */
 export function jobProgress() {
   const bar = h("progress", { max: 1, value: 0, class: "job-bar" });
@@ -158,18 +159,25 @@ export function jobProgress() {
   );
   function update(job) {
     const progress = job.progress || {};
-    const done = (job.steps || []).filter((s) => s.status === "Succeeded").length;
-    const total = Math.max(progress.total || 0, (job.steps || []).length, 1);
+    const started = job.steps || [];
+    const plan = job.plan || [];
+    const done = started.filter((s) => s.status === "Succeeded").length;
+    const total = Math.max(plan.length, progress.total || 0, started.length, 1);
     const final = ["Succeeded", "Failed", "Canceled"].includes(job.status);
     bar.max = total;
     bar.value = job.status === "Succeeded" ? total : done;
     const text = final
-      ? `${job.status}${(job.steps || []).length ? ` — ${done} of ${job.steps.length} steps` : ""}`
+      ? `${job.status}${started.length ? ` — ${done} of ${started.length} steps` : ""}`
       : `Step ${Math.min(progress.index || done + 1, total)} of ${total}: ${humanize(progress.step || job.current_step || "starting")}` +
         (progress.guest_state ? ` (guest: ${progress.guest_state})` : "");
     setText(label, text);
-    const rows = (job.steps || []).map((step, index) => ({ ...step, key: index }));
-    if (!final) for (let i = rows.length; i < total; i += 1) rows.push({ key: i, name: null, status: "Pending" });
+    const rows = started.map((step, index) => ({ ...step, key: index }));
+    if (!final) {
+      // the planned steps not started yet, in plan order; numbered placeholders only where no plan is known
+      const begun = new Set(started.map((s) => s.name));
+      const coming = plan.filter((name) => !begun.has(name));
+      for (let i = rows.length; i < total; i += 1) rows.push({ key: i, name: coming[i - started.length] || null, status: "Pending" });
+    }
     reconcile(
       steps,
       rows,
@@ -180,8 +188,9 @@ export function jobProgress() {
         setText(name, row.name ? humanize(row.name) : `Step ${row.key + 1}`);
         updateBadge(state, row.status === "Running" ? "Running…" : row.status);
         if (row.status === "Running") state.className = "badge badge-busy";
-        li.classList.toggle("step-pending", !row.name);
+        li.classList.toggle("step-pending", row.status === "Pending");
         li.dataset.status = row.status;
+        li.dataset.step = row.name || "";
         setText(time, row.started ? duration(between(row.started, row.finished)) : "");
       },
     );

@@ -1,9 +1,11 @@
 // Create a VM: a form generated from the request model's JSON schema (VmCreateRequest in /api/openapi.json).
 //
-// The schema gives the fields, their types, limits, defaults and help text; the host's images and virtual switches
-// come from the API; fields are shown per OS family (domain join for Windows, Ansible for Linux). Input is checked
-// in the browser with the server's rules (rules.js) and the server's own problem+json errors are shown the same way,
-// next to the fields they name.
+// The schema gives the fields, their types, limits, defaults and help text; fields are shown per OS family (domain
+// join for Windows, Ansible for Linux). The host starts at "Automatic placement", the API's default: then the images
+// and virtual switches of every connected host are offered, each once, marked with the hosts that have it when not
+// all do (placement picks a host that has both the chosen image and switch); a chosen host offers its own. Input is
+// checked in the browser with the server's rules (rules.js) and the server's own problem+json errors are shown the
+// same way, next to the fields they name.
 
 import { ApiError } from "../api.js";
 import { h, replace, setText, uid } from "../dom.js";
@@ -66,7 +68,8 @@ export async function render(ctx) {
   const schemas = openapi.components.schemas;
   const fields = new Map(); // path -> {input, schema, nullable, wrap, error, kind}
   const groups = new Map(); // path -> {toggle, fieldset, body, error, required}
-  const images = { list: [], host: null };
+  // what the image and switch lists offer: for a chosen host its own, else every connected host's, merged
+  const library = { key: null, images: [], networks: [], hosts: [] };
   const summary = h("div", { class: "error-summary", tabindex: "-1", hidden: true, role: "alert" });
   const submitButton = h("button", { type: "submit", class: "btn btn-primary" }, "Create VM");
   const formStatus = h("p", { class: "muted", role: "status" });
@@ -89,8 +92,6 @@ export async function render(ctx) {
         h("option", { value: "" }, "Automatic placement"),
         hosts.items.map((host) => h("option", { value: host.name, disabled: !host.connected }, host.connected ? host.name : `${host.name} — disconnected`)),
       );
-      const first = hosts.items.find((host) => host.connected);
-      if (first) input.value = first.name;
     } else if (GROUPED_BY_HOST.has(name)) {
       kind = "select";
       input = h("select", { id, class: "input" });
@@ -163,54 +164,106 @@ export async function render(ctx) {
 
   // -- behaviour ------------------------------------------------------------------------------------------------
 
+  /** The items of a host's list ("images" or "networks"), or the error that prevented it. */
+  function listOf(host, what) {
+    return ctx.api.get(`/hosts/${encodeURIComponent(host)}/${what}`, { signal: ctx.signal }).then(
+      (page) => page.items,
+      (error) => {
+        if (error.name === "AbortError") throw error;
+        return error;
+      },
+    );
+  }
+
+  /** Lists of several hosts as one: each name once (first seen wins), with the hosts that have it. */
+  function merge(names, lists) {
+    const byName = new Map();
+    const answered = [];
+    const failed = [];
+    lists.forEach((list, index) => {
+      if (!Array.isArray(list)) {
+        failed.push(`${names[index]} (${list.summary || list.message})`);
+        return;
+      }
+      answered.push(names[index]);
+      for (const item of list) {
+        if (!byName.has(item.name)) byName.set(item.name, { ...item, hosts: [] });
+        byName.get(item.name).hosts.push(names[index]);
+      }
+    });
+    return { items: [...byName.values()], answered, failed };
+  }
+
+  /** Where an option is available, when not on every host that answered. */
+  function where(item, answered) {
+    if (item.hosts.length === answered.length) return "";
+    if (item.hosts.length <= 3) return ` — only on ${item.hosts.join(", ")}`;
+    return ` — on ${item.hosts.length} of ${answered.length} hosts`;
+  }
+
   async function loadLibrary() {
-    const hostField = fields.get("host").input;
-    const host = hostField.value || (hosts.items.find((x) => x.connected) || {}).name;
+    const chosen = fields.get("host").input.value;
+    const connected = hosts.items.filter((x) => x.connected).map((x) => x.name);
     const image = fields.get("image");
     const network = fields.get("network");
-    if (!host) {
+    if (!chosen && !connected.length) {
       replace(image.input, h("option", { value: "" }, "No blank disk — no host is connected"));
       return;
     }
-    if (images.host === host) return;
-    images.host = host;
+    const key = chosen || "*";
+    if (library.key === key) return;
+    library.key = key;
+    const previous = { image: image.input.value, network: network.input.value };
     for (const f of [image, network]) {
       f.input.disabled = true;
       replace(f.input, h("option", { value: "" }, "Loading…"));
     }
-    const source = hostField.value ? "" : ` (lists from ${host}; the chosen host needs the same names)`;
-    const [imageList, networkList] = await Promise.all(
-      ["images", "networks"].map((what) =>
-        ctx.api.get(`/hosts/${encodeURIComponent(host)}/${what}`, { signal: ctx.signal }).then(
-          (page) => page.items,
-          (error) => {
-            if (error.name === "AbortError") throw error;
-            return error;
-          },
-        ),
-      ),
-    );
-    if (images.host !== host) return;
-    images.list = Array.isArray(imageList) ? imageList : [];
-    const fill = (f, list, emptyLabel, describe) => {
+    const names = chosen ? [chosen] : connected;
+    const [imageLists, networkLists] = await Promise.all(["images", "networks"].map((what) => Promise.all(names.map((name) => listOf(name, what)))));
+    if (library.key !== key) return;
+    const images = merge(names, imageLists);
+    const networks = merge(names, networkLists);
+    Object.assign(library, { images: images.items, networks: networks.items, hosts: images.answered.filter((n) => networks.answered.includes(n)) });
+    const fill = (f, merged, emptyLabel, describe, noun) => {
       f.input.disabled = false;
-      if (!Array.isArray(list)) {
-        replace(f.input, h("option", { value: "" }, emptyLabel));
-        setText(f.hint, `Could not list them on ${host}: ${list.summary || list.message}`);
-        return;
+      const option = (item) => h("option", { value: item.name }, `${describe(item)}${chosen ? "" : where(item, merged.answered)}`);
+      const everywhere = merged.items.filter((item) => item.hosts.length === merged.answered.length);
+      const some = merged.items.filter((item) => item.hosts.length < merged.answered.length);
+      const grouped = !chosen && everywhere.length && some.length;
+      replace(
+        f.input,
+        h("option", { value: "" }, emptyLabel),
+        grouped ? [h("optgroup", { label: "On every host" }, everywhere.map(option)), h("optgroup", { label: "Only on some hosts" }, some.map(option))] : merged.items.map(option),
+      );
+      if (merged.items.some((item) => item.name === previous[f.input.name])) f.input.value = previous[f.input.name];
+      const missing = merged.failed.length ? ` Not listed: ${merged.failed.join("; ")}.` : "";
+      if (!merged.answered.length) {
+        setText(f.hint, `Could not list the ${noun}: ${merged.failed.join("; ")}.`);
+      } else if (chosen) {
+        setText(f.hint, f.schema.description || "");
+      } else {
+        const count = merged.answered.length;
+        setText(f.hint, `${f.schema.description || ""} Listed from ${count === 1 ? "the connected host" : `all ${count} connected hosts`}; automatic placement picks one that has your choice.${missing}`);
       }
-      replace(f.input, h("option", { value: "" }, emptyLabel), list.map((item) => h("option", { value: item.name }, describe(item))));
-      setText(f.hint, `${f.schema.description || ""}${source}`);
     };
-    fill(image, imageList, "None — blank disk", (i) => `${i.name}${i.size_gb ? ` (${i.size_gb} GB)` : ""}`);
-    fill(network, networkList, "Not connected", (n) => `${n.name}${n.type ? ` (${n.type})` : ""}`);
+    fill(image, images, "None — blank disk", (i) => `${i.name}${i.size_gb ? ` (${i.size_gb} GB)` : ""}`, "images");
+    fill(network, networks, "Not connected", (n) => `${n.name}${n.type ? ` (${n.type})` : ""}`, "virtual switches");
     update();
+  }
+
+  /** With automatic placement: the connected hosts that have the chosen image and switch (null when a host is chosen). */
+  function candidates() {
+    if (fields.get("host").input.value || library.key !== "*") return null;
+    const pick = (list, name) => (name ? (list.find((item) => item.name === name) || { hosts: [] }).hosts : library.hosts);
+    const withImage = pick(library.images, fields.get("image").input.value);
+    const withSwitch = pick(library.networks, fields.get("network").input.value);
+    return library.hosts.filter((name) => withImage.includes(name) && withSwitch.includes(name));
   }
 
   function family() {
     const data = { os_family: fields.get("os_family").input.value || null, image: fields.get("image").input.value || null };
     if (data.os_family) return data.os_family;
-    const image = images.list.find((i) => i.name === data.image);
+    const image = library.images.find((i) => i.name === data.image);
     return (image && image.os_family) || resolveFamily(data);
   }
 
@@ -237,6 +290,11 @@ export async function render(ctx) {
     const disk = fields.get("disk_gb");
     disk.input.setAttribute("aria-required", String(!hasImage));
     setText(disk.hint, hasImage ? "Optional: grow the image's disk to this size." : "Required for a blank disk.");
+    const host = fields.get("host");
+    const among = candidates();
+    if (among === null) setText(host.hint, host.schema.description);
+    else if (!among.length) setText(host.hint, "No connected host has both the chosen image and virtual switch.");
+    else setText(host.hint, `Automatic placement picks the host with the most free memory among ${among.length === library.hosts.length ? "all connected hosts" : among.join(", ")}.`);
   }
 
   function groupActive(path) {
@@ -293,6 +351,13 @@ export async function render(ctx) {
       const value = valueOf(f);
       if (value === null && f.required) problems.push({ field: path, message: "is required" });
       for (const message of fieldProblems(path, value, f.schema)) problems.push({ field: path, message });
+    }
+    const among = candidates();
+    const chosenImage = fields.get("image").input.value;
+    const chosenSwitch = fields.get("network").input.value;
+    if (among !== null && !among.length && chosenImage && chosenSwitch && fieldActive("network")) {
+      const imageHosts = (library.images.find((i) => i.name === chosenImage) || { hosts: [] }).hosts;
+      problems.push({ field: "network", message: `is not on any host that has the image ${chosenImage} (${imageHosts.join(", ") || "none"}); choose another switch or image` });
     }
     const reported = new Set(problems.map((p) => p.field));
     const order = [...fields.keys()];
@@ -371,7 +436,7 @@ export async function render(ctx) {
 
   function onChange(path) {
     if (path === "host") loadLibrary();
-    if (["image", "os_family", "host"].includes(path)) update();
+    if (["image", "os_family", "host", "network"].includes(path)) update();
     checkOne(path);
   }
 
