@@ -49,8 +49,9 @@ from azure.core.exceptions import (
 from azure.data.tables import TableClient, TableErrorCode, TableServiceClient, TableTransactionError, UpdateMode
 
 from functions.inventory.entities import SCHEMA_VERSION, content_hash, from_entity, to_properties
+from functions.inventory.host_entity import HOST_FIELDS, VM_IDS_PROPERTIES, host_record, vm_ids_of, vm_ids_properties
 from functions.inventory.keys import decode_key, encode_key
-from functions.models.inventory import DEFAULT_CLUSTER, ClusterRecord, HostRecord, InventorySummary, VmRecord
+from functions.models.inventory import ClusterRecord, HostRecord, InventorySummary, VmRecord
 from functions.models.json import JsonObject
 from functions.models.paging import Page
 from functions.storage import decode_continuation, encode_continuation
@@ -88,51 +89,6 @@ class _Diff:
     deletes: list[str] = field(default_factory=list)
 
 
-VM_IDS_PROPERTIES = ("vm_ids", "vm_ids_1", "vm_ids_2", "vm_ids_3")
-"""Where a host entity lists its VMs' ids: their row keys, one per line, in properties of at most 32,000 characters
-(a string property holds 64 KiB of UTF-16): about 860 GUIDs per property, 3,400 per host."""
-_PROPERTY_CHARS = 32_000
-
-
-def _vm_ids_properties(row_keys: Sequence[str]) -> JsonObject:
-    """The id-list properties of a host entity (every one set, so a replace drops a stale overflow)."""
-    properties: list[list[str]] = [[] for _ in VM_IDS_PROPERTIES]
-    index, used = 0, 0
-    for key in row_keys:
-        while index < len(properties) and used + len(key) + 1 > _PROPERTY_CHARS:
-            index, used = index + 1, 0
-        if index == len(properties):
-            log.warning("a host lists more VMs than its entity can name; the rest are found by a query")
-            break
-        properties[index].append(key)
-        used += len(key) + 1
-    return {name: "\n".join(keys) for name, keys in zip(VM_IDS_PROPERTIES, properties, strict=True)}
-
-
-def _vm_ids_of(entity: Mapping[str, Any]) -> list[str] | None:
-    """The row keys a host entity lists, or ``None`` for an entity written before hosts listed them."""
-    if entity.get("vm_ids") is None:
-        return None
-    return [key for name in VM_IDS_PROPERTIES for key in str(entity.get(name) or "").split("\n") if key]
-
-
-ID_CACHE_SECONDS = 5.0
-_HOST_FIELDS = (
-    "RowKey",
-    "name",
-    "cluster",
-    "connected",
-    "last_seen",
-    "last_attempt",
-    "disconnected_since",
-    "error",
-    "store_failed",
-    "vm_count",
-    "facts_json",
-)
-"""What a host record is read from (the id lists stay on the server)."""
-
-
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
@@ -149,6 +105,9 @@ def _parse_iso(text: Any) -> datetime | None:
 def _chunks(items: Sequence[Any], size: int = BATCH_LIMIT) -> Iterator[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+ID_CACHE_SECONDS = 5.0
 
 
 class InventoryRepository:
@@ -340,7 +299,7 @@ class InventoryRepository:
                 "last_attempt": _iso(collected_at),
                 "vm_count": len(vms),
                 "facts_json": json.dumps(facts_record, sort_keys=True, default=str),
-                **_vm_ids_properties(list(dict.fromkeys(encode_key(str(vm["id"]).lower()) for vm in vms))),
+                **vm_ids_properties(list(dict.fromkeys(encode_key(str(vm["id"]).lower()) for vm in vms))),
             }
             try:
                 if entity is None:  # a first sync: the rows, then the entity (created: a racing first sync loses)
@@ -448,44 +407,27 @@ class InventoryRepository:
 
     # -- read side ------------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def _host_record(entity: Mapping[str, Any]) -> HostRecord:
-        connected = bool(entity.get("connected", False))
-        cluster = entity.get("cluster")
-        return HostRecord(
-            name=str(entity.get("name") or decode_key(entity["RowKey"])),
-            cluster=str(cluster) if cluster else DEFAULT_CLUSTER,
-            clustered=bool(cluster),
-            connected=connected,
-            last_seen=entity.get("last_seen"),
-            last_attempt=entity.get("last_attempt"),
-            disconnected_since=None if connected else entity.get("disconnected_since"),
-            error=entity.get("error") if not connected or entity.get("store_failed") else None,
-            vm_count=int(entity.get("vm_count", 0)),
-            facts=json.loads(entity.get("facts_json") or "{}"),
-        )
-
     def list_hosts(self) -> list[HostRecord]:
         """Every host with its connection state and facts, sorted by name."""
-        entities = self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'", select=list(_HOST_FIELDS))
-        return sorted((self._host_record(e) for e in entities), key=lambda h: h.name.lower())
+        entities = self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'", select=list(HOST_FIELDS))
+        return sorted((host_record(e) for e in entities), key=lambda h: h.name.lower())
 
     def page_hosts(self, *, page_size: int = 100, continuation: str | None = None) -> Page[HostRecord]:
         """A page of hosts in key order (host names), and the token for the next one."""
         token = decode_continuation(continuation) if continuation else None
         pager: Any = (
             self._table(self.hosts_table)
-            .query_entities("PartitionKey eq 'hosts'", results_per_page=page_size, select=list(_HOST_FIELDS))
+            .query_entities("PartitionKey eq 'hosts'", results_per_page=page_size, select=list(HOST_FIELDS))
             .by_page(continuation_token=cast(Any, token))
         )
-        items = [self._host_record(entity) for entity in next(pager, iter(()))]
+        items = [host_record(entity) for entity in next(pager, iter(()))]
         next_token = pager.continuation_token
         return Page(items=items, continuation=encode_continuation(next_token) if next_token else None)
 
     def get_host(self, name: str) -> HostRecord | None:
         """One host, or ``None``."""
         entity, _ = self._get_host_with_etag(name)
-        return self._host_record(entity) if entity else None
+        return host_record(entity) if entity else None
 
     @staticmethod
     def _vm_record(entity: Mapping[str, Any], hosts: Mapping[str, HostRecord]) -> VmRecord:
@@ -592,7 +534,7 @@ class InventoryRepository:
         seen: dict[str, list[tuple[str, str]]] = {}
         complete = True
         for entity in self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'", select=select):
-            ids = _vm_ids_of(entity)
+            ids = vm_ids_of(entity)
             if ids is None:
                 complete = False
                 continue

@@ -357,3 +357,16 @@ def test_hosts_written_by_an_earlier_build_are_still_searched(repo: InventoryRep
     fresh = type(repo)(repo._service, repo.hosts_table.removesuffix("Hosts"))
     found = fresh.get_vm(vm("legacy")["id"])
     assert found is not None and found.name == "legacy"
+
+
+def test_a_host_with_more_vms_than_its_entity_can_name_still_finds_each_by_id() -> None:
+    from functions.inventory.host_entity import vm_ids_of, vm_ids_properties
+
+    keys = [f"{i:08x}-0000-4000-8000-000000000000" for i in range(4000)]
+    properties = vm_ids_properties(keys)
+    assert properties["vm_ids_overflow"] is True
+    assert vm_ids_of(properties) is None  # so lookups query the rows instead of trusting a partial list
+    few = vm_ids_properties(keys[:900])
+    assert few["vm_ids_overflow"] is False
+    assert vm_ids_of(few) == keys[:900]
+    assert all(len(value) <= 32_000 for name, value in few.items() if name != "vm_ids_overflow")
