@@ -484,3 +484,31 @@ def test_helpers_live_once_in_the_library() -> None:
     assert sent.startswith("param($Params)\n")
     assert "function Get-AetherVm(" in sent
     assert "function Get-AetherVmRecords" not in sent  # only the helpers a script calls
+
+
+def test_a_guest_reboot_keeps_the_vm_running_while_its_services_go_away(clock: ManualClock) -> None:
+    """Hyper-V's state is the virtual machine's: a reboot inside the guest shows in the uptime and the integration
+    services, never as Stopping/Starting (those are for Restart-VM and Stop-VM)."""
+    backend = Backend(
+        clock=clock, sleep=clock.sleep, times=TransitionTimes(reboot=3), guest_factory=lambda *args: StandInGuest()
+    )
+    host = seed_lab(backend, hosts=1, vms_per_host=0)[0]
+    vm_id = new_vm(host)
+    run_operation(host, "start_vm", {"vm_id": vm_id})
+    vm = host.vm(vm_id)
+    clock.advance(100)
+    write = {"vm_id": vm_id, "remove_prefix": "hlvmm."}
+    run_operation(
+        host, "write_host_kvp", {**write, "items": [{"name": names.HOST_STATE_KEY, "data": "waitingforpublickey"}]}
+    )
+    items = [{"name": names.HOST_STATE_KEY, "data": "provisioningdatapublished"}]
+    run_operation(host, "write_host_kvp", {"vm_id": vm_id, "items": items})  # the agent applies and reboots
+    assert vm.state == "Running"
+    assert vm.uptime_seconds == 0  # the uptime started over
+    assert not vm.integration_services  # the OS is rebooting
+    assert run_operation(host, "read_guest_kvp", {"vm_id": vm_id})["guest"] == {}
+    clock.advance(6)
+    assert vm.state == "Running" and vm.integration_services
+    assert (
+        run_operation(host, "read_guest_kvp", {"vm_id": vm_id})["guest"][names.GUEST_STATE_KEY] == "provisioningapplied"
+    )

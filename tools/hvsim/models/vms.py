@@ -300,7 +300,7 @@ class FakeVm:
         self._schedule([("Stopping", self.times.stop)], "Off")
 
     def reset(self) -> None:
-        """Hard reset or guest reboot: Running → Stopping → Starting → Running."""
+        """Hard reset (``Restart-VM``): Running → Stopping → Starting → Running."""
         self._schedule([("Stopping", self.times.reboot), ("Starting", self.times.reboot)], "Running")
 
     @property
@@ -326,7 +326,7 @@ class FakeVm:
                 return behaviour
         return None
 
-    def _boot(self) -> None:
+    def _boot(self, at: float | None = None) -> None:
         guest = self.guest
         if guest is None:
             return
@@ -340,7 +340,7 @@ class FakeVm:
         behaviour = self.guest_behaviour_in_effect()
         guest.boot(
             self.nics,
-            now=self.clock(),  # when the agent (built now) starts counting its boot delay
+            now=self.clock() if at is None else at,  # when the agent starts counting its boot delay
             boot_delay=behaviour.boot_delay if behaviour is not None else 0.0,
             iso_version=None if iso is None else iso.iso_version or "",
             start_agent=lambda iso_version: self._start_agent(guest, iso_version, behaviour),
@@ -365,7 +365,20 @@ class FakeVm:
         if not running or guest is None or not guest.online(self.clock()):
             return
         if guest.tick(self.host_items, self.dvds, self.nics):
-            self.reset()
+            self._guest_reboot()
+
+    def _guest_reboot(self) -> None:
+        """The guest OS restarts itself: the VM stays Running.
+
+        Hyper-V's state follows the virtual machine, not the OS in it; the integration services are gone while the
+        OS reboots, and the uptime starts again.
+        """
+        guest = self.guest
+        if guest is not None:
+            guest.power_off()
+        self._running_since = self.clock()
+        self.boot_count += 1
+        self._boot(at=self.clock() + 2 * self.times.reboot)
 
     @property
     def guest_items(self) -> dict[str, str]:
