@@ -15,7 +15,9 @@ app's :class:`~functions.settings.WinRMSettings` and a :class:`~functions.settin
 - **Errors.** Every pywinrm, requests and pyspnego exception is translated once, here, into
   :mod:`functions.hyperv.errors` (``raise … from exc``): refused/DNS/TLS/connect timeout → ``HostUnreachable``;
   HTTP 401 → ``AuthenticationFailed``; read timeout → ``OperationTimeout``; WS-Management fault → ``ProtocolError``
-  with the fault code.
+  with the fault code; HTTP 413 (a request above the host's ``MaxEnvelopeSizekb``) → ``ProtocolError`` with fault
+  code ``413``. Stdin is sent in pieces that keep every envelope under pywinrm's ``max_env_sz`` (150 KiB, below
+  Windows' default of 500 KiB), so only a host configured below 150 KiB can answer 413.
 - **Sessions and threads.** One transport holds one HTTP session (NTLM authenticates the connection once) and
   lazily one remote shell, reused for every command of an activity; :meth:`WinRMTransport.close` deletes the shell.
   A transport belongs to the first thread that uses it: calls from any other thread raise ``RuntimeError``. Create
@@ -278,6 +280,12 @@ def _translated(options: ConnectionOptions, action: str) -> Iterator[None]:
     except winrm.exceptions.WinRMTransportError as exc:
         if exc.code == 401:
             raise AuthenticationFailed(f"{action}: the host rejected the credentials (HTTP 401)", host=host) from exc
+        if exc.code == 413:  # WinRM refuses a request envelope above its MaxEnvelopeSizekb this way
+            raise ProtocolError(
+                f"{action}: the host refused a request larger than its MaxEnvelopeSizekb (HTTP 413)",
+                host=host,
+                fault_code="413",
+            ) from exc
         raise ProtocolError(f"{action}: unexpected HTTP status {exc.code}", host=host) from exc
     except requests.exceptions.ConnectTimeout as exc:
         raise HostUnreachable(

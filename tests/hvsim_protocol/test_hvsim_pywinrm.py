@@ -127,14 +127,19 @@ def _bootstrap_line(host: WinRMHostServer) -> str:
     return "powershell.exe -NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -EncodedCommand " + encoded
 
 
-def test_envelope_above_max_envelope_size_is_a_fault(host: WinRMHostServer, ca: CertificateAuthority) -> None:
+def test_envelope_above_max_envelope_size_is_refused_with_http_413(
+    host: WinRMHostServer, ca: CertificateAuthority
+) -> None:
     protocol = _protocol(host, ca)
     shell = protocol.open_shell()
     command = protocol.run_command(shell, _bootstrap_line(host), console_mode_stdin=False)
-    with pytest.raises(winrm.exceptions.WSManFaultError) as info:
+    with pytest.raises(winrm.exceptions.WinRMTransportError) as info:
         protocol.send_command_input(shell, command, b"x" * 400_000, end=True)  # ~533 kB of base64
-    assert info.value.fault_subcode == "w:EncodingLimit"
-    assert info.value.wsman_fault_code == 2150858909
+    assert not isinstance(info.value, winrm.exceptions.WSManFaultError)  # no SOAP fault, as from Windows
+    assert info.value.code == 413
+    assert host.counters["requests_too_large"] == 1
+    assert host.counters["faults"] == 0
+    protocol.send_command_input(shell, command, b"x" * 100_000, end=True)  # the shell and command are still there
     protocol.close_shell(shell)
 
 

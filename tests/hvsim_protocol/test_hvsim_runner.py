@@ -181,6 +181,29 @@ def test_stdin_is_chunked_below_the_envelope_limit(make_host: Any, options: Any)
         unregister("test.chunked")
 
 
+def test_a_host_with_a_smaller_envelope_limit_refuses_the_request_with_413(make_host: Any, options: Any) -> None:
+    server = make_host("hv-tight", max_envelope_size=16_384)
+    big = "param($Params)\n" + "# " + "y" * 40_000 + "\n"
+
+    @register("test.tight")
+    def handler(ctx: OperationContext, params: dict[str, Any]) -> Any:
+        return "ok"
+
+    try:
+        _with_scripts(server, {"test.tight": big})
+        # pywinrm's own 150 KiB pieces are above this host's limit
+        with (
+            WinRMTransport(options(server)) as transport,
+            pytest.raises(errors.ProtocolError, match="MaxEnvelopeSizekb") as info,
+        ):
+            PowerShellRunner(transport, scripts=_loader({"test.tight": big})).run("test.tight", {})
+        assert info.value.fault_code == "413"
+        assert server.counters["requests_too_large"] == 1
+        assert server.received_operations() == []
+    finally:
+        unregister("test.tight")
+
+
 def test_large_output_is_split_across_receives(host: WinRMHostServer, runner: PowerShellRunner) -> None:
     @register("test.large")
     def handler(ctx: OperationContext, params: dict[str, Any]) -> Any:

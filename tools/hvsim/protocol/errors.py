@@ -6,8 +6,9 @@
   uses and pywinrm parses (``s:Fault`` with code, subcode, reason and a ``WSManFault`` detail with a numeric code).
 
 Numeric codes: 2150858793 (operation timeout on Receive; pywinrm turns it into ``WinRMOperationTimeoutError``),
-2150858843 (shell not found) and 2150859173 (shell quota) are the values Windows sends. The codes used for the
-envelope-size and command-line limits follow the same ``0x8033xxxx`` family but are the simulator's choice.
+2150858843 (shell not found) and 2150859173 (shell quota) are the values Windows sends. The code used for the
+command-line limit follows the same ``0x8033xxxx`` family but is the simulator's choice. (A request above
+``MaxEnvelopeSizekb`` is no fault: the server answers HTTP 413, see :mod:`tools.hvsim.protocol.server`.)
 2150858809 and 2150858810 are Windows' ``ERROR_WSMAN_INVALID_OPTIONS`` and ``ERROR_WSMAN_INVALID_PARAMETER``; hvsim
 sends them for the bootstrap rules of :mod:`tools.hvsim.protocol.commands`, which a real host does not enforce (it
 runs the command, which then fails less clearly).
@@ -76,16 +77,6 @@ class WSManFault(Exception):  # noqa: N818 - named as WinRM names it
             f"The WS-Management service cannot process the request. This user is allowed a maximum number of "
             f"{maximum} concurrent shells, which has been exceeded. Close existing shells or raise the quota for "
             "this user.",
-        )
-
-    @classmethod
-    def envelope_too_large(cls, size: int, maximum: int) -> WSManFault:
-        """The request envelope exceeds MaxEnvelopeSizekb."""
-        return cls(
-            "w:EncodingLimit",
-            2150858909,
-            f"The WS-Management service cannot process the request because the request size ({size} bytes) "
-            f"exceeded the configured MaxEnvelopeSize quota ({maximum} bytes).",
         )
 
     @classmethod

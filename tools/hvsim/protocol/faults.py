@@ -13,7 +13,8 @@
 - ``slow_operations``: ``{operation: milliseconds}`` — the operation's handler starts that much later.
 
 :class:`HostCounters` counts HTTP round trips, NTLM handshakes, auth failures, shells opened/deleted, commands,
-Receive calls and operation-timeout faults, faults in total, operations by name, and request/response body bytes.
+Receive calls and operation-timeout faults, faults in total, requests refused as larger than ``MaxEnvelopeSizekb``,
+operations by name, and request/response body bytes.
 """
 
 from __future__ import annotations
@@ -152,6 +153,7 @@ class HostCounters:
         "receives",
         "operation_timeouts",
         "faults",
+        "requests_too_large",
         "bytes_in",
         "bytes_out",
     )

@@ -14,12 +14,20 @@ Assemble a lab with::
 Threads, not processes: one accept thread per listener and one thread per TCP connection (pywinrm keeps its
 connection alive, so NTLM authenticates once per connection), plus one short-lived thread per command.
 
-Limits, as a default Windows Server configures WinRM: requests above ``MaxEnvelopeSizekb`` (500 KiB) get a
-``w:EncodingLimit`` fault; command lines above 8191 characters a fault (and the bootstrap anything but its exact
-command line with a piped stdin: :mod:`tools.hvsim.protocol.commands`); more than 30 shells per user a
+Limits, as a default Windows Server configures WinRM: a request envelope above ``MaxEnvelopeSizekb`` (500 KiB) is
+refused with HTTP 413 and no SOAP body; command lines above 8191 characters get a fault (and the bootstrap anything
+but its exact command line with a piped stdin: :mod:`tools.hvsim.protocol.commands`); more than 30 shells per user a
 ``w:QuotaLimit`` fault; shells idle for 7200 s are deleted; a Receive with no output within the request's
 ``OperationTimeout`` (capped at ``MaxTimeoutms``, 60 s) gets the ``w:TimedOut`` fault (2150858793) pywinrm retries.
 Replies respect the client's ``MaxEnvelopeSize`` by splitting output across Receives.
+
+The envelope rule: [MS-WSMV] §2.2.4.10 (``ConfigType``) defines ``MaxEnvelopeSizekb`` ("Maximum SOAP data in
+kilobytes … The default value SHOULD be 500 but MAY be 150") and uses it "to limit the size of client request
+packets that are processed" as well as replies (§3.1.4.1.7). What a client sees when a request is too large is HTTP
+413 with no SOAP fault: pywinrm raises ``WinRMTransportError`` code 413 ("Bad HTTP response returned from server.
+Code 413") against Windows Server 2019/2022 at the default 500 KiB (ansible-collections/ansible.windows#391, #620,
+where the maintainer explains the 413 as the WinRM service refusing data larger than ``MaxEnvelopeSizekb``), and
+Windows' own WinRM client reports it as "the request size exceeded the configured MaxEnvelopeSize quota".
 """
 
 from __future__ import annotations
@@ -396,7 +404,7 @@ class WinRMHostServer:
             self._send(request, 200, b"", _SOAP_CONTENT_TYPE)  # pywinrm's empty request that sets up encryption
             return
         status, reply = self._process(soap, principal)
-        if encrypted:
+        if encrypted and reply:
             payload, reply_type = encrypt_body(auth, reply)
             self._send(request, status, payload, reply_type)
         else:
@@ -423,11 +431,12 @@ class WinRMHostServer:
     # -- WS-Management actions ------------------------------------------------------------------------------------
 
     def _process(self, soap: bytes, principal: str) -> tuple[int, bytes]:
+        if len(soap) > self.max_envelope_size:  # HTTP 413, no fault body (module docstring)
+            self.counters.add("requests_too_large")
+            return 413, b""
         match = _MESSAGE_ID.search(soap)
         relates_to = match.group(1).decode("ascii", "replace") if match else ""
         try:
-            if len(soap) > self.max_envelope_size:
-                raise WSManFault.envelope_too_large(len(soap), self.max_envelope_size)
             request = wsman.parse_request(soap)
             relates_to = request.message_id
             if request.resource_uri.lower() != wsman.RESOURCE_CMD:
