@@ -13,12 +13,15 @@ Every operation is safe to repeat after an unknown outcome (an activity may run 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from functions.hyperv.errors import InvalidParameters, ProtocolError
+from functions.hyperv.library import ChunkWritten, LibraryFile, LibraryInstall, UploadStatus
 from functions.hyperv.models import (
     ClusterChange,
     CreateVmSpec,
@@ -229,6 +232,65 @@ class HyperVClient:
     def eject_iso(self, vm_id: str) -> EjectResult:
         """Remove the provisioning DVD drive(s) (and emptied ones) and delete the VM's ISO copy. Repeatable."""
         return self._call("eject_iso", EjectResult, {"vm_id": _vm_id(vm_id)})
+
+    # -- provisioning library ----------------------------------------------------------------------------------------
+
+    def upload_status(self, name: str, size: int, *, install_dir: str | None = None) -> UploadStatus:
+        """Where an upload of ``name`` (``size`` bytes) into the install directory stands. Changes nothing.
+
+        The installed file's SHA-256 comes only when its length is ``size``; the partial upload's always.
+        """
+        params: JsonObject = {"name": name, "size": int(size)}
+        if install_dir is not None:
+            params["install_dir"] = install_dir
+        return self._call("upload_status", UploadStatus, params)
+
+    def upload_chunk(
+        self,
+        name: str,
+        offset: int,
+        data: bytes,
+        *,
+        size: int,
+        sha256: str | None = None,
+        restart: bool = False,
+        install_dir: str | None = None,
+    ) -> ChunkWritten:
+        """Write ``data`` at ``offset`` of ``name``'s upload (``<name>.partial``) after the host checked its SHA-256.
+
+        ``sha256`` is what the chunk should hash to (default: the hash of ``data``, computed here); a chunk that
+        arrives otherwise is refused with ``InvalidParameters`` and nothing is written. Repeatable: bytes the upload
+        already holds are compared, not written again. Bytes that differ, a gap or an overrun of ``size`` are
+        ``InvalidParameters``; ``restart`` first cuts the upload at ``offset`` (0: start over).
+        """
+        params: JsonObject = {
+            "name": name,
+            "offset": int(offset),
+            "size": int(size),
+            "data": base64.b64encode(data).decode("ascii"),
+            "sha256": sha256 if sha256 is not None else hashlib.sha256(data).hexdigest(),
+            "restart": restart,
+        }
+        if install_dir is not None:
+            params["install_dir"] = install_dir
+        return self._call("upload_chunk", ChunkWritten, params)
+
+    def install_uploads(
+        self, files: Sequence[LibraryFile], *, version: str | None = None, install_dir: str | None = None
+    ) -> LibraryInstall:
+        """Verify every file's upload on the host, replace the files, then write ``version`` (last).
+
+        Nothing is replaced unless every file is verified or already installed (see the states of
+        :class:`~functions.hyperv.library.LibraryInstall`); an upload that hashes otherwise is deleted and reported
+        ``mismatch``. A file in a DVD drive of a VM that is not Off raises ``InvalidVmState`` naming the VMs, with
+        nothing changed. ``version`` needs every provisioning ISO of the library among ``files``. Repeatable.
+        """
+        params: JsonObject = {"files": [file.model_dump(mode="json") for file in files]}
+        if version is not None:
+            params["version"] = version
+        if install_dir is not None:
+            params["install_dir"] = install_dir
+        return self._call("install_uploads", LibraryInstall, params)
 
     # -- KVP -------------------------------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from functions.settings import HostEndpoint, WinRMSettings
 from tools.hvsim.guest import GuestBehaviour
 from tools.hvsim.lab import Lab, LabHost
 from tools.hvsim.models import ManualClock, TransitionTimes
+from tools.isobuild import BuiltIsos, build_all
 
 STANDALONE = "hv03"
 CLUSTER_NODE = "hv01"
@@ -100,3 +101,16 @@ def hv_node(connect: ClientFactory) -> Iterator[HyperVClient]:
     """A client for the cluster node ``hv01``."""
     with connect(CLUSTER_NODE) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def provisioning_isos(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], BuiltIsos]:
+    """``provisioning_isos(version)``: the real provisioning ISOs, built by ``tools.isobuild`` (once per version)."""
+    built: dict[str, BuiltIsos] = {}
+
+    def build(version: str = "2.5.0") -> BuiltIsos:
+        if version not in built:
+            built[version] = build_all(tmp_path_factory.mktemp(f"isos-{version}"), version=version)
+        return built[version]
+
+    return build

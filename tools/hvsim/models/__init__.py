@@ -15,6 +15,7 @@ typed methods here and render the results the way the operation scripts do; noth
 ``hosts``          :class:`FakeHost`
 ``cluster``        :class:`FakeCluster`
 ``backend``        :class:`Backend`
+``library``        :class:`FakeContentFile` (a file with bytes: uploads), SHA-256, ISO versions, ISOs in use
 =================  =============================================================================================
 
 Imports point one way, in the order of the table; a VM reaches its host, backend and cluster only through the
@@ -23,7 +24,8 @@ protocols of :mod:`tools.hvsim.models.vms`. Import the names from this package.
 Divergences from real Hyper-V (also listed in ``tools/hvsim/README.md``):
 
 - Files are records (path, size, virtual size, a few metadata fields), not bytes; a VHDX "clone" copies the record.
-  A dynamic VHDX's file size never grows as the guest writes.
+  A dynamic VHDX's file size never grows as the guest writes. Files uploaded to the provisioning library keep their
+  bytes (:mod:`~tools.hvsim.models.library`); a record's SHA-256 is a stand-in derived from its metadata.
 - Free memory is total memory minus a host reserve minus the memory of every VM that is not Off or Saved.
 - Cluster Shared Volumes are the same :class:`FakeVolume` objects on every node of a :class:`FakeCluster`, and the
   nodes share one lock; a clustered VM stays on the node that registered it (no failover or live migration).

@@ -15,6 +15,7 @@ from typing import Any
 from tools.hvsim.exceptions import HyperVSimError
 from tools.hvsim.models import FakeHost
 from tools.hvsim.operations import cleanup, cluster, disks, dvds, inventory, kvp, power, switches, vms
+from tools.hvsim.operations.library import install_uploads, upload_chunk, upload_status
 from tools.hvsim.protocol.dispatch import OperationContext, register
 from tools.hvsim.protocol.errors import ScriptError
 
@@ -43,6 +44,9 @@ OPERATIONS: dict[str, Operation] = {
     "write_host_kvp": kvp.write_host_kvp,
     "add_to_cluster": cluster.add_to_cluster,
     "remove_from_cluster": cluster.remove_from_cluster,
+    "upload_status": upload_status,
+    "upload_chunk": upload_chunk,
+    "install_uploads": install_uploads,
 }
 
 UNLOCKED = frozenset({"shutdown_vm"})
