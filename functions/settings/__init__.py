@@ -3,18 +3,20 @@
 - :mod:`~functions.settings.declarations`: every setting (name, description, default, secrecy);
 - :mod:`~functions.settings.model`: the typed, immutable :class:`Settings` and :class:`Secret`;
 - :mod:`~functions.settings.load`: :func:`load_settings`, the only reader of environment variables, which raises
-  :class:`SettingsError` listing every problem.
+  :class:`SettingsError` listing every problem; :func:`load_host_access` reads only the hosts and WinRM settings
+  (for operator tools that talk to hosts).
 
 The composition root (``functions/app.py``) calls :func:`load_settings` once per process and hands the parts to
 what needs them; nothing else reads settings.
 """
 
 from functions.settings.declarations import DEV_SEAL_KEY, SETTINGS, SettingSpec
-from functions.settings.load import load_settings
+from functions.settings.load import load_host_access, load_settings
 from functions.settings.model import (
     AuthMode,
     AuthSettings,
     GuestSettings,
+    HostAccess,
     HostEndpoint,
     Secret,
     Settings,
@@ -31,6 +33,7 @@ __all__ = [
     "AuthMode",
     "AuthSettings",
     "GuestSettings",
+    "HostAccess",
     "HostEndpoint",
     "Secret",
     "SettingSpec",
@@ -40,5 +43,6 @@ __all__ = [
     "WinRMScheme",
     "WinRMSettings",
     "WinRMTransport",
+    "load_host_access",
     "load_settings",
 ]

@@ -24,6 +24,7 @@ from functions.settings.model import (
     AuthMode,
     AuthSettings,
     GuestSettings,
+    HostAccess,
     HostEndpoint,
     Secret,
     Settings,
@@ -34,7 +35,7 @@ from functions.settings.model import (
     WinRMTransport,
 )
 
-__all__ = ["load_settings"]
+__all__ = ["load_host_access", "load_settings"]
 
 T = TypeVar("T")
 
@@ -370,3 +371,19 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         build_commit=build_commit,
         in_azure=in_azure,
     )
+
+
+def load_host_access(env: Mapping[str, str] | None = None) -> HostAccess:
+    """Only the settings that reach the Hyper-V hosts, read and validated exactly as :func:`load_settings` reads them.
+
+    ``AETHERV_HOSTS``, ``AETHERV_HOST_ADDRESSES`` and the ``AETHERV_WINRM_*`` settings from ``env`` (default: the
+    process environment), for operator tools that talk to the hosts and need neither storage nor sign-in settings
+    (``python -m tools.isobuild upload``). Raises :class:`SettingsError` listing every problem of those settings.
+    """
+    reader = _Reader(os.environ if env is None else env)
+    hosts = _parse_hosts(reader)
+    addresses = _parse_addresses(reader)
+    winrm = _parse_winrm(reader, hosts)
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    return HostAccess(hosts=hosts, host_addresses=addresses, winrm=winrm)

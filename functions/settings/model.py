@@ -10,6 +10,7 @@ __all__ = [
     "AuthMode",
     "AuthSettings",
     "GuestSettings",
+    "HostAccess",
     "HostEndpoint",
     "Secret",
     "Settings",
@@ -101,6 +102,15 @@ class WinRMSettings:
     def port_for(self, host: HostEndpoint) -> int:
         """The WinRM port of ``host``: its override, else the default."""
         return host.port if host.port is not None else self.port
+
+
+@dataclass(frozen=True)
+class HostAccess:
+    """What reaching the Hyper-V hosts needs, and nothing else: the hosts, address overrides, WinRM settings."""
+
+    hosts: tuple[HostEndpoint, ...]
+    host_addresses: Mapping[str, str]
+    winrm: WinRMSettings
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from functions.settings import DEV_SEAL_KEY, SETTINGS, Secret, SettingsError, load_settings
+from functions.settings import DEV_SEAL_KEY, SETTINGS, Secret, SettingsError, load_host_access, load_settings
 from tests.conftest import ROOT, sample_values
 from tools.settings_doc import readme_table, sample_json
 
@@ -205,3 +205,24 @@ def test_an_unresolved_key_vault_reference_is_reported_as_such() -> None:
     assert "managed identity" in text
     assert "base64" not in text  # the reference, not what its literal text fails
     assert "kv-aetherv" not in text  # settings problems never echo values
+
+
+def test_host_access_reads_only_the_hosts_and_winrm_settings_as_the_app_does() -> None:
+    password = "Sup3r-Secret-Pa55word"
+    values = {
+        "AETHERV_HOSTS": "hv01.corp.example, hv02:15986",
+        "AETHERV_HOST_ADDRESSES": "hv02=10.0.0.2",
+        "AETHERV_WINRM_USERNAME": "CORP\\svc",
+        "AETHERV_WINRM_PASSWORD": password,
+    }
+    access = load_host_access(values)  # no storage, sign-in or sealing settings needed
+    app = load_settings(env(**values))
+    assert (access.hosts, access.host_addresses, access.winrm) == (app.hosts, app.host_addresses, app.winrm)
+    assert password not in repr(access)
+    with pytest.raises(SettingsError) as info:
+        load_host_access({"AETHERV_HOSTS": "hv01, bad_name", "AETHERV_WINRM_PASSWORD": password})
+    assert info.value.problems == [
+        "AETHERV_HOSTS: 'bad_name' is not a valid host name (letters, digits, hyphens, dots)",
+        "AETHERV_WINRM_USERNAME: is required when AETHERV_HOSTS lists hosts",
+    ]
+    assert password not in str(info.value)
