@@ -77,6 +77,11 @@ bench: $(PY_STAMP) $(NODE_STAMP) $(VENDOR_STAMP)
 isos: $(PY_STAMP)
 	$(PY) -m tools.isobuild
 
+# Build them, then upload them to the hosts of AETHERV_HOSTS (all, or HOST=name) with the app's WinRM settings.
+.PHONY: isos-upload
+isos-upload: isos
+	$(PY) -m tools.isobuild upload $(if $(HOST),--host $(HOST),--all)
+
 infra-check: $(PY_STAMP) $(INFRA_STAMP)
 	$(INFRA_VENV)/bin/checkov -d infra --framework bicep --compact --quiet --skip-download
 	$(PY) -m pytest tests/infra $(PYTEST_ARGS)

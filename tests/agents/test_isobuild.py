@@ -14,7 +14,7 @@ import pycdlib
 import pytest
 import yaml
 
-from tools.isobuild import LINUX_LABEL, WINDOWS_LABEL, build_all, read_version
+from tools.isobuild import LINUX_LABEL, WINDOWS_LABEL, build_all, embedded_version, read_version
 from tools.isobuild.__main__ import main
 from tools.isobuild.builder import iso9660_name
 
@@ -110,6 +110,13 @@ def test_outputs_next_to_the_isos(built: Path) -> None:
     sums = dict(reversed(line.split("  ")) for line in (built / "SHA256SUMS").read_text().splitlines())
     for name in ("LinuxProvisioning.iso", "WindowsProvisioning.iso"):
         assert sums[name] == hashlib.sha256((built / name).read_bytes()).hexdigest()
+
+
+def test_the_version_an_iso_carries_is_read_back(built: Path) -> None:
+    for name in ("LinuxProvisioning.iso", "WindowsProvisioning.iso"):
+        assert embedded_version((built / name).read_bytes()) == "9.8.7"
+    assert embedded_version(b"\0" * 40_000) is None
+    assert embedded_version(b"not an ISO") is None
 
 
 def test_builds_are_deterministic_across_runs_and_time_zones(built: Path, tmp_path: Path) -> None:

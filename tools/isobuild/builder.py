@@ -33,6 +33,7 @@ import pycdlib.dates
 import pycdlib.headervd
 import pycdlib.pycdlib
 import pycdlib.utils
+from pycdlib.pycdlibexception import PyCdlibException
 
 REPO: Final = Path(__file__).resolve().parents[2]
 AGENTS: Final = REPO / "agents"
@@ -213,6 +214,26 @@ def build_iso(files: Sequence[IsoFile], label: str, *, source_date_epoch: int = 
         iso.write_fp(out)
     iso.close()
     return out.getvalue()
+
+
+def embedded_version(data: bytes) -> str | None:
+    """The protocol version a provisioning ISO's bytes carry (its ``/aetherv/version``), or None for anything else."""
+    iso = pycdlib.PyCdlib()
+    try:
+        iso.open_fp(io.BytesIO(data))
+    except PyCdlibException:
+        return None
+    try:
+        for where in ({"joliet_path": "/aetherv/version"}, {"rr_path": "/aetherv/version"}):
+            out = io.BytesIO()
+            try:
+                iso.get_file_from_iso_fp(out, **where)
+            except PyCdlibException:
+                continue
+            return out.getvalue().decode("utf-8", errors="replace").strip("\ufeff\x00 \t\r\n") or None
+        return None
+    finally:
+        iso.close()
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,6 @@ another process"); an Off or Saved VM has no worker process and holds nothing (:
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 from dataclasses import dataclass, field
 
@@ -22,6 +21,7 @@ from tools.hvsim.exceptions import HyperVSimError
 from tools.hvsim.models.files import FakeFile
 from tools.hvsim.models.hosts import FakeHost
 from tools.hvsim.models.vms import ACTIVE_STATES, FakeVm
+from tools.isobuild.builder import embedded_version
 
 __all__ = [
     "FakeContentFile",
@@ -93,27 +93,8 @@ def content_sha256(file: FakeFile) -> str:
 
 
 def iso_version(data: bytes) -> str | None:
-    """The provisioning version an ISO's bytes carry (``/aetherv/version``), or None for anything else."""
-    import pycdlib  # a development dependency, like the simulator itself
-    from pycdlib.pycdlibexception import PyCdlibException
-
-    iso = pycdlib.PyCdlib()
-    try:
-        iso.open_fp(io.BytesIO(data))
-    except PyCdlibException:
-        return None
-    try:
-        for where in ({"joliet_path": "/aetherv/version"}, {"rr_path": "/aetherv/version"}):
-            out = io.BytesIO()
-            try:
-                iso.get_file_from_iso_fp(out, **where)
-            except PyCdlibException:
-                continue
-            text = out.getvalue().decode("utf-8", errors="replace").strip("\ufeff\x00 \t\r\n")
-            return text or None
-        return None
-    finally:
-        iso.close()
+    """The provisioning version an ISO's bytes carry (``/aetherv/version``, as built), or None for anything else."""
+    return embedded_version(data)
 
 
 def _same_path(left: str, right: str) -> bool:
