@@ -124,7 +124,15 @@ class Worker:
         ready.wait()
 
     def stop(self, grace: float = 10.0) -> None:
-        """Close the SDK session, stop the loop and release the pool (threads still stuck are abandoned)."""
+        """Let running functions finish (up to ``grace`` seconds), then close the SDK session and stop the loop.
+
+        The pool is released last; threads still stuck after the grace period are abandoned.
+        """
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and (self.running or self.waiting):
+            time.sleep(0.05)
+        if self.running:
+            log.warning("stopping with %d function(s) still running after %.0f s", self.running, grace)
         loop = self.loop
         if loop is not None and self._thread is not None and self._thread.is_alive():
             closing = asyncio.run_coroutine_threadsafe(self._close(), loop)
