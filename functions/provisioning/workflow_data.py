@@ -17,6 +17,7 @@ from functions.models.json import JsonObject
 from functions.provisioning.payloads import PowerAction, VmSpec, VmSummary
 
 __all__ = [
+    "CREATE_VERSION",
     "CleanupReport",
     "CleanupStatus",
     "CreateInput",
@@ -44,6 +45,10 @@ class Timing:
     clone_slots: int = 2
     address_timeout: float = 180
     """How long a finished create waits for the host to report the guest's static address (a warning after)."""
+    disk_timeout: float = 14400
+    """How long a create waits for the background preparation of its OS disk (the image copy) on the host."""
+    host_poll_interval: float = 10
+    """The first wait before checking on background work on a host; each next wait is half as long again (≤ 12×)."""
 
     def to_json(self) -> JsonObject:
         """Every field (a reader of an older build ignores the ones it does not know)."""
@@ -59,6 +64,10 @@ class Timing:
 # -- workflow inputs --------------------------------------------------------------------------------------------
 
 
+CREATE_VERSION = 3
+"""The behaviour version of create instances this build starts (see :attr:`CreateInput.version`)."""
+
+
 @dataclass(frozen=True)
 class CreateInput:
     """The create orchestration's input: the public request, the resolved OS family, sealed guest data, timing."""
@@ -70,8 +79,9 @@ class CreateInput:
     timing: Timing
     version: int = 1
     """The workflow's behaviour version: 1 for instances started by earlier builds (their history replays as it
-    ran), 2 for new ones (compensation by ownership with cleanup debts, nothing compensated once the VM is complete,
-    the static address waited for)."""
+    ran); 2 adds compensation by ownership with cleanup debts, nothing compensated once the VM is complete, the
+    static address waited for; 3 (:data:`CREATE_VERSION`, new instances) prepares the OS disk as background work on
+    the host, polled with durable timers, instead of in one activity."""
 
     def to_json(self) -> JsonObject:
         """The input document (``version`` only from 2 on, so version-1 documents keep their shape)."""

@@ -21,7 +21,7 @@ from functions.models.paging import Page
 from functions.models.vm_request import VmCreateRequest, request_warnings
 from functions.provisioning.contracts import CREATE_VM, DELETE_VM, POWER_VM
 from functions.provisioning.payloads import PowerAction, VmSpec
-from functions.provisioning.workflow_data import CreateInput, LifecycleInput, Timing
+from functions.provisioning.workflow_data import CREATE_VERSION, CreateInput, LifecycleInput, Timing
 from functions.sealing import seal_json
 from functions.services.audit import AuditTrail, Caller
 from functions.settings import Secret
@@ -118,7 +118,9 @@ class VmService:
 
             def build(job_id: str) -> CreateInput:
                 sealed = seal_json(values, job_id, key=self._seal_key) if values else None
-                return CreateInput(job_id, spec, request.resolved_os_family, sealed, self.timing, version=2)
+                return CreateInput(
+                    job_id, spec, request.resolved_os_family, sealed, self.timing, version=CREATE_VERSION
+                )
 
             submission = self.submitter.submit(
                 workflows,
