@@ -202,6 +202,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "Seconds before a workflow first checks on background work on a host (an image copy); the wait grows by "
         "half each time, up to twelve times this.",
         default="10",
+        local_default="2",
     ),
     SettingSpec(
         "AETHERV_BUILD_COMMIT", "Build commit reported by /api/healthz (set by the deployment).", default="dev"

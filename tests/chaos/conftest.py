@@ -99,7 +99,6 @@ def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
                 AETHERV_STEP_RETRY_ATTEMPTS="3",
                 AETHERV_STEP_RETRY_SECONDS="0.5",
                 AETHERV_ADDRESS_TIMEOUT="20",
-                AETHERV_HOST_OPERATION_POLL_INTERVAL="0.3",
             ) as stack,
         ):
             harness = Chaos(stack, azurite, location, ports)
