@@ -4,8 +4,9 @@ function Invoke-AetherOperationWorker {
     # Start-AetherOperationTask): reads its work from the operation's status file, does it, and reports progress
     # (every 2 s) and the outcome in the same file.
     # prepare_disk: copies the golden image to <vm>.vhdx.partial -- preallocated first, so a full volume fails at
-    # once, and written through (FileOptions.WriteThrough), so hundreds of GB do not fill the host's file cache at
-    # the expense of its VMs -- then renames it to <vm>.vhdx and grows it with Resize-VHD when disk_gb is larger.
+    # once, and written through (FileOptions.WriteThrough: each write reaches the disk before the next, so no backlog
+    # of dirty cache pages builds up behind hundreds of GB, and the progress reported is what is on disk) -- then
+    # renames it to <vm>.vhdx and grows it with Resize-VHD when disk_gb is larger.
     # A full volume fails with InsufficientResources; any other failure with HostOperationFailed (a new attempt,
     # under a new operation id, may succeed).
     $op = Read-AetherOperation $StatusPath
