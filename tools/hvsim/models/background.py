@@ -103,7 +103,7 @@ class FakeTask:
     time_limit: float
     fault: CopyFault | None = None
     running: bool = True
-    last_result: int = 0x41303  # SCHED_S_TASK_HAS_NOT_RUN until it ends
+    last_result: int = 0x41301  # SCHED_S_TASK_RUNNING until it ends
     ended: float | None = None
 
     @property

@@ -20,7 +20,7 @@ function Stop-AetherOperation([string]$StatusPath) {
         Unregister-ScheduledTask -TaskPath '\Aether-V\' -TaskName $id -Confirm:$false
     }
     $op = Read-AetherOperation $StatusPath
-    if (@('succeeded', 'failed', 'canceled') -notcontains [string]$op.state) {
+    if ($null -ne $op -and @('succeeded', 'failed', 'canceled') -notcontains [string]$op.state) {
         $op.state = 'canceled'
         $op.updated = [DateTime]::UtcNow.ToString('o')
         Write-AetherOperation $StatusPath $op

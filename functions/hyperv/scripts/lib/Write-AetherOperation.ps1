@@ -6,7 +6,7 @@ function Write-AetherOperation {
     $temporary = $Path + '.tmp'
     [System.IO.File]::WriteAllText($temporary, $text, (New-Object System.Text.UTF8Encoding $false))
     if (Test-Path -LiteralPath $Path -PathType Leaf) {
-        [System.IO.File]::Replace($temporary, $Path, $null)
+        [System.IO.File]::Replace($temporary, $Path, [NullString]::Value)  # no backup ($null would pass '')
     } else {
         [System.IO.File]::Move($temporary, $Path)
     }
