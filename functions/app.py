@@ -45,7 +45,7 @@ from functions.services.jobs import JobService
 from functions.services.vms import VmService
 from functions.settings import SETTINGS, Settings, SettingsError, load_settings
 from functions.storage import build_table_service
-from functions.workflows import create_vm, inventory, lifecycle, throttle
+from functions.workflows import create_vm, guest_wait, inventory, lifecycle, throttle
 from functions.workflows.activities import activities_blueprint
 from functions.workflows.starter import in_thread
 
@@ -156,7 +156,7 @@ class Container:
             vms=VmService(
                 self.repository, self.connector, self.submitter, audit, timing=timing, seal_key=settings.seal_key
             ),
-            hosts=HostService(self.repository, self.connector),
+            hosts=HostService(self.repository, self.connector, audit),
             inventory=InventoryService(
                 self.repository, self.connector, self.submitter, audit, sync_deadline=sync_deadline
             ),
@@ -230,6 +230,7 @@ def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
         fallback.bp,
         inventory.bp,
         create_vm.bp,
+        guest_wait.bp,
         lifecycle.bp,
         throttle.bp,
         activities_blueprint(container.get_provisioner, container.get_host_sync),

@@ -161,6 +161,8 @@ def stack_env(
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
         "FUNCTIONS_WORKER_RUNTIME": "python",
+        # The deployment sizes the worker's one thread pool (infra/app/api.bicep): the local stack runs with the same.
+        "PYTHON_THREADPOOL_THREAD_COUNT": "24",
         "AzureWebJobsStorage": azurite.connection_string,
         "AETHERV_TASK_HUB": hub,
         "AETHERV_TABLE_PREFIX": prefix,

@@ -6,7 +6,8 @@ turns any exception into an RFC 9457 ``application/problem+json`` response throu
 incident id that the response carries). A write refused by authentication or authorization is audited here, since
 it never reaches a service. Every response gets the security headers.
 
-Reads are synchronous functions (the worker runs them in its thread pool); writes need the Durable client binding,
+Reads are synchronous functions (the worker runs them in its thread pool); so is a write that answers at once
+without a workflow (:meth:`Api.act`, the host probe). Writes that start workflows need the Durable client binding,
 which exists only in ``async def`` functions, so they run their blocking work in a thread
 (:func:`functions.workflows.starter.in_thread`) and never block the worker's event loop.
 """
@@ -257,6 +258,23 @@ class Api:
 
         return await in_thread(client, run)
 
+    def act(
+        self,
+        req: func.HttpRequest,
+        *,
+        action: str,
+        target: Mapping[str, Any],
+        required: Permission,
+        body: Body,
+    ) -> func.HttpResponse:
+        """Like :meth:`read` for a write that answers at once (no workflow); a refused caller is audited (401/403)."""
+        try:
+            services = self.services()
+            principal = self._authorize(services, req, required, action, target)
+            return body(services, Caller(principal, client_ip(req)))
+        except Exception as exc:
+            return error_response(exc)
+
     async def write(
         self,
         req: func.HttpRequest,
@@ -267,15 +285,16 @@ class Api:
         required: Permission,
         body: WriteBody,
     ) -> func.HttpResponse:
-        """Like :meth:`read`, in a thread with a workflow client; a refused caller is audited (401/403)."""
+        """Like :meth:`act`, in a thread with a workflow client; a refused caller is audited (401/403)."""
 
         def run(workflows: DurableWorkflows) -> func.HttpResponse:
-            try:
-                services = self.services()
-                principal = self._authorize(services, req, required, action, target)
-                return body(services, Caller(principal, client_ip(req)), workflows)
-            except Exception as exc:
-                return error_response(exc)
+            return self.act(
+                req,
+                action=action,
+                target=target,
+                required=required,
+                body=lambda services, caller: body(services, caller, workflows),
+            )
 
         return await in_thread(client, run)
 

@@ -1,4 +1,4 @@
-"""Inventory routes: the summary, hosts, clusters, a host's library, and ``POST /api/v1/inventory/refresh``."""
+"""Inventory routes: the summary, hosts, clusters, a host's library, the host probe, and the inventory refresh."""
 
 from __future__ import annotations
 
@@ -70,6 +70,16 @@ def blueprint(api: Api) -> df.Blueprint:
             return json_response({"items": items, "continuation": None})
 
         return api.read(req, Permission.READER, body)
+
+    @bp.route(route="api/v1/hosts/{host}/probe", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
+    def api_probe_host(req: func.HttpRequest) -> func.HttpResponse:
+        """Probe a configured host stage by stage (admins; audited): 200 with the report, whatever it found."""
+        name = req.route_params["host"]
+
+        def body(s: Services, caller: Caller) -> func.HttpResponse:
+            return json_response(s.hosts.probe(name, caller).model_dump(mode="json"))
+
+        return api.act(req, action="probe_host", target={"host": name}, required=Permission.ADMIN, body=body)
 
     @bp.route(route="api/v1/inventory/refresh", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
     @bp.durable_client_input(client_name="client")

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from functions import __version__
 from functions.api.views import VM_STATES, ClusterView, HostView, JobView, VmView
+from functions.hyperv.probe_report import ProbeReport
 from functions.models.jobs import JobStatus
 from functions.models.json import JsonObject
 from functions.models.vm_request import VmCreateRequest
@@ -145,6 +146,18 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
                 ],
             )
         },
+        "/v1/hosts/{host}/probe": {
+            "post": {
+                "summary": "Probe a configured host stage by stage: name resolution, TCP, TLS, WinRM authentication, "
+                "a PowerShell round trip (admins). 200 whatever it found: `ok`, `failed_stage` and `summary` tell.",
+                "parameters": [_path_param("host")],
+                "responses": {
+                    "200": _json(_ref("ProbeReport"), "The probe's report"),
+                    "404": _PROBLEM,
+                    **_ERRORS,
+                },
+            }
+        },
         "/v1/clusters": {"get": _read("List clusters", _json(_page("ClusterView"), "Clusters"))},
         "/v1/inventory/refresh": {
             "post": _write("Refresh the inventory now", [{"name": "host", "in": "query", "schema": {"type": "string"}}])
@@ -179,7 +192,7 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": _schemas(VmCreateRequest, VmView, HostView, ClusterView, JobView),
+            "schemas": _schemas(VmCreateRequest, VmView, HostView, ClusterView, JobView, ProbeReport),
             "responses": {
                 "Problem": {
                     "description": "RFC 9457 problem details",

@@ -25,7 +25,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import jwt
 
@@ -69,9 +69,15 @@ def issuers_for(authority: str, tenant_id: str) -> tuple[str, str]:
     return f"{sts or authority}/{tenant}/", f"{authority}/{tenant}/v2.0"
 
 
-def metadata_url_for(authority: str, tenant_id: str) -> str:
-    """The tenant's v2 OpenID Connect metadata document."""
-    return f"{authority.rstrip('/')}/{tenant_id.lower()}/v2.0/.well-known/openid-configuration"
+def metadata_url_for(authority: str, tenant_id: str, app_id: str | None = None) -> str:
+    """The tenant's v2 OpenID Connect metadata document; with ``app_id``, the one naming that app's own keys.
+
+    An app registration with custom signing keys (claims mapping) signs its tokens with keys only the metadata read
+    with ``?appid=<client id>`` points to
+    (https://learn.microsoft.com/entra/identity-platform/access-tokens#validate-the-signature).
+    """
+    url = f"{authority.rstrip('/')}/{tenant_id.lower()}/v2.0/.well-known/openid-configuration"
+    return f"{url}?{urlencode({'appid': app_id})}" if app_id else url
 
 
 def _number(value: Any) -> float | None:
@@ -99,6 +105,7 @@ class TokenValidator:
         fetcher: Fetcher = fetch_json,
         clock: Callable[[], float] = time.time,
         leeway: float = 90.0,
+        app_signing_keys: bool = False,
     ) -> None:
         if not tenant_id or not client_id:
             raise ValueError("a tenant id and a client id are required to validate tokens")
@@ -107,7 +114,8 @@ class TokenValidator:
         self.app_id_uri = app_id_uri or f"api://{client_id}"
         self.authority = authority.rstrip("/")
         self.role_map = role_map or RoleMap()
-        self.keys = keys or SigningKeys(metadata_url_for(self.authority, self.tenant_id), fetcher=fetcher)
+        metadata = metadata_url_for(self.authority, self.tenant_id, client_id if app_signing_keys else None)
+        self.keys = keys or SigningKeys(metadata, fetcher=fetcher)
         self.issuer_v1, self.issuer_v2 = issuers_for(self.authority, self.tenant_id)
         self.audiences = (self.app_id_uri, self.client_id)
         self._clock = clock
@@ -132,6 +140,7 @@ class TokenValidator:
             keys=keys,
             fetcher=fetcher,
             clock=clock,
+            app_signing_keys=settings.app_signing_keys,
         )
 
     def validate(self, token: str) -> JsonObject:

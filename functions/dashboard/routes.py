@@ -1,8 +1,9 @@
 """Routes of the dashboard: the page, its versioned assets, its config, and the sign-in redirect page.
 
-- ``/`` and every client-side path (``/vms``, ``/vms/<id>``, ``/jobs/<id>`` …): the page (``no-cache``); any
-  other path answers the same page with ``404`` so the UI shows "not found". The page's route never matches
-  ``api/…`` or the host's own prefixes (``admin/``, ``runtime/``, ``.auth/``): those stay the API's and the host's.
+- ``/`` and every client-side path (``/vms``, ``/vms/<id>``, ``/jobs/<id>``, ``/hosts/<name>`` …): the page
+  (``no-cache``); any other path answers the same page with ``404`` so the UI shows "not found". The page's route
+  never matches ``api/…`` or the host's own prefixes (``admin/``, ``runtime/``, ``.auth/``): those stay the API's and
+  the host's.
 - ``/ui/<build>/<file>``: the UI's modules, styles and the vendored MSAL.js. ``<build>`` is a digest of every
   asset, so a file under the current build is cached for a year (``immutable``) and a deploy changes every URL.
 - ``/ui-config.json``: what the UI needs to sign in (client id, authority, scope — no secrets) or, in the local
@@ -36,7 +37,7 @@ ASSET_DIRS = ("dashboard", "vendor/msal-browser")
 REDIRECT_PATH = "/auth/redirect"
 _IMMUTABLE = "public, max-age=31536000, immutable"
 # Client-side routes of the single-page app (served the page with 200).
-_CLIENT_ROUTES = re.compile(r"^(|vms|vms/new|vms/[^/]+|jobs|jobs/[^/]+)$")
+_CLIENT_ROUTES = re.compile(r"^(|vms|vms/new|vms/[^/]+|jobs|jobs/[^/]+|hosts/[^/]+)$")
 # The page's route: every path except the host's own and the API's (the real host protects only /admin, so a plain
 # catch-all would shadow /runtime/webhooks/durabletask/…; App Service Authentication owns /.auth). The expression
 # avoids '/' and brackets, which route templates treat specially (brackets must be doubled in ASP.NET templates).

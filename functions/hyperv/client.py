@@ -31,6 +31,7 @@ from functions.hyperv.models import (
     OperationKind,
     OperationStopped,
     OwnedRemoval,
+    PingResult,
     PowerResult,
     PreflightReport,
     PreflightSpec,
@@ -109,6 +110,10 @@ class HyperVClient:
         return [self._parse(operation, model, item) for item in items]
 
     # -- reading ---------------------------------------------------------------------------------------------------
+
+    def ping(self, echo: Mapping[str, str]) -> PingResult:
+        """A round trip through the runner: the host's name and PowerShell version, and ``echo`` sent back unchanged."""
+        return self._call("ping", PingResult, echo)
 
     def collect_inventory(self) -> HostInventory:
         """Host facts and every VM, in one script run (batched CIM queries on the host)."""

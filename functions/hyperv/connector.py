@@ -1,9 +1,9 @@
 """The one place that knows the configured Hyper-V hosts: their endpoints, their addresses, and how to reach them.
 
-Everything that talks to a host — workflow steps, the inventory sync, the host library routes — asks the
-:class:`HostConnector` built by the composition root: ``is_configured(name)``, ``endpoint(name)``,
-``open(name)``. A name that is not configured raises :class:`~functions.errors.HostNotConfigured` (never a
-connection attempt to an arbitrary name).
+Everything that talks to a host — workflow steps, the inventory sync, the host library routes, the host probe —
+asks the :class:`HostConnector` built by the composition root: ``is_configured(name)``, ``endpoint(name)``,
+``open(name)``, ``probe(name)``. A name that is not configured raises
+:class:`~functions.errors.HostNotConfigured` (never a connection attempt to an arbitrary name).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from functions.errors import HostNotConfigured
 from functions.hyperv.client import HyperVClient
 from functions.hyperv.factory import open_client
+from functions.hyperv.probe import PROBE_TIME_LIMIT, probe_host
+from functions.hyperv.probe_report import ProbeReport
 from functions.settings import HostEndpoint, WinRMSettings
 
 __all__ = ["HostConnector"]
@@ -47,6 +49,18 @@ class HostConnector:
             return self._hosts[name.lower()]
         except KeyError:
             raise HostNotConfigured(name) from None
+
+    def address(self, name: str) -> str | None:
+        """The ``AETHERV_HOST_ADDRESSES`` override of ``name`` (connected to instead of the name), if any."""
+        return self._addresses.get(name.lower())
+
+    def probe(self, name: str, *, time_limit: float = PROBE_TIME_LIMIT) -> ProbeReport:
+        """Probe the configured host ``name`` stage by stage (:mod:`functions.hyperv.probe`).
+
+        Raises :class:`HostNotConfigured` for a name that is not configured, before any connection attempt.
+        """
+        endpoint = self.endpoint(name)
+        return probe_host(endpoint, settings=self.winrm, address=self.address(name), time_limit=time_limit)
 
     @contextmanager
     def open(self, name: str, *, timeout: float | None = None) -> Iterator[HyperVClient]:

@@ -39,6 +39,7 @@ __all__ = [
     "OperationStopped",
     "OsFamily",
     "OwnedRemoval",
+    "PingResult",
     "PowerResult",
     "PreflightCheck",
     "PreflightReport",
@@ -274,6 +275,14 @@ class PreparedDisk(_Result):
     image_name: str | None = None
     created: bool
     """False when an earlier attempt of the same job had already made it."""
+
+
+class PingResult(_Result):
+    """What ``ping`` answers: the host's computer name, its PowerShell version and the parameters it was sent."""
+
+    computer_name: str
+    ps_version: str
+    echo: JsonObject = Field(default_factory=dict)
 
 
 class PowerResult(_Result):

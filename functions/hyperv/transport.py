@@ -6,7 +6,7 @@ app's :class:`~functions.settings.WinRMSettings` and a :class:`~functions.settin
 
 - **Security defaults.** https on 5986 with certificate validation (the CA bundle setting becomes pywinrm's
   ``ca_trust_path``); ``verify_tls=False`` is honoured but logged once per process as a warning. http on 5985 is
-  only allowed with NTLM/Kerberos/CredSSP, and then always with WinRM message encryption. Basic and certificate
+  only allowed with NTLM, and then always with WinRM message encryption. Basic and certificate
   authentication need https.
 - **Timeouts.** pywinrm has one HTTP timeout; the transport hands requests a ``(connect, read)`` pair instead, so a
   refused or black-holed host fails within the connect timeout while a long Receive may wait for the read timeout.
@@ -53,6 +53,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import ssl
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -61,8 +63,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import requests
+import requests.utils
 import winrm.exceptions
 import winrm.protocol
+from urllib3.util.ssl_ import create_urllib3_context
 
 from functions.hyperv.errors import (
     AuthenticationFailed,
@@ -78,11 +82,12 @@ __all__ = [
     "CommandTransport",
     "ConnectionOptions",
     "WinRMTransport",
+    "tls_client_context",
 ]
 
 log = logging.getLogger(__name__)
 
-AuthTransport = Literal["ntlm", "kerberos", "credssp", "basic", "certificate"]
+AuthTransport = Literal["ntlm", "basic", "certificate"]
 
 # WSManFault code for "the shell was not found" (e.g. deleted by the host's idle timeout): reopen and retry once.
 _SHELL_NOT_FOUND = 2150858843
@@ -143,7 +148,7 @@ class ConnectionOptions:
         scheme = self.endpoint.split(":", 1)[0].lower()
         if scheme not in ("http", "https"):
             raise ValueError(f"WinRM endpoint must be an http(s) URL, got scheme '{scheme}'")
-        if scheme == "http" and self.transport not in ("ntlm", "kerberos", "credssp"):
+        if scheme == "http" and self.transport != "ntlm":
             raise ValueError(f"WinRM transport '{self.transport}' cannot encrypt messages over http; use https")
         if self.read_timeout <= self.operation_timeout:
             raise ValueError("the WinRM read timeout must be greater than the operation timeout")
@@ -211,6 +216,27 @@ def build_protocol(options: ConnectionOptions) -> winrm.protocol.Protocol:
     # requests accepts a (connect, read) pair wherever pywinrm passes its single read timeout.
     protocol.transport.read_timeout_sec = (options.connect_timeout, options.read_timeout)  # type: ignore[assignment]
     return protocol
+
+
+def tls_client_context(options: ConnectionOptions) -> tuple[ssl.SSLContext, str]:
+    """A TLS client context that trusts what the transport's HTTPS requests trust, and where that trust comes from.
+
+    pywinrm hands requests ``verify=ca_trust_path``; requests then loads that file (or directory), or without one
+    its own default bundle (``requests.utils.DEFAULT_CA_BUNDLE_PATH``, certifi's), into a urllib3 context
+    (``requests/adapters.py``, ``cert_verify``). This builds the same context — urllib3's defaults: certificate
+    required, host name checked against the subject alternative names only — for the host probe
+    (:mod:`functions.hyperv.probe`), which shakes hands itself to report each stage. Raises ``OSError`` when the
+    configured bundle cannot be read.
+    """
+    location = options.ca_trust_path or requests.utils.DEFAULT_CA_BUNDLE_PATH
+    context = create_urllib3_context()
+    if os.path.isdir(location):
+        context.load_verify_locations(capath=location)
+    else:
+        context.load_verify_locations(cafile=location)
+    if options.transport == "certificate" and options.cert_pem:
+        context.load_cert_chain(options.cert_pem, options.cert_key_pem)
+    return context, location
 
 
 def _excerpt(text: object) -> str:
@@ -329,6 +355,12 @@ class WinRMTransport(CommandTransport):
 
     # -- WS-Management operations ----------------------------------------------------------------------------------
 
+    def connect(self) -> str:
+        """Open the reused shell now unless it is open (the first authenticated round trip); returns its id."""
+        if self._shell_id is None:
+            self._shell_id = self.open_shell()
+        return self._shell_id
+
     def open_shell(self) -> str:
         """Create a remote shell (cmd resource URI, UTF-8 codepage, no profile) and return its id."""
         protocol = self._claim()
@@ -405,9 +437,7 @@ class WinRMTransport(CommandTransport):
             return self._execute_once(command_line, stdin, timeout)
 
     def _execute_once(self, command_line: str, stdin: bytes, timeout: float | None) -> CommandResult:
-        if self._shell_id is None:
-            self._shell_id = self.open_shell()
-        shell_id = self._shell_id
+        shell_id = self.connect()
         # Input goes through a pipe, console mode only without input: as Ansible's _winrm_exec does.
         command_id = self.run_command(shell_id, command_line, console_mode_stdin=not stdin)
         if stdin:

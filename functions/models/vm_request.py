@@ -53,7 +53,6 @@ __all__ = [
     "VmCreateRequest",
     "os_family_from_image",
     "parse_vm_request",
-    "request_warnings",
     "rule_problems",
 ]
 
@@ -221,7 +220,8 @@ class Ipv4Config(_Model):
         min_length=1, max_length=2, description="One or two DNS servers.", examples=[["10.0.0.2", "10.0.0.3"]]
     )
     dns_suffix: Annotated[str, AfterValidator(_dns_name)] | None = Field(
-        default=None, description="DNS search suffix (applied by Linux guests; Windows guests ignore it)."
+        default=None,
+        description="DNS search suffix (older Windows guest agents cannot apply it: such a request is refused).",
     )
 
 
@@ -545,18 +545,3 @@ def parse_vm_request(payload: Any) -> VmCreateRequest:
         reported = {p.field for p in field_problems}
         merged = field_problems + [p for p in rules if p.field not in reported]
         raise RequestValidationError(merged) from None
-
-
-def request_warnings(request: VmCreateRequest) -> list[str]:
-    """What the request asks for that the guest agents will not (or cannot confirm they) do, worded for users."""
-    warnings: list[str] = []
-    guest = request.guest
-    if guest is None or request.resolved_os_family != "windows":
-        return warnings
-    if guest.ipv4 is not None and guest.ipv4.dns_suffix:
-        warnings.append("Windows guests ignore guest.ipv4.dns_suffix (the Windows guest agent does not apply it)")
-    if guest.domain_join is not None:
-        warnings.append(
-            "the domain join happens after the guest reports success (on its next boot), so the job cannot confirm it"
-        )
-    return warnings

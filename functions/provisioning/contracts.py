@@ -23,6 +23,16 @@ from functions.models.durable import (
     optional,
 )
 from functions.models.inventory import HostSyncSummary
+from functions.provisioning.guest_payloads import (
+    GuestCheck,
+    GuestFinished,
+    GuestStatusResult,
+    GuestWaitInput,
+    PublishPayload,
+    PublishResult,
+    StartPayload,
+    StartResult,
+)
 from functions.provisioning.payloads import (
     CleanupPayload,
     CleanupResult,
@@ -30,8 +40,6 @@ from functions.provisioning.payloads import (
     CreatePayload,
     DebtPayload,
     DebtRecorded,
-    GuestFinished,
-    GuestStatusResult,
     JobUpdate,
     JobUpdateResult,
     OperationRef,
@@ -42,12 +50,8 @@ from functions.provisioning.payloads import (
     PreflightResult,
     PrepareDiskPayload,
     PruneResult,
-    PublishPayload,
-    PublishResult,
     RemovedVm,
     StartOperationPayload,
-    StartPayload,
-    StartResult,
     VmSummary,
     VmTarget,
 )
@@ -57,6 +61,7 @@ __all__ = [
     "ACTIVITIES",
     "CREATE_VM",
     "DELETE_VM",
+    "GUEST_WAIT",
     "INVENTORY_SYNC",
     "ORCHESTRATIONS",
     "POWER_VM",
@@ -86,7 +91,7 @@ VM_START_AND_ANNOUNCE = Activity(
     json_codec(StartPayload.from_json),
     json_codec(StartResult.from_json),
 )
-VM_GUEST_STATUS = Activity("vm_guest_status", _TARGET, json_codec(GuestStatusResult.from_json))
+VM_GUEST_STATUS = Activity("vm_guest_status", json_codec(GuestCheck.from_json), json_codec(GuestStatusResult.from_json))
 VM_PUBLISH_GUEST_DATA = Activity(
     "vm_publish_guest_data",
     json_codec(PublishPayload.from_json),
@@ -134,8 +139,9 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
 # -- the orchestrations ------------------------------------------------------------------------------------------
 
 CREATE_VM = Orchestration("create_vm", json_codec(CreateInput.from_json))
+GUEST_WAIT = Orchestration("create_vm_guest_wait", json_codec(GuestWaitInput.from_json))
 DELETE_VM = Orchestration("delete_vm", json_codec(LifecycleInput.from_json))
 POWER_VM = Orchestration("power_vm", json_codec(LifecycleInput.from_json))
 INVENTORY_SYNC = Orchestration("inventory_sync", json_codec(SyncInput.from_json))
 
-ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (CREATE_VM, DELETE_VM, POWER_VM, INVENTORY_SYNC)
+ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (CREATE_VM, GUEST_WAIT, DELETE_VM, POWER_VM, INVENTORY_SYNC)

@@ -30,8 +30,6 @@ __all__ = [
     "CreatedVm",
     "DebtPayload",
     "DebtRecorded",
-    "GuestFinished",
-    "GuestStatusResult",
     "HostOperation",
     "JobUpdate",
     "JobUpdateResult",
@@ -46,16 +44,13 @@ __all__ = [
     "PrepareDiskPayload",
     "PreparedDisk",
     "PruneResult",
-    "PublishPayload",
-    "PublishResult",
     "RemovedVm",
     "StartOperationPayload",
-    "StartPayload",
-    "StartResult",
     "TargetFields",
     "VmSpec",
     "VmSummary",
     "VmTarget",
+    "target_fields",
 ]
 
 PowerAction = Literal["start", "stop", "shutdown", "restart"]
@@ -135,6 +130,11 @@ class TargetFields(TypedDict):
     vm_id: str | None
 
 
+def target_fields(data: Mapping[str, Any]) -> TargetFields:
+    """The target fields of a payload document (for payload types defined elsewhere)."""
+    return _target(data)
+
+
 def _target(data: Mapping[str, Any]) -> TargetFields:
     return {"job_id": str(data["job_id"]), "host": str(data["host"]), "vm_id": data.get("vm_id")}
 
@@ -174,14 +174,22 @@ class Placement:
 
 @dataclass(frozen=True, kw_only=True)
 class PreflightPayload(VmTarget):
-    """Preflight of a request on its host."""
+    """Preflight of a request on its host; ``guest``: the guest will be provisioned (check the host's ISO too)."""
 
     request: VmSpec
+    guest: bool = False
+
+    def to_json(self) -> JsonObject:
+        """The payload (``guest`` only when set, so earlier payloads keep their shape)."""
+        document = super().to_json()
+        if not self.guest:
+            document.pop("guest")
+        return document
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PreflightPayload:
         """Parse a payload."""
-        return cls(**_target(data), request=VmSpec.from_json(data["request"]))
+        return cls(**_target(data), request=VmSpec.from_json(data["request"]), guest=bool(data.get("guest")))
 
 
 @dataclass(frozen=True)
@@ -283,102 +291,6 @@ class CreatedVm:
     def from_json(cls, data: Mapping[str, Any]) -> CreatedVm:
         """Parse a result."""
         return cls(vm_id=str(data["vm_id"]))
-
-
-@dataclass(frozen=True, kw_only=True)
-class StartPayload(VmTarget):
-    """Start the VM; ``announce`` the provisioning handshake too."""
-
-    announce: bool = False
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StartPayload:
-        """Parse a payload."""
-        return cls(**_target(data), announce=bool(data.get("announce")))
-
-
-@dataclass(frozen=True)
-class StartResult:
-    """Whether this call started the VM, and the protocol version announced (when it announced)."""
-
-    started: bool
-    version: str | None = None
-
-    def to_json(self) -> JsonObject:
-        """``{"started"}`` plus ``version`` when announced."""
-        return {"started": self.started} if self.version is None else {"started": self.started, "version": self.version}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> StartResult:
-        """Parse a result."""
-        return cls(started=bool(data.get("started")), version=data.get("version"))
-
-
-@dataclass(frozen=True)
-class GuestStatusResult:
-    """The guest's provisioning state and error summary, and whether its key is published."""
-
-    state: str | None
-    error_summary: str | None = None
-    public_key_present: bool = False
-
-    def to_json(self) -> JsonObject:
-        """``{"state", "error_summary", "public_key_present"}``."""
-        return {"state": self.state, "error_summary": self.error_summary, "public_key_present": self.public_key_present}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GuestStatusResult:
-        """Parse a result."""
-        return cls(
-            state=data.get("state"),
-            error_summary=data.get("error_summary"),
-            public_key_present=bool(data.get("public_key_present")),
-        )
-
-
-@dataclass(frozen=True, kw_only=True)
-class PublishPayload(VmTarget):
-    """Publish the sealed guest data, encrypted to the guest's key."""
-
-    sealed_guest: str | None = None
-    os_family: str = "linux"
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PublishPayload:
-        """Parse a payload."""
-        return cls(**_target(data), sealed_guest=data.get("sealed_guest"), os_family=str(data["os_family"]))
-
-
-@dataclass(frozen=True)
-class PublishResult:
-    """How many host KVP items were written."""
-
-    items: int
-
-    def to_json(self) -> JsonObject:
-        """``{"items"}``."""
-        return {"items": self.items}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> PublishResult:
-        """Parse a result."""
-        return cls(items=int(data["items"]))
-
-
-@dataclass(frozen=True)
-class GuestFinished:
-    """How many provisioning DVD drives were removed when the guest's provisioning ended."""
-
-    removed_drives: int
-
-    def to_json(self) -> JsonObject:
-        """``{"removed_drives"}``."""
-        return {"removed_drives": self.removed_drives}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> GuestFinished:
-        """Parse a result."""
-        return cls(removed_drives=int(data["removed_drives"]))
 
 
 @dataclass(frozen=True, kw_only=True)

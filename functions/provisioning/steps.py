@@ -9,10 +9,12 @@ Hyper-V operations are idempotent, and the guest steps tolerate a retry. Guest s
 
 from __future__ import annotations
 
+import base64
 import logging
 
 from functions.errors import StepError
 from functions.guest import kvp, names
+from functions.guest.capabilities import is_hlvmm_era_version, public_key_fingerprint
 from functions.guest.status import ensure_fresh_guest_pool, read_guest_status
 from functions.hyperv.connector import HostConnector
 from functions.hyperv.errors import HyperVError
@@ -34,6 +36,16 @@ from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.models.inventory import HostSyncSummary
 from functions.models.jobs import JobPatch, JobStatus
+from functions.provisioning.guest_checks import host_nonce, judge_guest, publish_warnings, refuse_before_publishing
+from functions.provisioning.guest_payloads import (
+    GuestCheck,
+    GuestFinished,
+    GuestStatusResult,
+    PublishPayload,
+    PublishResult,
+    StartPayload,
+    StartResult,
+)
 from functions.provisioning.payloads import (
     CleanupPayload,
     CleanupResult,
@@ -41,8 +53,6 @@ from functions.provisioning.payloads import (
     CreatePayload,
     DebtPayload,
     DebtRecorded,
-    GuestFinished,
-    GuestStatusResult,
     JobUpdate,
     JobUpdateResult,
     OperationRef,
@@ -52,12 +62,8 @@ from functions.provisioning.payloads import (
     PreflightPayload,
     PreflightResult,
     PrepareDiskPayload,
-    PublishPayload,
-    PublishResult,
     RemovedVm,
     StartOperationPayload,
-    StartPayload,
-    StartResult,
     VmSummary,
     VmTarget,
 )
@@ -134,7 +140,15 @@ class Provisioner:
         )
         with self.connector.open(payload.host) as client:
             report = client.preflight_create(spec)
+            version = client.list_isos().version if payload.guest else None
         failed = [check.message or check.name for check in report.checks if not check.ok]
+        if payload.guest and not version:
+            failed.append("the host's provisioning ISO library has no version file: install the ISOs (make isos)")
+        elif payload.guest and is_hlvmm_era_version(version):
+            failed.append(
+                f"the host's provisioning ISOs are HLVMM-era (version {version}): their guest agent never reports "
+                "completion; install the current ISOs (make isos)"
+            )
         if failed:
             raise StepError("PreflightFailed", "; ".join(failed))
         return PreflightResult(target_volume=report.target_volume)
@@ -203,6 +217,7 @@ class Provisioner:
         """
         vm_id = _vm(payload)
         with self.connector.open(payload.host) as client:
+            before = client.read_guest_kvp(vm_id).guest if payload.announce else {}
             started = client.start_vm(vm_id, if_needed=True)
             if not payload.announce:
                 return StartResult(started=started.changed)
@@ -213,15 +228,32 @@ class Provisioner:
                 raise StepError("ImageNotFound", "the host's provisioning ISO library has no version file")
             client.write_host_kvp(
                 vm_id,
-                {names.VERSION_KEY: version, names.HOST_STATE_KEY: names.HostState.WAITING_FOR_PUBLIC_KEY},
+                {
+                    names.VERSION_KEY: version,
+                    names.HOST_NONCE_KEY: self._nonce(payload.job_id, vm_id),
+                    names.HOST_STATE_KEY: names.HostState.WAITING_FOR_PUBLIC_KEY,
+                },
                 remove_prefix=names.PREFIX,
             )
-        return StartResult(started=started.changed, version=version)
+        key = kvp.reassemble(before, names.GUEST_PUBLIC_KEY_KEY)
+        pre_start = public_key_fingerprint(key) if key and key.strip() else None
+        return StartResult(started=started.changed, version=version, pre_start_key=pre_start)
 
-    def guest_status(self, payload: VmTarget) -> GuestStatusResult:
-        """The guest's provisioning state and error summary (one short WinRM call; no connection is held)."""
+    def _nonce(self, job_id: str, vm_id: str) -> str:
+        return host_nonce(base64.b64decode(self._seal_key.reveal()), job_id, vm_id)
+
+    def guest_status(self, payload: GuestCheck) -> GuestStatusResult:
+        """The guest's provisioning state and error summary (one short WinRM call; no connection is held).
+
+        A :class:`GuestCheck` from workflow version 3 (it carries the start's ``version``) also judges the key and
+        the agent and reads the guest's integration services (see :mod:`functions.provisioning.guest_checks`).
+        """
         with self.connector.open(payload.host) as client:
-            items = client.read_guest_kvp(_vm(payload)).guest
+            kvp_items = client.read_guest_kvp(_vm(payload))
+        if payload.version is not None:
+            nonce = self._nonce(payload.job_id, _vm(payload))
+            return judge_guest(kvp_items.guest, kvp_items.intrinsic, payload, nonce)
+        items = kvp_items.guest
         status = read_guest_status(items)
         return GuestStatusResult(
             state=str(status.guest_state) if status.guest_state is not None else None,
@@ -239,6 +271,8 @@ class Provisioner:
         if problems:
             raise StepError("InvalidParameters", "; ".join(f"{key}: {text}" for key, text in sorted(problems.items())))
         vm_id = _vm(payload)
+        agent: str | None = None
+        warnings: tuple[str, ...] = ()
         with self.connector.open(payload.host) as client:
             guest = client.read_guest_kvp(vm_id).guest
             public_key = kvp.reassemble(guest, names.GUEST_PUBLIC_KEY_KEY)
@@ -246,9 +280,22 @@ class Provisioner:
                 raise StepError(
                     "GuestProtocolError", "the guest has not published its provisioning key", transient=True
                 )
+            if payload.check_agent:
+                check = GuestCheck(
+                    job_id=payload.job_id,
+                    host=payload.host,
+                    vm_id=vm_id,
+                    os_family=family,
+                    version=payload.version,
+                    pre_start_key=payload.pre_start_key,
+                )
+                assessment = refuse_before_publishing(guest, values, check, self._nonce(payload.job_id, vm_id))
+                mark = assessment.mark
+                agent = f"{mark.agent}/{mark.version}" if mark else str(assessment.generation)
+                warnings = publish_warnings(values, assessment)
             items = kvp.build_host_items(public_key, values)
             client.write_host_kvp(vm_id, items, remove_prefix=names.DATA_PREFIX)
-        return PublishResult(items=len(items))
+        return PublishResult(items=len(items), agent=agent, warnings=warnings)
 
     def signal_published(self, payload: VmTarget) -> None:
         """Tell the guest its data is complete (``provisioningdatapublished``)."""

@@ -64,8 +64,8 @@ class Timing:
 # -- workflow inputs --------------------------------------------------------------------------------------------
 
 
-CREATE_VERSION = 3
-"""The behaviour version of create instances this build starts (see :attr:`CreateInput.version`)."""
+CREATE_VERSION = 4
+"""The create workflow version new instances start with (see :attr:`CreateInput.version`)."""
 
 
 @dataclass(frozen=True)
@@ -78,10 +78,12 @@ class CreateInput:
     sealed_guest: str | None
     timing: Timing
     version: int = 1
-    """The workflow's behaviour version: 1 for instances started by earlier builds (their history replays as it
-    ran); 2 adds compensation by ownership with cleanup debts, nothing compensated once the VM is complete, the
-    static address waited for; 3 (:data:`CREATE_VERSION`, new instances) prepares the OS disk as background work on
-    the host, polled with durable timers, instead of in one activity."""
+    """The workflow's behaviour version: instances keep the one they started with, so their history replays as it
+    ran. 1: the first builds. 2: compensation by ownership with cleanup debts, nothing compensated once the VM is
+    complete, the static address waited for. 3: the host's ISO checked at preflight, a nonce in the announce, the
+    guest's key and agent judged before anything is published (see ``provisioning/guest_checks.py``). 4: the OS disk
+    prepared as background work on the host, started by one activity and polled with durable timers, instead of
+    copied inside one activity (see ``workflows/host_operations.py``)."""
 
     def to_json(self) -> JsonObject:
         """The input document (``version`` only from 2 on, so version-1 documents keep their shape)."""
@@ -237,10 +239,20 @@ class CreateOutput:
     host: str | None
     name: str
     vm: VmSummary | None
+    guest_agent: str | None = None
+    """The guest agent that applied the guest data (``aetherv-linux/2.5.0``, or its generation when unmarked)."""
 
     def to_json(self) -> JsonObject:
-        """``{"vm_id", "host", "name", "vm"}``."""
-        return {"vm_id": self.vm_id, "host": self.host, "name": self.name, "vm": self.vm.to_json() if self.vm else None}
+        """``{"vm_id", "host", "name", "vm"}`` plus ``guest_agent`` when the guest was provisioned and checked."""
+        document: JsonObject = {
+            "vm_id": self.vm_id,
+            "host": self.host,
+            "name": self.name,
+            "vm": self.vm.to_json() if self.vm else None,
+        }
+        if self.guest_agent is not None:
+            document["guest_agent"] = self.guest_agent
+        return document
 
 
 @dataclass(frozen=True)

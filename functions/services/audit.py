@@ -1,9 +1,10 @@
 """Who is calling (:class:`Caller`) and the audit trail every write leaves (:class:`AuditTrail`).
 
-A write is audited once it is known how it ended: the job it submitted and ``202``, or the status its error maps
-to through :data:`functions.errors.ERROR_TABLE` (``404``, ``409`` …); a write refused before it reached a service
-(no or bad credentials, too low a role) is audited by the API with its ``401``/``403``. An audit failure never turns
-a finished write into an error: it is logged.
+A write is audited once it is known how it ended: the job it submitted and ``202`` (a write that answers at once,
+like the host probe, records its own status and a short ``detail``), or the status its error maps to through
+:data:`functions.errors.ERROR_TABLE` (``404``, ``409`` …); a write refused before it reached a service (no or bad
+credentials, too low a role) is audited by the API with its ``401``/``403``. An audit failure never turns a
+finished write into an error: it is logged.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ class Caller:
 
 @dataclass
 class WriteRecord:
-    """What a write learned while it ran: the job it submitted and more of its target."""
+    """What a write learned while it ran: the job it submitted, more of its target, a short outcome detail."""
 
     job: Job | None = None
     target: dict[str, str | None] = field(default_factory=dict)
+    detail: str | None = None
 
 
 class AuditTrail:
@@ -64,8 +66,13 @@ class AuditTrail:
         self.log = audit_log
 
     @contextmanager
-    def write(self, caller: Caller, action: str, target: Mapping[str, Any]) -> Iterator[WriteRecord]:
-        """Audit the write run inside the block: its job and ``202``, or the status of the error it raised."""
+    def write(
+        self, caller: Caller, action: str, target: Mapping[str, Any], *, status: int = 202
+    ) -> Iterator[WriteRecord]:
+        """Audit the write run inside the block: its job and ``status``, or the status of the error it raised.
+
+        ``status`` is what the write answers when the block ends normally: ``202`` for one that submitted a job.
+        """
         record = WriteRecord()
         who, ip = caller.principal.audit(), caller.client_ip
         try:
@@ -76,7 +83,15 @@ class AuditTrail:
             self._append(who, action=action, target={**target, **record.target}, outcome=outcome, client_ip=ip)
             raise
         job_id = record.job.id if record.job is not None else None
-        self._append(who, action=action, target={**target, **record.target}, outcome=202, job_id=job_id, client_ip=ip)
+        self._append(
+            who,
+            action=action,
+            target={**target, **record.target},
+            outcome=status,
+            job_id=job_id,
+            client_ip=ip,
+            detail=record.detail,
+        )
 
     def denied(
         self, principal: Principal | None, action: str, target: Mapping[str, Any], status: int, client_ip: str | None
@@ -94,8 +109,17 @@ class AuditTrail:
         outcome: int,
         job_id: str | None = None,
         client_ip: str | None,
+        detail: str | None = None,
     ) -> None:
         try:
-            self.log.record(who=who, action=action, target=target, outcome=outcome, job_id=job_id, client_ip=client_ip)
+            self.log.record(
+                who=who,
+                action=action,
+                target=target,
+                outcome=outcome,
+                job_id=job_id,
+                client_ip=client_ip,
+                detail=detail,
+            )
         except Exception:  # an audit failure must not turn a done write into an error; it is logged
             log.exception("audit record for %s failed", action)

@@ -1,7 +1,9 @@
-"""The host service: the configured hosts as the inventory knows them, and their libraries (images, networks).
+"""The host service: the configured hosts as the inventory knows them, their libraries (images, networks), the probe.
 
 Library reads go to the host over WinRM; a host that cannot be reached is a ``HostUnavailable`` (503 while retrying
-may help, 502 when it will not), never a raw WinRM error.
+may help, 502 when it will not), never a raw WinRM error. The probe (:mod:`functions.hyperv.probe`) never fails for
+what the host does: its report says which stage failed and why. It is an admin action and audited like a write,
+with the stage that failed as the record's detail.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from functions.hyperv.client import HyperVClient
 from functions.hyperv.connector import HostConnector
 from functions.hyperv.errors import HyperVError
 from functions.hyperv.models import ImageInfo, SwitchInfo
+from functions.hyperv.probe_report import ProbeReport
 from functions.inventory.repository import InventoryRepository
 from functions.models.inventory import ClusterRecord, HostRecord
 from functions.models.paging import Page
+from functions.services.audit import AuditTrail, Caller
 
 __all__ = ["HostService"]
 
@@ -24,11 +28,12 @@ T = TypeVar("T")
 
 
 class HostService:
-    """Host reads (see the module docstring)."""
+    """Host reads and the probe (see the module docstring)."""
 
-    def __init__(self, inventory: InventoryRepository, connector: HostConnector) -> None:
+    def __init__(self, inventory: InventoryRepository, connector: HostConnector, audit: AuditTrail) -> None:
         self.inventory = inventory
         self.connector = connector
+        self.audit = audit
 
     def page(self, *, page_size: int, continuation: str | None) -> Page[HostRecord]:
         """A page of the hosts in the inventory, by name."""
@@ -52,6 +57,13 @@ class HostService:
     def networks(self, name: str) -> list[SwitchInfo]:
         """The host's virtual switches."""
         return self._ask(name, lambda client: client.list_switches())
+
+    def probe(self, name: str, caller: Caller) -> ProbeReport:
+        """Probe the configured host ``name`` stage by stage; ``HostNotConfigured`` (404) for any other name."""
+        with self.audit.write(caller, "probe_host", {"host": name}, status=200) as record:
+            report = self.connector.probe(name)
+            record.detail = "ok" if report.ok else f"failed at {report.failed_stage}"
+        return report
 
     def _ask(self, name: str, question: Callable[[HyperVClient], T]) -> T:
         try:

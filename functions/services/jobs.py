@@ -7,8 +7,9 @@ no longer finish it (see :meth:`functions.jobs.submission.JobSubmitter.reconcile
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from functions.auth import Permission
@@ -124,7 +125,14 @@ class JobService:
         if not isinstance(custom, dict):
             return JobState(job)
         steps = tuple(StepRecord.from_json(step) for step in custom.get("steps") or ())
-        return JobState(job, progress=Progress.from_custom_status(custom), steps=steps)
+        progress = Progress.from_custom_status(custom)
+        child = _waiting_in(custom)
+        if child is not None:  # a guest wait runs in a child orchestration: its guest state is the live one
+            waiting = workflows.status(child)
+            live = waiting.custom_status if waiting is not None else None
+            if isinstance(live, dict) and live.get("guest_state"):
+                progress = replace(progress, guest_state=str(live["guest_state"]))
+        return JobState(job, progress=progress, steps=steps)
 
     def cancel(self, workflows: WorkflowClient, job_id: str, caller: Caller) -> JobState:
         """Ask a running job to cancel (its requester or an admin); it compensates what it created."""
@@ -140,5 +148,18 @@ class JobService:
                 raise InvalidState("an inventory refresh cannot be canceled; it ends by itself", str(job.status))
             requester = caller.requester
             workflows.raise_event(job_id, "cancel", {"by": requester.id})
+            running = workflows.status(job_id)
+            child = _waiting_in(running.custom_status) if running is not None else None
+            if child is not None:  # the guest wait the job is in stops too (it may just have ended: best effort)
+                with contextlib.suppress(Exception):
+                    workflows.raise_event(child, "cancel", {"by": requester.id})
             job = self.store.update(job_id, JobPatch(cancel_requested_by=requester)) or job
         return self.state_of(workflows, job)
+
+
+def _waiting_in(custom: object) -> str | None:
+    """The child orchestration a running job's guest wait is in (its custom status names it), if any."""
+    if not isinstance(custom, dict):
+        return None
+    child = custom.get("waiting_in")
+    return str(child) if isinstance(child, str) and child else None

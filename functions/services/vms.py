@@ -18,7 +18,7 @@ from functions.jobs.submission import JobRequest, JobSubmitter, WorkflowClient
 from functions.models.inventory import VmRecord
 from functions.models.jobs import Job, JobTarget
 from functions.models.paging import Page
-from functions.models.vm_request import VmCreateRequest, request_warnings
+from functions.models.vm_request import VmCreateRequest
 from functions.provisioning.contracts import CREATE_VM, DELETE_VM, POWER_VM
 from functions.provisioning.payloads import PowerAction, VmSpec
 from functions.provisioning.workflow_data import CREATE_VERSION, CreateInput, LifecycleInput, Timing
@@ -134,7 +134,6 @@ class VmService:
                     body=body,
                     idempotency_key=idempotency_key,
                     request=spec.to_json(),
-                    warnings=tuple(request_warnings(request)),
                 ),
             )
             record.job = submission.job

@@ -79,14 +79,16 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec("AETHERV_WINRM_PORT", "Default WinRM port; empty means 5986 for https, 5985 for http.", default=""),
     SettingSpec(
         "AETHERV_WINRM_TRANSPORT",
-        "WinRM authentication: `ntlm` (default), `kerberos`, `credssp`, `basic` (https only) or `certificate`.",
+        "WinRM authentication: `ntlm` (default), `basic` (https only) or `certificate` (https only). Kerberos and "
+        "CredSSP need libraries this build does not include.",
         default="ntlm",
     ),
     SettingSpec("AETHERV_WINRM_USERNAME", "Account used on the Hyper-V hosts (e.g. `CORP\\svc-aetherv`).", default=""),
     SettingSpec("AETHERV_WINRM_PASSWORD", "Password of that account (a Key Vault reference in Azure).", secret=True),
     SettingSpec(
         "AETHERV_WINRM_CA_BUNDLE",
-        "Path of a PEM CA bundle that signs the hosts' WinRM certificates; empty uses the system store.",
+        "Path of a PEM CA bundle that signs the hosts' WinRM certificates; empty uses the HTTP client's bundle "
+        "(certifi).",
         default="",
     ),
     SettingSpec(
@@ -135,6 +137,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "AETHERV_ROLE_ADMIN", "App role that may do everything, incl. cancel others' jobs.", default="Aether.Admin"
+    ),
+    SettingSpec(
+        "AETHERV_ENTRA_APP_SIGNING_KEYS",
+        "`true` when the API's app registration has its own token signing keys (claims mapping): the keys are then "
+        "read with `?appid=<client id>`, as Entra requires for such apps.",
+        default="false",
     ),
     SettingSpec(
         "AETHERV_EASY_AUTH_ENABLED",

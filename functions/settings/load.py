@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
 import ipaddress
 import os
 import re
@@ -39,7 +38,7 @@ __all__ = ["load_settings"]
 
 T = TypeVar("T")
 
-_TRANSPORTS: tuple[WinRMTransport, ...] = ("ntlm", "kerberos", "credssp", "basic", "certificate")
+_TRANSPORTS: tuple[WinRMTransport, ...] = ("ntlm", "basic", "certificate")
 _SCHEMES: tuple[WinRMScheme, ...] = ("https", "http")
 _AUTH_MODES: tuple[AuthMode, ...] = ("entra", "none")
 _SPECS = {spec.name: spec for spec in SETTINGS}
@@ -51,21 +50,38 @@ _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
 
 
+_KEY_VAULT_REFERENCE = "@Microsoft.KeyVault("
+
+
 class _Reader:
     """Reads raw values and collects problems instead of raising at the first one."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
         self.env = env
         self.problems: list[str] = []
+        self._unresolved: set[str] = set()
 
     def raw(self, name: str) -> str:
         spec = _SPECS[name]
         value = self.env.get(name)
         if value is None or value.strip() == "":
             return spec.default or ""
+        if value.strip().startswith(_KEY_VAULT_REFERENCE) and name not in self._unresolved:
+            # App Service leaves the reference text in place when it cannot resolve it (no access, no such secret,
+            # bad syntax): https://learn.microsoft.com/azure/app-service/app-service-key-vault-references
+            self.problem(
+                name,
+                "is an unresolved Key Vault reference: the platform could not read the secret — check the app's "
+                "managed identity has access to the vault (Key Vault Secrets User) and that the secret exists",
+            )
+            self._unresolved.add(name)
+        if name in self._unresolved:
+            return spec.default or ""
         return value.strip()
 
     def problem(self, name: str, message: str) -> None:
+        if name in self._unresolved and not message.startswith("is an unresolved Key Vault reference"):
+            return  # one problem per setting: the reference, not what its literal text fails
         self.problems.append(f"{name}: {message}")
 
     def choice(self, name: str, options: tuple[T, ...]) -> T:
@@ -205,17 +221,10 @@ def _parse_winrm(reader: _Reader, hosts: tuple[HostEndpoint, ...]) -> WinRMSetti
     port = 5986 if scheme == "https" else 5985
     if port_text:
         port = reader.integer("AETHERV_WINRM_PORT", minimum=1, maximum=65535)
-    missing = {"kerberos": "gssapi", "credssp": "requests_credssp"}.get(transport)
-    if missing is not None and importlib.util.find_spec(missing) is None:
+    if scheme == "http" and transport != "ntlm":
         reader.problem(
             "AETHERV_WINRM_TRANSPORT",
-            f"`{transport}` needs the Python package {missing.replace('_', '-')}, which this build does not include; "
-            "use ntlm (over https) or add it to requirements.txt",
-        )
-    if scheme == "http" and transport not in ("ntlm", "kerberos", "credssp"):
-        reader.problem(
-            "AETHERV_WINRM_TRANSPORT",
-            f"`{transport}` cannot encrypt messages over http; use https or ntlm/kerberos/credssp",
+            f"`{transport}` cannot encrypt messages over http; use https or ntlm",
         )
     username = reader.raw("AETHERV_WINRM_USERNAME")
     password = reader.raw("AETHERV_WINRM_PASSWORD")
@@ -229,7 +238,7 @@ def _parse_winrm(reader: _Reader, hosts: tuple[HostEndpoint, ...]) -> WinRMSetti
     elif hosts:
         if not username:
             reader.problem("AETHERV_WINRM_USERNAME", "is required when AETHERV_HOSTS lists hosts")
-        if not password and transport != "kerberos":
+        if not password:
             reader.problem("AETHERV_WINRM_PASSWORD", "is required when AETHERV_HOSTS lists hosts")
     ca_bundle = reader.raw("AETHERV_WINRM_CA_BUNDLE") or None
     if ca_bundle and not os.path.isfile(ca_bundle):
@@ -263,6 +272,7 @@ def _parse_auth(reader: _Reader, in_azure: bool) -> AuthSettings:
     client_id = reader.raw("AETHERV_ENTRA_CLIENT_ID")
     app_id_uri = reader.raw("AETHERV_ENTRA_APP_ID_URI") or (f"api://{client_id}" if client_id else "")
     easy_auth = reader.boolean("AETHERV_EASY_AUTH_ENABLED")
+    app_signing_keys = reader.boolean("AETHERV_ENTRA_APP_SIGNING_KEYS")
     if mode == "none" and in_azure:
         reader.problem("AETHERV_AUTH_MODE", "`none` is for local development only and is refused in Azure")
     if reader.raw("AETHERV_AUTH_MODE").lower() == "entra":  # an invalid mode is reported once, not again here
@@ -289,6 +299,7 @@ def _parse_auth(reader: _Reader, in_azure: bool) -> AuthSettings:
         role_operator=roles["AETHERV_ROLE_OPERATOR"],
         role_admin=roles["AETHERV_ROLE_ADMIN"],
         easy_auth_enabled=easy_auth,
+        app_signing_keys=app_signing_keys,
     )
 
 

@@ -20,7 +20,8 @@ __all__ = [
     "WinRMTransport",
 ]
 
-WinRMTransport = Literal["ntlm", "kerberos", "credssp", "basic", "certificate"]
+WinRMTransport = Literal["ntlm", "basic", "certificate"]
+"""The WinRM authentications this build can do (pywinrm brings them; Kerberos and CredSSP need libraries it lacks)."""
 WinRMScheme = Literal["https", "http"]
 AuthMode = Literal["entra", "none"]
 
@@ -115,6 +116,8 @@ class AuthSettings:
     role_operator: str
     role_admin: str
     easy_auth_enabled: bool
+    app_signing_keys: bool = False
+    """The app registration signs its tokens with its own keys (claims mapping): read them with ``?appid=``."""
 
 
 @dataclass(frozen=True)

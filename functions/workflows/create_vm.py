@@ -2,10 +2,14 @@
 
 Steps (each an activity; the plan skips what the request does not need)::
 
-    place → preflight → [clone slot] prepare disk (version 3: copied on the host in the background, polled with
-      durable timers; see :mod:`functions.workflows.host_operations`) → create VM → start + announce
-      → wait for the guest key (durable monitor loop) → publish the encrypted data, settle delay (durable timer)
-      → signal published → wait for the guest to apply (monitor loop) → cluster → eject ISO → refresh inventory
+    place → preflight → [clone slot] prepare disk → create VM → start + announce
+      → wait for the guest key → publish the encrypted data, settle delay (durable timer)
+      → signal published → wait for the guest to apply → cluster → eject ISO → refresh inventory
+
+The guest waits are durable monitor loops; from version 3 each runs in a child orchestration that continues as new
+(``guest_wait.py``), so the create's own history stays small. From version 4 the disk is copied on the host in the
+background, started by one activity and polled with durable timers (``host_operations.py``), never inside one
+activity that could outlive the host's function timeout.
 
 Pure: no I/O, clock, settings or random ids. A failure or cancellation after something may exist on the host is
 compensated in reverse order (unless the request set ``keep_on_failure``); the job record names the failed step,
@@ -24,23 +28,29 @@ import azure.durable_functions as df
 from functions.errors import StepError
 from functions.models.jobs import JobTarget, StepStatus
 from functions.provisioning import contracts as c
+from functions.provisioning.guest_payloads import (
+    GuestCheck,
+    GuestStatusResult,
+    GuestWaitInput,
+    PublishPayload,
+    StartPayload,
+    StartResult,
+)
 from functions.provisioning.payloads import (
     CleanupPayload,
     CreatePayload,
     DebtPayload,
-    GuestStatusResult,
     PlacePayload,
     PreflightPayload,
     PreparedDisk,
     PrepareDiskPayload,
-    PublishPayload,
     StartOperationPayload,
-    StartPayload,
     VmSpec,
     VmSummary,
 )
 from functions.provisioning.workflow_data import CleanupReport, CleanupStatus, CreateInput, CreateOutput
 from functions.workflows.flow import CanceledError, Gen, StepFlow, run_job
+from functions.workflows.guest_wait import wait_for_guest
 from functions.workflows.host_operations import run_host_operation
 from functions.workflows.throttle import CLONE_SLOTS_ENTITY, RENEW_AFTER
 
@@ -72,6 +82,8 @@ class _Create:
         self.flow = StepFlow(context, job_id=spec.job_id, timing=spec.timing, plan=plan, host=spec.request.host)
         self.host_touched = False  # a folder, disk or VM of this job may exist on the host
         self.clustered = False
+        self.started: StartResult | None = None
+        self.checks_agent = spec.version >= 3  # the key and the agent are judged before anything is published
         self._slot_renewed = context.current_utc_datetime
 
     def run(self) -> Generator[Any, Any, CreateOutput]:
@@ -80,8 +92,9 @@ class _Create:
             placed = yield from flow.step("place", c.VM_PLACE, PlacePayload(self.spec.job_id, request))
             flow.host = placed.host
             flow.job_target = JobTarget(host=flow.host, name=request.name)
+        guest = self.checks_agent and self.spec.sealed_guest is not None
         preflight = yield from flow.step(
-            "preflight", c.VM_PREFLIGHT, PreflightPayload(**flow.target_fields(), request=request)
+            "preflight", c.VM_PREFLIGHT, PreflightPayload(**flow.target_fields(), request=request, guest=guest)
         )
 
         yield from flow.status("prepare_disk", StepStatus.RUNNING)
@@ -89,7 +102,7 @@ class _Create:
         self.host_touched = True
         prepare = PrepareDiskPayload(**flow.target_fields(), request=request, volume=preflight.target_volume)
         try:
-            if self.spec.version >= 3:
+            if self.spec.version >= 4:
                 disk = yield from self._prepare_disk_in_background()
             else:
                 disk = yield from flow.call(c.VM_PREPARE_DISK, prepare)  # one activity: instances of earlier builds
@@ -104,25 +117,34 @@ class _Create:
         flow.vm_id = created.vm_id
         flow.job_target = JobTarget(host=flow.host, name=request.name, vm_id=flow.vm_id)  # so ?vm_id= finds it
         start = StartPayload(**flow.target_fields(), announce="wait_for_key" in flow.plan)
-        yield from flow.step("start", c.VM_START_AND_ANNOUNCE, start)
+        self.started = yield from flow.step("start", c.VM_START_AND_ANNOUNCE, start)
 
         if "wait_for_key" in flow.plan:
             yield from flow.status("wait_for_key", StepStatus.RUNNING)
-            yield from self._wait_guest({"waitingforaeskey"}, timing.key_timeout, "the guest's provisioning key")
+            yield from self._wait_guest(
+                "wait_for_key", "waitingforaeskey", timing.key_timeout, "the guest's provisioning key"
+            )
             yield from flow.status("wait_for_key", StepStatus.SUCCEEDED)
 
             yield from flow.status("publish", StepStatus.RUNNING)
-            publish = PublishPayload(
-                **flow.target_fields(), sealed_guest=self.spec.sealed_guest, os_family=self.spec.os_family
-            )
-            yield from flow.call(c.VM_PUBLISH_GUEST_DATA, publish)
+            published = yield from flow.call(c.VM_PUBLISH_GUEST_DATA, self._publish_payload())
+            if published.agent:
+                flow.guest_agent = published.agent
+            flow.warnings.extend(published.warnings)
             yield from flow.wait(timing.publish_delay)
             yield from flow.status("publish", StepStatus.SUCCEEDED)
+            published_at = flow.ctx.current_utc_datetime
 
             yield from flow.step("signal", c.VM_SIGNAL_PUBLISHED, flow.target())
 
             yield from flow.status("wait_for_apply", StepStatus.RUNNING)
-            yield from self._wait_guest({"provisioningapplied"}, timing.apply_timeout, "the guest to apply its data")
+            yield from self._wait_guest(
+                "wait_for_apply",
+                "provisioningapplied",
+                timing.apply_timeout,
+                "the guest to apply its data",
+                published_at=published_at,
+            )
             yield from flow.status("wait_for_apply", StepStatus.SUCCEEDED)
 
         if "cluster" in flow.plan:
@@ -136,7 +158,7 @@ class _Create:
         else:
             vm = yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False)
         yield from flow.status("refresh", StepStatus.SUCCEEDED)
-        return CreateOutput(vm_id=flow.vm_id, host=flow.host, name=request.name, vm=vm)
+        return CreateOutput(vm_id=flow.vm_id, host=flow.host, name=request.name, vm=vm, guest_agent=flow.guest_agent)
 
     def _finish(self) -> Generator[Any, Any, VmSummary | None]:
         """Refresh the inventory and, for a static address, wait (bounded) until the host reports it.
@@ -167,12 +189,54 @@ class _Create:
                 return vm
             yield from flow.wait(timing.poll_interval, cancellable=False)
 
-    def _wait_guest(self, wanted: set[str], timeout: float, what: str) -> Gen:
-        """Monitor loop: poll the guest state until ``wanted``, a failure or the deadline (no connection held)."""
+    def _publish_payload(self) -> PublishPayload:
+        started = self.started
+        return PublishPayload(
+            **self.flow.target_fields(),
+            sealed_guest=self.spec.sealed_guest,
+            os_family=self.spec.os_family,
+            check_agent=self.checks_agent,
+            version=started.version if started and self.checks_agent else None,
+            pre_start_key=started.pre_start_key if started and self.checks_agent else None,
+        )
+
+    def _wait_guest(self, step: str, wanted: str, timeout: float, what: str, *, published_at: Any = None) -> Gen:
+        """Wait until the guest reports ``wanted``.
+
+        From version 3 in a child orchestration that judges the key and the agent
+        (:mod:`functions.workflows.guest_wait`); earlier versions poll here, as their history recorded.
+        """
+        flow, started = self.flow, self.started
+        if not self.checks_agent or started is None:
+            return (yield from self._poll_guest_here({wanted}, timeout, what))
+        check = GuestCheck(
+            **flow.target_fields(),
+            os_family=self.spec.os_family,
+            version=started.version or "",
+            pre_start_key=started.pre_start_key,
+            hostname=self.request.name,
+            ipv4=_static_address(self.request),
+        )
+        begun = flow.ctx.current_utc_datetime
+        spec = GuestWaitInput(
+            step=step,
+            check=check,
+            wanted=(wanted,),
+            what=what,
+            deadline=(begun + timedelta(seconds=timeout)).isoformat(),
+            timing=self.spec.timing,
+            interval=self.spec.timing.poll_interval,
+            published_at=published_at.isoformat() if published_at is not None else None,
+            guest_state=flow.guest_state,
+        )
+        return (yield from wait_for_guest(flow, spec))
+
+    def _poll_guest_here(self, wanted: set[str], timeout: float, what: str) -> Gen:
+        """Versions 1 and 2: a monitor loop in this orchestration (no connection held between polls)."""
         flow = self.flow
         deadline = flow.ctx.current_utc_datetime + timedelta(seconds=timeout)
         while True:
-            status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, flow.target())
+            status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, GuestCheck(**flow.target_fields()))
             if status.state != flow.guest_state:
                 flow.guest_state = status.state
                 flow.publish_status()

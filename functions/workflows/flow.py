@@ -56,6 +56,8 @@ class StepFlow:
         self.host = host
         self.vm_id = vm_id
         self.guest_state: str | None = None
+        self.guest_agent: str | None = None  # the agent the guest data was published to (version 3 on)
+        self.waiting_in: str | None = None  # the child orchestration a guest wait runs in (version 3 on)
         self.steps: list[StepRecord] = []
         self.job_target: JobTarget | None = None  # written with the next step start when it changes
         self.warnings: list[str] = []  # added to the job's warnings when it ends
@@ -71,6 +73,7 @@ class StepFlow:
         """What callers see while the job runs."""
         step = step or (self.steps[-1].name if self.steps else "starting")
         index = self.plan.index(step) + 1 if step in self.plan else len(self.plan)
+        extra = {"guest_agent": self.guest_agent, "waiting_in": self.waiting_in}
         return {
             "step": step,
             "index": index,
@@ -79,7 +82,7 @@ class StepFlow:
             "vm_id": self.vm_id,
             "guest_state": self.guest_state,
             "steps": [s.to_json() for s in self.steps],
-        }
+        } | {name: value for name, value in extra.items() if value}
 
     def publish_status(self, step: str | None = None) -> None:
         """Refresh the custom status."""

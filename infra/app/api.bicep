@@ -108,6 +108,7 @@ var easyAuthExcludedPaths = [
   '/vms/*'
   '/jobs'
   '/jobs/*'
+  '/hosts/*'
   '/ui/*'
   '/ui-config.json'
   '/auth/redirect'

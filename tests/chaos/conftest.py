@@ -80,13 +80,14 @@ class Chaos:
         return [path for path in (f"C:\\Hyper-V\\{name}",) if model.fs.exists(path)]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chaos(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chaos]:
     work = tmp_path_factory.mktemp("chaos")
     location = work / "azurite"
     ports = (free_port(), free_port(), free_port())
     times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
-    options = {"times": times, "guest_factory": _guests, "ticker_interval": 0.05}
+    # its own account name: simulated hosts of one process must agree on a shared account's password
+    options = {"times": times, "guest_factory": _guests, "ticker_interval": 0.05, "username": "LAB\\chaos"}
     azurite = start_azurite(location, ports=ports)
     try:
         with (

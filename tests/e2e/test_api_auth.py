@@ -35,6 +35,7 @@ ROUTES = [
     ("POST", "/api/v1/inventory/refresh?host=hv09", None, "operator"),
     ("POST", "/api/v1/jobs/missing/cancel", None, "operator"),
     ("GET", "/api/v1/audit", None, "admin"),
+    ("POST", "/api/v1/hosts/hv01/probe", None, "admin"),  # no lab here: an admin gets 404, never a probe
 ]
 LEVEL = {"none": 0, "reader": 1, "operator": 2, "admin": 3}
 
@@ -117,6 +118,21 @@ def test_refused_writes_are_audited_with_their_outcome(secured: Stack, entra: Fa
     anonymous = next(r for r in records if r["action"] == "delete_vm" and r["outcome"] == 401)
     assert anonymous["who"] == {}
     assert anonymous["target"] == {"vm_id": "5f0c3d6e-1111-2222-3333-444455556666"}
+
+
+def test_a_probe_is_for_admins_and_a_refused_one_is_audited(secured: Stack, entra: FakeEntra) -> None:
+    oid = str(uuid.uuid4())
+    for roles in (["Aether.Operator"], ["Aether.Reader"]):
+        token = entra.mint(roles, extra_claims={"oid": oid})
+        status, headers = call(secured, "POST", "/api/v1/hosts/hv01/probe", None, token)
+        assert status == 403
+        assert "insufficient_scope" in headers.get("WWW-Authenticate", "")
+    admin = entra.mint(["Aether.Admin"])
+    status, _, body = secured.request("POST", "/api/v1/hosts/hv01/probe", None, {"Authorization": f"Bearer {admin}"})
+    assert status == 404 and body["type"] == "urn:aetherv:problem:host-not-configured", body
+    records = [r for r in _audit(secured, entra) if r["action"] == "probe_host"]
+    assert [r["outcome"] for r in records if r["who"]["object_id"] == oid] == [403, 403]  # type: ignore[index]
+    assert any(r["outcome"] == 404 and r["target"] == {"host": "hv01"} for r in records)
 
 
 def test_the_audited_client_address_is_the_one_the_front_end_saw(secured: Stack, entra: FakeEntra) -> None:

@@ -8,8 +8,8 @@ host.json), and its lab copies golden images at 256 MB/s of real time, so the De
 - A create (this build: the disk prepared in the background) succeeds: the copy runs on the host while the
   orchestration polls it with durable timers, and the devhost's own history shows every activity finished well
   inside the timeout while the ``prepare_disk`` step took longer than it.
-- The same slow copy through the single ``vm_prepare_disk`` activity of earlier builds (a version-2 instance,
-  started as one in flight would be replayed) fails with the host's timeout: the test is known to bite.
+- The same slow copy through the single ``vm_prepare_disk`` activity of earlier builds (a version-3 instance, as one
+  in flight would go on after an upgrade) fails with the host's timeout: the test is known to bite.
 """
 
 from __future__ import annotations
@@ -120,11 +120,11 @@ def test_an_image_copy_longer_than_the_function_timeout_makes_the_vm(slow_stack:
 
 
 def test_the_same_copy_in_one_activity_runs_past_the_function_timeout(slow_stack: Stack) -> None:
-    """What instances of earlier builds do (version 2): the whole copy inside ``vm_prepare_disk``. It times out."""
+    """What instances of earlier builds do (versions 1 to 3): the whole copy in ``vm_prepare_disk``. It times out."""
     stack = slow_stack
     request = VmSpec(name="slow-e2e02", cpu_cores=1, memory_gb=2, host="hv02", image=IMAGE)
     job_id = "create-vm-slow-e2e02-" + uuid.uuid4().hex[:6]
-    document = CreateInput(job_id, request, "linux", None, Timing(retry_attempts=1), version=2).to_json()
+    document = CreateInput(job_id, request, "linux", None, Timing(retry_attempts=1), version=3).to_json()
     stack.start("create_vm", job_id, document)
     outcome = stack.wait(job_id, 120)
     assert outcome["runtimeStatus"] == "Failed", outcome

@@ -9,6 +9,7 @@ test deliver one completion per episode: an activity result or failure, a timer 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,9 +20,11 @@ T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 # DTFx EventType numbers (reference: durable-functions.md B4).
 EXECUTION_STARTED, TASK_SCHEDULED, TASK_COMPLETED, TASK_FAILED = 0, 4, 5, 6
+SUB_CREATED, SUB_COMPLETED, SUB_FAILED = 7, 8, 9
 TIMER_CREATED, TIMER_FIRED, ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED = 10, 11, 12, 13
 EVENT_SENT, EVENT_RAISED = 14, 15
-CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CREATE_TIMER, WAIT_FOR_EVENT, CALL_ENTITY = 0, 1, 5, 6, 7
+CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR, CONTINUE_AS_NEW = 0, 1, 2, 4
+CREATE_TIMER, WAIT_FOR_EVENT, CALL_ENTITY = 5, 6, 7
 
 
 def _ts(moment: datetime) -> str:
@@ -73,6 +76,8 @@ class Replay:
     state: dict[str, Any] = field(default_factory=dict)
     _by_position: list[Scheduled | None] = field(default_factory=list)
     _host_work: list[Scheduled] = field(default_factory=list)  # retry bookkeeping the extension does (B11)
+    continued_with: Any = None
+    """The input a ``continue_as_new`` asked for (the harness does not start the next generation itself)."""
 
     def __post_init__(self) -> None:
         self.history = [
@@ -129,6 +134,14 @@ class Replay:
                 if kind == CALL_ACTIVITY_WITH_RETRY:
                     task.retry = dict(action["retryOptions"])
                 self.history.append(self._event(TASK_SCHEDULED, next_id, Name=task.name, Input=action["input"]))
+            elif kind == CALL_SUB_ORCHESTRATOR:
+                task = Scheduled(next_id, "suborchestration", action["functionName"], json.loads(action["input"]))
+                task.entity = action.get("instanceId")
+                self.history.append(
+                    self._event(SUB_CREATED, next_id, Name=task.name, InstanceId=task.entity, Input=action["input"])
+                )
+            elif kind == CONTINUE_AS_NEW:
+                self.continued_with = json.loads(action["input"])
             elif kind == CREATE_TIMER:
                 fire_at = datetime.fromisoformat(action["fireAt"].replace("Z", "+00:00"))
                 task = Scheduled(next_id, "timer", fire_at=fire_at, canceled=bool(action.get("isCanceled")))
@@ -223,7 +236,8 @@ class Replay:
         """The activity ``task`` succeeded with ``result``."""
         self.now += timedelta(seconds=after)
         task.done = True
-        return self._deliver(self._event(TASK_COMPLETED, TaskScheduledId=task.id, Result=json.dumps(result)))
+        kind = SUB_COMPLETED if task.kind == "suborchestration" else TASK_COMPLETED
+        return self._deliver(self._event(kind, TaskScheduledId=task.id, Result=json.dumps(result)))
 
     def fail(self, task: Scheduled, message: str, *, after: float = 1.0) -> dict[str, Any]:
         """The activity ``task`` raised; ``message`` is what the SDK shows the orchestrator."""
@@ -231,9 +245,8 @@ class Replay:
         task.done = True
         if task.retry is not None:
             self._host_work.append(task)
-        return self._deliver(
-            self._event(TASK_FAILED, TaskScheduledId=task.id, Reason=message, Details="activity failed")
-        )
+        kind = SUB_FAILED if task.kind == "suborchestration" else TASK_FAILED
+        return self._deliver(self._event(kind, TaskScheduledId=task.id, Reason=message, Details="failed"))
 
     def fire(self, task: Scheduled | None = None) -> dict[str, Any]:
         """Fire ``task`` (default: the earliest pending timer), advancing the clock to its time."""
@@ -256,3 +269,57 @@ class Replay:
         """Raise external event ``name``."""
         self.now += timedelta(seconds=1)
         return self._deliver(self._event(EVENT_RAISED, Name=name, Input=json.dumps(data)))
+
+
+# -- driving a replay ------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fail:
+    """An activity (or child orchestration) failure carrying the app's error marker."""
+
+    message: str
+    category: str = "ScriptFailed"
+    transient: bool = False
+
+    def text(self) -> str:
+        marker = json.dumps({"category": self.category, "transient": self.transient, "message": self.message})
+        return f"{self.category}: {self.message} AETHERV-ERROR{marker}END"
+
+
+def drive(
+    replay: Replay,
+    results: dict[str, Any],
+    *,
+    until: Callable[[Replay], bool] | None = None,
+    entity: Callable[[Scheduled], Any] = lambda _: True,
+    max_turns: int = 400,
+) -> list[str]:
+    """Answer activities from ``results`` (value, callable or Fail), entity calls and timers until done."""
+    calls: list[str] = []
+    if not replay.state:
+        replay.run()
+    for _ in range(max_turns):
+        if replay.done or (until is not None and until(replay)):
+            return calls
+        activities = replay.pending("activity") + replay.pending("suborchestration")
+        entities = replay.pending("entity")
+        timers = replay.pending("timer")
+        if activities:
+            task = min(activities, key=lambda t: t.id)
+            calls.append(str(task.name))
+            answer = results[str(task.name)]
+            answer = answer(task) if callable(answer) else answer
+            if isinstance(answer, Fail):
+                replay.fail(task, answer.text())
+            else:
+                replay.complete(task, answer)
+        elif entities:
+            task = min(entities, key=lambda t: t.id)
+            calls.append(f"entity:{task.name}")
+            replay.answer(task, entity(task))
+        elif timers:
+            replay.fire()
+        else:
+            return calls
+    raise AssertionError("the orchestration did not finish")

@@ -389,13 +389,3 @@ def test_arbitrary_names_never_crash_and_are_ascii_host_names_when_accepted(valu
         assert {p.field for p in exc.problems} == {"name"}
         return
     assert re.fullmatch(r"[A-Za-z0-9-]{1,63}", request.name) and not request.name.isdigit()
-
-
-def test_warnings_for_what_windows_guests_will_not_confirm() -> None:
-    from functions.models.vm_request import request_warnings
-
-    warnings = request_warnings(parse_vm_request(WINDOWS))
-    assert len(warnings) == 2
-    assert "dns_suffix" in warnings[0]
-    assert "domain join" in warnings[1]
-    assert request_warnings(parse_vm_request(LINUX)) == []

@@ -1,4 +1,4 @@
-"""The create workflow (version 3) replayed with the real SDK: the OS disk is prepared in the background on the host.
+"""The create workflow (version 4) replayed with the real SDK: the OS disk is prepared in the background on the host.
 
 One activity starts the copy on the host and returns; the orchestration polls its status between growing durable
 timers (no activity waits for it), keeps the clone slot for the whole copy (renewing it), retries a copy the host
@@ -14,17 +14,18 @@ from typing import Any
 from functions.workflows.create_vm import create_vm
 from tests.support.replay import TIMER_CREATED, Replay, Scheduled
 from tests.unit.test_vm_request import LINUX
-from tests.workflows.test_create_vm_replay import Fail, drive, happy_results, job_patches, spec, work
+from tests.workflows.test_create_vm_guest_checks import v3, v3_results
+from tests.workflows.test_create_vm_replay import Fail, drive, happy_results, job_patches, work
 
 FOLDER = "C:\\ClusterStorage\\Volume1\\Hyper-V\\web01"
 TOTAL = 3_328_599_654
 DISK = happy_results()["vm_prepare_disk"]
 
 
-def v3(payload: dict[str, Any] = LINUX, **timing: Any) -> dict[str, Any]:
-    document = spec(payload)
-    document["version"] = 3
-    document["timing"] = {**document["timing"], "host_poll_interval": 10, "disk_timeout": 3600, **timing}
+def v4(payload: dict[str, Any] = LINUX, **timing: Any) -> dict[str, Any]:
+    """A version-4 input: version 3's guest checks, and the disk prepared in the background."""
+    document = v3(payload, **{"host_poll_interval": 10, "disk_timeout": 3600, **timing})
+    document["version"] = 4
     return document
 
 
@@ -47,8 +48,8 @@ def operation(state: str = "running", percent: float = 0.0, attempt: int = 1, **
 
 
 def background(*statuses: dict[str, Any], start: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The happy results, with the host operation answering ``start`` then ``statuses`` in turn (the last repeats)."""
-    results = happy_results()
+    """Version 3's happy results, the host operation answering ``start`` then ``statuses`` (the last repeats)."""
+    results = v3_results()
     answers = list(statuses)
 
     def status(_: Scheduled) -> dict[str, Any]:
@@ -76,7 +77,7 @@ def waits(replay: Replay, after: Scheduled, before: Scheduled) -> list[float]:
 
 
 def test_the_disk_is_copied_in_the_background_and_polled_with_growing_timers() -> None:
-    replay = Replay(create_vm, v3())
+    replay = Replay(create_vm, v4())
     results = background(operation(percent=30), operation(percent=70), operation("succeeded", 100))
     calls = work(drive(replay, results))
     assert replay.state.get("error") is None
@@ -104,7 +105,7 @@ def test_the_disk_is_copied_in_the_background_and_polled_with_growing_timers() -
 
 
 def test_the_job_names_the_host_operation_and_shows_its_progress() -> None:
-    replay = Replay(create_vm, v3())
+    replay = Replay(create_vm, v4())
     seen: list[float] = []
 
     def watch(r: Replay) -> bool:
@@ -126,13 +127,13 @@ def test_the_job_names_the_host_operation_and_shows_its_progress() -> None:
 
 def test_nothing_to_copy_needs_no_poll() -> None:
     blank = {"name": "scratch01", "host": "hv01", "cpu_cores": 1, "memory_gb": 2, "disk_gb": 40, "os_family": "linux"}
-    replay = Replay(create_vm, v3(blank))
+    replay = Replay(create_vm, v4(blank))
     calls = work(drive(replay, background(start=operation("succeeded", 100))))
     assert calls[:3] == ["vm_preflight", "host_operation_start", "vm_create"]
 
 
 def test_the_clone_slot_is_held_for_the_whole_copy_and_renewed() -> None:
-    replay = Replay(create_vm, v3(host_poll_interval=600, disk_timeout=20000))  # waits 600, 900, 1350, 2025, 3037.5 s
+    replay = Replay(create_vm, v4(host_poll_interval=600, disk_timeout=20000))  # waits 600, 900, 1350, 2025, 3037.5 s
     statuses = [operation(percent=p) for p in (10, 25, 45, 70)] + [operation("succeeded", 100)]
     calls = drive(replay, background(*statuses))
     entity = [c for c in calls if c.startswith("entity:")]
@@ -147,7 +148,7 @@ def test_the_clone_slot_is_held_for_the_whole_copy_and_renewed() -> None:
 
 
 def test_a_copy_the_host_reports_failed_transiently_is_tried_again_under_a_new_id() -> None:
-    replay = Replay(create_vm, v3())
+    replay = Replay(create_vm, v4())
     attempts: list[str] = []
 
     def start(task: Scheduled) -> dict[str, Any]:
@@ -169,7 +170,7 @@ def test_a_copy_the_host_reports_failed_transiently_is_tried_again_under_a_new_i
 
 
 def test_a_permanent_copy_failure_fails_the_step_and_compensates() -> None:
-    replay = Replay(create_vm, v3())
+    replay = Replay(create_vm, v4())
     full = operation("failed", 12, error={"category": "InsufficientResources", "message": "There is not enough space"})
     calls = drive(replay, background(full))
     assert calls.count("host_operation_start") == 1
@@ -182,7 +183,7 @@ def test_a_permanent_copy_failure_fails_the_step_and_compensates() -> None:
 
 
 def test_transient_failures_use_up_the_attempts() -> None:
-    replay = Replay(create_vm, v3())
+    replay = Replay(create_vm, v4())
     lost = {"category": "HostOperationFailed", "message": "the worker ended without a result"}
     results = background(operation("failed", 3, error=lost))
     results["host_operation_start"] = lambda task: operation(attempt=int(task.input["operation_id"][-1]))
@@ -194,7 +195,7 @@ def test_transient_failures_use_up_the_attempts() -> None:
 
 
 def test_a_status_check_that_fails_transiently_does_not_stop_the_wait() -> None:
-    replay = Replay(create_vm, v3(retry_attempts=2))
+    replay = Replay(create_vm, v4(retry_attempts=2))
     answers = iter(
         [
             Fail("refused", category="HostUnreachable", transient=True),
@@ -211,7 +212,7 @@ def test_a_status_check_that_fails_transiently_does_not_stop_the_wait() -> None:
 
 
 def test_past_the_deadline_the_copy_is_stopped_and_the_job_fails() -> None:
-    replay = Replay(create_vm, v3(disk_timeout=60))
+    replay = Replay(create_vm, v4(disk_timeout=60))
     calls = work(drive(replay, background(operation(percent=20))))
     assert calls.index("host_operation_stop") < calls.index("vm_cleanup")
     stop = activities(replay, "host_operation_stop")[0].input
@@ -226,7 +227,7 @@ def test_past_the_deadline_the_copy_is_stopped_and_the_job_fails() -> None:
 
 
 def test_a_cancel_while_copying_stops_the_copy_then_compensates() -> None:
-    replay = Replay(create_vm, v3())
+    replay = Replay(create_vm, v4())
     results = background(operation(percent=20))
     drive(replay, results, until=lambda r: len(activities(r, "host_operation_status")) >= 2)
     replay.raise_event("cancel", {"by": "alice"})
@@ -239,7 +240,7 @@ def test_a_cancel_while_copying_stops_the_copy_then_compensates() -> None:
 
 
 def test_a_repeated_start_asks_for_the_same_operation() -> None:
-    replay = Replay(create_vm, v3())
+    replay = Replay(create_vm, v4())
     answers = iter([Fail("reply lost", category="OperationTimeout", transient=True), operation("succeeded", 100)])
     results = background()
     results["host_operation_start"] = lambda _: next(answers)
@@ -249,8 +250,8 @@ def test_a_repeated_start_asks_for_the_same_operation() -> None:
 
 
 def test_instances_of_earlier_versions_prepare_the_disk_in_one_activity() -> None:
-    for version in (1, 2):
-        document = v3()
+    for version in (1, 2, 3):
+        document = v4()
         document["version"] = version
         replay = Replay(create_vm, document)
         calls = work(drive(replay, background()))

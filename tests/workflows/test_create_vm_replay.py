@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,23 +15,12 @@ from functions.provisioning.payloads import VmSpec
 from functions.sealing import seal_json
 from functions.settings import Secret
 from functions.workflows.create_vm import create_plan, create_vm
-from tests.support.replay import Replay, Scheduled
+from tests.support.replay import Fail, Replay, Scheduled, drive
 from tests.unit.test_vm_request import LINUX, WINDOWS
 
 KEY = Secret(base64.b64encode(os.urandom(32)).decode())
 VM_ID = "5f0c3d6e-1111-2222-3333-444455556666"
 TIMING = {"key_timeout": 60, "apply_timeout": 120, "poll_interval": 5, "publish_delay": 30, "retry_attempts": 3}
-
-
-@dataclass
-class Fail:
-    message: str
-    category: str = "ScriptFailed"
-    transient: bool = False
-
-    def text(self) -> str:
-        marker = json.dumps({"category": self.category, "transient": self.transient, "message": self.message})
-        return f"{self.category}: {self.message} AETHERV-ERROR{marker}END"
 
 
 def spec(payload: dict[str, Any], job_id: str = "job-1") -> dict[str, Any]:
@@ -89,44 +76,6 @@ def happy_results() -> dict[str, Any]:
         "vm_cleanup": {"summary": "removed the VM, removed its folder"},
         "vm_cluster_remove": {"id": VM_ID, "cluster_name": "hvclu01", "clustered": False, "changed": True},
     }
-
-
-def drive(
-    replay: Replay,
-    results: dict[str, Any],
-    *,
-    until: Callable[[Replay], bool] | None = None,
-    entity: Callable[[Scheduled], Any] = lambda _: True,
-    max_turns: int = 400,
-) -> list[str]:
-    """Answer activities from ``results`` (value, callable or Fail), entity calls and timers until done."""
-    calls: list[str] = []
-    if not replay.state:
-        replay.run()
-    for _ in range(max_turns):
-        if replay.done or (until is not None and until(replay)):
-            return calls
-        activities = replay.pending("activity")
-        entities = replay.pending("entity")
-        timers = replay.pending("timer")
-        if activities:
-            task = min(activities, key=lambda t: t.id)
-            calls.append(str(task.name))
-            answer = results[str(task.name)]
-            answer = answer(task) if callable(answer) else answer
-            if isinstance(answer, Fail):
-                replay.fail(task, answer.text())
-            else:
-                replay.complete(task, answer)
-        elif entities:
-            task = min(entities, key=lambda t: t.id)
-            calls.append(f"entity:{task.name}")
-            replay.answer(task, entity(task))
-        elif timers:
-            replay.fire()
-        else:
-            return calls
-    raise AssertionError("the orchestration did not finish")
 
 
 def work(calls: list[str]) -> list[str]:

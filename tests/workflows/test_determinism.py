@@ -14,6 +14,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 ORCHESTRATOR_MODULES = [
     "functions/workflows/create_vm.py",
+    "functions/workflows/guest_wait.py",
     "functions/workflows/lifecycle.py",
     "functions/workflows/flow.py",
     "functions/workflows/host_operations.py",

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -131,6 +131,7 @@ class FakeEntra:
         self.clock = clock
         self.keys: list[FakeKey] = [key or FakeKey.generate()]
         self.active_kid = self.keys[0].kid
+        self.app_keys: dict[str, FakeKey] = {}  # custom signing keys of app registrations (claims mapping)
         self.down = False
         self.delay = 0.0
         self.requests: Counter[str] = Counter()
@@ -222,19 +223,31 @@ class FakeEntra:
         with self._lock:
             self.keys = [key for key in self.keys if key.kid != kid]
 
+    def use_app_signing_key(self, app_id: str | None = None) -> FakeKey:
+        """Give an app registration its own signing key, as claims mapping does.
+
+        Tokens for the app are signed with that key, which only the key set read with ``?appid=<app id>`` contains.
+        """
+        key = FakeKey.generate()
+        with self._lock:
+            self.app_keys[app_id or self.client_id] = key
+        return key
+
     # -- documents ------------------------------------------------------------------------------------------------
 
-    def jwks(self) -> dict[str, Any]:
-        """The tenant's key set."""
-        return {"keys": [key.jwk(self.issuer_v2) for key in self.keys]}
+    def jwks(self, app_id: str | None = None) -> dict[str, Any]:
+        """The tenant's key set; with ``app_id`` also that app's own key, if it has one."""
+        keys = [*self.keys, *([self.app_keys[app_id]] if app_id in self.app_keys else [])]
+        return {"keys": [key.jwk(self.issuer_v2) for key in keys]}
 
-    def metadata(self, version: Version = "2.0") -> dict[str, Any]:
-        """The tenant's OpenID Connect metadata (v2 or v1 endpoint)."""
+    def metadata(self, version: Version = "2.0", app_id: str | None = None) -> dict[str, Any]:
+        """The tenant's OpenID Connect metadata (v2 or v1 endpoint); ``app_id`` carries over to ``jwks_uri``."""
         base = f"{self.authority}/{self.tenant_id}"
         v2 = version == "2.0"
+        suffix = f"?appid={app_id}" if app_id else ""
         return {
             "issuer": self.issuer_v2 if v2 else self.issuer_v1,
-            "jwks_uri": f"{base}/discovery/v2.0/keys" if v2 else f"{base}/discovery/keys",
+            "jwks_uri": (f"{base}/discovery/v2.0/keys" if v2 else f"{base}/discovery/keys") + suffix,
             "authorization_endpoint": f"{base}/oauth2/v2.0/authorize" if v2 else f"{base}/oauth2/authorize",
             "token_endpoint": f"{base}/oauth2/v2.0/token" if v2 else f"{base}/oauth2/token",
             "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
@@ -248,12 +261,14 @@ class FakeEntra:
         if self.delay:
             time.sleep(self.delay)
         parts = [part for part in urlsplit(path).path.split("/") if part]
+        asked = parse_qs(urlsplit(path).query).get("appid")
+        app_id = asked[0] if asked else None
         tenant_ok = bool(parts) and parts[0].lower() == self.tenant_id
         routes: dict[tuple[str, ...], tuple[str, Callable[[], dict[str, Any]]]] = {
-            ("v2.0", ".well-known", "openid-configuration"): ("metadata", lambda: self.metadata("2.0")),
-            (".well-known", "openid-configuration"): ("metadata", lambda: self.metadata("1.0")),
-            ("discovery", "v2.0", "keys"): ("jwks", self.jwks),
-            ("discovery", "keys"): ("jwks", self.jwks),
+            ("v2.0", ".well-known", "openid-configuration"): ("metadata", lambda: self.metadata("2.0", app_id)),
+            (".well-known", "openid-configuration"): ("metadata", lambda: self.metadata("1.0", app_id)),
+            ("discovery", "v2.0", "keys"): ("jwks", lambda: self.jwks(app_id)),
+            ("discovery", "keys"): ("jwks", lambda: self.jwks(app_id)),
         }
         kind, build = routes.get(tuple(parts[1:]), ("other", dict)) if tenant_ok else ("other", dict)
         with self._lock:
@@ -366,7 +381,8 @@ class FakeEntra:
             scopes=scopes,
             extra_claims=extra_claims,
         )
-        active = self.active_key
+        active = self.app_keys.get(self.client_id) if claims.get("aud") in (self.client_id, self.app_id_uri) else None
+        active = active or self.active_key  # an app with its own key gets its tokens signed with it
         header: dict[str, Any] = {"typ": "JWT", "alg": alg, "kid": kid or active.kid, "x5t": kid or active.kid}
         for name, value in (extra_headers or {}).items():
             if value is None:

@@ -10,6 +10,7 @@ import * as vm from "./pages/vm.js";
 import * as create from "./pages/create.js";
 import * as jobs from "./pages/jobs.js";
 import * as job from "./pages/job.js";
+import * as host from "./pages/host.js";
 
 const ROUTES = [
   [/^\/$/, overview, "overview"],
@@ -18,6 +19,7 @@ const ROUTES = [
   [/^\/vms\/([^/]+)\/?$/, vm, "vms"],
   [/^\/jobs\/?$/, jobs, "jobs"],
   [/^\/jobs\/([^/]+)\/?$/, job, "jobs"],
+  [/^\/hosts\/([^/]+)\/?$/, host, "overview"],
 ];
 
 const main = document.getElementById("main");

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 
 from functions.auth import (
+    AuthError,
     AuthUnavailableError,
     InvalidTokenError,
     SigningKeys,
@@ -204,3 +205,23 @@ def test_concurrent_cold_start_fetches_once(fake: FakeEntra, clock: FakeClock) -
         thread.join(timeout=10)
     assert errors == []
     assert (fake.metadata_requests, fake.jwks_requests) == (1, 1)
+
+
+def test_an_app_with_its_own_signing_keys_needs_appid_on_the_metadata(fake: FakeEntra, clock: FakeClock) -> None:
+    """Claims mapping gives the app registration its own key; only ``?appid=<client id>`` metadata points to it."""
+    fake.use_app_signing_key()
+    token = fake.mint(["Aether.Reader"])
+    plain = TokenValidator.from_settings(fake.settings(), clock=clock, fetcher=fake.fetch_json)
+    with pytest.raises(AuthError):
+        plain.validate(token)  # the tenant's key set does not have the app's key
+    mapped = TokenValidator.from_settings(fake.settings(app_signing_keys=True), clock=clock, fetcher=fake.fetch_json)
+    assert mapped.keys.metadata_url.endswith(f"?appid={fake.client_id}")
+    assert mapped.validate(token)["roles"] == ["Aether.Reader"]
+
+
+def test_the_app_signing_keys_setting_is_read() -> None:
+    from functions.settings import load_settings
+    from tests.unit.test_settings import env
+
+    assert load_settings(env(AETHERV_ENTRA_APP_SIGNING_KEYS="true")).auth.app_signing_keys is True
+    assert load_settings(env()).auth.app_signing_keys is False

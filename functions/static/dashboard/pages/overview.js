@@ -110,7 +110,7 @@ function hostCard(host) {
   return h(
     "article",
     { class: "host", "data-host": host.name, "aria-label": `Host ${host.name}` },
-    h("header", {}, h("h3", {}, h("a", { href: `/vms?host=${encodeURIComponent(host.name)}` }, host.name)), h("span", { class: "badge conn" })),
+    h("header", {}, h("h3", {}, h("a", { href: `/hosts/${encodeURIComponent(host.name)}` }, host.name)), h("span", { class: "badge conn" })),
     h("div", { class: "host-problem", role: "status" }, h("p", {}), h("details", {}, h("summary", {}, "Last error"), h("p", { class: "host-error" }))),
     h("div", { class: "capacity" }),
     h("p", { class: "host-meta muted" }),

@@ -3,6 +3,7 @@
 import { ApiError } from "../api.js";
 import { h, replace, setText } from "../dom.js";
 import { ago, clock, duration, fullTime, gb, humanize } from "../format.js";
+import { orphanMarker } from "../orphan.js";
 import { badge, confirmDialog, emptyState, errorPanel, facts, guardedButton, jobProgress, staleMarker, toast, updateBadge } from "../ui.js";
 
 // action -> [label, states it applies to, confirmation text (null: none)]
@@ -75,7 +76,7 @@ export async function render(ctx) {
   function renderVm() {
     setText(title, vm.name);
     updateBadge(stateBadge, vm.state);
-    replace(staleSlot, vm.stale ? staleMarker(vm.last_seen) : null);
+    replace(staleSlot, vm.stale ? staleMarker(vm.last_seen) : null, orphanMarker(vm));
     replace(
       summary,
       facts([

@@ -6,6 +6,7 @@
 
 import { h, replace, setText, uid } from "../dom.js";
 import { clock, count, duration, fullTime, gb } from "../format.js";
+import { orphanMarker } from "../orphan.js";
 import { badge, emptyState, errorPanel, guardedButton, staleMarker } from "../ui.js";
 
 const STATES = ["Running", "Off", "Saved", "Paused", "Starting", "Stopping", "Saving", "Pausing", "Resuming", "Unknown"];
@@ -241,7 +242,7 @@ function row(vm) {
   return h(
     "tr",
     { dataset: { vm: vm.id }, class: vm.stale ? "row-stale" : "" },
-    h("td", { "data-label": "Name" }, h("a", { href: `/vms/${encodeURIComponent(vm.id)}` }, vm.name), vm.stale ? [" ", staleMarker(vm.last_seen)] : null),
+    h("td", { "data-label": "Name" }, h("a", { href: `/vms/${encodeURIComponent(vm.id)}` }, vm.name), vm.stale ? [" ", staleMarker(vm.last_seen)] : null, vm.orphaned ? [" ", orphanMarker(vm)] : null),
     h("td", { "data-label": "State" }, badge(vm.state)),
     h("td", { "data-label": "Host" }, vm.host),
     h("td", { "data-label": "vCPU", class: "num" }, vm.cpu_cores ?? "—"),
