@@ -48,7 +48,7 @@ class Timing:
     disk_timeout: float = 14400
     """How long a create waits for the background preparation of its OS disk (the image copy) on the host."""
     host_poll_interval: float = 10
-    """The first wait before checking on background work on a host; each next wait is half as long again (≤ 12×)."""
+    """The first wait before checking on background work on a host (later ones follow its progress)."""
 
     def to_json(self) -> JsonObject:
         """Every field (a reader of an older build ignores the ones it does not know)."""

@@ -207,8 +207,8 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "AETHERV_HOST_OPERATION_POLL_INTERVAL",
-        "Seconds before a workflow first checks on background work on a host (an image copy); the wait grows by "
-        "half each time, up to twelve times this.",
+        "Seconds before a workflow first checks on background work on a host (an image copy); later checks follow "
+        "its progress (half the time it still needs, at most 10 minutes), or grow by half up to twelve times this.",
         default="10",
         local_default="2",
     ),

@@ -4,8 +4,10 @@ No activity may outlive the Functions host's ``functionTimeout``, and an image c
 step whose work is long starts it on the host as a *background operation* (a scheduled task there, see
 ``functions/hyperv/scripts/start_operation.ps1``) and returns at once with the operation's id. The orchestration
 then polls its status — one short activity each time, never a connection held while waiting — between durable
-timers that start at ``Timing.host_poll_interval`` and grow by half each time (up to twelve times it), so a copy of
-hours adds a few hundred events to the history, not thousands.
+timers (:func:`next_wait`): the first after ``Timing.host_poll_interval``, then half the time the work still needs
+at the speed it has shown (at most :data:`MAX_WAIT`), or — while it reports no progress — half as long again as the
+last wait. Every check adds about eight events to the history, so a copy of four hours costs some thirty checks,
+not the thousand a fixed interval would.
 
 - The operation id is ``<job id>.<kind>.<attempt>``: deterministic, so an activity that runs twice finds the
   operation its first run started instead of starting another.
@@ -34,10 +36,12 @@ from functions.provisioning import contracts as c
 from functions.provisioning.payloads import HostOperation, OperationRef, StartOperationPayload
 from functions.workflows.flow import CanceledError, Gen, StepFlow
 
-__all__ = ["TIME_LIMIT_MARGIN", "operation_id", "run_host_operation"]
+__all__ = ["MAX_WAIT", "TIME_LIMIT_MARGIN", "next_wait", "operation_id", "run_host_operation"]
 
 TIME_LIMIT_MARGIN = 600
 """Seconds the host lets an operation run past the workflow's deadline (the workflow stops it at the deadline)."""
+MAX_WAIT = 600.0
+"""The longest wait between two checks of an operation that reports its progress (seconds)."""
 _MAX_TIME_LIMIT = 604800
 _GROWTH = 1.5
 _MAX_INTERVALS = 12
@@ -49,6 +53,20 @@ StartFor = Callable[[str, int], StartOperationPayload]
 def operation_id(job_id: str, kind: str, attempt: int) -> str:
     """The id of a job's ``attempt``-th operation of ``kind`` (deterministic: a repeated start finds it)."""
     return f"{job_id}.{kind}.{attempt}"
+
+
+def next_wait(previous: float, base: float, operation: HostOperation, elapsed: float) -> float:
+    """Seconds to wait before the next check of ``operation``, checked ``elapsed`` seconds after it started.
+
+    Half the time the work still needs at the speed it has shown so far, between ``base`` and :data:`MAX_WAIT`: few
+    checks while much is left, closer ones as the end nears. Without progress to go by, the ``previous`` wait half as
+    long again, at most twelve times ``base``.
+    """
+    done, total = operation.bytes_done, operation.bytes_total
+    if done <= 0 or total <= done or elapsed <= 0:
+        return min(previous * _GROWTH, base * _MAX_INTERVALS)
+    still_needed = (total - done) * elapsed / done
+    return max(base, min(still_needed / 2, MAX_WAIT))
 
 
 def progress(operation: HostOperation) -> JsonObject:
@@ -127,6 +145,7 @@ def _watch(
     """Poll ``operation`` between growing durable timers until it ends or the deadline passes."""
     base = flow.timing.host_poll_interval
     interval = base
+    began = flow.ctx.current_utc_datetime
     while not operation.ended:
         moment = flow.ctx.current_utc_datetime
         if moment >= deadline:
@@ -137,7 +156,6 @@ def _watch(
                 f"({operation.percent:g} % done); it was stopped",
             )
         yield from flow.wait(min(interval, (deadline - moment).total_seconds()))
-        interval = min(interval * _GROWTH, base * _MAX_INTERVALS)
         if while_waiting is not None:
             yield from while_waiting()
         try:
@@ -145,8 +163,11 @@ def _watch(
         except StepError as error:
             if not error.transient:
                 raise
+            interval = min(interval * _GROWTH, base * _MAX_INTERVALS)
             continue  # the host did not answer this time; the work goes on there
         flow.note_operation(step, progress(operation))
+        elapsed = (flow.ctx.current_utc_datetime - began).total_seconds()
+        interval = next_wait(interval, base, operation, elapsed)
     return operation
 
 

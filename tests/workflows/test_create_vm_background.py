@@ -11,7 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import pytest
+
+from functions.provisioning.payloads import HostOperation
 from functions.workflows.create_vm import create_vm
+from functions.workflows.host_operations import MAX_WAIT, next_wait
 from tests.support.replay import TIMER_CREATED, Replay, Scheduled
 from tests.unit.test_vm_request import LINUX
 from tests.workflows.test_create_vm_guest_checks import v3, v3_results
@@ -78,7 +82,7 @@ def waits(replay: Replay, after: Scheduled, before: Scheduled) -> list[float]:
 
 def test_the_disk_is_copied_in_the_background_and_polled_with_growing_timers() -> None:
     replay = Replay(create_vm, v4())
-    results = background(operation(percent=30), operation(percent=70), operation("succeeded", 100))
+    results = background(operation(percent=0), operation(percent=0), operation("succeeded", 100))
     calls = work(drive(replay, results))
     assert replay.state.get("error") is None
     assert calls[:7] == [
@@ -101,7 +105,35 @@ def test_the_disk_is_copied_in_the_background_and_polled_with_growing_timers() -
     polls = activities(replay, "host_operation_status")
     assert {(p.input["operation_id"], p.input["folder"]) for p in polls} == {("job-1.prepare_disk.1", FOLDER)}
     assert activities(replay, "vm_create")[0].input["disk"] == DISK
-    assert waits(replay, activities(replay, "host_operation_start")[0], polls[-1]) == [10, 15, 22.5]  # +50 % each
+    # no progress to go by: each wait half as long again
+    assert waits(replay, activities(replay, "host_operation_start")[0], polls[-1]) == [10, 15, 22.5]
+
+
+def test_the_waits_follow_the_copys_progress() -> None:
+    """Half the time the copy still needs at its speed so far: long waits while much is left, short ones at the end."""
+    replay = Replay(create_vm, v4(disk_timeout=36000))
+    statuses = [operation(percent=p) for p in (0.5, 10, 50, 90)] + [operation("succeeded", 100)]
+    drive(replay, background(*statuses))
+    start, last = activities(replay, "host_operation_start")[0], activities(replay, "host_operation_status")[-1]
+    timers = waits(replay, start, last)
+    # 0.5 % after 11 s, 10 % after 612 s, 50 % after 1213 s: half an hour and more to go, so ten minutes at most
+    assert timers[:4] == [10, MAX_WAIT, MAX_WAIT, MAX_WAIT]
+    assert 90 < timers[4] < 110  # 90 % after 1814 s: about 200 s to go, checked in half of it
+
+
+@pytest.mark.parametrize(
+    ("done", "elapsed", "expected"),
+    [
+        (0, 30, 15.0),  # nothing to go by: half as long again
+        (50, 100, 50.0),  # half done in 100 s: 100 s to go, wait half of it
+        (99, 100, 10.0),  # 1 s to go: never below the first wait
+        (1, 100, MAX_WAIT),  # hours to go: at most ten minutes
+        (100, 100, 15.0),  # all copied (finishing): half as long again
+    ],
+)
+def test_next_wait(done: int, elapsed: float, expected: float) -> None:
+    model = HostOperation.model_validate(operation(percent=done) | {"bytes_done": done, "bytes_total": 100})
+    assert next_wait(10, 10, model, elapsed) == expected
 
 
 def test_the_job_names_the_host_operation_and_shows_its_progress() -> None:
@@ -134,7 +166,7 @@ def test_nothing_to_copy_needs_no_poll() -> None:
 
 def test_the_clone_slot_is_held_for_the_whole_copy_and_renewed() -> None:
     replay = Replay(create_vm, v4(host_poll_interval=600, disk_timeout=20000))  # waits 600, 900, 1350, 2025, 3037.5 s
-    statuses = [operation(percent=p) for p in (10, 25, 45, 70)] + [operation("succeeded", 100)]
+    statuses = [operation(percent=0)] * 4 + [operation("succeeded", 100)]  # no progress: the waits grow
     calls = drive(replay, background(*statuses))
     entity = [c for c in calls if c.startswith("entity:")]
     start, release = calls.index("host_operation_start"), calls.index("entity:release")
@@ -213,13 +245,13 @@ def test_a_status_check_that_fails_transiently_does_not_stop_the_wait() -> None:
 
 def test_past_the_deadline_the_copy_is_stopped_and_the_job_fails() -> None:
     replay = Replay(create_vm, v4(disk_timeout=60))
-    calls = work(drive(replay, background(operation(percent=20))))
+    calls = work(drive(replay, background(operation(percent=0))))
     assert calls.index("host_operation_stop") < calls.index("vm_cleanup")
     stop = activities(replay, "host_operation_stop")[0].input
     assert (stop["operation_id"], stop["folder"]) == ("job-1.prepare_disk.1", FOLDER)
     final = job_patches(replay)[-1]
     assert final["error"]["category"] == "HostOperationTimeout"
-    assert "within 60 s (20 % done)" in final["error"]["message"]
+    assert "within 60 s (0 % done)" in final["error"]["message"]
     start, stopped = activities(replay, "host_operation_start")[0], activities(replay, "host_operation_stop")[0]
     timers = waits(replay, start, stopped)
     assert timers[:3] == [10, 15, 22.5]
