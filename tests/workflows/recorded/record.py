@@ -5,7 +5,7 @@ tests/workflows/recorded/record.py``): it starts Azurite, a three-host lab and t
 inventory refresh, three creates (Linux with static IP and Ansible, clustered Windows joining a domain, a blank
 disk), a create whose guest fails (compensated), a shutdown, a start and a delete through the API, and writes each
 instance's input, output, custom status and history (as the devhost stored it) to this folder. With the argument
-``background`` it records only a create whose disk is copied in the background (``rec-bg01``, workflow version 3,
+``background`` it records only a create whose disk is copied in the background (``rec-bg01``, workflow version 4,
 the lab copying at 1 GB/s so that the copy is polled), leaving the other files as they are. Guest secrets are
 sealed in the inputs; nothing here is secret.
 """
@@ -112,7 +112,7 @@ def main() -> None:
 
 
 def record_background() -> None:
-    """Only a create whose disk is copied in the background (workflow version 3), polled while the copy runs."""
+    """Only a create whose disk is copied in the background (workflow version 4), polled while the copy runs."""
     commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
     times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
     options: dict[str, Any] = {"times": times, "guest_factory": guests, "ticker_interval": 0.05}
