@@ -142,7 +142,7 @@ def _watch(
     timeout: float,
     while_waiting: Callable[[], Gen] | None,
 ) -> Generator[Any, Any, HostOperation]:
-    """Poll ``operation`` between growing durable timers until it ends or the deadline passes."""
+    """Poll ``operation`` between durable timers (see :func:`next_wait`) until it ends or the deadline passes."""
     base = flow.timing.host_poll_interval
     interval = base
     began = flow.ctx.current_utc_datetime
