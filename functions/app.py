@@ -143,6 +143,8 @@ class Container:
             retry_attempts=settings.step_retry_attempts,
             retry_first_interval=settings.step_retry_seconds,
             address_timeout=guest.address_timeout,
+            disk_timeout=settings.disk_prepare_timeout,
+            host_poll_interval=settings.host_operation_poll_interval,
         )
         winrm = settings.winrm
         # Worst case for one host: connect, then one long receive, twice over (one script run per host).

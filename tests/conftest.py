@@ -12,7 +12,7 @@ import pytest
 from tools.azurite import Azurite, start_azurite
 
 ROOT = Path(__file__).resolve().parent.parent
-_APP_PREFIXES = ("AETHERV_", "AzureWebJobs", "WEBSITE_", "FUNCTIONS_")
+_APP_PREFIXES = ("AETHERV_", "AzureWebJobs", "AzureFunctionsJobHost", "WEBSITE_", "FUNCTIONS_")
 
 
 def sample_values() -> dict[str, str]:

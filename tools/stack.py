@@ -156,7 +156,7 @@ class Stack:
 def stack_env(
     azurite: Azurite, lab: Lab | None, prefix: str, seal_key: Secret, hub: str, **overrides: str
 ) -> dict[str, str]:
-    """The app settings of a local stack: fast guest timing, and the lab's hosts and credentials when there is one."""
+    """The app settings of a local stack: fast guest and host-operation timing, and the lab's hosts and credentials."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", "/root"),
@@ -176,6 +176,7 @@ def stack_env(
         "AETHERV_GUEST_APPLY_TIMEOUT": "60",
         "AETHERV_GUEST_POLL_INTERVAL": "0.2",
         "AETHERV_GUEST_PUBLISH_DELAY": "0.5",
+        "AETHERV_HOST_OPERATION_POLL_INTERVAL": "0.2",
     }
     if lab is not None:
         env |= {

@@ -114,6 +114,17 @@ class ClusterView(_View):
     vm_count: int
 
 
+class StepOperationView(_View):
+    """The host operation running a step in the background (an image copy): its id on the host and its progress."""
+
+    id: str
+    kind: str
+    state: Literal["running", "succeeded", "failed", "canceled"]
+    percent: float | None = None
+    bytes_done: int | None = None
+    bytes_total: int | None = None
+
+
 class StepView(_View):
     """One step of a job."""
 
@@ -121,6 +132,7 @@ class StepView(_View):
     status: str
     started: str | None = None
     finished: str | None = None
+    operation: StepOperationView | None = None
 
 
 class JobView(_View):

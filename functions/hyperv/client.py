@@ -28,8 +28,11 @@ from functions.hyperv.models import (
     EjectResult,
     GuestKvp,
     HostInventory,
+    HostOperation,
     ImageInfo,
     IsoLibrary,
+    OperationKind,
+    OperationStopped,
     OwnedRemoval,
     PingResult,
     PowerResult,
@@ -153,6 +156,40 @@ class HyperVClient:
         ``InvalidParameters``.
         """
         return self._call("prepare_disk", PreparedDisk, spec.model_dump(mode="json"))
+
+    # -- background operations -------------------------------------------------------------------------------------
+
+    def start_operation(
+        self,
+        kind: OperationKind,
+        operation_id: str,
+        spec: PrepareDiskSpec,
+        *,
+        time_limit_seconds: int | None = None,
+    ) -> HostOperation:
+        """Start long work (``kind``) on the host as a background operation that outlives this call, and return it.
+
+        ``prepare_disk`` takes a :class:`PrepareDiskSpec`: the same checks, folder and result as :meth:`prepare_disk`,
+        the copy done by a scheduled task on the host. Repeatable: an ``operation_id`` that exists in the job's folder
+        is returned as it is (never started twice). ``time_limit_seconds`` bounds the work on the host (the task's
+        ``ExecutionTimeLimit``). Raises what :meth:`prepare_disk` raises, before anything runs in the background.
+        """
+        params: JsonObject = {"kind": kind, "operation_id": operation_id, **spec.model_dump(mode="json")}
+        if time_limit_seconds is not None:
+            params["time_limit_seconds"] = int(time_limit_seconds)
+        return self._call("start_operation", HostOperation, params)
+
+    def operation_status(self, operation_id: str, folder: str) -> HostOperation:
+        """The background operation's state, progress and result: one short call, nothing waited for.
+
+        A worker that ended without a result is reported ``failed`` (``HostOperationFailed``). Raises
+        ``OperationNotFound``.
+        """
+        return self._call("operation_status", HostOperation, {"operation_id": operation_id, "folder": folder})
+
+    def stop_operation(self, operation_id: str, folder: str) -> OperationStopped:
+        """Stop a background operation's worker (its partial output stays for the caller to remove). Repeatable."""
+        return self._call("stop_operation", OperationStopped, {"operation_id": operation_id, "folder": folder})
 
     def create_vm(self, spec: CreateVmSpec) -> VmInfo:
         """Register the VM around a prepared disk (not started) and return it.

@@ -18,6 +18,8 @@ Tree (``transient`` errors are worth retrying as they are; the others need a cha
     ├── InsufficientResources   not enough memory, disk or other capacity on the host
     ├── ClusterError            the failover cluster refused or failed the operation
     ├── InvalidParameters       the script rejected its parameters
+    ├── OperationNotFound       no such background operation (or no Aether-V folder where it should be)
+    ├── HostOperationFailed     transient: a background operation on the host failed (a new attempt may succeed)
     ├── ScriptFailed            a script failed without a known category (also unknown categories)
     └── ProtocolError           unexpected output, a WS-Management fault or a malformed reply
 
@@ -35,12 +37,14 @@ __all__ = [
     "ERROR_CATEGORIES",
     "AuthenticationFailed",
     "ClusterError",
+    "HostOperationFailed",
     "HostUnreachable",
     "HyperVError",
     "ImageNotFound",
     "InsufficientResources",
     "InvalidParameters",
     "InvalidVmState",
+    "OperationNotFound",
     "OperationTimeout",
     "ProtocolError",
     "ScriptFailed",
@@ -122,6 +126,19 @@ class InvalidParameters(HyperVError):
     """The operation script rejected its parameters."""
 
 
+class OperationNotFound(HyperVError):
+    """The background operation asked about does not exist in the folder named (or the folder is not Aether-V's)."""
+
+
+class HostOperationFailed(HyperVError):
+    """A background operation on the host failed part-way (an I/O error, its worker ended without a result).
+
+    Reported in the operation's status, not raised by its start: the work ran after the call that started it.
+    """
+
+    transient = True
+
+
 class ScriptFailed(HyperVError):
     """An operation script failed without one of the known categories (or with an unknown one)."""
 
@@ -152,6 +169,8 @@ ERROR_CATEGORIES: Mapping[str, type[HyperVError]] = {
         InsufficientResources,
         ClusterError,
         InvalidParameters,
+        OperationNotFound,
+        HostOperationFailed,
         ScriptFailed,
         ProtocolError,
     )

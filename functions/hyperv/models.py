@@ -28,9 +28,15 @@ __all__ = [
     "GuestKvp",
     "HostFacts",
     "HostInventory",
+    "HostOperation",
     "ImageInfo",
     "IsoInfo",
     "IsoLibrary",
+    "OperationError",
+    "OperationId",
+    "OperationKind",
+    "OperationState",
+    "OperationStopped",
     "OsFamily",
     "OwnedRemoval",
     "PingResult",
@@ -331,6 +337,53 @@ class EjectResult(_Result):
     deleted_files: list[str] = Field(default_factory=list)
 
 
+OperationState = Literal["running", "succeeded", "failed", "canceled"]
+"""Where a background operation is: its worker ``running``, or ended (``succeeded``, ``failed``, ``canceled``)."""
+
+
+class OperationError(_Result):
+    """Why a background operation failed: an error category (``HostOperationFailed`` …) and the host's message."""
+
+    category: str
+    message: str = ""
+
+
+class HostOperation(_Result):
+    """A background operation on a host (``start_operation`` / ``operation_status``): state, progress and result.
+
+    The work runs in a scheduled task on the host, outside any WinRM call; ``folder`` is where its status file lives
+    (the job's VM folder), which with ``id`` is how it is found again. ``result`` is what the kind's synchronous
+    script would return (for ``prepare_disk``: a :class:`PreparedDisk`) once it has ``succeeded``.
+    """
+
+    id: str
+    kind: str
+    job_id: str = ""
+    folder: str
+    state: OperationState
+    bytes_done: int = 0
+    bytes_total: int = 0
+    percent: float = 0.0
+    started: str | None = None
+    updated: str | None = None
+    result: JsonObject | None = None
+    error: OperationError | None = None
+
+    @property
+    def ended(self) -> bool:
+        """Whether the worker has finished, one way or another."""
+        return self.state != "running"
+
+
+class OperationStopped(_Result):
+    """Outcome of ``stop_operation``: the operation's state afterwards (``missing`` when there was none)."""
+
+    id: str
+    state: Literal["running", "succeeded", "failed", "canceled", "missing"]
+    stopped: bool
+    """Whether a running worker was stopped by this call."""
+
+
 class ClusterChange(_Result):
     """Outcome of ``add_to_cluster`` / ``remove_from_cluster``."""
 
@@ -353,6 +406,10 @@ class GuestKvp(_Result):
 VmId = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")]
 VmName = Annotated[str, Field(min_length=1, max_length=100)]
 JobId = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")]
+OperationId = Annotated[str, Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
+"""A background operation's id: it names a scheduled task and two files on the host, hence the narrow alphabet."""
+OperationKind = Literal["prepare_disk"]
+"""The kinds of background operation hosts run (``start_operation.ps1``)."""
 
 
 def _normalise_id(value: str) -> str:

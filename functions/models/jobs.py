@@ -115,25 +115,40 @@ class JobTarget:
 
 @dataclass(frozen=True)
 class StepRecord:
-    """One step of a job: its name, status and when it started and finished (ISO 8601, UTC)."""
+    """One step of a job: its name, status and when it started and finished (ISO 8601, UTC).
+
+    A step whose work runs on the host in the background also names that work: ``operation`` is ``{"id", "kind",
+    "state", "percent", "bytes_done", "bytes_total"}`` of the host operation (its id finds it on the host).
+    """
 
     name: str
     status: StepStatus
     started: str | None = None
     finished: str | None = None
+    operation: JsonObject | None = None
 
     def to_json(self) -> JsonObject:
-        """``{"name", "status", "started", "finished"}``."""
-        return {"name": self.name, "status": str(self.status), "started": self.started, "finished": self.finished}
+        """``{"name", "status", "started", "finished"}`` and ``operation`` when the step has one."""
+        document: JsonObject = {
+            "name": self.name,
+            "status": str(self.status),
+            "started": self.started,
+            "finished": self.finished,
+        }
+        if self.operation is not None:
+            document["operation"] = dict(self.operation)
+        return document
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StepRecord:
         """Parse a stored step."""
+        operation = data.get("operation")
         return cls(
             name=str(data["name"]),
             status=StepStatus(str(data["status"])),
             started=_opt_str(data.get("started")),
             finished=_opt_str(data.get("finished")),
+            operation=dict(operation) if isinstance(operation, Mapping) else None,
         )
 
 

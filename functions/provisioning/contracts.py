@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.hyperv.models import ClusterChange, PowerResult, PreparedDisk
+from functions.hyperv.models import ClusterChange, HostOperation, OperationStopped, PowerResult, PreparedDisk
 from functions.models.durable import (
     HOST_NAME,
     HOST_NAMES,
@@ -42,6 +42,7 @@ from functions.provisioning.payloads import (
     DebtRecorded,
     JobUpdate,
     JobUpdateResult,
+    OperationRef,
     Placement,
     PlacePayload,
     PowerPayload,
@@ -50,6 +51,7 @@ from functions.provisioning.payloads import (
     PrepareDiskPayload,
     PruneResult,
     RemovedVm,
+    StartOperationPayload,
     VmSummary,
     VmTarget,
 )
@@ -77,6 +79,12 @@ VM_PREFLIGHT = Activity(
     json_codec(PreflightResult.from_json),
 )
 VM_PREPARE_DISK = Activity("vm_prepare_disk", json_codec(PrepareDiskPayload.from_json), model_codec(PreparedDisk))
+_OPERATION = json_codec(OperationRef.from_json)
+HOST_OPERATION_START = Activity(
+    "host_operation_start", json_codec(StartOperationPayload.from_json), model_codec(HostOperation)
+)
+HOST_OPERATION_STATUS = Activity("host_operation_status", _OPERATION, model_codec(HostOperation))
+HOST_OPERATION_STOP = Activity("host_operation_stop", _OPERATION, model_codec(OperationStopped))
 VM_CREATE = Activity("vm_create", json_codec(CreatePayload.from_json), json_codec(CreatedVm.from_json))
 VM_START_AND_ANNOUNCE = Activity(
     "vm_start_and_announce",
@@ -108,6 +116,9 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     VM_PLACE,
     VM_PREFLIGHT,
     VM_PREPARE_DISK,
+    HOST_OPERATION_START,
+    HOST_OPERATION_STATUS,
+    HOST_OPERATION_STOP,
     VM_CREATE,
     VM_START_AND_ANNOUNCE,
     VM_GUEST_STATUS,

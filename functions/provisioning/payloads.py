@@ -5,6 +5,10 @@ already in flight: an activity of this build must accept a payload an earlier bu
 must read results an earlier build recorded (``tests/workflows/test_upgrade_replay.py`` replays recorded histories
 to prove it). Each type therefore has explicit ``to_json``/``from_json``; a field added later gets a default so old
 documents still load. Secrets never appear here in plaintext: guest data travels sealed (``sealed_guest``).
+
+Results that are the host's own models (:class:`PreparedDisk`, :class:`HostOperation`, :class:`OperationStopped`)
+are re-exported here, so orchestrators name every type they handle from this module and never import the Hyper-V
+layer.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from typing import Any, Literal, TypedDict
 
 from pydantic import BaseModel
 
-from functions.hyperv.models import OwnedRemoval, PreparedDisk
+from functions.hyperv.models import HostOperation, OperationStopped, OwnedRemoval, PreparedDisk
 from functions.models.jobs import JobPatch
 from functions.models.json import JsonObject
 
@@ -26,8 +30,11 @@ __all__ = [
     "CreatedVm",
     "DebtPayload",
     "DebtRecorded",
+    "HostOperation",
     "JobUpdate",
     "JobUpdateResult",
+    "OperationRef",
+    "OperationStopped",
     "PlacePayload",
     "Placement",
     "PowerAction",
@@ -35,8 +42,10 @@ __all__ = [
     "PreflightPayload",
     "PreflightResult",
     "PrepareDiskPayload",
+    "PreparedDisk",
     "PruneResult",
     "RemovedVm",
+    "StartOperationPayload",
     "TargetFields",
     "VmSpec",
     "VmSummary",
@@ -209,6 +218,45 @@ class PrepareDiskPayload(PreflightPayload):
     def from_json(cls, data: Mapping[str, Any]) -> PrepareDiskPayload:
         """Parse a payload."""
         return cls(**_target(data), request=VmSpec.from_json(data["request"]), volume=data.get("volume"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class StartOperationPayload(VmTarget):
+    """Start a step's long host work as a background operation on the host, named ``operation_id``.
+
+    ``kind`` says what the work is (``prepare_disk``: the OS disk ``request`` asks for); ``time_limit_seconds``
+    bounds it on the host itself, should the workflow never come back for it.
+    """
+
+    operation_id: str
+    kind: str
+    request: VmSpec
+    time_limit_seconds: int | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StartOperationPayload:
+        """Parse a payload."""
+        limit = data.get("time_limit_seconds")
+        return cls(
+            **_target(data),
+            operation_id=str(data["operation_id"]),
+            kind=str(data["kind"]),
+            request=VmSpec.from_json(data["request"]),
+            time_limit_seconds=None if limit is None else int(limit),
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class OperationRef(VmTarget):
+    """A background operation on the job's host: its id and the folder its status file is in."""
+
+    operation_id: str
+    folder: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> OperationRef:
+        """Parse a payload."""
+        return cls(**_target(data), operation_id=str(data["operation_id"]), folder=str(data["folder"]))
 
 
 @dataclass(frozen=True, kw_only=True)

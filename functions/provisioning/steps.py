@@ -21,6 +21,8 @@ from functions.hyperv.errors import HyperVError
 from functions.hyperv.models import (
     ClusterChange,
     CreateVmSpec,
+    HostOperation,
+    OperationStopped,
     OsFamily,
     OwnedRemoval,
     PowerResult,
@@ -53,6 +55,7 @@ from functions.provisioning.payloads import (
     DebtRecorded,
     JobUpdate,
     JobUpdateResult,
+    OperationRef,
     Placement,
     PlacePayload,
     PowerPayload,
@@ -60,6 +63,7 @@ from functions.provisioning.payloads import (
     PreflightResult,
     PrepareDiskPayload,
     RemovedVm,
+    StartOperationPayload,
     VmSummary,
     VmTarget,
 )
@@ -157,6 +161,35 @@ class Provisioner:
         )
         with self.connector.open(payload.host) as client:
             return client.prepare_disk(spec)
+
+    # -- long host work in the background ---------------------------------------------------------------------------
+
+    def start_operation(self, payload: StartOperationPayload) -> HostOperation:
+        """Start the step's long work on the host as a background operation (one short WinRM call); returns it.
+
+        The host finds an operation id it already has and returns it as it is, so a repeated activity never starts
+        the work twice. ``prepare_disk``: the disk :meth:`prepare_disk` would make, the image copied on the host.
+        """
+        if payload.kind != "prepare_disk":
+            raise StepError("InvalidParameters", f"hosts run no background operation of kind {payload.kind!r}")
+        request = payload.request
+        spec = PrepareDiskSpec(
+            vm_name=request.name, job_id=payload.job_id, image_name=request.image, disk_gb=request.disk_gb
+        )
+        with self.connector.open(payload.host) as client:
+            return client.start_operation(
+                "prepare_disk", payload.operation_id, spec, time_limit_seconds=payload.time_limit_seconds
+            )
+
+    def operation_status(self, payload: OperationRef) -> HostOperation:
+        """A background operation's state, progress and result (one short WinRM call; nothing is waited for)."""
+        with self.connector.open(payload.host) as client:
+            return client.operation_status(payload.operation_id, payload.folder)
+
+    def stop_operation(self, payload: OperationRef) -> OperationStopped:
+        """Stop a background operation's work on the host (what it wrote stays for the compensation)."""
+        with self.connector.open(payload.host) as client:
+            return client.stop_operation(payload.operation_id, payload.folder)
 
     def create(self, payload: CreatePayload) -> CreatedVm:
         """Register the VM around the prepared disk (generation 2, CPU, memory, NIC/VLAN, provisioning DVD)."""

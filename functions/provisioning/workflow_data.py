@@ -45,6 +45,10 @@ class Timing:
     clone_slots: int = 2
     address_timeout: float = 180
     """How long a finished create waits for the host to report the guest's static address (a warning after)."""
+    disk_timeout: float = 14400
+    """How long a create waits for the background preparation of its OS disk (the image copy) on the host."""
+    host_poll_interval: float = 10
+    """The first wait before checking on background work on a host (later ones follow its progress)."""
 
     def to_json(self) -> JsonObject:
         """Every field (a reader of an older build ignores the ones it does not know)."""
@@ -60,7 +64,7 @@ class Timing:
 # -- workflow inputs --------------------------------------------------------------------------------------------
 
 
-CREATE_VERSION = 3
+CREATE_VERSION = 4
 """The create workflow version new instances start with (see :attr:`CreateInput.version`)."""
 
 
@@ -77,7 +81,9 @@ class CreateInput:
     """The workflow's behaviour version: instances keep the one they started with, so their history replays as it
     ran. 1: the first builds. 2: compensation by ownership with cleanup debts, nothing compensated once the VM is
     complete, the static address waited for. 3: the host's ISO checked at preflight, a nonce in the announce, the
-    guest's key and agent judged before anything is published (see ``provisioning/guest_checks.py``)."""
+    guest's key and agent judged before anything is published (see ``provisioning/guest_checks.py``). 4: the OS disk
+    prepared as background work on the host, started by one activity and polled with durable timers, instead of
+    copied inside one activity (see ``workflows/host_operations.py``)."""
 
     def to_json(self) -> JsonObject:
         """The input document (``version`` only from 2 on, so version-1 documents keep their shape)."""

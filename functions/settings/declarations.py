@@ -200,6 +200,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
         default="2",
     ),
     SettingSpec(
+        "AETHERV_DISK_PREPARE_TIMEOUT",
+        "Seconds a create waits for its OS disk: the image copy runs on the host in the background and is stopped "
+        "(the job fails and is cleaned up) when it takes longer.",
+        default="14400",
+    ),
+    SettingSpec(
+        "AETHERV_HOST_OPERATION_POLL_INTERVAL",
+        "Seconds before a workflow first checks on background work on a host (an image copy); later checks follow "
+        "its progress (half the time it still needs, at most 10 minutes), or grow by half up to twelve times this.",
+        default="10",
+        local_default="2",
+    ),
+    SettingSpec(
         "AETHERV_BUILD_COMMIT", "Build commit reported by /api/healthz (set by the deployment).", default="dev"
     ),
 )

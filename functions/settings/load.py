@@ -353,6 +353,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     clone_concurrency = reader.integer("AETHERV_CLONE_CONCURRENCY", minimum=1, maximum=64)
     retry_attempts = reader.integer("AETHERV_STEP_RETRY_ATTEMPTS", minimum=1, maximum=20)
     retry_seconds = reader.number("AETHERV_STEP_RETRY_SECONDS", minimum=0.1, maximum=600)
+    disk_prepare_timeout = reader.number("AETHERV_DISK_PREPARE_TIMEOUT", minimum=60, maximum=172800)
+    host_poll_interval = reader.number("AETHERV_HOST_OPERATION_POLL_INTERVAL", minimum=0.05, maximum=300)
     build_commit = reader.raw("AETHERV_BUILD_COMMIT")
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -368,6 +370,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         clone_concurrency=clone_concurrency,
         step_retry_attempts=retry_attempts,
         step_retry_seconds=retry_seconds,
+        disk_prepare_timeout=disk_prepare_timeout,
+        host_operation_poll_interval=host_poll_interval,
         build_commit=build_commit,
         in_azure=in_azure,
     )

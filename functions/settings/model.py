@@ -157,4 +157,6 @@ class Settings:
     build_commit: str
     step_retry_attempts: int = 4
     step_retry_seconds: float = 5
+    disk_prepare_timeout: float = 14400
+    host_operation_poll_interval: float = 10
     in_azure: bool = field(default=False)

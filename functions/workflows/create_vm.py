@@ -7,7 +7,9 @@ Steps (each an activity; the plan skips what the request does not need)::
       → signal published → wait for the guest to apply → cluster → eject ISO → refresh inventory
 
 The guest waits are durable monitor loops; from version 3 each runs in a child orchestration that continues as new
-(``guest_wait.py``), so the create's own history stays small.
+(``guest_wait.py``), so the create's own history stays small. From version 4 the disk is copied on the host in the
+background, started by one activity and polled with durable timers (``host_operations.py``), never inside one
+activity that could outlive the host's function timeout.
 
 Pure: no I/O, clock, settings or random ids. A failure or cancellation after something may exist on the host is
 compensated in reverse order (unless the request set ``keep_on_failure``); the job record names the failed step,
@@ -40,14 +42,17 @@ from functions.provisioning.payloads import (
     DebtPayload,
     PlacePayload,
     PreflightPayload,
+    PreparedDisk,
     PrepareDiskPayload,
+    StartOperationPayload,
     VmSpec,
     VmSummary,
 )
 from functions.provisioning.workflow_data import CleanupReport, CleanupStatus, CreateInput, CreateOutput
 from functions.workflows.flow import CanceledError, Gen, StepFlow, run_job
 from functions.workflows.guest_wait import wait_for_guest
-from functions.workflows.throttle import CLONE_SLOTS_ENTITY
+from functions.workflows.host_operations import run_host_operation
+from functions.workflows.throttle import CLONE_SLOTS_ENTITY, RENEW_AFTER
 
 __all__ = ["bp", "create_plan"]
 
@@ -79,6 +84,7 @@ class _Create:
         self.clustered = False
         self.started: StartResult | None = None
         self.checks_agent = spec.version >= 3  # the key and the agent are judged before anything is published
+        self._slot_renewed = context.current_utc_datetime
 
     def run(self) -> Generator[Any, Any, CreateOutput]:
         flow, request, timing = self.flow, self.request, self.spec.timing
@@ -96,7 +102,10 @@ class _Create:
         self.host_touched = True
         prepare = PrepareDiskPayload(**flow.target_fields(), request=request, volume=preflight.target_volume)
         try:
-            disk = yield from flow.call(c.VM_PREPARE_DISK, prepare)
+            if self.spec.version >= 4:
+                disk = yield from self._prepare_disk_in_background()
+            else:
+                disk = yield from flow.call(c.VM_PREPARE_DISK, prepare)  # one activity: instances of earlier builds
         except Exception:  # not `finally`: a suspended generator must not yield while it is being closed
             yield from self._release_clone_slot()
             raise
@@ -240,6 +249,39 @@ class _Create:
                 last = f"last guest state: {status.state or 'none'}" + (f", guest error: {summary}" if summary else "")
                 raise StepError("GuestTimeout", f"waited {timeout:g} s for {what}; {last}")
             yield from flow.wait(self.spec.timing.poll_interval)
+
+    def _prepare_disk_in_background(self) -> Generator[Any, Any, PreparedDisk]:
+        """The OS disk, copied on the host in the background and polled with durable timers (clone slot held)."""
+        flow = self.flow
+        self._slot_renewed = flow.ctx.current_utc_datetime
+
+        def start_for(operation_id: str, time_limit: int) -> StartOperationPayload:
+            return StartOperationPayload(
+                **flow.target_fields(),
+                operation_id=operation_id,
+                kind="prepare_disk",
+                request=self.request,
+                time_limit_seconds=time_limit,
+            )
+
+        operation = yield from run_host_operation(
+            flow,
+            "prepare_disk",
+            "prepare_disk",
+            start_for,
+            timeout=self.spec.timing.disk_timeout,
+            while_waiting=self._renew_clone_slot,
+        )
+        return PreparedDisk.model_validate(operation.result)
+
+    def _renew_clone_slot(self) -> Gen:
+        """Keep the clone slot while a long copy runs: ask for it again well inside its lease."""
+        flow = self.flow
+        if flow.ctx.current_utc_datetime - self._slot_renewed < RENEW_AFTER:
+            return
+        self._slot_renewed = flow.ctx.current_utc_datetime
+        ask = {"owner": self.spec.job_id, "limit": self.spec.timing.clone_slots, "at": flow.stamp()}
+        yield flow.ctx.call_entity(self._slot(), "acquire", ask)
 
     def _slot(self) -> df.EntityId:
         return df.EntityId(CLONE_SLOTS_ENTITY, str(self.flow.host).lower())

@@ -102,6 +102,12 @@ class StepFlow:
             patch = JobPatch(status=JobStatus.RUNNING, current_step=step, steps=tuple(self.steps), target=target)
             yield from self.job_update(patch)
 
+    def note_operation(self, step: str, operation: JsonObject) -> None:
+        """Name the host operation that runs ``step`` in the background (and its progress) in the step's record."""
+        position = next(i for i, s in enumerate(self.steps) if s.name == step)
+        self.steps[position] = replace(self.steps[position], operation=operation)
+        self.publish_status(step)
+
     def step(self, name: str, activity: Activity[P, R], payload: P) -> Generator[Any, Any, R]:
         """Run one step: mark it running, call its activity, mark it done; returns the activity's result."""
         yield from self.status(name, StepStatus.RUNNING)

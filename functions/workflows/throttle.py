@@ -4,7 +4,8 @@ Python entities have no lock API and cannot signal orchestrations, so the entity
 or not; a caller that is not granted joins a FIFO queue and retries after a durable timer, and only the head of the
 queue can take a free slot, so callers are served in arrival order instead of failing. ``release`` frees the slot
 (or leaves the queue). Slots held longer than a generous lease are reclaimed, so a crashed workflow cannot block a
-host for ever. Entity operations on one host run one at a time.
+host for ever; a holder whose work outlasts the lease (an image copy polled in the background) renews it by asking
+again. Entity operations on one host run one at a time.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ import azure.durable_functions as df
 
 from functions.models.json import JsonObject
 
-__all__ = ["CLONE_SLOTS_ENTITY", "LEASE", "SlotRequest", "Slots", "bp", "decide"]
+__all__ = ["CLONE_SLOTS_ENTITY", "LEASE", "RENEW_AFTER", "SlotRequest", "Slots", "bp", "decide"]
 
 bp = df.Blueprint()
 
 CLONE_SLOTS_ENTITY = "clone_slots"
 LEASE = timedelta(hours=2)
+RENEW_AFTER = LEASE / 4
+"""How often a holder renews its slot while its work runs on (well inside :data:`LEASE`)."""
 # A queued caller that stops asking (its workflow died) loses its place after this long.
 QUEUE_TIMEOUT = timedelta(minutes=10)
 
@@ -83,6 +86,8 @@ def decide(state: Slots, operation: str, request: SlotRequest) -> tuple[Slots, A
     if operation == "acquire":
         waiting = [o for o, _ in queue]
         if owner in holders:
+            if request.at is not None:
+                holders[owner] = stamp  # a holder asking again renews its lease (a long background copy)
             result = True
         elif len(holders) < request.limit and (waiting[0] if waiting else owner) == owner:
             holders[owner] = stamp

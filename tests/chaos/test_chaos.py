@@ -16,6 +16,7 @@ from typing import Any
 
 from tests.chaos.conftest import Chaos
 from tests.unit.test_vm_request import LINUX
+from tools.hvsim.models import MB, CopyFault
 
 
 def linux(name: str, host: str, **extra: Any) -> dict[str, Any]:
@@ -226,6 +227,55 @@ def test_a_devhost_killed_while_compensating_still_cleans_up(chaos: Chaos) -> No
     assert job["status"] == "Failed"
     assert job["cleanup"]["status"] == "Succeeded"
     assert_nothing_left(chaos, "hv03", "kill01")
+
+
+def attempts(work: Any, job_id: str) -> list[str]:
+    """The background operations the host started for ``job_id``."""
+    return [operation for operation in work.started if operation.startswith(job_id + ".")]
+
+
+def test_a_long_copy_outlives_a_failure_and_a_listener_restart(chaos: Chaos) -> None:
+    """The image copy runs on the host in the background: it fails part-way once (a new attempt copies again under a
+    new operation id) and the host's WinRM listener restarts during the second attempt; the VM is made all the same."""
+    host = chaos.host("hv03")
+    work = host.model.background
+    work.rate = 512 * MB  # the Ubuntu image takes about 6 s
+    work.faults.append(CopyFault(at_percent=30, message="The specified network name is no longer available."))
+    try:
+        job_id = submit(chaos, "POST", "/api/v1/vms", linux("copy01", "hv03"))
+        until(lambda: len(attempts(work, job_id)) == 2, 60, "the copy's second attempt")
+        host.server.stop()  # Restart-Service WinRM: shells and connections are gone, the copy goes on
+        time.sleep(1.0)
+        host.server.start()
+        job = chaos.wait_job(job_id, 120)
+    finally:
+        work.rate = None
+        work.faults.clear()
+    assert job["status"] == "Succeeded", job
+    assert attempts(work, job_id) == [f"{job_id}.prepare_disk.1", f"{job_id}.prepare_disk.2"]
+    step = next(s for s in job["steps"] if s["name"] == "prepare_disk")
+    assert (step["operation"]["id"], step["operation"]["state"]) == (f"{job_id}.prepare_disk.2", "succeeded")
+    assert "copy01" in chaos.lab_vm_names("hv03")
+    assert not host.model.fs.exists("C:\\Hyper-V\\copy01\\copy01.vhdx.partial")
+
+
+def test_canceling_a_create_during_its_copy_stops_the_copy_and_leaves_nothing(chaos: Chaos) -> None:
+    host = chaos.host("hv03")
+    work = host.model.background
+    work.rate = 128 * MB  # about 25 s
+    try:
+        job_id = submit(chaos, "POST", "/api/v1/vms", linux("cancel01", "hv03"))
+        until(lambda: any(task.running for task in work.tasks.values()), 60, "the copy to run")
+        status, _, body = chaos.stack.request("POST", f"/api/v1/jobs/{job_id}/cancel")
+        assert status == 202, body
+        job = chaos.wait_job(job_id, 60)
+    finally:
+        work.rate = None
+    assert job["status"] == "Canceled", job
+    assert job["failed_step"] == "prepare_disk"
+    assert job["cleanup"]["status"] == "Succeeded", job["cleanup"]
+    assert work.tasks == {}  # stopped and unregistered
+    assert_nothing_left(chaos, "hv03", "cancel01")
 
 
 def timer_syncs(chaos: Chaos) -> int:

@@ -104,3 +104,38 @@ def test_a_timed_out_thread_keeps_its_slot_so_the_next_call_times_out_waiting() 
             assert request("GET", f"{host.base_url}/api/quick").body == b"quick"
     finally:
         app.RELEASE.set()
+
+
+def test_an_app_setting_may_shorten_the_timeout_but_never_lengthen_it(tmp_path: Path) -> None:
+    """``AzureFunctionsJobHost__functionTimeout`` overrides host.json (functions-host-json#override-hostjson-values).
+
+    The devhost takes it only when it is stricter: a longer limit or none would pass what the deployed host.json
+    forbids.
+    """
+    (tmp_path / "host.json").write_text(json.dumps({"functionTimeout": "00:10:00"}))
+    override = "AzureFunctionsJobHost__functionTimeout"
+    assert load_host_config(tmp_path, {override: "00:00:03"}).function_timeout == timedelta(seconds=3)
+    assert load_host_config(tmp_path, {override: "00:10:00"}).function_timeout == timedelta(minutes=10)
+    assert load_host_config(tmp_path, {override: ""}).function_timeout == timedelta(minutes=10)
+    for lenient in ("00:10:01", "-1"):
+        with pytest.raises(DiscoveryError, match="more lenient"):
+            load_host_config(tmp_path, {override: lenient})
+    with pytest.raises(DiscoveryError, match=override):
+        load_host_config(tmp_path, {override: "soon"})
+    (tmp_path / "host.json").write_text(json.dumps({"functionTimeout": "-1"}))
+    assert load_host_config(tmp_path, {override: "00:00:05"}).function_timeout == timedelta(seconds=5)
+
+
+def test_the_override_applies_to_a_running_host() -> None:
+    """The same app with a shorter limit from its settings: the activity's failure names the shorter limit."""
+    host = DevHost(
+        APPS / "timeout", memory=True, port=0, settings={"AzureFunctionsJobHost__functionTimeout": "00:00:00.5"}
+    )
+    try:
+        with host:
+            status = wait_for(start_orchestration(host.base_url, "slow_chain"))
+    finally:
+        host.module.RELEASE.set()
+    assert status["output"].startswith(
+        "Activity function 'slow_activity' failed: Timeout value of 00:00:00.5000000 was exceeded"
+    )

@@ -54,6 +54,17 @@ def test_a_crashed_holder_is_reclaimed_after_the_lease() -> None:
     assert sem.acquire("b", 121)
 
 
+def test_a_holder_that_asks_again_renews_its_lease() -> None:
+    """A background image copy outlasts the lease: its workflow renews the slot while it polls."""
+    sem = Sem(1)
+    assert sem.acquire("copying")
+    assert sem.acquire("copying", 100)  # renewed at 100 min
+    assert not sem.acquire("b", 180)  # past the first lease, inside the renewed one
+    assert sem.acquire("copying", 200)
+    assert not sem.acquire("b", 310)
+    assert sem.acquire("b", 321)  # it stopped renewing at 200 min: reclaimed two hours later
+
+
 def test_a_waiter_that_stopped_asking_loses_its_place() -> None:
     sem = Sem(1)
     assert sem.acquire("a")

@@ -28,8 +28,15 @@ RECORDED = Path(__file__).parent / "recorded"
 FILES = sorted(RECORDED.glob("*.json"))
 
 # DTFx event types (durable-functions.md B4) and the SDK's action types.
-TASK_SCHEDULED, TASK_COMPLETED, TIMER_CREATED, EVENT_SENT = 4, 5, 10, 14
-CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CREATE_TIMER, WAIT_FOR_EVENT, CALL_ENTITY = 0, 1, 5, 6, 7
+TASK_SCHEDULED, TASK_COMPLETED, SUB_ORCHESTRATION_CREATED, TIMER_CREATED, EVENT_SENT = 4, 5, 7, 10, 14
+CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CALL_SUB_ORCHESTRATOR, CREATE_TIMER, WAIT_FOR_EVENT, CALL_ENTITY = (
+    0,
+    1,
+    2,
+    5,
+    6,
+    7,
+)
 
 
 def _orchestrators(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
@@ -56,11 +63,16 @@ def _flatten(actions: list[Any]) -> Iterator[dict[str, Any]]:
 
 
 def _recorded_actions(history: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    kinds = {TASK_SCHEDULED: "activity", TIMER_CREATED: "timer", EVENT_SENT: "entity"}
+    kinds = {
+        TASK_SCHEDULED: "activity",
+        SUB_ORCHESTRATION_CREATED: "orchestration",
+        TIMER_CREATED: "timer",
+        EVENT_SENT: "entity",
+    }
     out = []
     for event in history:
         kind = kinds.get(event["EventType"])
-        if kind == "activity":
+        if kind in ("activity", "orchestration"):
             out.append((kind, str(event["Name"])))
         elif kind == "timer":
             out.append((kind, ""))
@@ -75,6 +87,8 @@ def _emitted_actions(actions: list[Any]) -> list[tuple[str, str]]:
         kind = action["actionType"]
         if kind in (CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY):  # a retry policy is the orchestrator's, not history's
             out.append(("activity", str(action["functionName"])))
+        elif kind == CALL_SUB_ORCHESTRATOR:
+            out.append(("orchestration", str(action["functionName"])))
         elif kind == CREATE_TIMER:
             out.append(("timer", ""))
         elif kind == CALL_ENTITY:

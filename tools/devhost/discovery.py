@@ -31,7 +31,7 @@ from typing import Any
 import azure.functions as func
 
 from .routing import RouteError, Router
-from .timeouts import DEFAULT_FUNCTION_TIMEOUT, TimeoutConfigError, parse_timespan
+from .timeouts import DEFAULT_FUNCTION_TIMEOUT, TimeoutConfigError, format_timespan, parse_timespan
 from .timers import Schedule, ScheduleError, parse_schedule
 
 SUPPORTED_BINDINGS = {
@@ -45,6 +45,8 @@ SUPPORTED_BINDINGS = {
 }
 _SETTING_REF = re.compile(r"%([^%]+)%")
 _HUB_NAME = re.compile(r"[A-Za-z][A-Za-z0-9]{2,44}")
+FUNCTION_TIMEOUT_OVERRIDE = "AzureFunctionsJobHost__functionTimeout"
+"""The app setting that overrides host.json ``functionTimeout`` (see :func:`_timeout_override`)."""
 ZERO_FUNCTIONS = (
     "On Azure this app would start with ZERO functions: the Python worker cannot index an app whose "
     "import raises, the host only logs '0 functions found', every route answers 404 and no "
@@ -175,7 +177,33 @@ def load_host_config(app_dir: Path, settings: Mapping[str, str]) -> HostConfig:
             timeout = parse_timespan(str(data["functionTimeout"]))
         except TimeoutConfigError as exc:
             raise DiscoveryError(f"host.json: {exc}") from exc
+    timeout = _timeout_override(timeout, settings)
     return HostConfig(str(prefix).strip("/"), hub, max(1, max_activities), data, max(1, max_orchestrators), timeout)
+
+
+def _timeout_override(configured: timedelta | None, settings: Mapping[str, str]) -> timedelta | None:
+    """host.json ``functionTimeout`` as overridden by the app setting ``AzureFunctionsJobHost__functionTimeout``.
+
+    The Functions host reads an app setting named ``AzureFunctionsJobHost__<path>`` (``__`` separating levels) as
+    an override of the host.json value at that path, in Azure and under Core Tools alike
+    (https://learn.microsoft.com/azure/azure-functions/functions-host-json#override-hostjson-values). The devhost
+    honours the override only to make the limit stricter (tests run long host work against a short timeout): a
+    longer one, or ``-1`` under a finite host.json value, would let the app pass here with what the deployed
+    host.json forbids, so the devhost refuses to start instead.
+    """
+    text = settings.get(FUNCTION_TIMEOUT_OVERRIDE)
+    if text is None or not text.strip():
+        return configured
+    try:
+        override = parse_timespan(text)
+    except TimeoutConfigError as exc:
+        raise DiscoveryError(f"app setting {FUNCTION_TIMEOUT_OVERRIDE}: {exc}") from exc
+    if configured is not None and (override is None or override > configured):
+        raise DiscoveryError(
+            f"app setting {FUNCTION_TIMEOUT_OVERRIDE} '{text}' is more lenient than host.json's functionTimeout "
+            f"({format_timespan(configured)}); the devhost only accepts an override that shortens it"
+        )
+    return override
 
 
 def _app_traceback(exc: BaseException, app_dir: Path) -> str:

@@ -52,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="play Linux agents in Python instead of running agents/linux/aetherv-guest-agent",
     )
+    parser.add_argument(
+        "--copy-mb-per-second",
+        type=float,
+        default=1024.0,
+        help="how fast hosts copy golden images, MB/s (default 1024; 0 copies at once)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     return parser
 
@@ -61,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.hosts < 1 or args.vms_per_host < 0:
         print("--hosts must be at least 1 and --vms-per-host not negative", file=sys.stderr)
+        return 2
+    if args.copy_mb_per_second < 0:
+        print("--copy-mb-per-second must not be negative", file=sys.stderr)
         return 2
     if args.guest_boot_seconds < 0 or args.guest_poll_seconds <= 0:
         print("--guest-boot-seconds must not be negative and --guest-poll-seconds must be positive", file=sys.stderr)
@@ -89,6 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         password=args.password,
         control_port=args.control_port,
         guest_behaviour=guests,
+        copy_mb_per_second=args.copy_mb_per_second or None,
     ) as lab:
         if args.json:
             print(json.dumps(lab.to_json(), indent=2), flush=True)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 __all__ = [
     "ClusterError",
+    "FileInUse",
     "HyperVSimError",
     "ImageNotFound",
     "InsufficientResources",
     "InvalidParameters",
     "InvalidVmState",
+    "OperationNotFound",
     "OperationTimeout",
     "SwitchNotFound",
     "VmAlreadyExists",
@@ -83,3 +85,18 @@ class OperationTimeout(HyperVSimError):  # noqa: N818
     """A wait inside the script ran out (e.g. a guest shutdown)."""
 
     category = "OperationTimeout"
+
+
+class OperationNotFound(HyperVSimError):  # noqa: N818
+    """No background operation of that id in that Aether-V folder."""
+
+    category = "OperationNotFound"
+
+
+class FileInUse(HyperVSimError):  # noqa: N818
+    """A file another process holds open (Windows refuses to delete, move or replace it).
+
+    Scripts do not catch the ``System.IO.IOException``, so it reaches the bootstrap as ``ScriptFailed``.
+    """
+
+    category = "ScriptFailed"

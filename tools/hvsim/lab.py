@@ -20,6 +20,10 @@ Guests: a Linux VM booted with the provisioning ISO runs the project's real agen
 runs in real time); ``guest_behaviour`` sets the lab-wide default :class:`~tools.hvsim.guest.GuestBehaviour`
 (e.g. ``GuestBehaviour(real_linux_agent=False)`` for a lab on a :class:`~tools.hvsim.models.ManualClock`, or a
 ``boot_delay``). :meth:`Lab.close` stops every agent process.
+
+Image copies take the hosts' copy time: ``copy_mb_per_second`` (None: at once) is the lab's speed; a host's own
+(``lab.host(name).model.background.rate``, or ``PUT /hvsim/hosts/{host}/background``) wins, and copy faults are set
+the same way (:class:`~tools.hvsim.models.CopyFault`).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from typing import Any
 from functions.settings import HostEndpoint, Secret, WinRMSettings
 from tools.hvsim import operations, routes
 from tools.hvsim.guest import GuestBehaviour
-from tools.hvsim.models import Backend, FakeHost, GuestFactory, TransitionTimes, default_guest_factory
+from tools.hvsim.models import MB, Backend, FakeHost, GuestFactory, TransitionTimes, default_guest_factory
 from tools.hvsim.protocol.control import ControlPlane
 from tools.hvsim.protocol.server import WinRMHostServer
 from tools.hvsim.protocol.tls import CertificateAuthority
@@ -102,6 +106,7 @@ class Lab:
         clock: Callable[[], float] | None = None,
         sleep: Callable[[float], None] | None = None,
         guest_behaviour: GuestBehaviour | None = None,
+        copy_mb_per_second: float | None = None,
     ) -> None:
         self.host_count = hosts
         self.vms_per_host = vms_per_host
@@ -115,6 +120,7 @@ class Lab:
             "times": times,
             "guest_factory": guest_factory,
             "guest_behaviour": guest_behaviour,
+            "copy_rate": None if copy_mb_per_second is None else copy_mb_per_second * MB,
         }
         if clock is not None:
             backend_args["clock"] = clock

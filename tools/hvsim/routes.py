@@ -17,6 +17,8 @@ PATCH    /hvsim/hosts/{host}/vms/{vm_id}               change it ``{name?, state
 DELETE   /hvsim/hosts/{host}/vms/{vm_id}               remove it out of band (its disks too)
 GET      /hvsim/hosts/{host}/vms/{vm_id}/kvp           ``{state, online, host, guest, intrinsic, agent_state}``
 GET      /hvsim/hosts/{host}/vms/{vm_id}/guest         the guest's own state: agent, what it applied, sandbox files
+GET      /hvsim/hosts/{host}/background                the host's background work: copy speed, faults, tasks
+PUT      /hvsim/hosts/{host}/background                ``{copy_mb_per_second?, faults?}``: copy speed, copy faults
 PUT      /hvsim/lab/guest-behaviour                    the lab's default guest behaviour
 PUT      /hvsim/hosts/{host}/guest-behaviour           default guest agent behaviour of the host's new guests
 PUT      /hvsim/hosts/{host}/vms/{vm_id}/guest-behaviour   behaviour of that VM's guest agent
@@ -31,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tools.hvsim.guest import GuestBehaviour
-from tools.hvsim.models import Backend, FakeHost, FakeVm
+from tools.hvsim.models import MB, Backend, CopyFault, FakeHost, FakeVm
 from tools.hvsim.operations import vm_record
 from tools.hvsim.protocol.control import ControlError, ControlPlane, ControlRequest
 from tools.hvsim.protocol.server import WinRMHostServer
@@ -294,6 +296,64 @@ def vm_behaviour(lab: LabView, request: ControlRequest) -> Any:
     return {"vm": vm.id, "behaviour": _body(request)}
 
 
+def _describe_background(model: FakeHost) -> dict[str, Any]:
+    work = model.background
+    rate = work.current_rate()
+    tasks = []
+    for task in work.tasks.values():
+        status = work.read(task.status_path) or {}
+        tasks.append(
+            {
+                "id": task.id,
+                "kind": task.kind,
+                "folder": task.folder,
+                "running": task.running,
+                "last_result": task.last_result,
+                "state": status.get("state"),
+                "bytes_done": status.get("bytes_done"),
+                "bytes_total": task.total,
+            }
+        )
+    return {
+        "host": model.name,
+        "copy_mb_per_second": None if rate is None else rate / MB,
+        "faults": [fault.to_json() for fault in work.faults],
+        "tasks": tasks,
+        "started": list(work.started),
+    }
+
+
+def read_background(lab: LabView, request: ControlRequest) -> Any:
+    """The host's background work: copy speed, pending copy faults, registered tasks with their progress."""
+    model = _model(lab, request)
+    with model.lock:
+        model.background.settle()
+        return _describe_background(model)
+
+
+def set_background(lab: LabView, request: ControlRequest) -> Any:
+    """Set the host's copy speed (``copy_mb_per_second``, null: the lab's) and its next copies' faults."""
+    model = _model(lab, request)
+    body = _body(request)
+    unknown = set(body) - {"copy_mb_per_second", "faults"}
+    if unknown:
+        raise ControlError(400, f"unknown field(s): {', '.join(sorted(unknown))}")
+    speed = body.get("copy_mb_per_second")
+    if speed is not None and (not isinstance(speed, int | float) or isinstance(speed, bool) or speed <= 0):
+        raise ControlError(400, "copy_mb_per_second must be a positive number (or null)")
+    try:
+        faults = [CopyFault.from_json(item) for item in body.get("faults") or []]
+    except (TypeError, ValueError) as exc:
+        raise ControlError(400, f"invalid copy fault: {exc}") from None
+    with model.lock:
+        model.background.settle()
+        if "copy_mb_per_second" in body:
+            model.background.rate = None if speed is None else float(speed) * MB
+        if "faults" in body:
+            model.background.faults = faults
+        return _describe_background(model)
+
+
 ROUTES: tuple[Route, ...] = (
     Route("POST", "/hvsim/lab/seed", seed),
     Route("POST", "/hvsim/hosts/{host}/down", host_down),
@@ -304,6 +364,8 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/hvsim/hosts/{host}/vms/{vm_id}", delete_vm),
     Route("GET", "/hvsim/hosts/{host}/vms/{vm_id}/kvp", read_kvp),
     Route("GET", "/hvsim/hosts/{host}/vms/{vm_id}/guest", read_guest),
+    Route("GET", "/hvsim/hosts/{host}/background", read_background),
+    Route("PUT", "/hvsim/hosts/{host}/background", set_background),
     Route("PUT", "/hvsim/lab/guest-behaviour", lab_behaviour),
     Route("PUT", "/hvsim/hosts/{host}/guest-behaviour", host_behaviour),
     Route("PUT", "/hvsim/hosts/{host}/vms/{vm_id}/guest-behaviour", vm_behaviour),

@@ -186,8 +186,11 @@ export function jobProgress() {
       (li, row) => {
         const [name, state, time] = li.children;
         setText(name, row.name ? humanize(row.name) : `Step ${row.key + 1}`);
-        updateBadge(state, row.status === "Running" ? "Running…" : row.status);
+        // A step whose work runs on the host in the background (an image copy) shows how far it got.
+        const operation = row.operation && row.status === "Running" ? row.operation : null;
+        updateBadge(state, row.status === "Running" ? `Running…${operation ? ` ${Math.floor(operation.percent || 0)} %` : ""}` : row.status);
         if (row.status === "Running") state.className = "badge badge-busy";
+        li.title = row.operation ? `host operation ${row.operation.id}` : "";
         li.classList.toggle("step-pending", row.status === "Pending");
         li.dataset.status = row.status;
         li.dataset.step = row.name || "";

@@ -279,6 +279,7 @@ def test_a_windows_guest_applies_the_suffix_and_reports_only_after_its_verifying
 def test_agents_die_with_the_lab_process_even_when_it_is_killed(signum: int) -> None:
     args = [sys.executable, "-m", "tools.hvsim", "--hosts", "1", "--vms-per-host", "0", "--json"]
     args += ["--guest-boot-seconds", "0", "--guest-poll-seconds", "0.05", "--boot-seconds", "0"]
+    args += ["--copy-mb-per-second", "0"]  # images copy at once: this test is about the agents
     lab = subprocess.Popen(args, cwd=REPO, stdout=subprocess.PIPE, start_new_session=True)
     try:
         assert lab.stdout is not None

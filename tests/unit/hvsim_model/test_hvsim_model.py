@@ -420,6 +420,7 @@ def test_scripts_take_params_as_data(name: str) -> None:
             "InvalidParameters",
             "ScriptFailed",
             "OperationTimeout",
+            "OperationNotFound",
         }
 
 

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from tools.hvsim import routes
+from tools.hvsim.exceptions import FileInUse
 from tools.hvsim.guest import GuestBehaviour
-from tools.hvsim.models import Backend, ManualClock
+from tools.hvsim.models import Backend, FakeFile, ManualClock
+from tools.hvsim.operations import run_operation
 from tools.hvsim.protocol.control import ControlError, ControlPlane, ControlRequest
 from tools.hvsim.seed import seed_lab
 
@@ -166,3 +168,49 @@ def test_install_serves_every_route_on_the_plane(lab: StubLab) -> None:
         path = route.path.replace("{host}", "hv99").replace("{vm_id}", "x")
         status, _ = plane.dispatch(route.method, path, b"{}", {"Content-Type": "application/json"})
         assert status == (404 if "{host}" in route.path else 200), route
+
+
+def test_background_work_is_set_and_shown(lab: StubLab) -> None:
+    host = lab.backend.host("hv02")
+    params = {"host": "hv02"}
+    body = {"copy_mb_per_second": 1024, "faults": [{"at_percent": 50, "crash": True}]}
+    shown = routes.set_background(lab, request("PUT", "", params, body))
+    assert shown["copy_mb_per_second"] == 1024
+    assert shown["faults"] == [
+        {"at_percent": 50, "category": "HostOperationFailed", "message": shown["faults"][0]["message"], "crash": True}
+    ]
+    spec = {"kind": "prepare_disk", "operation_id": "j.1", "job_id": "j", "vm_name": "bg01", "image_name": "Debian 12"}
+    run_operation(host, "start_operation", spec)
+    assert host.background.faults == []  # taken by the copy that started
+    lab.backend.clock.advance(0.5)  # type: ignore[attr-defined]
+    tasks = routes.read_background(lab, request("GET", "", params))["tasks"]
+    assert [(t["id"], t["running"], t["state"]) for t in tasks] == [("j.1", True, "running")]
+    assert 0 < tasks[0]["bytes_done"] < tasks[0]["bytes_total"]
+    lab.backend.clock.advance(5)  # type: ignore[attr-defined]
+    tasks = routes.read_background(lab, request("GET", "", params))["tasks"]
+    assert [(t["running"], t["state"], t["last_result"]) for t in tasks] == [(False, "running", 0x8007042B)]
+    for bad in ({"copy_mb_per_second": 0}, {"faults": [{"at_percent": 120}]}, {"faults": [{"when": 1}]}, {"x": 1}):
+        with pytest.raises(ControlError):
+            routes.set_background(lab, request("PUT", "", params, bad))
+    assert (
+        routes.set_background(lab, request("PUT", "", params, {"copy_mb_per_second": None}))["copy_mb_per_second"]
+        is None
+    )
+
+
+def test_a_held_file_cannot_be_deleted_moved_or_replaced(lab: StubLab) -> None:
+    fs = lab.backend.host("hv01").fs
+    fs.mkdir("C:\\Hyper-V\\x")
+    fs.write(FakeFile("C:\\Hyper-V\\x\\x.vhdx.partial", 10))
+    fs.hold("C:\\Hyper-V\\x\\x.vhdx.partial")
+    for attempt in (
+        lambda: fs.remove("C:\\Hyper-V\\x\\x.vhdx.partial"),
+        lambda: fs.move("C:\\Hyper-V\\x\\x.vhdx.partial", "C:\\Hyper-V\\x\\x.vhdx"),
+        lambda: fs.write(FakeFile("C:\\Hyper-V\\x\\x.vhdx.partial", 1)),
+        lambda: fs.remove_tree("C:\\Hyper-V\\x"),
+    ):
+        with pytest.raises(FileInUse, match="being used by another process"):
+            attempt()
+    fs.release("C:\\Hyper-V\\x\\x.vhdx.partial")
+    fs.remove_tree("C:\\Hyper-V\\x")
+    assert not fs.exists("C:\\Hyper-V\\x")

@@ -4,7 +4,9 @@ Run from the repository root at the commit whose histories you want (``PYTHONPAT
 tests/workflows/recorded/record.py``): it starts Azurite, a three-host lab and the app on the devhost, runs an
 inventory refresh, three creates (Linux with static IP and Ansible, clustered Windows joining a domain, a blank
 disk), a create whose guest fails (compensated), a shutdown, a start and a delete through the API, and writes each
-instance's input, output, custom status and history (as the devhost stored it) to this folder. Guest secrets are
+instance's input, output, custom status and history (as the devhost stored it) to this folder. With the argument
+``background`` it records only a create whose disk is copied in the background (``rec-bg01``, workflow version 4,
+the lab copying at 1 GB/s so that the copy is polled), leaving the other files as they are. Guest secrets are
 sealed in the inputs; nothing here is secret.
 """
 
@@ -13,6 +15,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -63,6 +66,7 @@ WINDOWS = {
     },
 }
 BLANK = {"name": "rec-blank01", "host": "hv03", "cpu_cores": 1, "memory_gb": 2, "disk_gb": 20, "os_family": "linux"}
+BACKGROUND = {**LINUX, "name": "rec-bg01", "host": "hv03"}
 
 
 def guests(os_family: str, iso_version: str, behaviour: Any, clock: Any) -> Any:
@@ -104,28 +108,49 @@ def main() -> None:
         jobs.append(submit(stack, "POST", f"/api/v1/vms/{vm_id}/start")[0])
         jobs.append(submit(stack, "DELETE", f"/api/v1/vms/{vm_id}")[0])
         stack.stop()
-        db = sqlite3.connect(next(Path(stack.store_dir).glob("*.sqlite3")))
-        for job_id in jobs:
-            name, raw_input, output, custom, status = db.execute(
-                "SELECT name, input, output, custom_status, status FROM instances WHERE instance_id = ?", (job_id,)
-            ).fetchone()
-            history = [
-                json.loads(e)
-                for (e,) in db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY idx", (job_id,))
-            ]
-            document = {
-                "recorded_at_commit": commit,
-                "instance_id": job_id,
-                "orchestrator": name,
-                "input": json.loads(raw_input) if raw_input else None,
-                "output": json.loads(output) if output else None,
-                "custom_status": json.loads(custom) if custom else None,
-                "runtime_status": status,
-                "history": history,
-            }
-            (OUT / f"{job_id}.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
-            print(job_id, name, status, len(history))
+        save(stack, jobs, commit)
+
+
+def record_background() -> None:
+    """Only a create whose disk is copied in the background (workflow version 4), polled while the copy runs."""
+    commit = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], text=True).strip()
+    times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
+    options: dict[str, Any] = {"times": times, "guest_factory": guests, "ticker_interval": 0.05}
+    with (
+        start_azurite() as azurite,
+        tempfile.TemporaryDirectory() as work,
+        Lab.start(hosts=3, vms_per_host=2, copy_mb_per_second=1024, **options) as lab,
+        running_stack(azurite, Path(work), lab, AETHERV_INVENTORY_SCHEDULE="0 0 0 1 1 *") as stack,
+    ):
+        jobs = [submit(stack, "POST", "/api/v1/vms", BACKGROUND)[0]]
+        stack.stop()
+        save(stack, jobs, commit)
+
+
+def save(stack: Stack, jobs: list[str], commit: str) -> None:
+    """Write each instance's input, output, custom status and history (as the devhost stored it) to this folder."""
+    db = sqlite3.connect(next(Path(stack.store_dir).glob("*.sqlite3")))
+    for job_id in jobs:
+        name, raw_input, output, custom, status = db.execute(
+            "SELECT name, input, output, custom_status, status FROM instances WHERE instance_id = ?", (job_id,)
+        ).fetchone()
+        history = [
+            json.loads(e)
+            for (e,) in db.execute("SELECT event FROM history WHERE instance_id = ? ORDER BY idx", (job_id,))
+        ]
+        document = {
+            "recorded_at_commit": commit,
+            "instance_id": job_id,
+            "orchestrator": name,
+            "input": json.loads(raw_input) if raw_input else None,
+            "output": json.loads(output) if output else None,
+            "custom_status": json.loads(custom) if custom else None,
+            "runtime_status": status,
+            "history": history,
+        }
+        (OUT / f"{job_id}.json").write_text(json.dumps(document, indent=1) + "\n", encoding="utf-8")
+        print(job_id, name, status, len(history))
 
 
 if __name__ == "__main__":
-    main()
+    record_background() if sys.argv[1:] == ["background"] else main()

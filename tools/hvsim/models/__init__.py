@@ -12,6 +12,7 @@ typed methods here and render the results the way the operation scripts do; noth
 ``dvds``           :class:`FakeDvdDrive`, recognising the provisioning ISO
 ``guest_os``       :class:`FakeGuestOS` (guest pool, intrinsic items), :class:`GuestAgent`, the guest factory
 ``vms``            :class:`FakeVm` (state machine, devices, host pool), :class:`TransitionTimes`
+``background``     :class:`BackgroundWork`, :class:`FakeTask`, :class:`CopyFault`: scheduled tasks and image copies
 ``hosts``          :class:`FakeHost`
 ``cluster``        :class:`FakeCluster`
 ``backend``        :class:`Backend`
@@ -34,10 +35,13 @@ Divergences from real Hyper-V (also listed in ``tools/hvsim/README.md``):
   the VM runs with a provisioning ISO. Its boot is one delay: until it has passed, no KVP, intrinsic items or
   addresses; then all of them, and the agent starts.
 - A blank disk (or an image without a known OS) boots nothing: no integration services, no KVP, no addresses.
+- An image copy takes ``size / copy_rate`` seconds of the backend clock (at once without a rate); background
+  copies are evaluated lazily, like VM states (:mod:`~tools.hvsim.models.background`).
 - VM names compare case-insensitively (PowerShell's ``-eq``); Hyper-V itself would allow ``a`` and ``A``.
 """
 
 from tools.hvsim.models.backend import Backend
+from tools.hvsim.models.background import BackgroundWork, CopyFault, FakeTask
 from tools.hvsim.models.cluster import FakeCluster
 from tools.hvsim.models.core import GB, MB, Clock, ManualClock
 from tools.hvsim.models.disks import FakeDiskDrive
@@ -62,7 +66,9 @@ __all__ = [
     "MB",
     "STABLE_STATES",
     "Backend",
+    "BackgroundWork",
     "Clock",
+    "CopyFault",
     "FakeCluster",
     "FakeDiskDrive",
     "FakeDvdDrive",
@@ -71,6 +77,7 @@ __all__ = [
     "FakeHost",
     "FakeNic",
     "FakeSwitch",
+    "FakeTask",
     "FakeVm",
     "FakeVolume",
     "FileSystem",

@@ -30,7 +30,8 @@ class Backend:
     ``times`` are the VM transition times; ``guest_factory`` builds each VM's provisioning agent (default:
     :func:`~tools.hvsim.models.guest_os.default_guest_factory`); ``guest_behaviour`` is the lab-wide default
     behaviour of guests (a host's or VM's own wins; None: the factory's default); ``clock``/``sleep`` drive every
-    wait (tests pass a manual clock whose ``sleep`` advances it).
+    wait (tests pass a manual clock whose ``sleep`` advances it); ``copy_rate`` is how fast hosts copy images
+    (bytes per second of that clock; None: at once), unless a host has its own.
     """
 
     def __init__(
@@ -42,8 +43,10 @@ class Backend:
         wall_clock: Callable[[], datetime] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         guest_behaviour: GuestBehaviour | None = None,
+        copy_rate: float | None = None,
     ) -> None:
         self.clock = clock
+        self.copy_rate = copy_rate
         self.guest_behaviour = guest_behaviour
         self.sleep = sleep
         self.times = times or TransitionTimes()
@@ -89,9 +92,10 @@ class Backend:
             yield from list(host.vms.values())
 
     def tick(self) -> None:
-        """Advance every running guest agent once."""
+        """Advance every running guest agent and background worker once."""
         for host in list(self.hosts.values()):
             with host.lock:
+                host.background.settle()
                 for vm in list(host.vms.values()):
                     vm.tick_guest()
 

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from tools.hvsim.exceptions import InvalidParameters
+from tools.hvsim.exceptions import FileInUse, HyperVSimError, InvalidParameters
 
 __all__ = [
     "FakeFile",
@@ -119,10 +119,35 @@ class FakeVolume:
 
 
 class FileSystem:
-    """A host's view of its volumes: path operations routed to the volume with the longest matching path."""
+    """A host's view of its volumes: path operations routed to the volume with the longest matching path.
+
+    A file a running process holds open (:meth:`hold`; a background copy's destination) cannot be deleted, moved or
+    replaced until it is released, as on Windows: the call raises :class:`~tools.hvsim.exceptions.FileInUse` with
+    the ``System.IO.IOException`` text.
+    """
 
     def __init__(self, volumes: Iterable[FakeVolume]) -> None:
         self.volumes: list[FakeVolume] = list(volumes)
+        self._held: set[str] = set()
+
+    def hold(self, path: str) -> None:
+        """A process opens ``path`` without sharing delete (it stays until :meth:`release`)."""
+        self._held.add(_key(path))
+
+    def release(self, path: str) -> None:
+        """The process holding ``path`` closed it (or ended)."""
+        self._held.discard(_key(path))
+
+    def is_held(self, path: str) -> bool:
+        """Whether a process holds ``path`` open."""
+        return _key(path) in self._held
+
+    def _not_held(self, *paths: str) -> None:
+        for path in paths:
+            if _key(path) in self._held:
+                raise FileInUse(
+                    f"The process cannot access the file '{path}' because it is being used by another process."
+                )
 
     def volume_for(self, path: str) -> FakeVolume | None:
         """The volume that holds ``path`` (longest prefix), or None."""
@@ -171,6 +196,7 @@ class FileSystem:
     def write(self, file: FakeFile) -> FakeFile:
         """Create or replace a file (its folder must exist)."""
         volume = self._volume(file.path)
+        self._not_held(file.path)
         folder = parent_path(file.path)
         if not self.is_dir(folder):
             raise InvalidParameters(f"Could not find a part of the path '{file.path}'.")
@@ -179,12 +205,16 @@ class FileSystem:
 
     def remove(self, path: str) -> None:
         """``Remove-Item`` of a file (missing is ignored)."""
+        self._not_held(path)
         volume = self.volume_for(path)
         if volume is not None:
             volume.files.pop(_key(path), None)
 
     def move(self, source: str, target: str) -> None:
-        """``Move-Item`` of a file."""
+        """``Move-Item`` of a file (refused onto an existing file, as without ``-Force``)."""
+        self._not_held(source, target)
+        if self.get(target) is not None:
+            raise HyperVSimError("Cannot create a file when that file already exists.")  # an unhandled IOException
         file = self.get(source)
         if file is None:
             raise InvalidParameters(f"Cannot find path '{source}' because it does not exist.")
@@ -218,6 +248,7 @@ class FileSystem:
     def remove_tree(self, folder: str) -> None:
         """``Remove-Item -Recurse`` of a folder."""
         prefix = _key(folder) + "\\"
+        self._not_held(*(path for path in self._held if path.startswith(prefix)))
         for volume in self.volumes:
             for key in [key for key in volume.files if key.startswith(prefix)]:
                 del volume.files[key]

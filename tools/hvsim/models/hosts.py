@@ -1,4 +1,4 @@
-"""Hosts: one Hyper-V host's hardware, volumes and files, switches, VMs, install directory and lock.
+"""Hosts: one Hyper-V host's hardware, volumes and files, switches, VMs, install directory, background work and lock.
 
 :class:`FakeHost` answers the lookups the scripts make (switches and VMs by name, image folders, storage roots,
 free memory and space) and builds VM devices (adapters with deterministic MACs and ids, SCSI disk and DVD drives,
@@ -17,6 +17,7 @@ from typing import Any
 
 from tools.hvsim.exceptions import VmNotFound
 from tools.hvsim.guest import GuestBehaviour
+from tools.hvsim.models.background import BackgroundWork
 from tools.hvsim.models.core import GB, MB
 from tools.hvsim.models.disks import FakeDiskDrive, disk_drive_id, free_scsi_location
 from tools.hvsim.models.dvds import FakeDvdDrive
@@ -58,6 +59,7 @@ class FakeHost:
         self.guest_behaviour: GuestBehaviour | None = None
         self.journal: list[tuple[str, dict[str, Any]]] = []
         self._mac_counter = itertools.count(1)
+        self.background = BackgroundWork(self.fs, backend.clock, backend.now, lambda: backend.copy_rate)
 
     @property
     def computer_name(self) -> str:

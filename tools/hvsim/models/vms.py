@@ -84,6 +84,11 @@ class Runtime(Protocol):
         """Wall-clock time for creation timestamps."""
         ...
 
+    @property
+    def copy_rate(self) -> float | None:
+        """How fast a host's background worker copies an image, bytes per second (None: at once)."""
+        ...
+
 
 class ClusterRoles(Protocol):
     """The cluster a host belongs to, as VMs and operations use it: its name and its VM roles."""

@@ -3,7 +3,8 @@
 Each handler takes the host model and the decoded ``$Params`` and returns the object the script returns (the
 same field names, rounding and ordering) or raises a :mod:`tools.hvsim.exceptions` error with the category the
 script's ``Fail-AetherV`` uses. Every call is recorded in ``FakeHost.journal`` with the parameters exactly as
-received. Handlers run under the host's lock, except the waits of ``shutdown_vm``.
+received. Handlers run under the host's lock, except the waits of ``shutdown_vm`` and ``prepare_disk``'s copy; every
+call first settles what the host's background workers did meanwhile.
 
 One module per concern, and the table that ties them to the scripts:
 
@@ -11,7 +12,8 @@ One module per concern, and the table that ties them to the scripts:
 ``params``         the scripts' shared helpers (parameter coercion, VM lookup, sizes, the job marker)
 ``inventory``      ``collect_inventory``, ``get_vm`` and :func:`vm_record`
 ``switches``       ``list_switches``
-``disks``          ``list_images``, ``prepare_disk``
+``disks``          ``list_images``, ``prepare_disk`` and the disk plan both preparations follow
+``background``     ``start_operation``, ``operation_status``, ``stop_operation`` (host-side background work)
 ``dvds``           ``list_isos``, ``eject_iso``
 ``vms``            ``preflight_create``, ``create_vm``, ``remove_vm``
 ``power``          ``start_vm``, ``stop_vm``, ``shutdown_vm``, ``restart_vm``

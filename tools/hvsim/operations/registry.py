@@ -14,7 +14,7 @@ from typing import Any
 
 from tools.hvsim.exceptions import HyperVSimError
 from tools.hvsim.models import FakeHost
-from tools.hvsim.operations import cleanup, cluster, disks, dvds, inventory, kvp, power, switches, vms
+from tools.hvsim.operations import background, cleanup, cluster, disks, dvds, inventory, kvp, power, switches, vms
 from tools.hvsim.operations.library import install_uploads, upload_chunk, upload_status
 from tools.hvsim.protocol.dispatch import OperationContext, register
 from tools.hvsim.protocol.errors import ScriptError
@@ -30,6 +30,9 @@ OPERATIONS: dict[str, Operation] = {
     "list_switches": switches.list_switches,
     "list_images": disks.list_images,
     "prepare_disk": disks.prepare_disk,
+    "start_operation": background.start_operation,
+    "operation_status": background.operation_status,
+    "stop_operation": background.stop_operation,
     "list_isos": dvds.list_isos,
     "eject_iso": dvds.eject_iso,
     "preflight_create": vms.preflight_create,
@@ -49,14 +52,16 @@ OPERATIONS: dict[str, Operation] = {
     "install_uploads": install_uploads,
 }
 
-UNLOCKED = frozenset({"shutdown_vm"})
-"""Handlers that take the host's lock themselves (their waits release it, like the script's polling loop)."""
+UNLOCKED = frozenset({"shutdown_vm", "prepare_disk"})
+"""Handlers that take the host's lock themselves (their waits release it: a polling loop, a ``Copy-Item``)."""
 
 
 def run_operation(host: FakeHost, name: str, params: dict[str, Any]) -> Any:
     """Run operation ``name`` on ``host`` in-process; raises :class:`HyperVSimError` like the script fails."""
     handler = OPERATIONS[name]
     host.journal.append((name, copy.deepcopy(params)))
+    with host.lock:
+        host.background.settle()  # what the host's background workers did meanwhile
     if name in UNLOCKED:
         return handler(host, params)
     with host.lock:

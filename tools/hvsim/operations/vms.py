@@ -11,7 +11,9 @@ from typing import Any
 
 from tools.hvsim.exceptions import ClusterError, ImageNotFound, InvalidParameters, SwitchNotFound, VmAlreadyExists
 from tools.hvsim.models import GB, FakeFile, FakeHost, FakeVm, is_valid_file_name, join_path, leaf_name, parent_path
+from tools.hvsim.models.background import OPERATION_PREFIX
 from tools.hvsim.models.dvds import is_provisioning_iso
+from tools.hvsim.operations.background import stop_operations_in
 from tools.hvsim.operations.params import MARKER, best_root, gb, list_param, parse_guid, read_marker, text
 
 __all__ = ["create_vm", "preflight_create", "remove_vm"]
@@ -172,6 +174,7 @@ def create_vm(host: FakeHost, params: dict[str, Any]) -> Any:
 
 
 def remove_folder(host: FakeHost, folder: str, in_use: set[str], deleted: list[str], kept: list[str]) -> bool:
+    stop_operations_in(host, folder)  # a running worker holds its copy open: stop it first
     known: list[FakeFile] = []
     unknown: list[str] = []
     prefix = folder.rstrip("\\") + "\\"
@@ -182,6 +185,7 @@ def remove_folder(host: FakeHost, folder: str, in_use: set[str], deleted: list[s
             (name.endswith(".vhdx") and file.path.lower() not in in_use)
             or is_provisioning_iso(file.path)
             or name.endswith(".partial")
+            or name.startswith(OPERATION_PREFIX)
             or name == MARKER
         )
         (known.append(file) if is_known else unknown.append(file.path))
