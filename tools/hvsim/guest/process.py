@@ -20,6 +20,7 @@ also deletes the sandbox.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -44,6 +45,8 @@ from tools.hvsim.guest.config import (
 from tools.hvsim.guest.keys import export_public_key, pooled_key
 from tools.hvsim.guest.readback import read_applied
 from tools.hvsim.guest.sandbox import LinuxSandbox
+
+log = logging.getLogger(__name__)
 
 __all__ = ["AGENT_SCRIPT", "LinuxAgentGuest", "network_for_image", "process_group_members"]
 
@@ -84,6 +87,15 @@ class _Resources:
             os.killpg(process.pid, signal.SIGKILL)  # the group: the agent, its watchdog and their children
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
+        # A killed process is gone only once the kernel has torn it down: wait for the whole group (a child forked
+        # just as the signal went out gets it again), so "stopped" means no process of the group is left.
+        deadline = time.monotonic() + 5
+        while (members := process_group_members(process.pid)) and time.monotonic() < deadline:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            time.sleep(0.01)
+        if members:
+            log.warning("agent process group %d still has %d member(s) after SIGKILL", process.pid, len(members))
         if process.stdin is not None:
             with contextlib.suppress(OSError):
                 process.stdin.close()
