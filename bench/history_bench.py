@@ -92,6 +92,27 @@ def guest_answer(guest: Guest, clock: Callable[[], datetime], published: list[da
     return answer
 
 
+DISK = {"folder": "C:\\VMs\\web01", "path": "C:\\VMs\\web01\\web01.vhdx", "size_gb": 40.0, "created": True}
+
+
+def operation(state: str) -> dict[str, Any]:
+    """The background disk copy of version 4 (the bench's copy finishes at its first check)."""
+    return {
+        "id": "job-1.prepare_disk.1",
+        "kind": "prepare_disk",
+        "job_id": "job-1",
+        "folder": DISK["folder"],
+        "state": state,
+        "bytes_done": 0 if state == "running" else 40 * 2**30,
+        "bytes_total": 40 * 2**30,
+        "percent": 0.0 if state == "running" else 100.0,
+        "started": T0.isoformat(),
+        "updated": T0.isoformat(),
+        "result": DISK if state == "succeeded" else None,
+        "error": None,
+    }
+
+
 def results(answer: Any, published: list[datetime], clock: Callable[[], datetime]) -> dict[str, Any]:
     def publish(_: Scheduled) -> dict[str, Any]:
         published.append(clock())
@@ -100,12 +121,9 @@ def results(answer: Any, published: list[datetime], clock: Callable[[], datetime
     return {
         "job_update": {"status": "Running"},
         "vm_preflight": {"target_volume": None},
-        "vm_prepare_disk": {
-            "folder": "C:\\VMs\\web01",
-            "path": "C:\\VMs\\web01\\web01.vhdx",
-            "size_gb": 40.0,
-            "created": True,
-        },
+        "vm_prepare_disk": DISK,
+        "host_operation_start": operation("running"),
+        "host_operation_status": operation("succeeded"),
         "vm_create": {"vm_id": VM_ID},
         "vm_start_and_announce": {"started": True, "version": "2.5.0"},
         "vm_guest_status": answer,
