@@ -55,13 +55,19 @@ AGENT_SCRIPT: Final = Path(__file__).resolve().parents[3] / "agents" / "linux" /
 
 # Runs the agent (its stdin /dev/null) and watches the simulator's pipe on its own stdin: EOF means the
 # simulator is gone (even killed), so the agent is killed, its sandbox ($2) deleted and the rest of the process
-# group killed. The wrapper exits with the agent's status. (A background job's stdin is /dev/null unless
-# redirected, hence the copy on descriptor 3.)
+# group killed. The wrapper exits with the agent's status; it stops the watcher when the agent ends by itself, and a
+# watcher that is already cleaning up ignores that (else the agent's death, which the watcher caused, would let the
+# wrapper cut the sandbox's removal short); a removal that raced a last write of the agent's children is tried again.
+# (A background job's stdin is /dev/null unless redirected, hence the copy on descriptor 3.)
 _WATCHDOG: Final = """
 exec 3<&0
 "$BASH" "$1" </dev/null 3<&- &
 agent=$!
-{ read -r _ <&3; kill -KILL "$agent"; rm -rf -- "$2"; kill -KILL 0; } &
+{
+  read -r _ <&3; trap '' TERM; kill -KILL "$agent"
+  rm -rf -- "$2" 2>/dev/null || { sleep 0.1; rm -rf -- "$2"; }
+  kill -KILL 0
+} &
 watcher=$!
 exec 3<&-
 wait "$agent"
