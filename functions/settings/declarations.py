@@ -73,7 +73,7 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "AETHERV_WINRM_SCHEME",
-        "`https` (default, port 5986) or `http` (port 5985, only with NTLM/Kerberos/CredSSP message encryption).",
+        "`https` (default, port 5986) or `http` (port 5985, only with NTLM message encryption).",
         default="https",
     ),
     SettingSpec("AETHERV_WINRM_PORT", "Default WinRM port; empty means 5986 for https, 5985 for http.", default=""),
