@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from tools.hvsim.guest.config import (
@@ -43,6 +43,7 @@ from tools.hvsim.guest.config import (
     OsFamily,
     StaticIPv4,
 )
+from tools.hvsim.guest.reading import unwrap_shared_key
 
 __all__ = ["ExactReader", "agent_mark", "run_exact_module", "unsupported_key"]
 
@@ -120,18 +121,7 @@ class ExactReader:
 
     def unwrap_aes_key(self, host: Mapping[str, str], private_key: rsa.RSAPrivateKey | None) -> bytes:
         """The shared AES key (PKCS#1 v1.5); anything but 32 bytes fails the run."""
-        summary = "error decrypting:shared_aes_key"
-        wrapped_b64 = host.get(SHARED_AES_KEY)
-        if not wrapped_b64 or private_key is None:
-            raise AgentFailureError(summary)
-        try:
-            wrapped = base64.b64decode("".join(wrapped_b64.split()), validate=True)
-            aes_key = private_key.decrypt(wrapped, padding.PKCS1v15())
-        except (ValueError, binascii.Error):
-            raise AgentFailureError(summary) from None
-        if len(aes_key) != 32:
-            raise AgentFailureError(summary)
-        return aes_key
+        return unwrap_shared_key(host.get(SHARED_AES_KEY), private_key)
 
     def data_names(self, host: Mapping[str, str]) -> list[str]:
         """Bare data names and the base names of chunks, in ordinal order."""

@@ -29,9 +29,24 @@ from tools.hvsim.guest.config import (
     OsFamily,
 )
 
-__all__ = ["PoolReader", "shell_capture"]
+__all__ = ["PoolReader", "shell_capture", "unwrap_shared_key"]
 
 _ECHO_OPTION: Final = re.compile(rb"-[neE]+")
+
+
+def unwrap_shared_key(wrapped_b64: str | None, private_key: rsa.RSAPrivateKey | None) -> bytes:
+    """The shared AES key (PKCS#1 v1.5) as every agent unwraps it: anything but 32 bytes fails the run."""
+    summary = "error decrypting:shared_aes_key"
+    if not wrapped_b64 or private_key is None:
+        raise AgentFailureError(summary)
+    try:
+        wrapped = base64.b64decode("".join(wrapped_b64.split()), validate=True)
+        aes_key = private_key.decrypt(wrapped, padding.PKCS1v15())
+    except (ValueError, binascii.Error):
+        raise AgentFailureError(summary) from None
+    if len(aes_key) != 32:
+        raise AgentFailureError(summary)
+    return aes_key
 
 
 @dataclass(frozen=True)
@@ -57,18 +72,7 @@ class PoolReader:
 
     def unwrap_aes_key(self, host: Mapping[str, str], private_key: rsa.RSAPrivateKey | None) -> bytes:
         """The shared AES key, unwrapped with the guest's private key (32 bytes, or the agent fails)."""
-        summary = "error decrypting:shared_aes_key"
-        wrapped_b64 = self.read(host, SHARED_AES_KEY)
-        if not wrapped_b64 or private_key is None:
-            raise AgentFailureError(summary)
-        try:
-            wrapped = base64.b64decode("".join(wrapped_b64.split()), validate=True)
-            aes_key = private_key.decrypt(wrapped, padding.PKCS1v15())
-        except (ValueError, binascii.Error):
-            raise AgentFailureError(summary) from None
-        if len(aes_key) != 32:
-            raise AgentFailureError(summary)
-        return aes_key
+        return unwrap_shared_key(self.read(host, SHARED_AES_KEY), private_key)
 
     def data_names(self, host: Mapping[str, str]) -> list[str]:
         """The data items the agent discovers (Linux adds the base names of chunked items)."""
