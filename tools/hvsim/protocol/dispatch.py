@@ -15,7 +15,8 @@ Operation handlers register by name::
 Which command line runs the bootstrap is :mod:`tools.hvsim.protocol.commands`' business. The bootstrap's stdin
 is then read the way the real bootstrap reads it: from the pipeline (``$input``: lines of the piped stdin, joined
 with newlines, see :func:`read_pipeline`), as one JSON envelope whose ``script`` must be byte-identical to
-``scripts/<operation>.ps1`` (the simulator cannot run other PowerShell) and whose ``params`` are base64 UTF-8 JSON.
+``scripts/<operation>.ps1`` (the simulator cannot run other PowerShell) and whose ``params`` are base64 UTF-8 JSON
+— or whose ``steps`` list holds several such operations (:class:`ParsedBatch`), run in order until one fails.
 The handler's result or :class:`~tools.hvsim.protocol.errors.ScriptError` is rendered as the bootstrap's one JSON
 document and exit code. Anything else fails like Windows would (cmd's *not recognized* message, or a PowerShell
 error record).
@@ -42,6 +43,8 @@ __all__ = [
     "CommandOutcome",
     "Handler",
     "OperationContext",
+    "ParsedBatch",
+    "ParsedEnvelope",
     "ScriptSource",
     "handler_for",
     "not_recognized",
@@ -209,19 +212,14 @@ def read_pipeline(stdin: bytes) -> str:
     return "\n".join(lines)
 
 
-def parse_envelope(stdin: bytes, scripts: ScriptSource = project_script) -> ParsedEnvelope | CommandOutcome:
-    """Decode the stdin envelope as the bootstrap does; a failure becomes the bootstrap's (or PowerShell's) output."""
-    text = read_pipeline(stdin)
-    if not text:
-        return render_failure(
-            "ScriptFailed",
-            "Cannot bind argument to parameter 'InputObject' because it is an empty string.",
-            "System.Management.Automation.ParameterBindingValidationException",
-        )
-    try:
-        envelope = json.loads(text)
-    except json.JSONDecodeError:
-        return render_failure("ScriptFailed", "Invalid JSON primitive.", "System.ArgumentException")
+@dataclass(frozen=True)
+class ParsedBatch:
+    """A decoded ``steps`` envelope: operations the bootstrap runs in order in one process."""
+
+    steps: tuple[ParsedEnvelope, ...]
+
+
+def _parse_step(envelope: object, scripts: ScriptSource) -> ParsedEnvelope | CommandOutcome:
     if not isinstance(envelope, dict) or not all(isinstance(envelope.get(k), str) for k in ("script", "params")):
         return render_failure(
             "ScriptFailed", "Cannot bind argument to parameter because it is null.", "System.ArgumentException"
@@ -240,6 +238,40 @@ def parse_envelope(stdin: bytes, scripts: ScriptSource = project_script) -> Pars
     if not isinstance(params, dict):
         return render_failure("ScriptFailed", "Parameters must be a JSON object.", "System.ArgumentException")
     return ParsedEnvelope(operation, params)
+
+
+def parse_envelope(
+    stdin: bytes, scripts: ScriptSource = project_script
+) -> ParsedEnvelope | ParsedBatch | CommandOutcome:
+    """Decode the stdin envelope as the bootstrap does; a failure becomes the bootstrap's (or PowerShell's) output.
+
+    A ``steps`` envelope is checked whole before anything runs (each script byte-identical, each ``params``
+    decodable). The real bootstrap would run the steps before a malformed one; only a client bug sends one, and
+    refusing it whole makes that bug fail loudly in every test instead of half-running.
+    """
+    text = read_pipeline(stdin)
+    if not text:
+        return render_failure(
+            "ScriptFailed",
+            "Cannot bind argument to parameter 'InputObject' because it is an empty string.",
+            "System.Management.Automation.ParameterBindingValidationException",
+        )
+    try:
+        envelope = json.loads(text)
+    except json.JSONDecodeError:
+        return render_failure("ScriptFailed", "Invalid JSON primitive.", "System.ArgumentException")
+    if isinstance(envelope, dict) and "steps" in envelope:
+        items = envelope["steps"]
+        if not isinstance(items, list) or not items:
+            return render_failure("ScriptFailed", "The steps list is empty.", "System.ArgumentException")
+        steps: list[ParsedEnvelope] = []
+        for item in items:
+            step = _parse_step(item, scripts)
+            if isinstance(step, CommandOutcome):
+                return step
+            steps.append(step)
+        return ParsedBatch(tuple(steps))
+    return _parse_step(envelope, scripts)
 
 
 def run_envelope(parsed: ParsedEnvelope, context: OperationContext) -> CommandOutcome:

@@ -17,7 +17,10 @@ connection alive, so NTLM authenticates once per connection), plus one short-liv
 Limits, as a default Windows Server configures WinRM: a request envelope above ``MaxEnvelopeSizekb`` (500 KiB) is
 refused with HTTP 413 and no SOAP body; command lines above 8191 characters get a fault (and the bootstrap anything
 but its exact command line with a piped stdin: :mod:`tools.hvsim.protocol.commands`); more than 30 shells per user a
-``w:QuotaLimit`` fault; shells idle for 7200 s are deleted; a Receive with no output within the request's
+``w:QuotaLimit`` fault; shells idle for 7200 s are deleted; a keep-alive connection idle for 120 s is closed (the
+HTTP Server API's default ``IdleConnection`` timer, "Server Timeouts Property",
+https://learn.microsoft.com/en-us/windows/win32/http/server-timeouts-property; the NTLM authentication of that
+connection ends with it); a Receive with no output within the request's
 ``OperationTimeout`` (capped at ``MaxTimeoutms``, 60 s) gets the ``w:TimedOut`` fault (2150858793) pywinrm retries.
 Replies respect the client's ``MaxEnvelopeSize`` by splitting output across Receives.
 
@@ -36,6 +39,7 @@ import base64
 import binascii
 import contextlib
 import copy
+import json
 import logging
 import re
 import socket
@@ -146,7 +150,7 @@ class _WSManHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "Microsoft-HTTPAPI/2.0"
     sys_version = ""
-    timeout = 300  # keep-alive idle limit per connection
+    timeout = 120.0  # the idle connection limit (per server: ``idle_connection_timeout``)
 
     def do_POST(self) -> None:
         connection = cast(_Connection, self.server)
@@ -192,6 +196,7 @@ class WinRMHostServer:
         max_envelope_size: int = DEFAULT_MAX_ENVELOPE_SIZE,
         max_shells_per_user: int = 30,
         idle_timeout: float = 7200.0,
+        idle_connection_timeout: float = 120.0,
         max_operation_timeout: float = 60.0,
         scripts: dispatch.ScriptSource = dispatch.project_script,
     ) -> None:
@@ -210,6 +215,7 @@ class WinRMHostServer:
         self.faults.on_change.append(self._faults_changed)
         self.counters = HostCounters()
         self.shells = ShellTable(max_shells_per_user=max_shells_per_user, idle_timeout=idle_timeout)
+        self._handler = type("_IdleLimitedHandler", (_WSManHandler,), {"timeout": idle_connection_timeout})
         self.received: list[ReceivedOperation] = []
         self._received_lock = threading.Lock()
         self._connections: set[socket.socket] = set()
@@ -319,6 +325,10 @@ class WinRMHostServer:
             if faults.refuse_connections or faults.reset_connections:
                 self._drop_connections()
 
+    def close_connections(self) -> None:
+        """Close every open TCP connection (as HTTP.sys does with idle ones); shells and NTLM accounts stay."""
+        self._drop_connections()
+
     def _drop_connections(self) -> None:
         with self._connections_lock:
             connections = list(self._connections)
@@ -351,7 +361,7 @@ class WinRMHostServer:
             channel_binding_hash=binding_hash,
         )
         try:
-            _WSManHandler(conn, address, cast(Any, _Connection(self, listener, auth)))
+            self._handler(conn, address, cast(Any, _Connection(self, listener, auth)))
         except (OSError, ssl.SSLError) as exc:
             log.debug("hvsim %s: connection ended: %s", self.name, exc)
         finally:
@@ -556,6 +566,17 @@ class WinRMHostServer:
         parsed = dispatch.parse_envelope(stdin, self.scripts)
         if isinstance(parsed, CommandOutcome):
             return parsed
+        if isinstance(parsed, dispatch.ParsedEnvelope):
+            return self._run_operation(parsed)
+        results: list[Any] = []
+        for step in parsed.steps:  # in order in one process; the first failure is the batch's output
+            outcome = self._run_operation(step)
+            if outcome.exit_code != 0:
+                return outcome
+            results.append(json.loads(outcome.stdout)["result"])
+        return dispatch.render_success(results)
+
+    def _run_operation(self, parsed: dispatch.ParsedEnvelope) -> CommandOutcome:
         with self._received_lock:
             self.received.append(ReceivedOperation(parsed.operation, copy.deepcopy(parsed.params)))
         self.counters.add_operation(parsed.operation)
