@@ -4,6 +4,10 @@ Everything that talks to a host — workflow steps, the inventory sync, the host
 asks the :class:`HostConnector` built by the composition root: ``is_configured(name)``, ``endpoint(name)``,
 ``open(name)``, ``probe(name)``. A name that is not configured raises
 :class:`~functions.errors.HostNotConfigured` (never a connection attempt to an arbitrary name).
+
+The connector owns the worker's :class:`~functions.hyperv.pool.SessionPool`: ``open`` lends a kept WinRM session
+(``AETHERV_WINRM_SESSION_IDLE_SECONDS``; 0 opens and closes one per call). The probe always connects afresh: it
+reports each stage of a new connection.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from contextlib import contextmanager
 from functions.errors import HostNotConfigured
 from functions.hyperv.client import HyperVClient
 from functions.hyperv.factory import open_client
+from functions.hyperv.pool import SessionPool
 from functions.hyperv.probe import PROBE_TIME_LIMIT, probe_host
 from functions.hyperv.probe_report import ProbeReport
 from functions.settings import HostEndpoint, WinRMSettings
@@ -29,8 +34,11 @@ class HostConnector:
         winrm: WinRMSettings,
         hosts: tuple[HostEndpoint, ...],
         addresses: Mapping[str, str] | None = None,
+        *,
+        pool: SessionPool | None = None,
     ) -> None:
         self.winrm = winrm
+        self.pool = pool if pool is not None else SessionPool(idle_seconds=winrm.session_idle_seconds)
         self._hosts = {host.name.lower(): host for host in hosts}
         self._addresses = {name.lower(): address for name, address in (addresses or {}).items()}
 
@@ -64,7 +72,9 @@ class HostConnector:
 
     @contextmanager
     def open(self, name: str, *, timeout: float | None = None) -> Iterator[HyperVClient]:
-        """A client for the configured host ``name`` (its shell is closed when the block ends)."""
+        """A client for the configured host ``name`` on a pooled session (given back when the block ends)."""
         endpoint = self.endpoint(name)
-        with open_client(endpoint, settings=self.winrm, addresses=self._addresses, timeout=timeout) as client:
+        with open_client(
+            endpoint, settings=self.winrm, addresses=self._addresses, timeout=timeout, pool=self.pool
+        ) as client:
             yield client

@@ -6,9 +6,10 @@
         inventory = hyperv.collect_inventory()
 
 It builds one WinRM transport (one HTTP session, one remote shell reused for every operation of the ``with``
-block) and deletes the shell at the end. A transport belongs to the thread that first uses it, so open one client
-per activity invocation. The app reaches hosts through :class:`functions.hyperv.connector.HostConnector`, which
-knows the configured hosts and calls this.
+block) and deletes the shell at the end — or, given a :class:`~functions.hyperv.pool.SessionPool`, borrows a kept
+session and gives it back for the next activity on the host. A transport belongs to one thread at a time, so open
+one client per activity invocation. The app reaches hosts through
+:class:`functions.hyperv.connector.HostConnector`, which knows the configured hosts and calls this.
 
 ``addresses`` maps host names to the address to connect to, like curl's ``--resolve``: the simulated lab's hosts
 are named ``hv01``… but listen on loopback, and no resolver maps those names to 127.0.0.1. With an override the
@@ -23,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from functions.hyperv.client import HyperVClient
+from functions.hyperv.pool import SessionPool
 from functions.hyperv.runner import PowerShellRunner
 from functions.hyperv.transport import ConnectionOptions, WinRMTransport
 from functions.settings import HostEndpoint, WinRMSettings
@@ -57,8 +59,9 @@ def open_client(
     settings: WinRMSettings,
     addresses: Mapping[str, str] | None = None,
     timeout: float | None = None,
+    pool: SessionPool | None = None,
 ) -> Iterator[HyperVClient]:
-    """A client for ``host`` whose shell is closed when the block ends.
+    """A client for ``host`` whose session is closed (or, with ``pool``, given back) when the block ends.
 
     ``timeout`` bounds each operation on top of the WinRM timeouts.
     """
@@ -66,7 +69,12 @@ def open_client(
     address = None
     if addresses:
         address = next((value for key, value in addresses.items() if key.lower() == endpoint.name.lower()), None)
-    transport = WinRMTransport(connection_options(settings, endpoint, address=address))
+    options = connection_options(settings, endpoint, address=address)
+    if pool is not None:
+        with pool.lend(options) as transport:
+            yield HyperVClient(PowerShellRunner(transport, timeout=timeout), host=endpoint.name)
+        return
+    transport = WinRMTransport(options)
     try:
         yield HyperVClient(PowerShellRunner(transport, timeout=timeout), host=endpoint.name)
     finally:

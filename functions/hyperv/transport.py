@@ -19,9 +19,15 @@ app's :class:`~functions.settings.WinRMSettings` and a :class:`~functions.settin
   code ``413``. Stdin is sent in pieces that keep every envelope under pywinrm's ``max_env_sz`` (150 KiB, below
   Windows' default of 500 KiB), so only a host configured below 150 KiB can answer 413.
 - **Sessions and threads.** One transport holds one HTTP session (NTLM authenticates the connection once) and
-  lazily one remote shell, reused for every command of an activity; :meth:`WinRMTransport.close` deletes the shell.
-  A transport belongs to the first thread that uses it: calls from any other thread raise ``RuntimeError``. Create
-  one per activity invocation; never share one across threads.
+  lazily one remote shell, reused for every command; :meth:`WinRMTransport.close` deletes the shell. A transport
+  belongs to one thread at a time: the first thread that uses it, or the one it is handed to
+  (:meth:`WinRMTransport.adopt`, :meth:`WinRMTransport.release`: how :mod:`functions.hyperv.pool` lends a session to
+  one activity after another). Calls from any other thread raise ``RuntimeError``.
+- **Health.** A command that fails in the transport (any error, or a timeout) marks the transport unhealthy
+  (:attr:`WinRMTransport.reusable` is then false): the pool replaces it rather than lending it again. A command on a
+  transport that has worked before, whose *first* request fails because the HTTP connection went stale (the host
+  closed the idle connection, so NTLM answers 401 on the new one, or the connection was reset), is retried once on
+  a new HTTP session with the same shell: nothing had started on the host.
 - **Stdin is a pipe.** A command that is given input is started with ``WINRS_CONSOLEMODE_STDIN=FALSE``; one without
   input keeps WinRS's console mode. See "Why stdin is piped" below.
 
@@ -241,6 +247,21 @@ def tls_client_context(options: ConnectionOptions) -> tuple[ssl.SSLContext, str]
     return context, location
 
 
+def _stale_connection(exc: HyperVError) -> bool:
+    """Whether ``exc`` is what a request on a stale keep-alive connection gets (worth one retry on a new session).
+
+    A 401 (the new TCP connection is not NTLM-authenticated; with message encryption pywinrm cannot re-authenticate
+    by itself) or a connection reset/refused/aborted; never a connect timeout (a host that does not answer would
+    only cost a second timeout).
+    """
+    cause = exc.__cause__
+    if isinstance(exc, AuthenticationFailed):
+        return True
+    return isinstance(cause, requests.exceptions.ConnectionError) and not isinstance(
+        cause, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError
+    )
+
+
 def _excerpt(text: object) -> str:
     flat = " ".join(str(text).split())
     return flat if len(flat) <= _MESSAGE_EXCERPT else flat[: _MESSAGE_EXCERPT - 1] + "…"
@@ -335,6 +356,8 @@ class WinRMTransport(CommandTransport):
         self._protocol: Any = None
         self._shell_id: str | None = None
         self._owner: int | None = None
+        self._healthy = True
+        self._worked = False  # a command has completed on this transport
 
     @classmethod
     def from_settings(cls, settings: WinRMSettings, host: HostEndpoint) -> WinRMTransport:
@@ -347,7 +370,25 @@ class WinRMTransport(CommandTransport):
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    # -- ownership -----------------------------------------------------------------------------------------------
+    # -- ownership and health --------------------------------------------------------------------------------------
+
+    def adopt(self) -> None:
+        """Make the calling thread the owner (a transport handed over by its last owner; see :meth:`release`)."""
+        me = threading.get_ident()
+        if self._owner not in (None, me):
+            raise RuntimeError(f"WinRMTransport for host {self.host} is in use by another thread")
+        self._owner = me
+
+    def release(self) -> None:
+        """Give up ownership so that another thread may :meth:`adopt` the transport (called by its owner)."""
+        if self._owner not in (None, threading.get_ident()):
+            raise RuntimeError(f"WinRMTransport for host {self.host} is owned by another thread")
+        self._owner = None
+
+    @property
+    def reusable(self) -> bool:
+        """Whether the transport may run more commands: opened, and no command has failed in the transport."""
+        return self._healthy and self._protocol is not None
 
     def _claim(self) -> Any:
         me = threading.get_ident()
@@ -436,18 +477,50 @@ class WinRMTransport(CommandTransport):
     def execute(self, command_line: str, stdin: bytes = b"", *, timeout: float | None = None) -> CommandResult:
         """Run one command in the (reused) shell: start it (stdin piped when given), send stdin, receive, signal."""
         try:
-            return self._execute_once(command_line, stdin, timeout)
+            result = self._execute_retrying(command_line, stdin, timeout)
+        except BaseException:
+            self._healthy = False  # the command's state on the host is unknown: never lend this session again
+            raise
+        self._worked = True
+        return result
+
+    def _execute_retrying(self, command_line: str, stdin: bytes, timeout: float | None) -> CommandResult:
+        started: list[bool] = []
+        try:
+            return self._execute_in_shell(command_line, stdin, timeout, started)
+        except (AuthenticationFailed, HostUnreachable) as exc:
+            if started or not self._worked or not _stale_connection(exc):
+                raise
+            log.info("WinRM connection to %s went stale (%s); reconnecting with the same shell", self.host, exc)
+            self._reconnect()
+            return self._execute_in_shell(command_line, stdin, timeout, [])
+
+    def _execute_in_shell(
+        self, command_line: str, stdin: bytes, timeout: float | None, started: list[bool]
+    ) -> CommandResult:
+        try:
+            return self._execute_once(command_line, stdin, timeout, started)
         except ProtocolError as exc:
             if exc.fault_code != str(_SHELL_NOT_FOUND):
                 raise
             log.info("WinRM shell on %s is gone (idle timeout?); opening a new one", self.host)
             self._shell_id = None
-            return self._execute_once(command_line, stdin, timeout)
+            return self._execute_once(command_line, stdin, timeout, started)
 
-    def _execute_once(self, command_line: str, stdin: bytes, timeout: float | None) -> CommandResult:
+    def _reconnect(self) -> None:
+        """A new HTTP session (a new NTLM handshake on the next request); the shell id is kept."""
+        protocol, self._protocol = self._protocol, None
+        if protocol is not None:
+            with contextlib.suppress(Exception):
+                protocol.transport.close_session()
+
+    def _execute_once(
+        self, command_line: str, stdin: bytes, timeout: float | None, started: list[bool]
+    ) -> CommandResult:
         shell_id = self.connect()
         # Input goes through a pipe, console mode only without input: as Ansible's _winrm_exec does.
         command_id = self.run_command(shell_id, command_line, console_mode_stdin=not stdin)
+        started.append(True)
         if stdin:
             self.send_input(shell_id, command_id, stdin, end=True)
         result = self.receive(shell_id, command_id, timeout=timeout)

@@ -109,6 +109,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "HTTP read timeout in seconds; must exceed the operation timeout.",
         default="30",
     ),
+    SettingSpec(
+        "AETHERV_WINRM_SESSION_IDLE_SECONDS",
+        "Seconds a worker keeps an idle WinRM session (authenticated, shell open) for the next activity on the "
+        "same host; 0 opens and closes a session per activity. At most 110: below HTTP.sys's 120 s idle "
+        "connection timeout.",
+        default="60",
+    ),
     # -- authentication --------------------------------------------------------------------------------------
     SettingSpec(
         "AETHERV_AUTH_MODE",

@@ -250,6 +250,7 @@ def _parse_winrm(reader: _Reader, hosts: tuple[HostEndpoint, ...]) -> WinRMSetti
     read = reader.number("AETHERV_WINRM_READ_TIMEOUT", minimum=1, maximum=3600)
     if read <= operation:
         reader.problem("AETHERV_WINRM_READ_TIMEOUT", "must be greater than AETHERV_WINRM_OPERATION_TIMEOUT")
+    session_idle = reader.number("AETHERV_WINRM_SESSION_IDLE_SECONDS", minimum=0, maximum=110)
     return WinRMSettings(
         scheme=scheme,
         port=port,
@@ -263,6 +264,7 @@ def _parse_winrm(reader: _Reader, hosts: tuple[HostEndpoint, ...]) -> WinRMSetti
         connect_timeout=connect,
         operation_timeout=operation,
         read_timeout=read,
+        session_idle_seconds=session_idle,
     )
 
 

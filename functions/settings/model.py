@@ -98,6 +98,7 @@ class WinRMSettings:
     connect_timeout: float
     operation_timeout: float
     read_timeout: float
+    session_idle_seconds: float = 60.0
 
     def port_for(self, host: HostEndpoint) -> int:
         """The WinRM port of ``host``: its override, else the default."""
