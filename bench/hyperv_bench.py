@@ -3,6 +3,10 @@
 Measured from the simulated hosts' counters through the real client stack (pywinrm, HTTPS, NTLM):
 
 - round trips of each operation on an open client (shell already created), plus the one-off cost of opening one;
+- one VM's create steps as the app's activities run them against one host (preflight, background disk copy,
+  create, start and announce, publish, signal, finish, refresh; monitor polls counted apart), the way they ran
+  before session reuse and batching — every activity a new connection, NTLM handshake and shell, every operation
+  its own command — and the way they run now, as a ratio measured in the same run;
 - ``collect_inventory`` of a host with 200 VMs when every round trip costs 50 ms more (a WAN or relay hop), cold
   (new connection: NTLM, shell) and warm, against a baseline of one inventory run per VM's worth of round trips
   (what per-VM queries would cost: one ``get_vm`` per VM).
@@ -14,10 +18,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
+from functions.guest import names
+from functions.hyperv.client import HyperVClient
 from functions.hyperv.factory import open_client
 from functions.hyperv.models import CreateVmSpec, PreflightSpec, PrepareDiskSpec
+from functions.hyperv.pool import SessionPool
 from tools.hvsim.lab import Lab, LabHost
 
 LATENCY_MS = 50
@@ -94,6 +102,76 @@ def round_trips_per_operation() -> tuple[int, dict[str, int]]:
     return first, results
 
 
+def create_steps(lab: Lab, *, reuse: bool) -> tuple[int, int, int]:
+    """(round trips of one VM's create steps without monitor polls, of one guest poll, disk-copy status polls)."""
+    host = lab.hosts[-1]
+    settings = lab.winrm_settings()
+    pool = SessionPool(idle_seconds=60 if reuse else 0)
+    name = f"steps{int(reuse)}"
+    job = f"bench-{name}"
+
+    def activity() -> AbstractContextManager[HyperVClient]:
+        return open_client(host.endpoint_setting, settings=settings, addresses=lab.addresses, pool=pool)
+
+    with activity() as hv:  # a worker's first activity on the host (not part of one VM's cost once warm)
+        hv.list_switches()
+    before = _trips(host)
+    spec = PrepareDiskSpec(vm_name=name, job_id=job, image_name="Debian 12")
+    with activity() as hv:  # preflight
+        if reuse:
+            hv.preflight_with_library(PreflightSpec(name=name, memory_gb=2))
+        else:
+            hv.preflight_create(PreflightSpec(name=name, memory_gb=2))
+            hv.list_isos()
+    with activity() as hv:  # start the disk copy in the background
+        operation = hv.start_operation("prepare_disk", f"op-{name}", spec)
+    polls = 0
+    poll_trips = 0
+    while operation.state == "running":
+        time.sleep(0.1)
+        started = _trips(host)
+        with activity() as hv:
+            operation = hv.operation_status(operation.operation_id, operation.folder)
+        poll_trips += _trips(host) - started
+        polls += 1
+    disk = str((operation.result or {})["path"])
+    create = CreateVmSpec(
+        name=name, job_id=job, disk_path=disk, cpu_count=1, memory_gb=2, os_family="linux", switch_name="Lab"
+    )
+    with activity() as hv:  # create
+        vm_id = hv.register_vm(create) if reuse else hv.create_vm(create).id
+    announce = {names.VERSION_KEY: "2.5.0", names.HOST_STATE_KEY: names.HostState.WAITING_FOR_PUBLIC_KEY}
+    with activity() as hv:  # start and announce
+        if reuse:
+            hv.start_for_provisioning(vm_id)
+        else:
+            hv.read_guest_kvp(vm_id)
+            hv.start_vm(vm_id, if_needed=True)
+            hv.read_guest_kvp(vm_id)
+            hv.list_isos()
+        hv.write_host_kvp(vm_id, announce, remove_prefix=names.PREFIX)
+    with activity() as hv:  # one guest poll (counted apart)
+        started = _trips(host)
+        hv.read_guest_kvp(vm_id)
+    guest_poll = _trips(host) - started
+    with activity() as hv:  # publish
+        hv.read_guest_kvp(vm_id)
+        hv.write_host_kvp(vm_id, {names.CHECKSUM_KEY: "x"}, remove_prefix=names.DATA_PREFIX)
+    with activity() as hv:  # signal
+        hv.write_host_kvp(vm_id, {names.HOST_STATE_KEY: names.HostState.DATA_PUBLISHED})
+    with activity() as hv:  # finish
+        if reuse:
+            hv.finish_guest(vm_id, names.PREFIX)
+        else:
+            hv.eject_iso(vm_id)
+            hv.write_host_kvp(vm_id, {}, remove_prefix=names.PREFIX)
+    with activity() as hv:  # refresh
+        hv.collect_inventory()
+    steps = _trips(host) - before - poll_trips - guest_poll
+    pool.close_all()
+    return steps, guest_poll, polls
+
+
 def inventory_at_latency() -> dict[str, float]:
     """Seconds for ``collect_inventory`` of one 200-VM host at 50 ms per round trip, cold and warm."""
     with Lab.start(hosts=1, vms_per_host=INVENTORY_VMS, latency_ms=LATENCY_MS, ticker_interval=None) as lab:
@@ -132,6 +210,17 @@ def main() -> None:
     for name, count in trips.items():
         print(f"  {name:<22} {count:>3}")
     print(f"  first operation on a new client (NTLM handshake + shell + operation): {first}")
+    with Lab.start(hosts=1, vms_per_host=2, ticker_interval=None) as lab:
+        old_steps, old_poll, old_polls = create_steps(lab, reuse=False)
+        new_steps, new_poll, new_polls = create_steps(lab, reuse=True)
+    print("one VM's create steps on one host (disk-copy status polls and guest polls counted apart):")
+    print(f"  baseline, a new session per activity and a command per operation: {old_steps} round trips")
+    print(f"  pooled sessions and one command per step:                        {new_steps} round trips")
+    print(f"  ratio now / baseline: {new_steps / old_steps:.2f} (target <= 40 per VM: {new_steps})")
+    print(
+        f"  one guest poll: {new_poll} round trips (baseline {old_poll}); ratio {new_poll / old_poll:.2f}; target <= 4"
+    )
+    print(f"  ({old_polls} and {new_polls} disk-copy status polls, each one command like a guest poll)")
     figures = inventory_at_latency()
     per_vm_total = figures["per_vm_s"] * figures["vms"]
     print(f"collect_inventory, {int(figures['vms'])} VMs, +{LATENCY_MS} ms per round trip:")

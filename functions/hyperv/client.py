@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -47,7 +48,7 @@ from functions.hyperv.models import (
 )
 from functions.models.json import JsonObject
 
-__all__ = ["DEFAULT_INTRINSIC_ITEMS", "HyperVClient", "OperationRunner"]
+__all__ = ["DEFAULT_INTRINSIC_ITEMS", "HyperVClient", "OperationRunner", "ProvisioningStart"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -69,6 +70,10 @@ class OperationRunner(Protocol):
         """Run ``scripts/<operation>.ps1`` with ``params`` and return its parsed JSON result."""
         ...
 
+    def run_many(self, calls: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+        """Run several operations in order in one command; their results in order (the first failure raises)."""
+        ...
+
 
 def _vm_id(value: str) -> str:
     try:
@@ -77,8 +82,22 @@ def _vm_id(value: str) -> str:
         raise InvalidParameters(f"vm_id {value!r} is not a GUID") from None
 
 
+@dataclass(frozen=True)
+class ProvisioningStart:
+    """What :meth:`HyperVClient.start_for_provisioning` saw: the guest pool before and after the start, and the ISOs."""
+
+    before: GuestKvp
+    power: PowerResult
+    after: GuestKvp
+    library: IsoLibrary
+
+
 class HyperVClient:
     """Typed operations on one Hyper-V host.
+
+    Methods named for a workflow step (:meth:`preflight_with_library`, :meth:`start_for_provisioning`,
+    :meth:`finish_guest`) run the operations the step always needs together in one command, so a step costs one
+    set of WinRM round trips.
 
     ``host`` is only used in error messages (``ProtocolError`` for results that do not fit their model).
     """
@@ -157,6 +176,12 @@ class HyperVClient:
         """
         return self._call("prepare_disk", PreparedDisk, spec.model_dump(mode="json"))
 
+    def preflight_with_library(self, spec: PreflightSpec) -> tuple[PreflightReport, IsoLibrary]:
+        """:meth:`preflight_create` and :meth:`list_isos` in one command (the create's preflight step)."""
+        results = self._runner.run_many([("preflight_create", spec.model_dump(mode="json")), ("list_isos", {})])
+        report = self._parse("preflight_create", PreflightReport, results[0])
+        return report, self._parse("list_isos", IsoLibrary, results[1])
+
     # -- background operations -------------------------------------------------------------------------------------
 
     def start_operation(
@@ -198,10 +223,14 @@ class HyperVClient:
         ``VmAlreadyExists`` (another VM has the name), ``SwitchNotFound``, ``ImageNotFound`` (provisioning ISO
         missing), ``InvalidParameters``.
         """
+        return self.get_vm(self.register_vm(spec))
+
+    def register_vm(self, spec: CreateVmSpec) -> str:
+        """:meth:`create_vm` without reading the VM back: its id (normalised). Repeatable like :meth:`create_vm`."""
         created = self._run("create_vm", spec.model_dump(mode="json"))
         if not isinstance(created, dict) or not isinstance(created.get("id"), str):
             raise ProtocolError("operation create_vm: result lacks the VM id", host=self.host)
-        return self.get_vm(created["id"])
+        return _vm_id(created["id"])
 
     # -- power -----------------------------------------------------------------------------------------------------
 
@@ -212,6 +241,27 @@ class HyperVClient:
         it is success with ``changed`` False.
         """
         return self._call("start_vm", PowerResult, {"vm_id": _vm_id(vm_id), "if_needed": if_needed})
+
+    def start_for_provisioning(self, vm_id: str) -> ProvisioningStart:
+        """Read the guest pool, start the VM if needed, read the pool again and list the ISOs: one command.
+
+        The create's start step: the pool before the start (a key left by an earlier run), after it (a
+        provisioning state left on the disk), and the protocol version to announce.
+        """
+        vm = _vm_id(vm_id)
+        read = {"vm_id": vm, "intrinsic_names": list(DEFAULT_INTRINSIC_ITEMS)}
+        calls: list[tuple[str, Mapping[str, Any]]] = [
+            ("read_guest_kvp", read),
+            ("start_vm", {"vm_id": vm, "if_needed": True}),
+            ("read_guest_kvp", read),
+            ("list_isos", {}),
+        ]
+        results = self._runner.run_many(calls)
+        before = self._parse("read_guest_kvp", GuestKvp, results[0])
+        power = self._parse("start_vm", PowerResult, results[1])
+        after = self._parse("read_guest_kvp", GuestKvp, results[2])
+        library = self._parse("list_isos", IsoLibrary, results[3])
+        return ProvisioningStart(before=before, power=power, after=after, library=library)
 
     def stop_vm(self, vm_id: str) -> PowerResult:
         """Turn a VM off (no guest shutdown). An Off VM is success with ``changed`` False."""
@@ -271,6 +321,13 @@ class HyperVClient:
         return self._call("eject_iso", EjectResult, {"vm_id": _vm_id(vm_id)})
 
     # -- provisioning library ----------------------------------------------------------------------------------------
+
+    def finish_guest(self, vm_id: str, remove_prefix: str) -> EjectResult:
+        """:meth:`eject_iso`, then remove every host KVP item under ``remove_prefix``: one command."""
+        vm = _vm_id(vm_id)
+        write = {"vm_id": vm, "items": [], "remove_prefix": remove_prefix, "remove": []}
+        results = self._runner.run_many([("eject_iso", {"vm_id": vm}), ("write_host_kvp", write)])
+        return self._parse("eject_iso", EjectResult, results[0])
 
     def upload_status(self, name: str, size: int, *, install_dir: str | None = None) -> UploadStatus:
         """Where an upload of ``name`` (``size`` bytes) into the install directory stands. Changes nothing.

@@ -25,7 +25,7 @@ import json
 import logging
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
@@ -37,6 +37,7 @@ __all__ = [
     "MAX_COMMAND_LINE",
     "PowerShellRunner",
     "bootstrap_command",
+    "build_batch_envelope",
     "build_envelope",
     "clean_stderr",
     "load_script",
@@ -115,19 +116,33 @@ def bootstrap_command() -> str:
     return command
 
 
-def build_envelope(operation: str, params: Mapping[str, Any], *, scripts: Callable[[str], str] = load_script) -> bytes:
-    """The stdin envelope for ``operation``: its script text and the base64 UTF-8 JSON of ``params`` (ASCII)."""
+def _step(operation: str, params: Mapping[str, Any], scripts: Callable[[str], str]) -> dict[str, str]:
     if not _OPERATION_NAME.fullmatch(operation):
         raise ValueError(f"invalid operation name {operation!r}")
     try:
         params_json = json.dumps(dict(params), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise ValueError(f"parameters of operation {operation!r} are not JSON-serialisable: {exc}") from None
-    envelope = {
+    return {
         "operation": operation,
         "script": scripts(operation),
         "params": base64.b64encode(params_json.encode("utf-8")).decode("ascii"),
     }
+
+
+def build_envelope(operation: str, params: Mapping[str, Any], *, scripts: Callable[[str], str] = load_script) -> bytes:
+    """The stdin envelope for ``operation``: its script text and the base64 UTF-8 JSON of ``params`` (ASCII)."""
+    envelope = _step(operation, params, scripts)
+    return json.dumps(envelope, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def build_batch_envelope(
+    calls: Sequence[tuple[str, Mapping[str, Any]]], *, scripts: Callable[[str], str] = load_script
+) -> bytes:
+    """The stdin envelope that runs ``calls`` in order in one PowerShell process (``steps``: one entry per call)."""
+    if not calls:
+        raise ValueError("a batch needs at least one operation")
+    envelope = {"steps": [_step(operation, params, scripts) for operation, params in calls]}
     return json.dumps(envelope, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
 
@@ -197,7 +212,8 @@ def parse_output(result: CommandResult, *, operation: str, host: str | None) -> 
 class PowerShellRunner:
     """Runs operation scripts through a :class:`~functions.hyperv.transport.CommandTransport`.
 
-    One runner wraps one transport (one host, one thread); runs reuse the transport's shell.
+    One runner wraps one transport (one host, one thread); runs reuse the transport's shell. :meth:`run_many` runs
+    operations that always go together in one command: one set of WinRM round trips instead of one per operation.
     ``timeout`` (seconds, optional) bounds each run on top of the WinRM timeouts. ``scripts`` loads an
     operation's script text by name (default: :func:`load_script`, the package's ``scripts/`` folder).
     """
@@ -218,3 +234,18 @@ class PowerShellRunner:
         envelope = build_envelope(operation, params, scripts=self.scripts)
         result = self.transport.execute(bootstrap_command(), envelope, timeout=self.timeout)
         return parse_output(result, operation=operation, host=getattr(self.transport, "host", None))
+
+    def run_many(self, calls: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Any]:
+        """Run several operations in order in one command (one WinRM command, one PowerShell process).
+
+        Returns their results in order; the first failure stops the rest and raises its HyperVError, with the
+        operations before it done (each is safe to repeat, so the caller simply runs the batch again).
+        """
+        envelope = build_batch_envelope(calls, scripts=self.scripts)
+        host = getattr(self.transport, "host", None)
+        names = "+".join(operation for operation, _ in calls)
+        result = self.transport.execute(bootstrap_command(), envelope, timeout=self.timeout)
+        values = parse_output(result, operation=names, host=host)
+        if not isinstance(values, list) or len(values) != len(calls):
+            raise ProtocolError(f"operation {names}: expected {len(calls)} results in a list", host=host)
+        return values

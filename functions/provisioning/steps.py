@@ -138,9 +138,13 @@ class Provisioner:
             memory_gb=float(request.memory_gb),
             disk_gb=request.disk_gb,
         )
+        version: str | None = None
         with self.connector.open(payload.host) as client:
-            report = client.preflight_create(spec)
-            version = client.list_isos().version if payload.guest else None
+            if payload.guest:  # one command: the checks and the ISO library's protocol version
+                report, library = client.preflight_with_library(spec)
+                version = library.version
+            else:
+                report = client.preflight_create(spec)
         failed = [check.message or check.name for check in report.checks if not check.ok]
         if payload.guest and not version:
             failed.append("the host's provisioning ISO library has no version file: install the ISOs (make isos)")
@@ -206,8 +210,8 @@ class Provisioner:
             attach_provisioning_iso=bool(request.image),
         )
         with self.connector.open(payload.host) as client:
-            vm = client.create_vm(spec)
-        return CreatedVm(vm_id=vm.id)
+            vm_id = client.register_vm(spec)
+        return CreatedVm(vm_id=vm_id)
 
     def start_and_announce(self, payload: StartPayload) -> StartResult:
         """Start the VM; for guest provisioning, clean the host's KVP items and announce ``waitingforpublickey``.
@@ -217,13 +221,13 @@ class Provisioner:
         """
         vm_id = _vm(payload)
         with self.connector.open(payload.host) as client:
-            before = client.read_guest_kvp(vm_id).guest if payload.announce else {}
-            started = client.start_vm(vm_id, if_needed=True)
             if not payload.announce:
-                return StartResult(started=started.changed)
+                return StartResult(started=client.start_vm(vm_id, if_needed=True).changed)
+            start = client.start_for_provisioning(vm_id)  # one command: pool, start, pool again, ISO version
+            before, started = start.before.guest, start.power
             if started.changed:
-                ensure_fresh_guest_pool(client.read_guest_kvp(vm_id).guest)
-            version = client.list_isos().version
+                ensure_fresh_guest_pool(start.after.guest)
+            version = start.library.version
             if not version:
                 raise StepError("ImageNotFound", "the host's provisioning ISO library has no version file")
             client.write_host_kvp(
@@ -306,8 +310,7 @@ class Provisioner:
         """Eject and delete the provisioning ISO and remove every ``hlvmm.`` host item (ciphertexts, wrapped key)."""
         vm_id = _vm(payload)
         with self.connector.open(payload.host) as client:
-            ejected = client.eject_iso(vm_id)
-            client.write_host_kvp(vm_id, {}, remove_prefix=names.PREFIX)
+            ejected = client.finish_guest(vm_id, names.PREFIX)  # one command: eject, then clear the host items
         return GuestFinished(removed_drives=ejected.removed_drives)
 
     def cluster_add(self, payload: VmTarget) -> ClusterChange:

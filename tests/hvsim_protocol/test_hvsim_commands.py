@@ -105,3 +105,21 @@ def test_an_envelope_split_over_lines_still_parses_and_an_empty_pipeline_fails()
     assert isinstance(empty, dispatch.CommandOutcome)
     assert empty.exit_code == 1
     assert json.loads(empty.stdout)["error"]["category"] == "ScriptFailed"
+
+
+def test_a_batch_envelope_parses_every_step_and_refuses_it_whole_when_one_is_not_the_project_script() -> None:
+    from functions.hyperv.runner import build_batch_envelope
+
+    good = build_batch_envelope([("ping", {"a": "1"}), ("list_isos", {})])
+    parsed = dispatch.parse_envelope(good)
+    assert isinstance(parsed, dispatch.ParsedBatch)
+    assert [(step.operation, step.params) for step in parsed.steps] == [("ping", {"a": "1"}), ("list_isos", {})]
+
+    tampered = json.loads(build_batch_envelope([("ping", {}), ("list_isos", {})]))
+    tampered["steps"][1]["script"] += "\nRemove-Item C:\\ -Recurse"
+    refused = dispatch.parse_envelope(json.dumps(tampered).encode())
+    assert isinstance(refused, dispatch.CommandOutcome)
+    assert b"HvsimScriptMismatch" in refused.stderr
+    empty = dispatch.parse_envelope(b'{"steps": []}')
+    assert isinstance(empty, dispatch.CommandOutcome)
+    assert empty.exit_code == 1

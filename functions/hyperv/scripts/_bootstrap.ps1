@@ -1,6 +1,7 @@
 # Aether-V bootstrap (Windows PowerShell 5.1+). Reads one JSON envelope from the pipeline ($input: stdin is a pipe,
-# WINRS_CONSOLEMODE_STDIN=FALSE): operation, script text and base64 UTF-8 JSON params. Runs the script with $Params
-# as data and writes one JSON document to stdout.
+# WINRS_CONSOLEMODE_STDIN=FALSE): operation, script text and base64 UTF-8 JSON params -- or `steps`, a list of such
+# operations run in order in this one process (stopping at the first failure; the result is the list of results).
+# Runs each script with $Params as data and writes one JSON document to stdout.
 $ErrorActionPreference = 'Stop'
 $ProgressPreference = 'SilentlyContinue'
 function Fail-AetherV([string]$Category, [string]$Message) {
@@ -16,8 +17,15 @@ function Write-AetherVResult($Document) {
 }
 try {
     $envelope = ConvertFrom-Json (@($input) -join "`n")
-    $Params = ConvertFrom-Json ([System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($envelope.params)))
-    $result = & ([ScriptBlock]::Create($envelope.script)) $Params 3>$null 4>$null 5>$null 6>$null
+    $steps = @($envelope)
+    if ($null -ne $envelope.steps) { $steps = @($envelope.steps) }
+    $results = New-Object System.Collections.ArrayList
+    foreach ($step in $steps) {
+        $Params = ConvertFrom-Json ([System.Text.Encoding]::UTF8.GetString([Convert]::FromBase64String($step.params)))
+        $value = & ([ScriptBlock]::Create($step.script)) $Params 3>$null 4>$null 5>$null 6>$null
+        [void]$results.Add($value)
+    }
+    if ($null -ne $envelope.steps) { $result = @($results) } else { $result = $results[0] }
     Write-AetherVResult @{ ok = $true; result = $result }
     exit 0
 } catch {
