@@ -140,16 +140,17 @@ def create_steps(lab: Lab, *, reuse: bool) -> tuple[int, int, int]:
     )
     with activity() as hv:  # create
         vm_id = hv.register_vm(create) if reuse else hv.create_vm(create).id
-    announce = {names.VERSION_KEY: "2.5.0", names.HOST_STATE_KEY: names.HostState.WAITING_FOR_PUBLIC_KEY}
+    announce = {names.HOST_STATE_KEY: names.HostState.WAITING_FOR_PUBLIC_KEY}
     with activity() as hv:  # start and announce
         if reuse:
-            hv.start_for_provisioning(vm_id)
+            keys = {"version_key": names.VERSION_KEY, "guest_state_key": names.GUEST_STATE_KEY}
+            hv.start_and_announce(vm_id, announce, remove_prefix=names.PREFIX, **keys)
         else:
             hv.read_guest_kvp(vm_id)
             hv.start_vm(vm_id, if_needed=True)
             hv.read_guest_kvp(vm_id)
-            hv.list_isos()
-        hv.write_host_kvp(vm_id, announce, remove_prefix=names.PREFIX)
+            version = hv.list_isos().version or ""
+            hv.write_host_kvp(vm_id, {names.VERSION_KEY: version, **announce}, remove_prefix=names.PREFIX)
     with activity() as hv:  # one guest poll (counted apart)
         started = _trips(host)
         hv.read_guest_kvp(vm_id)

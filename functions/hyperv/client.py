@@ -16,7 +16,6 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -42,13 +41,14 @@ from functions.hyperv.models import (
     PreparedDisk,
     PrepareDiskSpec,
     RemoveResult,
+    StartAnnounced,
     SwitchInfo,
     VmInfo,
     normalise_vm_id,
 )
 from functions.models.json import JsonObject
 
-__all__ = ["DEFAULT_INTRINSIC_ITEMS", "HyperVClient", "OperationRunner", "ProvisioningStart"]
+__all__ = ["DEFAULT_INTRINSIC_ITEMS", "HyperVClient", "OperationRunner"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -82,22 +82,12 @@ def _vm_id(value: str) -> str:
         raise InvalidParameters(f"vm_id {value!r} is not a GUID") from None
 
 
-@dataclass(frozen=True)
-class ProvisioningStart:
-    """What :meth:`HyperVClient.start_for_provisioning` saw: the guest pool before and after the start, and the ISOs."""
-
-    before: GuestKvp
-    power: PowerResult
-    after: GuestKvp
-    library: IsoLibrary
-
-
 class HyperVClient:
     """Typed operations on one Hyper-V host.
 
-    Methods named for a workflow step (:meth:`preflight_with_library`, :meth:`start_for_provisioning`,
-    :meth:`finish_guest`) run the operations the step always needs together in one command, so a step costs one
-    set of WinRM round trips.
+    Methods named for a workflow step (:meth:`preflight_with_library`, :meth:`start_and_announce`,
+    :meth:`finish_guest`) do what the step always needs in one command, so a step costs one set of WinRM round
+    trips.
 
     ``host`` is only used in error messages (``ProtocolError`` for results that do not fit their model).
     """
@@ -242,26 +232,30 @@ class HyperVClient:
         """
         return self._call("start_vm", PowerResult, {"vm_id": _vm_id(vm_id), "if_needed": if_needed})
 
-    def start_for_provisioning(self, vm_id: str) -> ProvisioningStart:
-        """Read the guest pool, start the VM if needed, read the pool again and list the ISOs: one command.
+    def start_and_announce(
+        self,
+        vm_id: str,
+        items: Mapping[str, str],
+        *,
+        version_key: str,
+        guest_state_key: str,
+        remove_prefix: str,
+    ) -> StartAnnounced:
+        """The create's start step in one command: pool, start (if needed), pool again, ISO version, announcement.
 
-        The create's start step: the pool before the start (a key left by an earlier run), after it (a
-        provisioning state left on the disk), and the protocol version to announce.
+        Writes ``version_key`` (the library's version) and then ``items``, after removing the host items under
+        ``remove_prefix`` -- unless the library has no version or the VM was started here with ``guest_state_key``
+        already in its guest pool (``announced`` is then False and nothing was written).
         """
-        vm = _vm_id(vm_id)
-        read = {"vm_id": vm, "intrinsic_names": list(DEFAULT_INTRINSIC_ITEMS)}
-        calls: list[tuple[str, Mapping[str, Any]]] = [
-            ("read_guest_kvp", read),
-            ("start_vm", {"vm_id": vm, "if_needed": True}),
-            ("read_guest_kvp", read),
-            ("list_isos", {}),
-        ]
-        results = self._runner.run_many(calls)
-        before = self._parse("read_guest_kvp", GuestKvp, results[0])
-        power = self._parse("start_vm", PowerResult, results[1])
-        after = self._parse("read_guest_kvp", GuestKvp, results[2])
-        library = self._parse("list_isos", IsoLibrary, results[3])
-        return ProvisioningStart(before=before, power=power, after=after, library=library)
+        params = {
+            "vm_id": _vm_id(vm_id),
+            "items": [{"name": name, "data": data} for name, data in items.items()],
+            "version_key": version_key,
+            "guest_state_key": guest_state_key,
+            "remove_prefix": remove_prefix,
+            "intrinsic_names": list(DEFAULT_INTRINSIC_ITEMS),
+        }
+        return self._call("start_and_announce", StartAnnounced, params)
 
     def stop_vm(self, vm_id: str) -> PowerResult:
         """Turn a VM off (no guest shutdown). An Off VM is success with ``changed`` False."""

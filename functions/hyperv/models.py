@@ -401,6 +401,17 @@ class GuestKvp(_Result):
     intrinsic: dict[str, str] = Field(default_factory=dict)
 
 
+class StartAnnounced(_Result):
+    """Outcome of ``start_and_announce``: the guest pool around the start, the ISO library, and what was written."""
+
+    before: GuestKvp
+    power: PowerResult
+    after: GuestKvp
+    library: IsoLibrary
+    announced: bool
+    """False when nothing was written: the library has no version, or the started VM's pool held a guest state."""
+
+
 # -- inputs ----------------------------------------------------------------------------------------------------
 
 VmId = Annotated[str, Field(pattern=r"^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$")]

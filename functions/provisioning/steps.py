@@ -223,22 +223,24 @@ class Provisioner:
         with self.connector.open(payload.host) as client:
             if not payload.announce:
                 return StartResult(started=client.start_vm(vm_id, if_needed=True).changed)
-            start = client.start_for_provisioning(vm_id)  # one command: pool, start, pool again, ISO version
-            before, started = start.before.guest, start.power
-            if started.changed:
-                ensure_fresh_guest_pool(start.after.guest)
-            version = start.library.version
-            if not version:
-                raise StepError("ImageNotFound", "the host's provisioning ISO library has no version file")
-            client.write_host_kvp(
+            announcement = {
+                names.HOST_NONCE_KEY: self._nonce(payload.job_id, vm_id),
+                names.HOST_STATE_KEY: names.HostState.WAITING_FOR_PUBLIC_KEY,
+            }
+            start = client.start_and_announce(  # one command: pool, start, pool again, ISO version, announcement
                 vm_id,
-                {
-                    names.VERSION_KEY: version,
-                    names.HOST_NONCE_KEY: self._nonce(payload.job_id, vm_id),
-                    names.HOST_STATE_KEY: names.HostState.WAITING_FOR_PUBLIC_KEY,
-                },
+                announcement,
+                version_key=names.VERSION_KEY,
+                guest_state_key=names.GUEST_STATE_KEY,
                 remove_prefix=names.PREFIX,
             )
+            before, started, version = start.before.guest, start.power, start.library.version
+            if started.changed:
+                ensure_fresh_guest_pool(start.after.guest)
+            if not version:
+                raise StepError("ImageNotFound", "the host's provisioning ISO library has no version file")
+            if not start.announced:  # a guest state the protocol does not count as one: announce now
+                client.write_host_kvp(vm_id, {names.VERSION_KEY: version, **announcement}, remove_prefix=names.PREFIX)
         key = kvp.reassemble(before, names.GUEST_PUBLIC_KEY_KEY)
         pre_start = public_key_fingerprint(key) if key and key.strip() else None
         return StartResult(started=started.changed, version=version, pre_start_key=pre_start)

@@ -11,6 +11,7 @@ import winrm.exceptions
 import winrm.protocol
 
 from functions.hyperv import errors, transport
+from functions.hyperv.errors import AuthenticationFailed, HostUnreachable
 from functions.hyperv.transport import ConnectionOptions, WinRMTransport, build_protocol
 from functions.settings import HostEndpoint, Secret, load_settings
 
@@ -239,3 +240,77 @@ def test_pywinrm_writes_the_stdin_mode_into_the_command_request() -> None:
     recording = WinRMTransport(OPTIONS, protocol_factory=lambda _: protocol)
     assert recording.run_command("S1", "powershell.exe", console_mode_stdin=False) == "C1"
     assert '<w:Option Name="WINRS_CONSOLEMODE_STDIN">FALSE</w:Option>' in sent[0]
+
+
+class StaleOnce(FakeProtocol):
+    """A protocol whose connection the host dropped: ``failures`` requests of the given kind fail first."""
+
+    def __init__(self, fail_on: str, error: BaseException, failures: int = 1) -> None:
+        super().__init__()
+        self.fail_on = fail_on
+        self.stale_error = error
+        self.failures = failures
+
+    def _maybe_fail(self, name: str) -> None:
+        if name == self.fail_on and self.failures:
+            self.failures -= 1
+            raise self.stale_error
+
+    def run_command(self, shell_id: str, command: str, console_mode_stdin: bool = True) -> str:
+        self._maybe_fail("run_command")
+        return super().run_command(shell_id, command, console_mode_stdin)
+
+    def get_command_output_raw(self, shell_id: str, command_id: str) -> tuple[bytes, bytes, int, bool]:
+        self._maybe_fail("receive")
+        return super().get_command_output_raw(shell_id, command_id)
+
+
+def _factory(protocols: list[FakeProtocol]) -> Any:
+    built: list[FakeProtocol] = []
+
+    def build(_: ConnectionOptions) -> FakeProtocol:
+        built.append(protocols[len(built)])
+        return built[-1]
+
+    build.built = built  # type: ignore[attr-defined]
+    return build
+
+
+def test_a_stale_connection_on_the_first_request_reconnects_once_with_the_same_shell() -> None:
+    stale = StaleOnce("run_command", winrm.exceptions.InvalidCredentialsError("rejected"), failures=0)
+    fresh = FakeProtocol()
+    factory = _factory([stale, fresh])
+    transport = WinRMTransport(OPTIONS, protocol_factory=factory)
+    transport.execute("cmd", b"in")  # works: the session is known good
+    stale.failures = 1  # the host closed the idle connection; NTLM answers 401 on the new one
+
+    assert transport.execute("cmd", b"in").stdout == b"out"
+    assert factory.built == [stale, fresh]
+    assert "close_session" in stale.calls
+    assert "open_shell" not in fresh.calls  # the same shell, on a new HTTP session
+    assert transport.reusable
+
+
+def test_a_failure_after_the_command_started_is_never_resent() -> None:
+    reset = requests.exceptions.ConnectionError("reset")
+    stale = StaleOnce("receive", reset, failures=0)
+    factory = _factory([stale, FakeProtocol()])
+    transport = WinRMTransport(OPTIONS, protocol_factory=factory)
+    transport.execute("cmd", b"in")
+    stale.failures = 1
+
+    with pytest.raises(HostUnreachable):
+        transport.execute("cmd", b"in")
+    assert factory.built == [stale]
+    assert stale.calls.count("run_command") == 2  # once per execute: the started command was not sent again
+    assert not transport.reusable
+
+
+def test_a_new_session_that_fails_authentication_is_not_retried() -> None:
+    rejected = StaleOnce("run_command", winrm.exceptions.InvalidCredentialsError("rejected"))
+    factory = _factory([rejected])
+    transport = WinRMTransport(OPTIONS, protocol_factory=factory)
+    with pytest.raises(AuthenticationFailed):
+        transport.execute("cmd", b"in")  # nothing has worked on it yet: wrong credentials, not a stale connection
+    assert factory.built == [rejected]
+    assert not transport.reusable

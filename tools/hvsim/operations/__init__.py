@@ -17,7 +17,7 @@ One module per concern, and the table that ties them to the scripts:
 ``dvds``           ``list_isos``, ``eject_iso``
 ``vms``            ``preflight_create``, ``create_vm``, ``remove_vm``
 ``power``          ``start_vm``, ``stop_vm``, ``shutdown_vm``, ``restart_vm``
-``kvp``            ``read_guest_kvp``, ``write_host_kvp``
+``kvp``            ``read_guest_kvp``, ``write_host_kvp``, ``start_and_announce``
 ``cluster``        ``add_to_cluster``, ``remove_from_cluster``
 ``library``        ``upload_status``, ``upload_chunk``, ``install_uploads`` (uploads to the provisioning library)
 ``registry``       :data:`OPERATIONS`, :func:`run_operation`, :func:`install`

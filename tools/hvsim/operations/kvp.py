@@ -1,4 +1,6 @@
-"""KVP pools: reading the guest pool (``read_guest_kvp``) and writing the host pool (``write_host_kvp``).
+"""KVP pools: read the guest pool, write the host pool, and the create's start step that does both.
+
+``read_guest_kvp``, ``write_host_kvp``, and ``start_and_announce`` (both around a start).
 
 Each call ticks the guest agent first: the host reading or writing KVP items is what drives a simulated guest; a
 write ticks it again afterwards, which hands the new items to the guest's KVP daemon (a real agent's pool file).
@@ -11,9 +13,11 @@ from typing import Any
 
 from tools.hvsim.exceptions import InvalidParameters
 from tools.hvsim.models import FakeHost
+from tools.hvsim.operations.dvds import list_isos
 from tools.hvsim.operations.params import list_param, parse_guid, text, vm_param
+from tools.hvsim.operations.power import start_vm
 
-__all__ = ["read_guest_kvp", "write_host_kvp"]
+__all__ = ["read_guest_kvp", "start_and_announce", "write_host_kvp"]
 
 DEFAULT_INTRINSIC = (
     "OSName",
@@ -69,3 +73,23 @@ def write_host_kvp(host: FakeHost, params: dict[str, Any]) -> Any:
         vm.host_items[text(item["name"])] = text(item["data"])
     vm.tick_guest()  # the guest's KVP daemon delivers the change (a real agent reads it from its pool file)
     return {"removed": removed, "written": [text(item["name"]) for item in items]}
+
+
+def start_and_announce(host: FakeHost, params: dict[str, Any]) -> Any:
+    """``start_and_announce.ps1``: the same helpers as the four scripts, in the script's order and conditions."""
+    read = {"vm_id": params.get("vm_id"), "intrinsic_names": params.get("intrinsic_names")}
+    before = read_guest_kvp(host, read)
+    power = start_vm(host, {"vm_id": params.get("vm_id"), "if_needed": True})
+    after = read_guest_kvp(host, read)
+    library = list_isos(host, {"install_dir": params.get("install_dir")})
+    leftover = bool(power["changed"]) and text(params.get("guest_state_key")) in after["guest"]
+    announced = False
+    if library["version"] and not leftover:
+        items = params.get("items") or []
+        announcement = [{"name": text(params.get("version_key")), "data": library["version"]}]
+        announcement += items if isinstance(items, list) else [items]
+        write_host_kvp(
+            host, {"vm_id": params.get("vm_id"), "items": announcement, "remove_prefix": params.get("remove_prefix")}
+        )
+        announced = True
+    return {"before": before, "power": power, "after": after, "library": library, "announced": announced}

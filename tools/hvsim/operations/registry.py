@@ -45,6 +45,7 @@ OPERATIONS: dict[str, Operation] = {
     "restart_vm": power.restart_vm,
     "read_guest_kvp": kvp.read_guest_kvp,
     "write_host_kvp": kvp.write_host_kvp,
+    "start_and_announce": kvp.start_and_announce,
     "add_to_cluster": cluster.add_to_cluster,
     "remove_from_cluster": cluster.remove_from_cluster,
     "upload_status": upload_status,
