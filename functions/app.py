@@ -158,7 +158,12 @@ class Container:
             ),
             hosts=HostService(self.repository, self.connector, audit),
             inventory=InventoryService(
-                self.repository, self.connector, self.submitter, audit, sync_deadline=sync_deadline
+                self.repository,
+                self.connector,
+                self.submitter,
+                audit,
+                sync_deadline=sync_deadline,
+                hosts_per_activity=settings.inventory_hosts_per_activity,
             ),
             jobs=JobService(self.job_store, self.submitter, audit),
         )

@@ -5,7 +5,9 @@ decodes its payload, calls one method of the :class:`~functions.provisioning.ste
 sync) the composition root built, encodes the result, and translates a failure once, into a
 :class:`~functions.errors.StepError` (category, transient flag, safe message) that the orchestrators use to choose
 between retry and compensation: Hyper-V errors keep their category and transient flag, storage outages are
-transient, everything else is permanent.
+transient, everything else is permanent. The inventory sync's batch activity
+(:data:`functions.workflows.inventory.INVENTORY_COLLECT_HOSTS`) syncs its hosts at once, each as the one-host
+activity does, and reports a host whose sync kept failing in that host's summary with the same translation.
 """
 
 from __future__ import annotations
@@ -20,13 +22,16 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError, Servic
 from functions.errors import DomainError, StepError
 from functions.guest.errors import GuestAlreadyProvisionedError, GuestProtocolError
 from functions.hyperv.errors import HyperVError
+from functions.inventory.batch import sync_batch
 from functions.inventory.sync import HostSync
 from functions.models.durable import Activity
+from functions.models.inventory import HostBatch, HostSyncSummary
 from functions.provisioning import contracts as c
 from functions.provisioning.payloads import PruneResult
 from functions.provisioning.steps import Provisioner
 from functions.sealing import SealError
 from functions.settings import SettingsError
+from functions.workflows.inventory import INVENTORY_COLLECT_HOSTS
 
 __all__ = ["activities_blueprint", "step_error"]
 
@@ -58,6 +63,12 @@ def step_error(exc: Exception, where: str) -> StepError:
         return StepError("StorageError", f"HTTP {exc.status_code}", transient=transient)
     log.exception("step %s failed unexpectedly", where)
     return StepError("InternalError", f"{type(exc).__name__} in {where}")
+
+
+def _host_error(exc: Exception) -> str:
+    """What a host's summary says about the exception its sync kept raising (as a failed activity would)."""
+    error = step_error(exc, INVENTORY_COLLECT_HOSTS.name)
+    return f"{error.category}: {error.message}"
 
 
 def activities_blueprint(provisioner: Callable[[], Provisioner], sync: Callable[[], HostSync]) -> df.Blueprint:
@@ -96,5 +107,12 @@ def activities_blueprint(provisioner: Callable[[], Provisioner], sync: Callable[
     register(c.VM_POWER, lambda p: provisioner().power(p))
     register(c.VM_RECORD_CLEANUP_DEBT, lambda p: provisioner().record_cleanup_debt(p))
     register(c.INVENTORY_COLLECT_HOST, lambda host: provisioner().sync_host(host))
+    register(INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner, batch))
     register(c.INVENTORY_PRUNE, lambda hosts: PruneResult(deleted=sync().prune(hosts)))
     return bp
+
+
+def _sync_batch(provisioner: Callable[[], Provisioner], batch: HostBatch) -> tuple[HostSyncSummary, ...]:
+    """Every host of ``batch`` synced at once, each as the one-host activity syncs it."""
+    steps = provisioner()
+    return sync_batch(batch.hosts, steps.sync_host, report_by=batch.report_by, describe=_host_error)
