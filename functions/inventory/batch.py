@@ -5,9 +5,13 @@ one: a worker runs only a few activities at once (host.json ``maxConcurrentActiv
 is mostly waiting for its WinRM round trips and Table requests, so an activity waits for its whole batch at once.
 Hosts stay independent: a host whose sync raises is tried again (three attempts, two seconds apart, as the
 orchestrator retries an activity) and then reported failed with the error; a host still running at ``report_by``
-is reported as still running, and its thread goes on to store what it collects. The threads of a batch are all
-created before any of them starts, so a batch's hosts start together rather than one thread start after another
-under the worker's load, and a host's reported duration is its whole sync in the batch.
+is reported as still running, and its thread goes on to store what it collects. A host's reported duration is its
+whole sync in the batch.
+
+The threads come from one pool per process (:func:`host_threads`, built by the composition root) and stay between
+syncs: creating fifty threads while other batches already keep the worker busy takes seconds, so batches that
+started together would otherwise begin their hosts seconds apart. A batch's hosts wait until every one of them has
+its thread, then start together.
 """
 
 from __future__ import annotations
@@ -22,12 +26,20 @@ from datetime import UTC, datetime
 
 from functions.models.inventory import STILL_RUNNING, HostSyncSummary
 
-__all__ = ["ATTEMPTS", "RETRY_SECONDS", "sync_batch"]
+__all__ = ["ATTEMPTS", "MAX_THREADS", "RETRY_SECONDS", "host_threads", "sync_batch"]
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 3
 RETRY_SECONDS = 2.0
+MAX_THREADS = 2400
+"""Hosts one process syncs at once at most: 24 activities (a worker's thread pool) of 100 hosts (the setting's
+largest value). The pool only ever creates as many threads as were busy at the same time."""
+
+
+def host_threads(max_threads: int = MAX_THREADS) -> concurrent.futures.ThreadPoolExecutor:
+    """The process's pool of host-sync threads, shared by every batch (threads are kept between syncs)."""
+    return concurrent.futures.ThreadPoolExecutor(max_workers=max_threads, thread_name_prefix="inventory-sync")
 
 
 def _parse(moment: str | None) -> datetime | None:
@@ -42,6 +54,7 @@ def sync_batch(
     sync_one: Callable[[str], HostSyncSummary],
     *,
     report_by: str | None = None,
+    threads: concurrent.futures.Executor | None = None,
     describe: Callable[[Exception], str] = lambda exc: type(exc).__name__,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     monotonic: Callable[[], float] = time.monotonic,
@@ -49,8 +62,9 @@ def sync_batch(
 ) -> tuple[HostSyncSummary, ...]:
     """Sync every host in ``hosts`` at once with ``sync_one``; one summary per host, in order.
 
-    ``describe`` turns the last exception of a host that kept failing into the error its summary reports. A
-    summary's ``duration_s`` is the host's whole sync in the batch (every attempt), from its thread's start.
+    ``threads`` runs the hosts (default: a pool of this batch's own); ``describe`` turns the last exception of a host
+    that kept failing into the error its summary reports. A summary's ``duration_s`` is the host's whole sync in the
+    batch (every attempt), from its start.
     """
     if not hosts:
         return ()
@@ -75,12 +89,13 @@ def sync_batch(
         return HostSyncSummary(host=host, ok=False, error=describe(failure)[:500], duration_s=elapsed)
 
     deadline = _parse(report_by)
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(hosts), thread_name_prefix="inventory-sync")
+    pool = threads or host_threads(len(hosts))
     try:
         futures = [pool.submit(one, host) for host in hosts]
     finally:
-        go.set()  # every host's thread exists: they start together, not one thread start after another
-        pool.shutdown(wait=False)  # takes no new work; a host still running finishes (and stores) on its own
+        go.set()  # every host has its thread: they start together
+        if threads is None:
+            pool.shutdown(wait=False)  # takes no new work; a host still running finishes (and stores) on its own
     wait = None if deadline is None else max(0.0, (deadline - clock()).total_seconds())
     done, _ = concurrent.futures.wait(futures, timeout=wait)
     return tuple(

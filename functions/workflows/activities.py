@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import azure.durable_functions as df
@@ -71,8 +72,10 @@ def _host_error(exc: Exception) -> str:
     return f"{error.category}: {error.message}"
 
 
-def activities_blueprint(provisioner: Callable[[], Provisioner], sync: Callable[[], HostSync]) -> df.Blueprint:
-    """A blueprint with every activity; ``provisioner`` and ``sync`` give the services (built on first use)."""
+def activities_blueprint(
+    provisioner: Callable[[], Provisioner], sync: Callable[[], HostSync], threads: Callable[[], Executor]
+) -> df.Blueprint:
+    """A blueprint with every activity; the callables give the services and the host-sync threads (built once)."""
     bp = df.Blueprint()
 
     def register(activity: Activity[P, R], handler: Callable[[P], R]) -> None:
@@ -107,12 +110,11 @@ def activities_blueprint(provisioner: Callable[[], Provisioner], sync: Callable[
     register(c.VM_POWER, lambda p: provisioner().power(p))
     register(c.VM_RECORD_CLEANUP_DEBT, lambda p: provisioner().record_cleanup_debt(p))
     register(c.INVENTORY_COLLECT_HOST, lambda host: provisioner().sync_host(host))
-    register(INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner, batch))
+    register(INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner(), threads(), batch))
     register(c.INVENTORY_PRUNE, lambda hosts: PruneResult(deleted=sync().prune(hosts)))
     return bp
 
 
-def _sync_batch(provisioner: Callable[[], Provisioner], batch: HostBatch) -> tuple[HostSyncSummary, ...]:
+def _sync_batch(steps: Provisioner, threads: Executor, batch: HostBatch) -> tuple[HostSyncSummary, ...]:
     """Every host of ``batch`` synced at once, each as the one-host activity syncs it."""
-    steps = provisioner()
-    return sync_batch(batch.hosts, steps.sync_host, report_by=batch.report_by, describe=_host_error)
+    return sync_batch(batch.hosts, steps.sync_host, report_by=batch.report_by, threads=threads, describe=_host_error)

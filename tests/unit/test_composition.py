@@ -36,6 +36,7 @@ def test_services_are_built_once_from_the_settings() -> None:
     principal = services.authenticator.authorize({"Host": "127.0.0.1:7071"}, Permission.ADMIN)
     assert principal.identity_type is IdentityType.LOCAL
     assert container.get_provisioner() is container.get_provisioner()
+    assert container.get_host_threads() is container.get_host_threads()
 
 
 def test_invalid_settings_surface_on_first_use_with_every_problem() -> None:

@@ -1,5 +1,6 @@
 """A batch of hosts is synced at once: every host in its own thread, each retried on its own, reported in order,
-and a host still running when the batch must report is reported as such while its sync goes on."""
+a host still running when the batch must report is reported as such while its sync goes on, and batches share the
+process's threads."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from functions.inventory import batch
-from functions.inventory.batch import sync_batch
+from functions.inventory.batch import host_threads, sync_batch
 from functions.models.inventory import STILL_RUNNING, HostSyncSummary
 
 HOSTS = [f"hv{n:02d}" for n in range(1, 13)]
@@ -82,6 +83,24 @@ def test_a_hosts_duration_is_its_whole_sync_in_the_batch() -> None:
     (reported,) = sync_batch(["hv01"], lambda host: summary, monotonic=lambda: float(next(ticks)))
     assert reported.duration_s == 4.0
     assert reported.vms == summary.vms and reported.ok
+
+
+def test_batches_share_the_process_threads() -> None:
+    threads = host_threads(4)
+    seen: set[int] = set()
+    lock = threading.Lock()
+
+    def sync_one(host: str) -> HostSyncSummary:
+        with lock:
+            seen.add(threading.get_ident())
+        return ok(host)
+
+    try:
+        for _ in range(3):
+            assert all(s.ok for s in sync_batch(HOSTS[:4], sync_one, threads=threads))
+    finally:
+        threads.shutdown()
+    assert len(seen) <= 4  # three batches of four hosts on the same four threads
 
 
 def test_an_empty_batch_reports_nothing() -> None:
