@@ -17,6 +17,7 @@ import hmac
 import logging
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
 import azure.durable_functions as df
@@ -30,6 +31,7 @@ from functions.audit.log import AuditLog
 from functions.auth import Authenticator, startup_warning
 from functions.dashboard import routes as dashboard_routes
 from functions.hyperv.connector import HostConnector
+from functions.inventory.batch import host_threads
 from functions.inventory.repository import InventoryRepository
 from functions.inventory.sync import HostSync
 from functions.jobs.debts import CleanupDebts
@@ -110,6 +112,11 @@ class Container:
         return HostSync(self.connector, self.repository, debts=self.debts)
 
     @cached_property
+    def host_threads(self) -> ThreadPoolExecutor:
+        """The threads that sync the hosts of the inventory sync's batches, kept between syncs."""
+        return host_threads()
+
+    @cached_property
     def provisioner(self) -> Provisioner:
         """The workflow steps."""
         return Provisioner(
@@ -158,7 +165,12 @@ class Container:
             ),
             hosts=HostService(self.repository, self.connector, audit),
             inventory=InventoryService(
-                self.repository, self.connector, self.submitter, audit, sync_deadline=sync_deadline
+                self.repository,
+                self.connector,
+                self.submitter,
+                audit,
+                sync_deadline=sync_deadline,
+                hosts_per_activity=settings.inventory_hosts_per_activity,
             ),
             jobs=JobService(self.job_store, self.submitter, audit),
         )
@@ -172,6 +184,11 @@ class Container:
         """:attr:`provisioner`, built under the lock the first time."""
         with self._lock:
             return self.provisioner
+
+    def get_host_threads(self) -> ThreadPoolExecutor:
+        """:attr:`host_threads`, built under the lock the first time."""
+        with self._lock:
+            return self.host_threads
 
     def get_host_sync(self) -> HostSync:
         """:attr:`host_sync`, built under the lock the first time."""
@@ -233,7 +250,7 @@ def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
         guest_wait.bp,
         lifecycle.bp,
         throttle.bp,
-        activities_blueprint(container.get_provisioner, container.get_host_sync),
+        activities_blueprint(container.get_provisioner, container.get_host_sync, container.get_host_threads),
         dashboard_routes.blueprint(lambda: container.settings().auth),
     ):
         app.register_functions(blueprint)

@@ -17,8 +17,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import requests
 from azure.core.credentials import TokenCredential
+from azure.core.pipeline.transport import RequestsTransport
 from azure.data.tables import TableServiceClient
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from functions.errors import InvalidQuery
 from functions.models.problems import Problem
@@ -26,6 +30,7 @@ from functions.settings import StorageSettings
 
 __all__ = [
     "AZURITE_CONNECTION_STRING",
+    "TABLE_CONNECTIONS",
     "build_table_service",
     "connection_string",
     "decode_continuation",
@@ -59,18 +64,38 @@ def _credential(client_id: str | None) -> TokenCredential:
     return DefaultAzureCredential()
 
 
+TABLE_CONNECTIONS = 256
+"""Idle connections the process keeps to the table endpoint: one per thread that may use it at once (the inventory
+sync's hosts, ``AETHERV_INVENTORY_HOSTS_PER_ACTIVITY`` per running activity, and the worker's other threads). The
+requests default of 10 made every request beyond the tenth open a connection and throw it away afterwards."""
+
+
+def table_transport(connections: int = TABLE_CONNECTIONS) -> RequestsTransport:
+    """The HTTP transport of the table client: the SDK's own, with a pool of ``connections`` kept-alive connections.
+
+    Like the SDK's default session it follows the environment's proxy settings and leaves retries to the SDK's
+    retry policy (urllib3 retries nothing).
+    """
+    session = requests.Session()
+    adapter = HTTPAdapter(
+        pool_maxsize=connections, max_retries=Retry(total=False, redirect=False, raise_on_status=False)
+    )
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, adapter)
+    return RequestsTransport(session=session, session_owner=True, connection_timeout=5, read_timeout=20)
+
+
 def build_table_service(storage: StorageSettings) -> TableServiceClient:
     """The table service client for ``storage``: a connection string (Azurite, keys) or endpoint + managed identity."""
     conn = connection_string(storage)
     if conn is not None:
-        return TableServiceClient.from_connection_string(conn, connection_timeout=5, read_timeout=20)
+        return TableServiceClient.from_connection_string(conn, transport=table_transport())
     if storage.table_endpoint is None:  # pragma: no cover - settings validation forbids it
         raise RuntimeError("no storage connection configured")
     return TableServiceClient(
         storage.table_endpoint,
         credential=_credential(storage.managed_identity_client_id),
-        connection_timeout=5,
-        read_timeout=20,
+        transport=table_transport(),
     )
 
 

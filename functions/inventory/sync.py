@@ -8,6 +8,7 @@ stay, read as stale), a storage failure is reported in the summary, so one host 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import time
@@ -46,6 +47,10 @@ def owning_job(notes: str) -> str | None:
     return match.group(1) if match else None
 
 
+# Hosts report a handful of distinct OS names; the family of each is worked out once per process.
+_os_family = functools.lru_cache(maxsize=1024)(os_family_from_os_name)
+
+
 def vm_record(vm: VmInfo, orphan_jobs: Collection[str] = ()) -> JsonObject:
     """The stored record of a VM: the collected fields plus the API's names (``cpu_cores``, ``os_family``).
 
@@ -53,7 +58,7 @@ def vm_record(vm: VmInfo, orphan_jobs: Collection[str] = ()) -> JsonObject:
     """
     record = vm.model_dump(mode="json")
     record["cpu_cores"] = vm.processor_count
-    record["os_family"] = os_family_from_os_name(vm.os_name)
+    record["os_family"] = _os_family(vm.os_name)
     owner = owning_job(vm.notes)
     if owner is not None and owner in orphan_jobs:
         record["orphaned_by_job"] = owner
@@ -133,7 +138,7 @@ class HostSync:
         """Write the snapshot; a storage outage is retried a few times (``STORE_RETRIES``) before it is reported."""
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
-                orphans = self._orphan_jobs(host)
+                orphans = self._orphan_jobs(host, inventory.vms)
                 records = [vm_record(vm, orphans) for vm in inventory.vms]
                 return self.repository.apply_snapshot(
                     host, host_record(inventory.host), records, inventory.collected_at
@@ -146,8 +151,11 @@ class HostSync:
                 self._sleep(STORE_BACKOFF * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _orphan_jobs(self, host: str) -> set[str]:
-        return {debt.job_id for debt in self.debts.pending(host)} if self.debts is not None else set()
+    def _orphan_jobs(self, host: str, vms: Sequence[VmInfo]) -> set[str]:
+        """The jobs with pending cleanup debts on ``host`` that a VM's mark names (none marked: no read)."""
+        if self.debts is None or not any(owning_job(vm.notes) for vm in vms):
+            return set()
+        return {debt.job_id for debt in self.debts.pending(host)}
 
     def prune(self, configured: Sequence[str]) -> int:
         """Remove hosts that are not in ``configured`` (and their VMs) from the tables; returns rows deleted."""

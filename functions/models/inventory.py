@@ -13,7 +13,17 @@ from typing import Any
 
 from functions.models.json import JsonObject
 
-__all__ = ["DEFAULT_CLUSTER", "ClusterRecord", "HostRecord", "HostSyncSummary", "InventorySummary", "VmRecord"]
+__all__ = [
+    "DEFAULT_CLUSTER",
+    "HOSTS_PER_ACTIVITY",
+    "STILL_RUNNING",
+    "ClusterRecord",
+    "HostBatch",
+    "HostRecord",
+    "HostSyncSummary",
+    "InventorySummary",
+    "VmRecord",
+]
 
 DEFAULT_CLUSTER = "Default"
 """The group stand-alone hosts belong to."""
@@ -190,3 +200,33 @@ class HostSyncSummary:
         """Parse a summary (unknown fields are ignored)."""
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
+
+
+STILL_RUNNING = "timed out; the collection is still running"
+"""What a sync reports for a host it stopped waiting for (its collection goes on and stores its result)."""
+
+HOSTS_PER_ACTIVITY = "hosts_per_activity"
+"""The key of the inventory sync's input that says how many hosts one collect activity takes (absent: one each)."""
+
+
+@dataclass(frozen=True)
+class HostBatch:
+    """The hosts one collect activity syncs at once, and until when it waits for them (ISO 8601, UTC).
+
+    A host still running at ``report_by`` is reported as still running; its collection goes on and stores its
+    result when it ends.
+    """
+
+    hosts: tuple[str, ...]
+    report_by: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """``{"hosts": [...], "report_by": ...}``."""
+        return {"hosts": list(self.hosts), "report_by": self.report_by}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> HostBatch:
+        """Parse the payload."""
+        data = data or {}
+        report_by = data.get("report_by")
+        return cls(tuple(str(h) for h in data.get("hosts", ())), None if report_by is None else str(report_by))

@@ -2,25 +2,40 @@
 
 Every sync runs as a ``refresh_inventory`` job under one instance-id scheme (``refresh-inventory-<scope>-<n>``),
 whoever starts it: a caller of ``POST /api/v1/inventory/refresh`` or the schedule (requested by the system). While
-a sync of the same scope runs, a new request returns it.
+a sync of the same scope runs, a new request returns it. Each collect activity of a sync takes
+``hosts_per_activity`` hosts (``AETHERV_INVENTORY_HOSTS_PER_ACTIVITY``) and syncs them at once.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from functions.errors import HostNotConfigured
 from functions.hyperv.connector import HostConnector
 from functions.inventory.repository import InventoryRepository
 from functions.jobs.submission import JobRequest, JobSubmitter, Submission, WorkflowClient
-from functions.models.inventory import InventorySummary
+from functions.models.inventory import HOSTS_PER_ACTIVITY, InventorySummary
 from functions.models.jobs import Job, JobTarget, Requester
+from functions.models.json import JsonObject
 from functions.provisioning.contracts import INVENTORY_SYNC
 from functions.provisioning.workflow_data import SyncInput
 from functions.services.audit import AuditTrail, Caller
 
-__all__ = ["SCHEDULE", "InventoryService"]
+__all__ = ["SCHEDULE", "BatchedSyncInput", "InventoryService"]
 
 SCHEDULE = Requester(id="system:inventory-schedule", name="inventory schedule", type="system")
 """The requester of the syncs the timer starts."""
+
+
+@dataclass(frozen=True)
+class BatchedSyncInput(SyncInput):
+    """The sync's input with how many hosts each collect activity syncs at once (``hosts_per_activity``)."""
+
+    hosts_per_activity: int = 1
+
+    def to_json(self) -> JsonObject:
+        """The input document, with ``hosts_per_activity``."""
+        return {**super().to_json(), HOSTS_PER_ACTIVITY: self.hosts_per_activity}
 
 
 class InventoryService:
@@ -34,12 +49,14 @@ class InventoryService:
         audit: AuditTrail,
         *,
         sync_deadline: float,
+        hosts_per_activity: int = 1,
     ) -> None:
         self.inventory = inventory
         self.connector = connector
         self.submitter = submitter
         self.audit = audit
         self.sync_deadline = sync_deadline
+        self.hosts_per_activity = hosts_per_activity
 
     def summary(self) -> InventorySummary:
         """Totals, clusters and hosts."""
@@ -66,8 +83,12 @@ class InventoryService:
                 orchestration=INVENTORY_SYNC,
                 target=JobTarget(host=host),
                 claim=(host or "all").lower(),
-                build_input=lambda job_id: SyncInput(
-                    hosts=hosts, prune=host is None, deadline_seconds=self.sync_deadline, job_id=job_id
+                build_input=lambda job_id: BatchedSyncInput(
+                    hosts=hosts,
+                    prune=host is None,
+                    deadline_seconds=self.sync_deadline,
+                    job_id=job_id,
+                    hosts_per_activity=self.hosts_per_activity,
                 ),
                 requested_by=requester,
                 body={"refresh": host},

@@ -171,6 +171,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         default="0 */2 * * * *",
     ),
     SettingSpec(
+        "AETHERV_INVENTORY_HOSTS_PER_ACTIVITY",
+        "Hosts one inventory-sync activity collects at once (one thread each, 1–100). A sync collects up to "
+        "host.json `maxConcurrentActivityFunctions` times this many hosts at the same time.",
+        default="50",
+    ),
+    SettingSpec(
         "AETHERV_GUEST_KEY_TIMEOUT",
         "Seconds to wait for a new guest to publish its provisioning key.",
         default="600",

@@ -160,4 +160,6 @@ class Settings:
     step_retry_seconds: float = 5
     disk_prepare_timeout: float = 14400
     host_operation_poll_interval: float = 10
+    inventory_hosts_per_activity: int = 50
+    """Hosts one inventory-sync activity collects at once."""
     in_azure: bool = field(default=False)

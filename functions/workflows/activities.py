@@ -5,13 +5,16 @@ decodes its payload, calls one method of the :class:`~functions.provisioning.ste
 sync) the composition root built, encodes the result, and translates a failure once, into a
 :class:`~functions.errors.StepError` (category, transient flag, safe message) that the orchestrators use to choose
 between retry and compensation: Hyper-V errors keep their category and transient flag, storage outages are
-transient, everything else is permanent.
+transient, everything else is permanent. The inventory sync's batch activity
+(:data:`functions.workflows.inventory.INVENTORY_COLLECT_HOSTS`) syncs its hosts at once, each as the one-host
+activity does, and reports a host whose sync kept failing in that host's summary with the same translation.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import Any, TypeVar
 
 import azure.durable_functions as df
@@ -20,13 +23,16 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError, Servic
 from functions.errors import DomainError, StepError
 from functions.guest.errors import GuestAlreadyProvisionedError, GuestProtocolError
 from functions.hyperv.errors import HyperVError
+from functions.inventory.batch import sync_batch
 from functions.inventory.sync import HostSync
 from functions.models.durable import Activity
+from functions.models.inventory import HostBatch, HostSyncSummary
 from functions.provisioning import contracts as c
 from functions.provisioning.payloads import PruneResult
 from functions.provisioning.steps import Provisioner
 from functions.sealing import SealError
 from functions.settings import SettingsError
+from functions.workflows.inventory import INVENTORY_COLLECT_HOSTS
 
 __all__ = ["activities_blueprint", "step_error"]
 
@@ -60,8 +66,16 @@ def step_error(exc: Exception, where: str) -> StepError:
     return StepError("InternalError", f"{type(exc).__name__} in {where}")
 
 
-def activities_blueprint(provisioner: Callable[[], Provisioner], sync: Callable[[], HostSync]) -> df.Blueprint:
-    """A blueprint with every activity; ``provisioner`` and ``sync`` give the services (built on first use)."""
+def _host_error(exc: Exception) -> str:
+    """What a host's summary says about the exception its sync kept raising (as a failed activity would)."""
+    error = step_error(exc, INVENTORY_COLLECT_HOSTS.name)
+    return f"{error.category}: {error.message}"
+
+
+def activities_blueprint(
+    provisioner: Callable[[], Provisioner], sync: Callable[[], HostSync], threads: Callable[[], Executor]
+) -> df.Blueprint:
+    """A blueprint with every activity; the callables give the services and the host-sync threads (built once)."""
     bp = df.Blueprint()
 
     def register(activity: Activity[P, R], handler: Callable[[P], R]) -> None:
@@ -96,5 +110,11 @@ def activities_blueprint(provisioner: Callable[[], Provisioner], sync: Callable[
     register(c.VM_POWER, lambda p: provisioner().power(p))
     register(c.VM_RECORD_CLEANUP_DEBT, lambda p: provisioner().record_cleanup_debt(p))
     register(c.INVENTORY_COLLECT_HOST, lambda host: provisioner().sync_host(host))
+    register(INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner(), threads(), batch))
     register(c.INVENTORY_PRUNE, lambda hosts: PruneResult(deleted=sync().prune(hosts)))
     return bp
+
+
+def _sync_batch(steps: Provisioner, threads: Executor, batch: HostBatch) -> tuple[HostSyncSummary, ...]:
+    """Every host of ``batch`` synced at once, each as the one-host activity syncs it."""
+    return sync_batch(batch.hosts, steps.sync_host, report_by=batch.report_by, threads=threads, describe=_host_error)

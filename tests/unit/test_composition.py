@@ -36,6 +36,7 @@ def test_services_are_built_once_from_the_settings() -> None:
     principal = services.authenticator.authorize({"Host": "127.0.0.1:7071"}, Permission.ADMIN)
     assert principal.identity_type is IdentityType.LOCAL
     assert container.get_provisioner() is container.get_provisioner()
+    assert container.get_host_threads() is container.get_host_threads()
 
 
 def test_invalid_settings_surface_on_first_use_with_every_problem() -> None:
@@ -56,3 +57,9 @@ def test_entra_mode_from_settings() -> None:
     assert auth.validator is not None
     assert auth.validator.issuer_v2 == f"http://127.0.0.1:9/{fake.tenant_id}/v2.0"
     assert auth.validator.audiences == (fake.app_id_uri, fake.client_id)
+
+
+def test_the_inventory_service_batches_hosts_as_the_setting_says() -> None:
+    assert Container(sample_values()).get_services().inventory.hosts_per_activity == 50  # the default
+    values = {**sample_values(), "AETHERV_INVENTORY_HOSTS_PER_ACTIVITY": "7"}
+    assert Container(values).get_services().inventory.hosts_per_activity == 7

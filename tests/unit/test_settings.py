@@ -54,6 +54,7 @@ def test_every_problem_is_listed_at_once() -> None:
         AETHERV_GUEST_POLL_INTERVAL="fast",
         AETHERV_TASK_HUB="x",
         AETHERV_CLONE_CONCURRENCY="0",
+        AETHERV_INVENTORY_HOSTS_PER_ACTIVITY="500",
     )
     with pytest.raises(SettingsError) as info:
         load_settings(bad)
@@ -72,6 +73,7 @@ def test_every_problem_is_listed_at_once() -> None:
         "AETHERV_GUEST_POLL_INTERVAL: must be a number",
         "AETHERV_TASK_HUB: must be 3-45",
         "AETHERV_CLONE_CONCURRENCY: must be a whole number",
+        "AETHERV_INVENTORY_HOSTS_PER_ACTIVITY: must be a whole number between 1 and 100",
     ]
     for fragment in expected_fragments:
         assert any(fragment in problem for problem in problems), fragment

@@ -181,6 +181,53 @@ def test_guest_agent_runs_only_with_a_provisioning_iso(clock: ManualClock) -> No
     assert len(agents) == 1
 
 
+class CountingGuest(StandInGuest):
+    """A stand-in agent that counts the ticks it gets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ticks = 0
+
+    def tick(self, host_pool: Mapping[str, str], guest_pool: MutableMapping[str, str]) -> None:
+        self.ticks += 1
+        super().tick(host_pool, guest_pool)
+
+
+def test_the_ticker_alone_boots_an_agent_once_the_start_transition_ends(clock: ManualClock) -> None:
+    """A VM still in a transition is ticked (entering Running boots its agent); a quiet VM is not."""
+    agents: list[CountingGuest] = []
+
+    def factory(os_family: str, version: str, behaviour: Any, clk: Any) -> CountingGuest:
+        agents.append(CountingGuest())
+        return agents[-1]
+
+    backend = Backend(clock=clock, sleep=clock.sleep, guest_factory=factory, times=TransitionTimes(start=10))
+    host = seed_lab(backend, hosts=1, vms_per_host=3)[0]
+    vm = host.vm(new_vm(host))
+    vm.start()
+    assert agents == []  # still Starting
+    clock.advance(11)
+    backend.tick()  # nobody read the VM's state: the ticker applies the transition and the agent boots
+    assert len(agents) == 1 and vm.guest is not None and vm.guest.has_work
+    backend.tick()
+    assert agents[0].ticks == 2
+    quiet = [other for other in host.vms.values() if other is not vm]
+    assert quiet and all(other.guest is None or not other.guest.has_work for other in quiet)
+
+
+def test_a_finished_agent_has_no_more_work(clock: ManualClock) -> None:
+    backend = Backend(clock=clock, sleep=clock.sleep, guest_factory=lambda *args: CountingGuest())
+    host = seed_lab(backend, hosts=1, vms_per_host=0)[0]
+    vm_id = new_vm(host)
+    run_operation(host, "start_vm", {"vm_id": vm_id})
+    guest = host.vm(vm_id).guest
+    assert guest is not None and guest.has_work
+    guest.agent_done = True
+    ticks = guest.agent.ticks  # type: ignore[union-attr]
+    backend.tick()
+    assert not guest.has_work and guest.agent.ticks == ticks  # type: ignore[union-attr]
+
+
 def test_stand_in_guest_handshake_and_reboot(clock: ManualClock) -> None:
     backend = Backend(clock=clock, sleep=clock.sleep, guest_factory=lambda *args: StandInGuest())
     host = seed_lab(backend, hosts=1, vms_per_host=0)[0]

@@ -146,10 +146,15 @@ class FakeGuestOS:
         if self.agent is not None:
             _call(self.agent, "close")
 
+    @property
+    def has_work(self) -> bool:
+        """Whether :meth:`tick` would run the agent: there is one, not finished and not waiting for its reboot."""
+        return self.agent is not None and not self.reboot_pending and not self.agent_done
+
     def tick(self, host_pool: Mapping[str, str], dvds: list[FakeDvdDrive], nics: list[FakeNic]) -> bool:
         """Let the agent run once; True when it asks for a reboot (the VM then resets)."""
         agent = self.agent
-        if agent is None or self.reboot_pending or self.agent_done:
+        if agent is None or not self.has_work:
             return False
         agent.tick(host_pool, self.guest_pool)
         if getattr(agent, "ejected_cd", False):

@@ -364,9 +364,15 @@ class FakeVm:
         return None
 
     def tick_guest(self) -> None:
-        """Let the guest agent run once (the host reads or writes KVP items, or the background ticker fires)."""
-        running = self.state == "Running"  # first: entering Running is what boots the agent
+        """Let the guest agent run once (the host reads or writes KVP items, or the background ticker fires).
+
+        A VM with no transition to come and no agent with work to do has nothing to advance: it returns at once,
+        so the ticker's pass over a lab of many quiet VMs stays cheap.
+        """
         guest = self.guest
+        if not self._timeline and (guest is None or not guest.has_work):
+            return
+        running = self.state == "Running"  # first: entering Running is what boots the agent
         if not running or guest is None or not guest.online(self.clock()):
             return
         if guest.tick(self.host_items, self.dvds, self.nics):
