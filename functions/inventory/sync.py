@@ -13,6 +13,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
@@ -25,7 +26,7 @@ from functions.jobs.debts import CleanupDebts
 from functions.models.inventory import HostSyncSummary
 from functions.models.json import JsonObject
 
-__all__ = ["HostSync", "host_record", "owning_job", "vm_record"]
+__all__ = ["HostSync", "MarkedVm", "host_record", "owning_job", "vm_record"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,15 @@ def owning_job(notes: str) -> str | None:
 
 # Hosts report a handful of distinct OS names; the family of each is worked out once per process.
 _os_family = functools.lru_cache(maxsize=1024)(os_family_from_os_name)
+
+
+@dataclass(frozen=True)
+class MarkedVm:
+    """A collected VM that carries a job's ownership mark (``aetherv-job: <id>`` in its notes)."""
+
+    vm_id: str
+    name: str
+    job_id: str
 
 
 def vm_record(vm: VmInfo, orphan_jobs: Collection[str] = ()) -> JsonObject:
@@ -91,6 +101,11 @@ class HostSync:
         self._collect = collect or self._collect_over_winrm
         self._clock = clock
         self._sleep = sleep
+        self._marked: dict[str, tuple[MarkedVm, ...]] = {}
+
+    def marked_vms(self, host: str) -> tuple[MarkedVm, ...]:
+        """The VMs with a job's mark that this process's last stored collection of ``host`` found."""
+        return self._marked.get(host.lower(), ())
 
     def _collect_over_winrm(self, host: str) -> HostInventory:
         with self.connector.open(host) as client:
@@ -124,6 +139,9 @@ class HostSync:
                 error=f"storage: {type(exc).__name__}",
                 duration_s=time.monotonic() - started,
             )
+        self._marked[host.lower()] = tuple(
+            MarkedVm(vm.id, vm.name, owner) for vm in inventory.vms if (owner := owning_job(vm.notes)) is not None
+        )
         return HostSyncSummary(
             host=host,
             ok=True,

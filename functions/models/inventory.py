@@ -15,7 +15,6 @@ from functions.models.json import JsonObject
 
 __all__ = [
     "DEFAULT_CLUSTER",
-    "HOSTS_PER_ACTIVITY",
     "STILL_RUNNING",
     "ClusterRecord",
     "HostBatch",
@@ -204,9 +203,6 @@ class HostSyncSummary:
 
 STILL_RUNNING = "timed out; the collection is still running"
 """What a sync reports for a host it stopped waiting for (its collection goes on and stores its result)."""
-
-HOSTS_PER_ACTIVITY = "hosts_per_activity"
-"""The key of the inventory sync's input that says how many hosts one collect activity takes (absent: one each)."""
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ from functions.models.durable import (
     HOST_NAMES,
     NOTHING,
     Activity,
+    Codec,
     Orchestration,
     json_codec,
     model_codec,
     optional,
 )
-from functions.models.inventory import HostSyncSummary
+from functions.models.inventory import HostBatch, HostSyncSummary
 from functions.provisioning.guest_payloads import (
     GuestCheck,
     GuestFinished,
@@ -109,6 +110,12 @@ VM_REFRESH_AND_DESCRIBE = Activity("vm_refresh_and_describe", _TARGET, optional(
 VM_REMOVE = Activity("vm_remove", _TARGET, json_codec(RemovedVm.from_json))
 VM_POWER = Activity("vm_power", json_codec(PowerPayload.from_json), model_codec(PowerResult))
 INVENTORY_COLLECT_HOST = Activity("inventory_collect_host", HOST_NAME, json_codec(HostSyncSummary.from_json))
+_SUMMARIES: Codec[tuple[HostSyncSummary, ...]] = Codec(
+    lambda summaries: [summary.to_json() for summary in summaries],
+    lambda value: tuple(HostSyncSummary.from_json(item) for item in value),
+)
+INVENTORY_COLLECT_HOSTS = Activity("inventory_collect_hosts", json_codec(HostBatch.from_json), _SUMMARIES)
+"""Sync a batch of hosts at once; one summary per host, in the batch's order."""
 INVENTORY_PRUNE = Activity("inventory_prune", HOST_NAMES, json_codec(PruneResult.from_json))
 
 ACTIVITIES: tuple[Activity[Any, Any], ...] = (
@@ -133,6 +140,7 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     VM_REMOVE,
     VM_POWER,
     INVENTORY_COLLECT_HOST,
+    INVENTORY_COLLECT_HOSTS,
     INVENTORY_PRUNE,
 )
 

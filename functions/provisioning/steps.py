@@ -31,7 +31,7 @@ from functions.hyperv.models import (
     PrepareDiskSpec,
 )
 from functions.inventory.repository import InventoryRepository
-from functions.inventory.sync import HostSync, owning_job
+from functions.inventory.sync import HostSync
 from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.models.inventory import HostSyncSummary
@@ -402,12 +402,18 @@ class Provisioner:
             log.exception("settling the cleanup debts of %s failed", host)
 
     def _find_orphans(self, host: str) -> int:
-        """Record a debt for each VM on ``host`` whose mark names a create that failed; how many were found."""
+        """Record a debt for each VM on ``host`` whose mark names a create that failed; how many were found.
+
+        Looks only at the marked VMs of the collection just stored (never a read of the host's inventory rows).
+        """
         found = 0
+        marked = [vm for vm in self.sync.marked_vms(host) if vm.job_id not in self._finished_jobs]
+        if not marked:
+            return 0
         pending = {debt.job_id for debt in self.debts.pending(host)}
-        for vm in self.inventory.iter_vms(host=host):
-            owner = owning_job(str(vm.details.get("notes") or ""))
-            if owner is None or owner in pending or owner in self._finished_jobs:
+        for vm in marked:
+            owner = vm.job_id
+            if owner in pending or owner in self._finished_jobs:
                 continue
             job = self.jobs.get(owner)
             if job is None or not job.final:
@@ -417,7 +423,7 @@ class Provisioner:
                 self._finished_jobs.add(owner)  # its VMs are meant to stay: never look again
                 continue
             log.warning("inventory: %s carries the mark of %s job %s; removing it", vm.name, job.status, owner)
-            self.debts.record(host, owner, vm.name, vm.id, f"found after the job ended {job.status}")
+            self.debts.record(host, owner, vm.name, vm.vm_id, f"found after the job ended {job.status}")
             pending.add(owner)
             found += 1
         return found

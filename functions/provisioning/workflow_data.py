@@ -154,15 +154,20 @@ class LifecycleInput:
 
 @dataclass(frozen=True)
 class SyncInput:
-    """The inventory sync's input: the hosts, whether to prune the others, the deadline, and the API job if any."""
+    """The inventory sync's input: the hosts, whether to prune the others, the deadline, and the API job if any.
+
+    ``hosts_per_activity``: how many hosts each collect activity syncs at once; ``None`` (instances started by
+    earlier builds) collects each host in an activity of its own, as their history recorded.
+    """
 
     hosts: tuple[str, ...]
     prune: bool = True
     deadline_seconds: float = 600
     job_id: str | None = None
+    hosts_per_activity: int | None = None
 
     def to_json(self) -> JsonObject:
-        """The input document (``job_id`` only for syncs the API started)."""
+        """The input document (``job_id`` only for syncs the API started, the batch size only when set)."""
         document: JsonObject = {
             "hosts": list(self.hosts),
             "prune": self.prune,
@@ -170,6 +175,8 @@ class SyncInput:
         }
         if self.job_id is not None:
             document["job_id"] = self.job_id
+        if self.hosts_per_activity is not None:
+            document["hosts_per_activity"] = self.hosts_per_activity
         return document
 
     @classmethod
@@ -181,7 +188,13 @@ class SyncInput:
             prune=bool(data.get("prune", True)),
             deadline_seconds=float(data.get("deadline_seconds", 600)),
             job_id=data.get("job_id"),
+            hosts_per_activity=_batch_size(data.get("hosts_per_activity")),
         )
+
+
+def _batch_size(value: Any) -> int | None:
+    """A batch size from an input document: a number of at least 1, or ``None`` when absent."""
+    return max(1, int(value)) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 # -- outputs ----------------------------------------------------------------------------------------------------

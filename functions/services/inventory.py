@@ -8,34 +8,20 @@ a sync of the same scope runs, a new request returns it. Each collect activity o
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from functions.errors import HostNotConfigured
 from functions.hyperv.connector import HostConnector
 from functions.inventory.repository import InventoryRepository
 from functions.jobs.submission import JobRequest, JobSubmitter, Submission, WorkflowClient
-from functions.models.inventory import HOSTS_PER_ACTIVITY, InventorySummary
+from functions.models.inventory import InventorySummary
 from functions.models.jobs import Job, JobTarget, Requester
-from functions.models.json import JsonObject
 from functions.provisioning.contracts import INVENTORY_SYNC
 from functions.provisioning.workflow_data import SyncInput
 from functions.services.audit import AuditTrail, Caller
 
-__all__ = ["SCHEDULE", "BatchedSyncInput", "InventoryService"]
+__all__ = ["SCHEDULE", "InventoryService"]
 
 SCHEDULE = Requester(id="system:inventory-schedule", name="inventory schedule", type="system")
 """The requester of the syncs the timer starts."""
-
-
-@dataclass(frozen=True)
-class BatchedSyncInput(SyncInput):
-    """The sync's input with how many hosts each collect activity syncs at once (``hosts_per_activity``)."""
-
-    hosts_per_activity: int = 1
-
-    def to_json(self) -> JsonObject:
-        """The input document, with ``hosts_per_activity``."""
-        return {**super().to_json(), HOSTS_PER_ACTIVITY: self.hosts_per_activity}
 
 
 class InventoryService:
@@ -83,7 +69,7 @@ class InventoryService:
                 orchestration=INVENTORY_SYNC,
                 target=JobTarget(host=host),
                 claim=(host or "all").lower(),
-                build_input=lambda job_id: BatchedSyncInput(
+                build_input=lambda job_id: SyncInput(
                     hosts=hosts,
                     prune=host is None,
                     deadline_seconds=self.sync_deadline,

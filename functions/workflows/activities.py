@@ -6,7 +6,7 @@ sync) the composition root built, encodes the result, and translates a failure o
 :class:`~functions.errors.StepError` (category, transient flag, safe message) that the orchestrators use to choose
 between retry and compensation: Hyper-V errors keep their category and transient flag, storage outages are
 transient, everything else is permanent. The inventory sync's batch activity
-(:data:`functions.workflows.inventory.INVENTORY_COLLECT_HOSTS`) syncs its hosts at once, each as the one-host
+(:data:`functions.provisioning.contracts.INVENTORY_COLLECT_HOSTS`) syncs its hosts at once, each as the one-host
 activity does, and reports a host whose sync kept failing in that host's summary with the same translation.
 """
 
@@ -32,7 +32,6 @@ from functions.provisioning.payloads import PruneResult
 from functions.provisioning.steps import Provisioner
 from functions.sealing import SealError
 from functions.settings import SettingsError
-from functions.workflows.inventory import INVENTORY_COLLECT_HOSTS
 
 __all__ = ["activities_blueprint", "step_error"]
 
@@ -68,7 +67,7 @@ def step_error(exc: Exception, where: str) -> StepError:
 
 def _host_error(exc: Exception) -> str:
     """What a host's summary says about the exception its sync kept raising (as a failed activity would)."""
-    error = step_error(exc, INVENTORY_COLLECT_HOSTS.name)
+    error = step_error(exc, c.INVENTORY_COLLECT_HOSTS.name)
     return f"{error.category}: {error.message}"
 
 
@@ -110,7 +109,7 @@ def activities_blueprint(
     register(c.VM_POWER, lambda p: provisioner().power(p))
     register(c.VM_RECORD_CLEANUP_DEBT, lambda p: provisioner().record_cleanup_debt(p))
     register(c.INVENTORY_COLLECT_HOST, lambda host: provisioner().sync_host(host))
-    register(INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner(), threads(), batch))
+    register(c.INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner(), threads(), batch))
     register(c.INVENTORY_PRUNE, lambda hosts: PruneResult(deleted=sync().prune(hosts)))
     return bp
 

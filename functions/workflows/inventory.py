@@ -21,8 +21,8 @@ import azure.durable_functions as df
 from azure.durable_functions.models.Task import TaskBase
 
 from functions.errors import StepError
-from functions.models.durable import Activity, Codec, json_codec
-from functions.models.inventory import HOSTS_PER_ACTIVITY, STILL_RUNNING, HostBatch, HostSyncSummary
+from functions.models.durable import Activity
+from functions.models.inventory import STILL_RUNNING, HostBatch, HostSyncSummary
 from functions.models.jobs import JobPatch, JobStatus
 from functions.models.json import JsonObject
 from functions.provisioning import contracts as c
@@ -30,7 +30,7 @@ from functions.provisioning.payloads import JobUpdate, PruneResult
 from functions.provisioning.workflow_data import HostFailure, SyncInput, SyncOutput
 from functions.workflows.flow import Gen
 
-__all__ = ["INVENTORY_COLLECT_HOSTS", "bp", "report_by", "summarise"]
+__all__ = ["bp", "report_by", "summarise"]
 
 bp = df.Blueprint()
 P = TypeVar("P")
@@ -64,13 +64,6 @@ def summarise(
 # Activities are retried on failure (a storage outage, a restarted worker): three attempts, 2 s apart (Python cannot
 # send a backoff coefficient; the extension's default is 1).
 _RETRY = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
-
-_SUMMARIES: Codec[tuple[HostSyncSummary, ...]] = Codec(
-    lambda summaries: [summary.to_json() for summary in summaries],
-    lambda value: tuple(HostSyncSummary.from_json(item) for item in value),
-)
-INVENTORY_COLLECT_HOSTS = Activity("inventory_collect_hosts", json_codec(HostBatch.from_json), _SUMMARIES)
-"""Sync a batch of hosts at once; one summary per host, in the batch's order."""
 
 
 def _call(context: df.DurableOrchestrationContext, activity: Activity[P, R], payload: P) -> TaskBase:
@@ -113,7 +106,7 @@ def _collect_batches(
     """Collect the hosts in batches of ``per_activity`` (each batch one activity); one summary per host."""
     batches = [spec.hosts[i : i + per_activity] for i in range(0, len(spec.hosts), per_activity)]
     by = report_by(started, spec.deadline_seconds).isoformat()
-    tasks = [_call(context, INVENTORY_COLLECT_HOSTS, HostBatch(batch, by)) for batch in batches]
+    tasks = [_call(context, c.INVENTORY_COLLECT_HOSTS, HostBatch(batch, by)) for batch in batches]
     yield from _wait(context, tasks, started, spec.deadline_seconds)
     summaries: list[HostSyncSummary] = []
     for batch, task in zip(batches, tasks, strict=True):
@@ -122,25 +115,18 @@ def _collect_batches(
         elif task.state.name == "FAILED":
             summaries += [HostSyncSummary(host, ok=False, error=str(task.result)[:500]) for host in batch]
         else:
-            reported = {summary.host: summary for summary in INVENTORY_COLLECT_HOSTS.result.load(task.result)}
+            reported = {summary.host: summary for summary in c.INVENTORY_COLLECT_HOSTS.result.load(task.result)}
             missing = "the batch's activity did not report this host"
             summaries += [reported.get(host) or HostSyncSummary(host, ok=False, error=missing) for host in batch]
     return summaries
-
-
-def _hosts_per_activity(document: Any) -> int | None:
-    """The input's batch size; ``None`` for an input without one (one activity per host)."""
-    value = document.get(HOSTS_PER_ACTIVITY) if isinstance(document, dict) else None
-    return max(1, int(value)) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 @bp.function_name(name=c.INVENTORY_SYNC.name)
 @bp.orchestration_trigger(context_name="context")
 def inventory_sync(context: df.DurableOrchestrationContext) -> Generator[Any, Any, JsonObject]:
     """Sync every host in the input; the output summarises the run. The job (if any) always ends."""
-    document = context.get_input()
-    spec = c.INVENTORY_SYNC.input.load(document)
-    per_activity = _hosts_per_activity(document)
+    spec = c.INVENTORY_SYNC.input.load(context.get_input())
+    per_activity = spec.hosts_per_activity
     started = context.current_utc_datetime
     try:
         if spec.job_id:

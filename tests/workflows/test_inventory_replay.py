@@ -10,7 +10,6 @@ from typing import Any
 from functions.models.inventory import STILL_RUNNING
 from functions.provisioning.contracts import INVENTORY_SYNC
 from functions.provisioning.workflow_data import SyncInput
-from functions.services.inventory import BatchedSyncInput
 from functions.workflows.inventory import inventory_sync
 from tests.support.replay import T0, Replay, Scheduled
 from tests.workflows.test_create_vm_replay import Fail, drive, job_patches
@@ -182,6 +181,11 @@ def test_batches_still_running_at_the_deadline_report_their_hosts_as_timed_out()
 
 
 def test_the_service_starts_syncs_in_batches_and_the_input_keeps_its_shape() -> None:
-    document = BatchedSyncInput(hosts=("hv01", "hv02"), deadline_seconds=60, job_id="j", hosts_per_activity=7).to_json()
+    document = SyncInput(hosts=("hv01", "hv02"), deadline_seconds=60, job_id="j", hosts_per_activity=7).to_json()
     assert document["hosts_per_activity"] == 7
-    assert INVENTORY_SYNC.input.load(document) == SyncInput(hosts=("hv01", "hv02"), deadline_seconds=60, job_id="j")
+    loaded = INVENTORY_SYNC.input.load(document)
+    assert loaded == SyncInput(hosts=("hv01", "hv02"), deadline_seconds=60, job_id="j", hosts_per_activity=7)
+    assert INVENTORY_SYNC.input.dump(loaded) == document
+    earlier = SyncInput(hosts=("hv01",), deadline_seconds=60).to_json()
+    assert "hosts_per_activity" not in earlier  # an earlier build's input: one activity per host
+    assert INVENTORY_SYNC.input.load(earlier).hosts_per_activity is None
