@@ -8,6 +8,8 @@ host ``name``, ``cluster``, ``connected``, ``last_seen``, ``error``; a job ``id`
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -23,8 +25,11 @@ __all__ = [
     "JobView",
     "Page",
     "VmView",
+    "direct_vm_view",
     "host_view",
     "summary_view",
+    "validated_vm_view",
+    "vm_fields",
     "vm_view",
 ]
 
@@ -162,7 +167,18 @@ class Page(_View):
 
 
 def vm_view(record: VmRecord, now: datetime | None = None) -> JsonObject:
-    """The API view of an inventory VM (adds ``uptime_seconds`` for running VMs, renames time fields)."""
+    """The API view of an inventory VM: a :class:`VmView` document of :func:`vm_fields`.
+
+    Built straight from the fields when every value already has the type the model would give it (what the sync
+    writes: :func:`direct_vm_view`), else validated and dumped by the model (:func:`validated_vm_view`).
+    """
+    fields = vm_fields(record, now)
+    document = direct_vm_view(fields)
+    return document if document is not None else validated_vm_view(fields)
+
+
+def vm_fields(record: VmRecord, now: datetime | None = None) -> JsonObject:
+    """What a VM view shows of ``record``: its fields, ``uptime_seconds`` for a running VM, renamed time fields."""
     view = record.to_json()
     view["created_at"] = view.pop("creation_time", None)
     view["orphaned"] = bool(view.get("orphaned_by_job"))
@@ -172,7 +188,23 @@ def vm_view(record: VmRecord, now: datetime | None = None) -> JsonObject:
         view["uptime_seconds"] = max(0, int((moment - started).total_seconds()))
     else:
         view["uptime_seconds"] = None
-    return VmView.model_validate(view).model_dump(mode="json")
+    return view
+
+
+def validated_vm_view(fields: JsonObject) -> JsonObject:
+    """``fields`` validated and dumped by :class:`VmView`: the reference :func:`direct_vm_view` matches."""
+    return VmView.model_validate(fields).model_dump(mode="json")
+
+
+def direct_vm_view(fields: JsonObject) -> JsonObject | None:
+    """What :func:`validated_vm_view` gives for ``fields``, built without the model.
+
+    ``None`` when a value is not one the model would pass through unchanged (or only turn from an int into a float).
+    """
+    try:
+        return _document(fields, VM_SHAPE)
+    except _UnvouchedError:
+        return None
 
 
 def host_view(record: HostRecord) -> JsonObject:
@@ -194,3 +226,139 @@ def summary_view(summary: InventorySummary) -> JsonObject:
         "clusters": [cluster.to_json() for cluster in summary.clusters],
         "hosts": [host_view(host) for host in summary.hosts],
     }
+
+
+# -- VM documents built without the model ------------------------------------------------------------------------------
+#
+# What ``VmView.model_validate(view).model_dump(mode="json")`` gives, built directly: the declared fields in the
+# model's order (missing ones at their defaults), then the extra fields in the order they came. A value is taken only
+# when the model would pass it through unchanged (or only turn an int into a float); anything else raises
+# ``_UnvouchedError``, and the model decides (tests/unit/api/test_vm_view.py holds the two to each other).
+
+
+class _UnvouchedError(Exception):
+    """A value the direct build cannot vouch for."""
+
+
+Check = Callable[[Any], Any]
+
+
+def _text(value: Any) -> Any:
+    if value is None or type(value) is str:
+        return value
+    raise _UnvouchedError
+
+
+def _required_text(value: Any) -> Any:
+    if type(value) is str:
+        return value
+    raise _UnvouchedError
+
+
+def _whole(value: Any) -> Any:
+    if value is None or type(value) is int:
+        return value
+    raise _UnvouchedError
+
+
+def _number(value: Any) -> Any:
+    if value is None or (type(value) is float and math.isfinite(value)):
+        return value
+    if type(value) is int:
+        return float(value)
+    raise _UnvouchedError
+
+
+def _flag(value: Any) -> Any:
+    if value is None or type(value) is bool:
+        return value
+    raise _UnvouchedError
+
+
+def _required_flag(value: Any) -> Any:
+    if type(value) is bool:
+        return value
+    raise _UnvouchedError
+
+
+def _os_family(value: Any) -> Any:
+    if value is None or (type(value) is str and value in ("windows", "linux")):
+        return value
+    raise _UnvouchedError
+
+
+def _texts(value: Any) -> Any:
+    if type(value) is list and all(type(item) is str for item in value):
+        return list(value)
+    raise _UnvouchedError
+
+
+def _extra(value: Any) -> Any:
+    """An extra field: plain JSON scalars only (the model turns other values into JSON its own way)."""
+    if value is None or type(value) in (str, int, bool) or (type(value) is float and math.isfinite(value)):
+        return value
+    raise _UnvouchedError
+
+
+def _document(value: Any, shape: Mapping[str, tuple[Check, Any]]) -> JsonObject:
+    """``value`` (a dict) in the shape of a view model: ``{field: (check, default)}`` in the model's field order."""
+    if type(value) is not dict:
+        raise _UnvouchedError
+    document = {name: check(value.get(name, default)) for name, (check, default) in shape.items()}
+    for name, extra in value.items():
+        if name not in shape:
+            document[name] = _extra(extra)
+    return document
+
+
+def _documents(shape: Mapping[str, tuple[Check, Any]]) -> Check:
+    def check(value: Any) -> Any:
+        if type(value) is not list:
+            raise _UnvouchedError
+        return [_document(item, shape) for item in value]
+
+    return check
+
+
+DISK_SHAPE: Mapping[str, tuple[Check, Any]] = {
+    "id": (_text, None),
+    "name": (_text, None),
+    "path": (_text, None),
+    "type": (_text, None),
+    "capacity_gb": (_number, None),
+    "file_size_gb": (_number, None),
+}
+NIC_SHAPE: Mapping[str, tuple[Check, Any]] = {
+    "id": (_text, None),
+    "name": (_text, None),
+    "switch": (_text, None),
+    "vlan_id": (_whole, None),
+    "mac_address": (_text, None),
+    "ip_addresses": (_texts, []),
+}
+VM_SHAPE: Mapping[str, tuple[Check, Any]] = {
+    "id": (_required_text, None),
+    "name": (_required_text, None),
+    "host": (_required_text, None),
+    "cluster": (_text, None),
+    "state": (_required_text, None),
+    "cpu_cores": (_whole, None),
+    "memory_gb": (_number, None),
+    "startup_memory_gb": (_number, None),
+    "ip_addresses": (_texts, []),
+    "os_family": (_os_family, None),
+    "os_name": (_text, None),
+    "stale": (_required_flag, None),
+    "last_seen": (_text, None),
+    "notes": (_text, None),
+    "generation": (_whole, None),
+    "clustered": (_flag, None),
+    "created_at": (_text, None),
+    "started_at": (_text, None),
+    "uptime_seconds": (_whole, None),
+    "disks": (_documents(DISK_SHAPE), []),
+    "networks": (_documents(NIC_SHAPE), []),
+    "orphaned": (_required_flag, False),
+    "orphaned_by_job": (_text, None),
+}
+"""The fields of :class:`VmView` (and :class:`DiskView`, :class:`NicView`), each with its check and default."""
