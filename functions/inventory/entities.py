@@ -59,10 +59,14 @@ def to_properties(record: Mapping[str, Any]) -> JsonObject:
 
 
 def from_entity(entity: Mapping[str, Any]) -> JsonObject:
-    """The record stored in ``entity`` (system properties dropped, JSON properties decoded)."""
+    """The record stored in ``entity`` (system properties dropped, JSON properties decoded).
+
+    A property that is null reads as absent: :func:`to_properties` never writes one, but a query that selects a
+    property an entity lacks may return it as null.
+    """
     record: JsonObject = {}
     for name, value in entity.items():
-        if name in _SYSTEM:
+        if value is None or name in _SYSTEM:
             continue
         if name.endswith(_JSON_SUFFIX):
             try:

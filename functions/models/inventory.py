@@ -2,7 +2,8 @@
 
 The repository returns these; the API's views (``functions/api/views.py``) shape them for callers. A VM record's
 less-used fields (disks, adapters, notes, memory limits …) stay in ``details`` exactly as collected, so a field a
-newer host script adds reaches the API without a change here.
+newer host script adds reaches the API without a change here (once ``VmInfo`` and the columns VM reads select,
+``functions/inventory/vm_entity.py``, name it).
 """
 
 from __future__ import annotations
