@@ -194,7 +194,7 @@ class InventoryReads:
             hosts = reading.result()
         if require_host and host is not None and not hosts:
             raise NotFound(f"host {host} is not in the inventory")
-        items = [vm_from_entity(entity, hosts.get(decode_key(str(entity["PartitionKey"])))) for entity in entities]
+        items = [vm_from_entity(entity, hosts) for entity in entities]
         next_token = pager.continuation_token
         return Page(items=items, continuation=encode_continuation(next_token) if next_token else None)
 
@@ -219,8 +219,7 @@ class InventoryReads:
 
     def _vm_on_host(self, entity: Mapping[str, Any]) -> VmRecord:
         """The record of a VM entity read alone, with its host's state."""
-        host = decode_key(str(entity["PartitionKey"]))
-        return vm_from_entity(entity, self._host_state(host).get(host))
+        return vm_from_entity(entity, self._host_state(decode_key(str(entity["PartitionKey"]))))
 
     def get_vm(self, vm_id: str) -> VmRecord | None:
         """One VM by id, or ``None``: its host from the hosts' id lists (cached briefly), then one point read.

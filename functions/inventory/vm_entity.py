@@ -52,9 +52,10 @@ HOST_STATE_COLUMNS = ("RowKey", "name", "cluster", "connected", "last_seen")
 """What a VM record takes from its host's entity (a :class:`HostRecord` read from these has no facts)."""
 
 
-def vm_from_entity(entity: Mapping[str, Any], host: HostRecord | None) -> VmRecord:
-    """The record a VM entity holds, on ``host`` (``None``: its host's entity is missing)."""
-    return VmRecord.from_stored(from_entity(entity), host=host, host_name=decode_key(str(entity["PartitionKey"])))
+def vm_from_entity(entity: Mapping[str, Any], hosts: Mapping[str, HostRecord]) -> VmRecord:
+    """The record a VM entity holds, on its host as ``hosts`` knows it (by name; missing: its entity is gone)."""
+    host = decode_key(str(entity["PartitionKey"]))
+    return VmRecord.from_stored(from_entity(entity), host=hosts.get(host), host_name=host)
 
 
 def vm_clauses(*, state: str | None, name_prefix: str | None) -> tuple[list[str], JsonObject]:

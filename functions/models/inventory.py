@@ -97,7 +97,7 @@ class VmRecord:
             cpu_cores=None if cores is None else int(cores),
             memory_gb=_float(stored.get("memory_gb")),
             os_family=stored.get("os_family"),
-            ip_addresses=tuple(str(a) for a in stored.get("ip_addresses") or ()),
+            ip_addresses=tuple(map(str, stored.get("ip_addresses") or ())),
             started_at=stored.get("started_at"),
             clustered=bool(stored.get("clustered", False)),
             details={k: v for k, v in stored.items() if k not in _VM_FIELDS},

@@ -95,7 +95,7 @@ def test_a_record_read_through_the_projection_equals_the_whole_entity() -> None:
     entity = stored_properties() | {"content_hash": "0" * 32, "schema_version": 1}
     projected = {name: entity.get(name) for name in VM_COLUMNS}  # a selected property an entity lacks is null
     whole = VmRecord.from_stored(from_entity(entity), host=None, host_name="hv01")
-    assert vm_from_entity(projected, None) == whole
+    assert vm_from_entity(projected, {}) == whole
     assert whole.details["orphaned_by_job"] == "job-7"
 
 
@@ -132,6 +132,6 @@ def test_a_host_state_read_gives_what_a_vm_takes_from_its_host() -> None:
         full.connected,
         full.last_seen,
     )
-    record = vm_from_entity(stored_properties(), state)
+    record = vm_from_entity(stored_properties(), {"hv01": state})
     assert record == VmRecord.from_stored(from_entity(stored_properties()), host=full, host_name="hv01")
     assert (record.stale, record.cluster, record.last_seen) == (True, "hvclu01", "2026-01-02T04:00:00.000000Z")
