@@ -17,9 +17,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Future
-from typing import Any, TypeVar, cast
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, cast
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient
@@ -37,21 +37,7 @@ __all__ = ["HOSTS_PARTITION", "ID_CACHE_SECONDS", "InventoryReads"]
 
 HOSTS_PARTITION = "hosts"
 ID_CACHE_SECONDS = 5.0
-T = TypeVar("T")
-
-
-def _in_thread(call: Callable[[], T]) -> Future[T]:
-    """Start ``call`` in a thread of its own; the future holds its result or its exception."""
-    future: Future[T] = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(call())
-        except BaseException as exc:  # handed to whoever waits for the result
-            future.set_exception(exc)
-
-    threading.Thread(target=run, name="inventory-read", daemon=True).start()
-    return future
+_HOST_VM_COLUMNS = tuple(name for name in VM_COLUMNS if name != "PartitionKey")
 
 
 def _first_partition(token: Mapping[str, str] | None) -> str | None:
@@ -75,6 +61,8 @@ class InventoryReads:
         self._ids: dict[str, list[str]] = {}  # VM row key -> hosts listing it, newest snapshot first
         self._ids_read_at = -ID_CACHE_SECONDS
         self._ids_complete = True  # every host entity lists its VMs (False: some were written by an earlier build)
+        # Reads beside a page's query (its hosts' states); threads start on first use and end with the repository.
+        self._beside = ThreadPoolExecutor(max_workers=16, thread_name_prefix="inventory-read")
 
     def _table(self, name: str) -> TableClient:
         if not self._ready:
@@ -176,16 +164,17 @@ class InventoryReads:
                 parameters[f"h{position}"] = encode_key(name)
             clauses.append("( " + " or ".join(alternatives) + " )")  # the SDK finds @names between spaces
         elif host is not None:
-            reading = _in_thread(lambda: self._host_state(host))
+            reading = self._beside.submit(self._host_state, host)
         else:
-            reading = _in_thread(lambda: self._host_states(_first_partition(token)))
+            reading = self._beside.submit(self._host_states, _first_partition(token))
+        columns = list(_HOST_VM_COLUMNS if host is not None else VM_COLUMNS)  # a host's partition is its name
         pager: Any = (
             self._table(self.vms_table)
             .query_entities(
                 " and ".join(clauses) or "PartitionKey ne ''",
                 parameters=parameters,
                 results_per_page=page_size,
-                select=list(VM_COLUMNS),
+                select=columns,
             )
             .by_page(continuation_token=cast(Any, token))
         )
@@ -194,7 +183,7 @@ class InventoryReads:
             hosts = reading.result()
         if require_host and host is not None and not hosts:
             raise NotFound(f"host {host} is not in the inventory")
-        items = [vm_from_entity(entity, hosts) for entity in entities]
+        items = [vm_from_entity(entity, hosts, host=host) for entity in entities]
         next_token = pager.continuation_token
         return Page(items=items, continuation=encode_continuation(next_token) if next_token else None)
 

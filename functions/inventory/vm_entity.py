@@ -21,7 +21,7 @@ from functions.models.json import JsonObject
 __all__ = ["HOST_STATE_COLUMNS", "VM_COLUMNS", "vm_clauses", "vm_from_entity"]
 
 VM_COLUMNS = (
-    "PartitionKey",  # the host
+    "PartitionKey",  # the host (not selected when the query names it)
     "id",
     "name",
     "state",
@@ -52,10 +52,13 @@ HOST_STATE_COLUMNS = ("RowKey", "name", "cluster", "connected", "last_seen")
 """What a VM record takes from its host's entity (a :class:`HostRecord` read from these has no facts)."""
 
 
-def vm_from_entity(entity: Mapping[str, Any], hosts: Mapping[str, HostRecord]) -> VmRecord:
-    """The record a VM entity holds, on its host as ``hosts`` knows it (by name; missing: its entity is gone)."""
-    host = decode_key(str(entity["PartitionKey"]))
-    return VmRecord.from_stored(from_entity(entity), host=hosts.get(host), host_name=host)
+def vm_from_entity(entity: Mapping[str, Any], hosts: Mapping[str, HostRecord], *, host: str | None = None) -> VmRecord:
+    """The record a VM entity holds, on its host as ``hosts`` knows it (by name; missing: its entity is gone).
+
+    The host is the entity's partition, or ``host`` when the query named it (and did not select the partition key).
+    """
+    name = host if host is not None else decode_key(str(entity["PartitionKey"]))
+    return VmRecord.from_stored(from_entity(entity), host=hosts.get(name), host_name=name)
 
 
 def vm_clauses(*, state: str | None, name_prefix: str | None) -> tuple[list[str], JsonObject]:

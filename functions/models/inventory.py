@@ -20,7 +20,9 @@ DEFAULT_CLUSTER = "Default"
 """The group stand-alone hosts belong to."""
 
 # Fields of a stored VM that the record types; everything else is kept in ``details``.
-_VM_FIELDS = ("id", "name", "state", "cpu_cores", "memory_gb", "os_family", "ip_addresses", "started_at", "clustered")
+_VM_FIELDS = frozenset(
+    ("id", "name", "state", "cpu_cores", "memory_gb", "os_family", "ip_addresses", "started_at", "clustered")
+)
 
 
 def _float(value: Any) -> float | None:
