@@ -57,6 +57,7 @@ class InventoryReads:
         self.hosts_table = f"{prefix}Hosts"
         self.vms_table = f"{prefix}Vms"
         self._ready = False
+        self._clients: dict[str, TableClient] = {}
         self._ids_lock = threading.Lock()
         self._ids: dict[str, list[str]] = {}  # VM row key -> hosts listing it, newest snapshot first
         self._ids_read_at = -ID_CACHE_SECONDS
@@ -65,9 +66,12 @@ class InventoryReads:
         self._beside = ThreadPoolExecutor(max_workers=16, thread_name_prefix="inventory-read")
 
     def _table(self, name: str) -> TableClient:
-        if not self._ready:
-            self.ensure_tables()
-        return self._service.get_table_client(name)
+        client = self._clients.get(name)
+        if client is None:  # made once per table (a client costs more to make than a point read to send)
+            if not self._ready:
+                self.ensure_tables()
+            client = self._clients[name] = self._service.get_table_client(name)
+        return client
 
     def ensure_tables(self) -> None:
         """Create the tables if they do not exist (idempotent)."""
