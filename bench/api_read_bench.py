@@ -50,7 +50,7 @@ from tools.stack import running_stack
 HOSTS, VMS, PAGE = 100, 100, 500
 HOST = "hv42"
 DISCONNECTED = ("hv07", "hv63", "hv88")
-ALL_REPS, HOST_REPS = 7, 41
+ALL_REPS, HOST_REPS = 9, 41
 TARGET = 1.3
 QUIET = {"AETHERV_INVENTORY_SCHEDULE": "0 0 0 1 1 *"}  # the start-up sync only (before the seeding)
 
