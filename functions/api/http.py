@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import azure.durable_functions as df
 import azure.functions as func
+import pydantic_core
 
 from functions.auth import AuthError, Permission, Principal
 from functions.errors import (
@@ -49,6 +50,7 @@ __all__ = [
     "Api",
     "accepted",
     "client_ip",
+    "documents_response",
     "idempotency_key",
     "json_body",
     "json_response",
@@ -83,6 +85,20 @@ def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | Non
     return func.HttpResponse(
         json.dumps(body, default=str), status_code=status, mimetype="application/json", headers=_with_security(headers)
     )
+
+
+def documents_response(body: Any) -> func.HttpResponse:
+    """:func:`json_response` (200) for a body of plain JSON values only, as the views build them.
+
+    Dicts, lists, strings, numbers, booleans and null, encoded by pydantic's compiled encoder: the same JSON, compact,
+    a few times faster on long lists. A string UTF-8 cannot carry (a lone surrogate) goes through
+    :func:`json_response`, which escapes it.
+    """
+    try:
+        data = pydantic_core.to_json(body)
+    except pydantic_core.PydanticSerializationError:
+        return json_response(body)
+    return func.HttpResponse(data, status_code=200, mimetype="application/json", headers=_with_security(None))
 
 
 def problem_response(

@@ -8,6 +8,8 @@ host ``name``, ``cluster``, ``connected``, ``last_seen``, ``error``; a job ``id`
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -23,8 +25,11 @@ __all__ = [
     "JobView",
     "Page",
     "VmView",
+    "direct_vm_view",
     "host_view",
     "summary_view",
+    "validated_vm_view",
+    "vm_fields",
     "vm_view",
 ]
 
@@ -162,17 +167,44 @@ class Page(_View):
 
 
 def vm_view(record: VmRecord, now: datetime | None = None) -> JsonObject:
-    """The API view of an inventory VM (adds ``uptime_seconds`` for running VMs, renames time fields)."""
+    """The API view of an inventory VM: the :class:`VmView` document of :func:`vm_fields`.
+
+    Built straight from the record when every value already has the type the model would give it (what the sync
+    writes: :func:`direct_vm_view`), else validated and dumped by the model (:func:`validated_vm_view`).
+    """
+    uptime = _uptime(record, now)
+    document = _direct_vm_view(record, uptime)
+    return document if document is not None else validated_vm_view(vm_fields(record, now, uptime=uptime))
+
+
+def _uptime(record: VmRecord, now: datetime | None) -> int | None:
+    if not (record.started_at and record.state == "Running"):
+        return None
+    moment = now or datetime.now(UTC)
+    started = datetime.fromisoformat(record.started_at.replace("Z", "+00:00"))
+    return max(0, int((moment - started).total_seconds()))
+
+
+def vm_fields(record: VmRecord, now: datetime | None = None, *, uptime: int | None = None) -> JsonObject:
+    """What a VM view shows of ``record``: its fields, ``uptime_seconds`` for a running VM, renamed time fields."""
     view = record.to_json()
     view["created_at"] = view.pop("creation_time", None)
     view["orphaned"] = bool(view.get("orphaned_by_job"))
-    if record.started_at and record.state == "Running":
-        moment = now or datetime.now(UTC)
-        started = datetime.fromisoformat(record.started_at.replace("Z", "+00:00"))
-        view["uptime_seconds"] = max(0, int((moment - started).total_seconds()))
-    else:
-        view["uptime_seconds"] = None
-    return VmView.model_validate(view).model_dump(mode="json")
+    view["uptime_seconds"] = uptime if uptime is not None else _uptime(record, now)
+    return view
+
+
+def validated_vm_view(fields: JsonObject) -> JsonObject:
+    """``fields`` validated and dumped by :class:`VmView`: the reference :func:`direct_vm_view` matches."""
+    return VmView.model_validate(fields).model_dump(mode="json")
+
+
+def direct_vm_view(record: VmRecord, now: datetime | None = None) -> JsonObject | None:
+    """What ``validated_vm_view(vm_fields(record, now))`` gives, built without the model.
+
+    ``None`` when a value is not one the model would pass through unchanged (or only turn from an int into a float).
+    """
+    return _direct_vm_view(record, _uptime(record, now))
 
 
 def host_view(record: HostRecord) -> JsonObject:
@@ -194,3 +226,178 @@ def summary_view(summary: InventorySummary) -> JsonObject:
         "clusters": [cluster.to_json() for cluster in summary.clusters],
         "hosts": [host_view(host) for host in summary.hosts],
     }
+
+
+# -- VM documents built without the model ------------------------------------------------------------------------------
+#
+# What ``VmView.model_validate(fields).model_dump(mode="json")`` gives, built directly: the declared fields in the
+# model's order (missing ones at their defaults), then the extra fields in the order they came. A value is taken only
+# when its type is one the model passes through unchanged (an int where the model says float becomes a float);
+# anything else raises ``_UnvouchedError``, and the model decides (tests/api/test_vm_view.py holds the two together).
+
+
+class _UnvouchedError(Exception):
+    """A value the direct build cannot vouch for."""
+
+
+_NONE = type(None)
+_TEXT: frozenset[type] = frozenset({str, _NONE})
+_REQUIRED_TEXT: frozenset[type] = frozenset({str})
+_WHOLE: frozenset[type] = frozenset({int, _NONE})
+_NUMBER: frozenset[type] = frozenset({float, int, _NONE})
+_FLAG: frozenset[type] = frozenset({bool, _NONE})
+_REQUIRED_FLAG: frozenset[type] = frozenset({bool})
+_LIST: frozenset[type] = frozenset({list})
+_SCALAR: frozenset[type] = frozenset({str, int, float, bool, _NONE})
+
+Convert = Callable[[Any], Any] | None
+Shape = tuple[tuple[str, Any, frozenset[type], Convert], ...]
+"""A view model's fields in order: name, default, the types taken as they are, and a conversion (or None)."""
+
+
+def _number(value: Any) -> Any:
+    if type(value) is int:
+        return float(value)
+    if value is not None and not math.isfinite(value):
+        raise _UnvouchedError
+    return value
+
+
+def _texts(value: list[Any]) -> list[str]:
+    for item in value:
+        if type(item) is not str:
+            raise _UnvouchedError
+    return list(value)
+
+
+def _os_family(value: Any) -> Any:
+    if value is None or value in ("windows", "linux"):
+        return value
+    raise _UnvouchedError
+
+
+def _checked(document: JsonObject, shape: Shape) -> None:
+    """Check (and convert) ``document``'s declared fields in place."""
+    for name, _, allowed, convert in shape:
+        value = document[name]
+        if type(value) not in allowed:
+            raise _UnvouchedError
+        if convert is not None:
+            document[name] = convert(value)
+
+
+def _add_extras(document: JsonObject, source: Mapping[str, Any], skip: frozenset[str]) -> None:
+    """Append ``source``'s fields that are not in ``skip``, in order.
+
+    Plain JSON scalars only: the model turns other values into JSON its own way.
+    """
+    for name, value in source.items():
+        if name in skip:
+            continue
+        kind = type(value)
+        if kind not in _SCALAR or (kind is float and not math.isfinite(value)):
+            raise _UnvouchedError
+        document[name] = value
+
+
+def _documents(shape: Shape) -> Callable[[list[Any]], list[JsonObject]]:
+    """The conversion of a list of nested view models (disks, adapters)."""
+    names = frozenset(name for name, *_ in shape)
+
+    def convert(items: list[Any]) -> list[JsonObject]:
+        documents = []
+        for item in items:
+            if type(item) is not dict:
+                raise _UnvouchedError
+            document = {name: item.get(name, default) for name, default, _, _ in shape}
+            _checked(document, shape)
+            _add_extras(document, item, names)
+            documents.append(document)
+        return documents
+
+    return convert
+
+
+DISK_SHAPE: Shape = (
+    ("id", None, _TEXT, None),
+    ("name", None, _TEXT, None),
+    ("path", None, _TEXT, None),
+    ("type", None, _TEXT, None),
+    ("capacity_gb", None, _NUMBER, _number),
+    ("file_size_gb", None, _NUMBER, _number),
+)
+NIC_SHAPE: Shape = (
+    ("id", None, _TEXT, None),
+    ("name", None, _TEXT, None),
+    ("switch", None, _TEXT, None),
+    ("vlan_id", None, _WHOLE, None),
+    ("mac_address", None, _TEXT, None),
+    ("ip_addresses", [], _LIST, _texts),
+)
+VM_SHAPE: Shape = (
+    ("id", None, _REQUIRED_TEXT, None),
+    ("name", None, _REQUIRED_TEXT, None),
+    ("host", None, _REQUIRED_TEXT, None),
+    ("cluster", None, _TEXT, None),
+    ("state", None, _REQUIRED_TEXT, None),
+    ("cpu_cores", None, _WHOLE, None),
+    ("memory_gb", None, _NUMBER, _number),
+    ("startup_memory_gb", None, _NUMBER, _number),
+    ("ip_addresses", [], _LIST, _texts),
+    ("os_family", None, _TEXT, _os_family),
+    ("os_name", None, _TEXT, None),
+    ("stale", None, _REQUIRED_FLAG, None),
+    ("last_seen", None, _TEXT, None),
+    ("notes", None, _TEXT, None),
+    ("generation", None, _WHOLE, None),
+    ("clustered", None, _FLAG, None),
+    ("created_at", None, _TEXT, None),
+    ("started_at", None, _TEXT, None),
+    ("uptime_seconds", None, _WHOLE, None),
+    ("disks", [], _LIST, _documents(DISK_SHAPE)),
+    ("networks", [], _LIST, _documents(NIC_SHAPE)),
+    ("orphaned", False, _REQUIRED_FLAG, None),
+    ("orphaned_by_job", None, _TEXT, None),
+)
+"""The fields of :class:`VmView` (and :class:`DiskView`, :class:`NicView`) in the model's order."""
+
+# A record's details that never become extra fields: the declared ones (the record's own values win, as in
+# ``vm_fields``) and ``creation_time`` (shown as ``created_at``).
+_NOT_EXTRA = frozenset(name for name, *_ in VM_SHAPE) | {"creation_time"}
+
+
+def _direct_vm_view(record: VmRecord, uptime: int | None) -> JsonObject | None:
+    details = record.details
+    get = details.get
+    ips: Any = record.ip_addresses
+    document: JsonObject = {
+        "id": record.id,
+        "name": record.name,
+        "host": record.host,
+        "cluster": record.cluster,
+        "state": record.state,
+        "cpu_cores": record.cpu_cores,
+        "memory_gb": record.memory_gb,
+        "startup_memory_gb": get("startup_memory_gb"),
+        "ip_addresses": list(ips) if type(ips) is tuple else ips,
+        "os_family": record.os_family,
+        "os_name": get("os_name"),
+        "stale": record.stale,
+        "last_seen": record.last_seen,
+        "notes": get("notes"),
+        "generation": get("generation"),
+        "clustered": record.clustered,
+        "created_at": get("creation_time"),
+        "started_at": record.started_at,
+        "uptime_seconds": uptime,
+        "disks": get("disks", []),
+        "networks": get("networks", []),
+        "orphaned": bool(get("orphaned_by_job")),
+        "orphaned_by_job": get("orphaned_by_job"),
+    }
+    try:
+        _checked(document, VM_SHAPE)
+        _add_extras(document, details, _NOT_EXTRA)
+    except _UnvouchedError:
+        return None
+    return document

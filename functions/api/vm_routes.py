@@ -8,7 +8,7 @@ from typing import Any, cast
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions.api.http import Api, accepted, idempotency_key, json_body, json_response, page_size
+from functions.api.http import Api, accepted, documents_response, idempotency_key, json_body, page_size
 from functions.api.views import VM_STATES, vm_view
 from functions.auth import Permission
 from functions.errors import InvalidQuery, InvalidRequest, NotFound
@@ -77,7 +77,8 @@ def blueprint(api: Api) -> df.Blueprint:
             found = s.vms.list(
                 vm_filters(req, host), page_size=page_size(req), continuation=req.params.get("continuation")
             )
-            return json_response({"items": [vm_view(v) for v in found.items], "continuation": found.continuation})
+            items = [vm_view(v) for v in found.items]
+            return documents_response({"items": items, "continuation": found.continuation})
 
         return api.read(req, Permission.READER, body)
 
@@ -95,7 +96,7 @@ def blueprint(api: Api) -> df.Blueprint:
     def api_get_vm(req: func.HttpRequest) -> func.HttpResponse:
         """One VM by id."""
         vm_id = req.route_params["vm_id"]
-        return api.read(req, Permission.READER, lambda s, _: json_response(vm_view(s.vms.get(vm_id))))
+        return api.read(req, Permission.READER, lambda s, _: documents_response(vm_view(s.vms.get(vm_id))))
 
     @bp.route(route="api/v1/vms", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
     @bp.durable_client_input(client_name="client")

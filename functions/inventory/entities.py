@@ -14,6 +14,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+import pydantic_core
+
 from functions.models.json import JsonObject
 
 __all__ = ["SCHEMA_VERSION", "content_hash", "from_entity", "to_properties"]
@@ -58,15 +60,30 @@ def to_properties(record: Mapping[str, Any]) -> JsonObject:
     return properties
 
 
+def _json_value(text: Any) -> Any:
+    """``json.loads(text)``, by pydantic's compiled parser: the same values, a few times faster.
+
+    What that parser refuses (a lone surrogate escape) is left to ``json``.
+    """
+    try:
+        return pydantic_core.from_json(text)
+    except ValueError:
+        return json.loads(text)
+
+
 def from_entity(entity: Mapping[str, Any]) -> JsonObject:
-    """The record stored in ``entity`` (system properties dropped, JSON properties decoded)."""
+    """The record stored in ``entity`` (system properties dropped, JSON properties decoded).
+
+    A property that is null reads as absent: :func:`to_properties` never writes one, but a query that selects a
+    property an entity lacks may return it as null.
+    """
     record: JsonObject = {}
     for name, value in entity.items():
-        if name in _SYSTEM:
+        if value is None or name in _SYSTEM:
             continue
         if name.endswith(_JSON_SUFFIX):
             try:
-                record[name.removesuffix(_JSON_SUFFIX)] = json.loads(value)
+                record[name.removesuffix(_JSON_SUFFIX)] = _json_value(value)
             except (TypeError, ValueError):
                 log.warning("inventory property %s is not valid JSON; ignored", name)
         else:

@@ -22,4 +22,6 @@ def encode_key(value: str) -> str:
 
 def decode_key(key: str) -> str:
     """Reverse :func:`encode_key`."""
+    if "%" not in key:  # most keys need no decoding: skip the substitution
+        return key
     return _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), key)

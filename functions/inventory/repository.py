@@ -1,4 +1,4 @@
-"""The inventory repository: batched, diff-based, concurrency-safe writes and paged reads of hosts and VMs.
+"""The inventory repository: batched, diff-based, concurrency-safe writes of hosts and VMs (reads: ``reads.py``).
 
 Tables (names from ``AETHERV_TABLE_PREFIX``):
 
@@ -7,11 +7,8 @@ Tables (names from ``AETHERV_TABLE_PREFIX``):
 - ``<prefix>Vms``: one entity per VM, partitioned by host, RowKey = VM id; scalar fields as properties, nested
   lists as JSON; each with a content hash and schema version.
 
-A VM is found by id through its host's entity, which lists the ids of the VMs its last snapshot held
-(``vm_ids``: 32 hex characters each, in properties of at most 32,000 characters). The ids of every host are read in
-one query of the hosts partition and cached for a few seconds, so a lookup by id is one point read in the common case,
-and no index has to be written beside the VM rows. (Earlier builds kept a ``<prefix>VmIndex`` table; it is no longer
-read or written.)
+A host's entity lists the ids of the VMs its last snapshot held (``vm_ids``), so a VM is found by id without an
+index table (see :mod:`functions.inventory.reads`).
 
 Staleness is derived, not written: every VM row was present at its host's last successful collection (vanished
 VMs are deleted then), so a VM's ``last_seen`` is its host's ``last_seen`` and it is ``stale`` exactly when its host
@@ -32,13 +29,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import (
@@ -48,19 +44,16 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableClient, TableErrorCode, TableServiceClient, TableTransactionError, UpdateMode
 
-from functions.inventory.entities import SCHEMA_VERSION, content_hash, from_entity, to_properties
-from functions.inventory.host_entity import HOST_FIELDS, VM_IDS_PROPERTIES, host_record, vm_ids_of, vm_ids_properties
+from functions.inventory.entities import SCHEMA_VERSION, content_hash, to_properties
+from functions.inventory.host_entity import vm_ids_properties
 from functions.inventory.keys import decode_key, encode_key
-from functions.models.inventory import ClusterRecord, HostRecord, InventorySummary, VmRecord
+from functions.inventory.reads import HOSTS_PARTITION, InventoryReads
 from functions.models.json import JsonObject
-from functions.models.paging import Page
-from functions.storage import decode_continuation, encode_continuation
 
 __all__ = ["InventoryRepository", "WriteStats"]
 
 log = logging.getLogger(__name__)
 
-HOSTS_PARTITION = "hosts"
 BATCH_LIMIT = 100
 LEASE_SECONDS = 60
 WRITE_ATTEMPTS = 50  # conditional writes of one host's entity before a snapshot gives way (each re-reads first)
@@ -107,11 +100,11 @@ def _chunks(items: Sequence[Any], size: int = BATCH_LIMIT) -> Iterator[Sequence[
         yield items[start : start + size]
 
 
-ID_CACHE_SECONDS = 5.0
+class InventoryRepository(InventoryReads):
+    """Hosts and VMs in Table Storage: the writes, and the reads of :class:`InventoryReads`.
 
-
-class InventoryRepository:
-    """Hosts and VMs in Table Storage. One instance per process; thread-safe (the SDK clients are)."""
+    One instance per process; thread-safe (the SDK clients are).
+    """
 
     def __init__(
         self,
@@ -121,37 +114,11 @@ class InventoryRepository:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._service = service
-        self.hosts_table = f"{prefix}Hosts"
-        self.vms_table = f"{prefix}Vms"
+        super().__init__(service, prefix)
         self._clock = clock
         self._sleep = sleep
-        self._ready = False
-        self._ids_lock = threading.Lock()
-        self._ids: dict[str, list[str]] = {}  # VM row key -> hosts listing it, newest snapshot first
-        self._ids_read_at = -ID_CACHE_SECONDS
-        self._ids_complete = True  # every host entity lists its VMs (False: some were written by an earlier build)
 
     # -- plumbing ------------------------------------------------------------------------------------------------
-
-    def _table(self, name: str) -> TableClient:
-        if not self._ready:
-            self.ensure_tables()
-        return self._service.get_table_client(name)
-
-    def ensure_tables(self) -> None:
-        """Create the tables if they do not exist (idempotent)."""
-        for name in (self.hosts_table, self.vms_table):
-            with contextlib.suppress(ResourceExistsError):
-                self._service.create_table(name)
-        self._ready = True
-
-    def _get_host_with_etag(self, host: str) -> tuple[JsonObject | None, str | None]:
-        try:
-            entity = self._table(self.hosts_table).get_entity(HOSTS_PARTITION, encode_key(host))
-        except ResourceNotFoundError:
-            return None, None
-        return dict(entity), str(entity.metadata["etag"])
 
     def _write_host(self, entity: JsonObject, etag: str | None) -> str:
         """Create (``etag`` None) or conditionally replace the host entity; returns the new ETag."""
@@ -404,183 +371,3 @@ class InventoryRepository:
         except ResourceNotFoundError:
             pass
         return stats
-
-    # -- read side ------------------------------------------------------------------------------------------------
-
-    def list_hosts(self) -> list[HostRecord]:
-        """Every host with its connection state and facts, sorted by name."""
-        entities = self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'", select=list(HOST_FIELDS))
-        return sorted((host_record(e) for e in entities), key=lambda h: h.name.lower())
-
-    def page_hosts(self, *, page_size: int = 100, continuation: str | None = None) -> Page[HostRecord]:
-        """A page of hosts in key order (host names), and the token for the next one."""
-        token = decode_continuation(continuation) if continuation else None
-        pager: Any = (
-            self._table(self.hosts_table)
-            .query_entities("PartitionKey eq 'hosts'", results_per_page=page_size, select=list(HOST_FIELDS))
-            .by_page(continuation_token=cast(Any, token))
-        )
-        items = [host_record(entity) for entity in next(pager, iter(()))]
-        next_token = pager.continuation_token
-        return Page(items=items, continuation=encode_continuation(next_token) if next_token else None)
-
-    def get_host(self, name: str) -> HostRecord | None:
-        """One host, or ``None``."""
-        entity, _ = self._get_host_with_etag(name)
-        return host_record(entity) if entity else None
-
-    @staticmethod
-    def _vm_record(entity: Mapping[str, Any], hosts: Mapping[str, HostRecord]) -> VmRecord:
-        host_name = decode_key(str(entity["PartitionKey"]))
-        return VmRecord.from_stored(from_entity(entity), host=hosts.get(host_name), host_name=host_name)
-
-    def list_vms(
-        self,
-        *,
-        host: str | None = None,
-        state: str | None = None,
-        name_prefix: str | None = None,
-        stale: bool | None = None,
-        page_size: int = 100,
-        continuation: str | None = None,
-    ) -> Page[VmRecord]:
-        """A page of VMs, filtered; pass ``continuation`` from the previous page to continue."""
-        hosts = {h.name: h for h in self.list_hosts()}
-        clauses: list[str] = []
-        parameters: JsonObject = {}
-        if host is not None:
-            clauses.append("PartitionKey eq @host")
-            parameters["host"] = encode_key(host)
-        if stale is not None:
-            chosen = [name for name, record in hosts.items() if record.connected is not stale]
-            if not chosen:
-                return Page(items=[])
-            alternatives = []
-            for position, name in enumerate(chosen):
-                alternatives.append(f"PartitionKey eq @h{position}")
-                parameters[f"h{position}"] = encode_key(name)
-            clauses.append("( " + " or ".join(alternatives) + " )")  # the SDK finds @names between spaces
-        if state is not None:
-            clauses.append("state eq @state")
-            parameters["state"] = state
-        if name_prefix:
-            clauses.append("name ge @lo and name lt @hi")
-            parameters["lo"] = name_prefix
-            parameters["hi"] = name_prefix[:-1] + chr(ord(name_prefix[-1]) + 1)
-        table = self._table(self.vms_table)
-        query_filter = " and ".join(clauses) or "PartitionKey ne ''"
-        token_in = decode_continuation(continuation) if continuation else None  # the SDK takes its own dict token
-        pager: Any = table.query_entities(query_filter, parameters=parameters, results_per_page=page_size).by_page(
-            continuation_token=cast(Any, token_in)
-        )
-        page: Iterator[Any] = next(pager, iter(()))
-        items = [self._vm_record(entity, hosts) for entity in page]
-        token = pager.continuation_token
-        return Page(items=items, continuation=encode_continuation(token) if token else None)
-
-    def iter_vms(
-        self,
-        *,
-        host: str | None = None,
-        state: str | None = None,
-        name_prefix: str | None = None,
-        stale: bool | None = None,
-    ) -> Iterator[VmRecord]:
-        """Every VM matching the filters (all pages)."""
-        continuation: str | None = None
-        while True:
-            page = self.list_vms(
-                host=host, state=state, name_prefix=name_prefix, stale=stale, continuation=continuation, page_size=1000
-            )
-            yield from page.items
-            if page.continuation is None:
-                return
-            continuation = page.continuation
-
-    def get_vm(self, vm_id: str) -> VmRecord | None:
-        """One VM by id, or ``None``: its host from the hosts' id lists (cached briefly), then one point read.
-
-        A miss reads the lists again (a sync may just have added the VM); hosts written by earlier builds, which list
-        no ids, are searched by a query on the id.
-        """
-        key = encode_key(vm_id.lower())
-        for fresh in (False, True):
-            for host in self._hosts_listing(key, fresh=fresh):
-                try:
-                    entity = self._table(self.vms_table).get_entity(encode_key(host), key)
-                except ResourceNotFoundError:
-                    continue
-                record = self.get_host(host)
-                return self._vm_record(entity, {record.name: record} if record else {})
-        if self._ids_complete:
-            return None
-        entity = self._find_vm_row(key)
-        if entity is None:
-            return None
-        record = self.get_host(decode_key(str(entity["PartitionKey"])))
-        return self._vm_record(entity, {record.name: record} if record else {})
-
-    def _hosts_listing(self, row_key: str, *, fresh: bool) -> list[str]:
-        """The hosts whose last snapshot listed the VM (newest first); ``fresh`` re-reads the lists first."""
-        with self._ids_lock:
-            expired = time.monotonic() - self._ids_read_at >= ID_CACHE_SECONDS
-            if fresh or expired:
-                self._read_id_lists()
-            return list(self._ids.get(row_key, ()))
-
-    def _read_id_lists(self) -> None:
-        """Read every host's id list (one query of the hosts partition, only the needed properties)."""
-        select = ["RowKey", "name", "last_seen", *VM_IDS_PROPERTIES]
-        seen: dict[str, list[tuple[str, str]]] = {}
-        complete = True
-        for entity in self._table(self.hosts_table).query_entities("PartitionKey eq 'hosts'", select=select):
-            ids = vm_ids_of(entity)
-            if ids is None:
-                complete = False
-                continue
-            host = str(entity.get("name") or decode_key(entity["RowKey"]))
-            for key in ids:
-                seen.setdefault(key, []).append((str(entity.get("last_seen") or ""), host))
-        self._ids = {key: [h for _, h in sorted(hosts, reverse=True)] for key, hosts in seen.items()}
-        self._ids_complete = complete
-        self._ids_read_at = time.monotonic()
-
-    def _find_vm_row(self, key: str) -> Any:
-        """The VM row with RowKey ``key`` in any host's partition (a query across partitions), or ``None``.
-
-        Only for hosts whose entity an earlier build wrote (they list no ids); a VM listed by two hosts (moved between
-        their syncs) is taken from the host seen last.
-        """
-        rows = list(self._table(self.vms_table).query_entities("RowKey eq @rk", parameters={"rk": key}))
-        if not rows:
-            return None
-
-        def seen(row: Any) -> str:
-            record = self.get_host(decode_key(str(row["PartitionKey"])))
-            return str(record.last_seen or "") if record else ""
-
-        return max(rows, key=seen) if len(rows) > 1 else rows[0]
-
-    @staticmethod
-    def _clusters(hosts: Sequence[HostRecord]) -> list[ClusterRecord]:
-        groups: dict[str, list[HostRecord]] = {}
-        for record in hosts:
-            groups.setdefault(record.cluster, []).append(record)
-        return [
-            ClusterRecord(
-                name=name,
-                hosts=tuple(h.name for h in members),
-                connected_hosts=sum(1 for h in members if h.connected),
-                vm_count=sum(h.vm_count for h in members),
-            )
-            for name, members in sorted(groups.items())
-        ]
-
-    def clusters(self) -> list[ClusterRecord]:
-        """Clusters derived from host membership (stand-alone hosts form the ``Default`` group)."""
-        return self._clusters(self.list_hosts())
-
-    def summary(self) -> InventorySummary:
-        """Totals, clusters, hosts (connected and not) and the last successful sync per host."""
-        hosts = self.list_hosts()
-        return InventorySummary(hosts=tuple(hosts), clusters=tuple(self._clusters(hosts)))

@@ -2,7 +2,8 @@
 
 The repository returns these; the API's views (``functions/api/views.py``) shape them for callers. A VM record's
 less-used fields (disks, adapters, notes, memory limits …) stay in ``details`` exactly as collected, so a field a
-newer host script adds reaches the API without a change here.
+newer host script adds reaches the API without a change here (once ``VmInfo`` and the columns VM reads select,
+``functions/inventory/vm_entity.py``, name it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ DEFAULT_CLUSTER = "Default"
 """The group stand-alone hosts belong to."""
 
 # Fields of a stored VM that the record types; everything else is kept in ``details``.
-_VM_FIELDS = ("id", "name", "state", "cpu_cores", "memory_gb", "os_family", "ip_addresses", "started_at", "clustered")
+_VM_FIELDS = frozenset(
+    ("id", "name", "state", "cpu_cores", "memory_gb", "os_family", "ip_addresses", "started_at", "clustered")
+)
 
 
 def _float(value: Any) -> float | None:
@@ -105,7 +108,7 @@ class VmRecord:
             cpu_cores=None if cores is None else int(cores),
             memory_gb=_float(stored.get("memory_gb")),
             os_family=stored.get("os_family"),
-            ip_addresses=tuple(str(a) for a in stored.get("ip_addresses") or ()),
+            ip_addresses=tuple(map(str, stored.get("ip_addresses") or ())),
             started_at=stored.get("started_at"),
             clustered=bool(stored.get("clustered", False)),
             details={k: v for k, v in stored.items() if k not in _VM_FIELDS},

@@ -79,9 +79,7 @@ class VmService:
     # -- reads ---------------------------------------------------------------------------------------------------------
 
     def list(self, filters: VmFilters, *, page_size: int, continuation: str | None) -> Page[VmRecord]:
-        """A page of VMs; with ``filters.host``, that host must be in the inventory."""
-        if filters.host is not None and self.inventory.get_host(filters.host) is None:
-            raise NotFound(f"host {filters.host} is not in the inventory")
+        """A page of VMs; with ``filters.host``, that host must be in the inventory (else ``NotFound``)."""
         return self.inventory.list_vms(
             host=filters.host,
             state=filters.state,
@@ -89,6 +87,7 @@ class VmService:
             stale=filters.stale,
             page_size=page_size,
             continuation=continuation,
+            require_host=True,
         )
 
     def get(self, vm_id: str) -> VmRecord:

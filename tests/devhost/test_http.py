@@ -1,6 +1,8 @@
 """HTTP triggers over real HTTP: routes, methods, headers, query, bodies, errors, sync and async."""
 
+import asyncio
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -113,3 +115,31 @@ def test_one_log_line_per_invocation(web: str, caplog: pytest.LogCaptureFixture)
     assert len([line for line in lines if "Functions.thing" in line]) == 1
     assert "Succeeded" in lines[-1]
     assert "Duration=" in lines[-1]
+
+
+def test_connections_are_served_with_nagle_off() -> None:
+    """The listening socket says TCP, so asyncio turns Nagle off on each connection (a keep-alive response's body
+    would otherwise wait behind its headers for the client's delayed ACK)."""
+    host = DevHost(APPS / "web", memory=True, port=0)
+    listening = host.bind()
+
+    async def accepted_nodelay() -> int:
+        answer: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        def on_connection(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            answer.set_result(writer.get_extra_info("socket").getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(on_connection, sock=listening)
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", host.port)
+            value = await asyncio.wait_for(answer, 10)
+            writer.close()
+            return value
+        finally:
+            server.close()
+
+    try:
+        assert asyncio.run(accepted_nodelay()) != 0
+    finally:
+        listening.close()
