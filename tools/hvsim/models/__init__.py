@@ -9,6 +9,7 @@ typed methods here and render the results the way the operation scripts do; noth
 ``files``          :class:`FakeFile`, :class:`FakeVolume`, :class:`FileSystem`, Windows path rules
 ``network``        :class:`FakeSwitch` (with its DHCP), :class:`FakeNic`
 ``disks``          :class:`FakeDiskDrive`, SCSI locations and drive ids
+``checkpoints``    :class:`FakeCheckpoint`: a VM's checkpoints (configuration and state at a point in time)
 ``dvds``           :class:`FakeDvdDrive`, recognising the provisioning ISO
 ``guest_os``       :class:`FakeGuestOS` (guest pool, intrinsic items), :class:`GuestAgent`, the guest factory
 ``vms``            :class:`FakeVm` (state machine, devices, host pool), :class:`TransitionTimes`
@@ -42,6 +43,7 @@ Divergences from real Hyper-V (also listed in ``tools/hvsim/README.md``):
 
 from tools.hvsim.models.backend import Backend
 from tools.hvsim.models.background import BackgroundWork, CopyFault, FakeTask
+from tools.hvsim.models.checkpoints import FakeCheckpoint
 from tools.hvsim.models.cluster import FakeCluster
 from tools.hvsim.models.core import GB, MB, Clock, ManualClock
 from tools.hvsim.models.disks import FakeDiskDrive
@@ -69,6 +71,7 @@ __all__ = [
     "BackgroundWork",
     "Clock",
     "CopyFault",
+    "FakeCheckpoint",
     "FakeCluster",
     "FakeDiskDrive",
     "FakeDvdDrive",

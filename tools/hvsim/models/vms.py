@@ -21,6 +21,7 @@ from typing import Protocol
 
 from tools.hvsim.exceptions import InvalidParameters, InvalidVmState
 from tools.hvsim.guest import GuestBehaviour
+from tools.hvsim.models.checkpoints import FakeCheckpoint
 from tools.hvsim.models.core import Clock
 from tools.hvsim.models.disks import FakeDiskDrive
 from tools.hvsim.models.dvds import FakeDvdDrive, names_provisioning_media
@@ -187,6 +188,8 @@ class FakeVm:
         self.dvds: list[FakeDvdDrive] = []
         self.nics: list[FakeNic] = []
         self.host_items: dict[str, str] = {}
+        self.checkpoints: list[FakeCheckpoint] = []  # in the order they were taken
+        self.current_checkpoint_id: str | None = None  # the checkpoint the running configuration derives from
         self.guest: FakeGuestOS | None = None
         self.guest_behaviour: GuestBehaviour | None = None
         self._state = "Off"
