@@ -131,7 +131,7 @@ def create_steps(lab: Lab, *, reuse: bool) -> tuple[int, int, int]:
         time.sleep(0.1)
         started = _trips(host)
         with activity() as hv:
-            operation = hv.operation_status(operation.operation_id, operation.folder)
+            operation = hv.operation_status(operation.id, operation.folder)
         poll_trips += _trips(host) - started
         polls += 1
     disk = str((operation.result or {})["path"])
