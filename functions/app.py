@@ -24,7 +24,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.data.tables import TableServiceClient
 
-from functions.api import docs, fallback, inventory_routes, job_routes, vm_routes
+from functions.api import docs, fallback, inventory_routes, job_routes, vm_change_routes, vm_routes
 from functions.api import health as health_routes
 from functions.api.http import Api
 from functions.audit.log import AuditLog
@@ -44,10 +44,11 @@ from functions.services.bundle import Services
 from functions.services.hosts import HostService
 from functions.services.inventory import InventoryService
 from functions.services.jobs import JobService
+from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
 from functions.settings import SETTINGS, Settings, SettingsError, load_settings
 from functions.storage import build_table_service
-from functions.workflows import create_vm, guest_wait, inventory, lifecycle, throttle
+from functions.workflows import change_vm, create_vm, guest_wait, inventory, lifecycle, throttle
 from functions.workflows.activities import activities_blueprint
 from functions.workflows.starter import in_thread
 
@@ -173,6 +174,7 @@ class Container:
                 hosts_per_activity=settings.inventory_hosts_per_activity,
             ),
             jobs=JobService(self.job_store, self.submitter, audit),
+            changes=VmChangeService(self.repository, self.connector, self.submitter, audit, timing=timing),
         )
 
     def get_services(self) -> Services:
@@ -243,12 +245,14 @@ def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
         docs.bp,
         inventory_routes.blueprint(api),
         vm_routes.blueprint(api),
+        vm_change_routes.blueprint(api),
         job_routes.blueprint(api),
         fallback.bp,
         inventory.bp,
         create_vm.bp,
         guest_wait.bp,
         lifecycle.bp,
+        change_vm.bp,
         throttle.bp,
         activities_blueprint(container.get_provisioner, container.get_host_sync, container.get_host_threads),
         dashboard_routes.blueprint(lambda: container.settings().auth),

@@ -44,16 +44,26 @@ class _View(BaseModel):
 class DiskView(_View):
     """A virtual disk."""
 
+    # ``id`` is the API's (the disk routes take it), ``hyperv_id`` the drive's ``InstanceID`` on the host.
+
     id: str | None = None
     name: str | None = None
     path: str | None = None
     type: str | None = None
     capacity_gb: float | None = None
     file_size_gb: float | None = None
+    size_gb: float | None = None
+    controller_type: str | None = None
+    controller_number: int | None = None
+    controller_location: int | None = None
+    boot: bool | None = None
+    hyperv_id: str | None = None
 
 
 class NicView(_View):
     """A network adapter."""
+
+    # As ``networks`` lists it, with Hyper-V's names; ``nics`` lists the same adapters with the API's names.
 
     id: str | None = None
     name: str | None = None
@@ -61,6 +71,19 @@ class NicView(_View):
     vlan_id: int | None = None
     mac_address: str | None = None
     ip_addresses: list[str] = Field(default_factory=list)
+    hyperv_id: str | None = None
+
+
+class VmNicView(_View):
+    """A network adapter: ``id`` is the API's (adapter routes take it), ``network`` its switch."""
+
+    id: str | None = None
+    name: str | None = None
+    network: str | None = None
+    vlan_id: int | None = None
+    mac: str | None = None
+    ip_addresses: list[str] = Field(default_factory=list)
+    hyperv_id: str | None = None
 
 
 class VmView(_View):
@@ -87,6 +110,8 @@ class VmView(_View):
     uptime_seconds: int | None = None
     disks: list[DiskView] = Field(default_factory=list)
     networks: list[NicView] = Field(default_factory=list)
+    nics: list[VmNicView] = Field(default_factory=list)
+    checkpoint_count: int = 0
     orphaned: bool = False
     """Made by a job that failed while its host was unreachable: removed once the host answers again."""
     orphaned_by_job: str | None = None
@@ -191,7 +216,29 @@ def vm_fields(record: VmRecord, now: datetime | None = None, *, uptime: int | No
     view["created_at"] = view.pop("creation_time", None)
     view["orphaned"] = bool(view.get("orphaned_by_job"))
     view["uptime_seconds"] = uptime if uptime is not None else _uptime(record, now)
+    view["nics"] = nics_of(view.get("networks"))
+    view["checkpoint_count"] = view.get("checkpoint_count") or 0
     return view
+
+
+def nics_of(networks: Any) -> list[Any]:
+    """The ``nics`` of a VM document: its ``networks`` under the API's names (``network``, ``mac``)."""
+    if type(networks) is not list:
+        return []
+    return [
+        {
+            "id": item.get("id"),
+            "name": item.get("name"),
+            "network": item.get("switch"),
+            "vlan_id": item.get("vlan_id"),
+            "mac": item.get("mac_address"),
+            "ip_addresses": item.get("ip_addresses", []),
+            "hyperv_id": item.get("hyperv_id"),
+        }
+        if type(item) is dict
+        else item
+        for item in networks
+    ]
 
 
 def validated_vm_view(fields: JsonObject) -> JsonObject:
@@ -244,6 +291,7 @@ _NONE = type(None)
 _TEXT: frozenset[type] = frozenset({str, _NONE})
 _REQUIRED_TEXT: frozenset[type] = frozenset({str})
 _WHOLE: frozenset[type] = frozenset({int, _NONE})
+_REQUIRED_WHOLE: frozenset[type] = frozenset({int})
 _NUMBER: frozenset[type] = frozenset({float, int, _NONE})
 _FLAG: frozenset[type] = frozenset({bool, _NONE})
 _REQUIRED_FLAG: frozenset[type] = frozenset({bool})
@@ -325,6 +373,12 @@ DISK_SHAPE: Shape = (
     ("type", None, _TEXT, None),
     ("capacity_gb", None, _NUMBER, _number),
     ("file_size_gb", None, _NUMBER, _number),
+    ("size_gb", None, _NUMBER, _number),
+    ("controller_type", None, _TEXT, None),
+    ("controller_number", None, _WHOLE, None),
+    ("controller_location", None, _WHOLE, None),
+    ("boot", None, _FLAG, None),
+    ("hyperv_id", None, _TEXT, None),
 )
 NIC_SHAPE: Shape = (
     ("id", None, _TEXT, None),
@@ -333,6 +387,16 @@ NIC_SHAPE: Shape = (
     ("vlan_id", None, _WHOLE, None),
     ("mac_address", None, _TEXT, None),
     ("ip_addresses", [], _LIST, _texts),
+    ("hyperv_id", None, _TEXT, None),
+)
+VM_NIC_SHAPE: Shape = (
+    ("id", None, _TEXT, None),
+    ("name", None, _TEXT, None),
+    ("network", None, _TEXT, None),
+    ("vlan_id", None, _WHOLE, None),
+    ("mac", None, _TEXT, None),
+    ("ip_addresses", [], _LIST, _texts),
+    ("hyperv_id", None, _TEXT, None),
 )
 VM_SHAPE: Shape = (
     ("id", None, _REQUIRED_TEXT, None),
@@ -356,10 +420,12 @@ VM_SHAPE: Shape = (
     ("uptime_seconds", None, _WHOLE, None),
     ("disks", [], _LIST, _documents(DISK_SHAPE)),
     ("networks", [], _LIST, _documents(NIC_SHAPE)),
+    ("nics", [], _LIST, _documents(VM_NIC_SHAPE)),
+    ("checkpoint_count", 0, _REQUIRED_WHOLE, None),
     ("orphaned", False, _REQUIRED_FLAG, None),
     ("orphaned_by_job", None, _TEXT, None),
 )
-"""The fields of :class:`VmView` (and :class:`DiskView`, :class:`NicView`) in the model's order."""
+"""The fields of :class:`VmView` (and :class:`DiskView`, :class:`NicView`, :class:`VmNicView`) in the model's order."""
 
 # A record's details that never become extra fields: the declared ones (the record's own values win, as in
 # ``vm_fields``) and ``creation_time`` (shown as ``created_at``).
@@ -392,6 +458,8 @@ def _direct_vm_view(record: VmRecord, uptime: int | None) -> JsonObject | None:
         "uptime_seconds": uptime,
         "disks": get("disks", []),
         "networks": get("networks", []),
+        "nics": nics_of(get("networks", [])),
+        "checkpoint_count": get("checkpoint_count") or 0,
         "orphaned": bool(get("orphaned_by_job")),
         "orphaned_by_job": get("orphaned_by_job"),
     }

@@ -23,7 +23,7 @@ from functions.hyperv.errors import HyperVError
 from functions.hyperv.models import HostFacts, HostInventory, VmInfo, os_family_from_os_name
 from functions.inventory.repository import InventoryRepository, WriteStats
 from functions.jobs.debts import CleanupDebts
-from functions.models.inventory import HostSyncSummary
+from functions.models.inventory import HostSyncSummary, device_id
 from functions.models.json import JsonObject
 
 __all__ = ["HostSync", "MarkedVm", "host_record", "owning_job", "vm_record"]
@@ -64,9 +64,17 @@ class MarkedVm:
 def vm_record(vm: VmInfo, orphan_jobs: Collection[str] = ()) -> JsonObject:
     """The stored record of a VM: the collected fields plus the API's names (``cpu_cores``, ``os_family``).
 
+    Each disk and adapter keeps Hyper-V's id as ``hyperv_id`` and gets the API's (:func:`device_id`) as ``id``; a
+    disk's ``capacity_gb`` is also its ``size_gb``.
+
     A VM made by a job whose compensation is still pending (``orphan_jobs``) is marked ``orphaned_by_job``.
     """
     record = vm.model_dump(mode="json")
+    for device in (*record["disks"], *record["networks"]):
+        device["hyperv_id"] = device["id"]
+        device["id"] = device_id(device["id"])
+    for disk in record["disks"]:
+        disk["size_gb"] = disk["capacity_gb"]
     record["cpu_cores"] = vm.processor_count
     record["os_family"] = _os_family(vm.os_name)
     owner = owning_job(vm.notes)

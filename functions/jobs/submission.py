@@ -90,6 +90,9 @@ class JobRequest:
     warnings: tuple[str, ...] = field(default=())
     scope: str | None = None
     """Claims of the same scope and target exclude each other across kinds (``vm``); default: the kind."""
+    dedupe: bool = True
+    """A running job of the same kind and action is this one (returned, not a conflict); False: it is a conflict
+    (a change's body says what it does, and two different changes to one VM must not be taken for one)."""
 
     @property
     def claim_name(self) -> str:
@@ -97,8 +100,8 @@ class JobRequest:
         return f"{self.scope or self.kind}:{self.claim}"
 
     def same_job(self, job: Job) -> bool:
-        """Whether ``job`` is what this request asks for (same kind and action)."""
-        return job.kind == self.kind and job.target.action == self.target.action
+        """Whether ``job`` is what this request asks for (same kind and action, for a request that dedupes)."""
+        return self.dedupe and job.kind == self.kind and job.target.action == self.target.action
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ newer host script adds reaches the API without a change here (once ``VmInfo`` an
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -23,6 +24,7 @@ __all__ = [
     "HostSyncSummary",
     "InventorySummary",
     "VmRecord",
+    "device_id",
 ]
 
 DEFAULT_CLUSTER = "Default"
@@ -32,6 +34,15 @@ DEFAULT_CLUSTER = "Default"
 _VM_FIELDS = frozenset(
     ("id", "name", "state", "cpu_cores", "memory_gb", "os_family", "ip_addresses", "started_at", "clustered")
 )
+
+
+def device_id(hyperv_id: str) -> str:
+    r"""The API's id of a VM's disk or network adapter: short, URL-safe, and as stable as Hyper-V's own id.
+
+    Hyper-V names a drive or adapter by its ``InstanceID`` (``Microsoft:<VM>\<controller>\0\1\D``), which holds
+    backslashes and colons; the API's id is the first 16 hex digits of its SHA-256 (case-insensitive).
+    """
+    return hashlib.sha256(hyperv_id.lower().encode()).hexdigest()[:16]
 
 
 def _float(value: Any) -> float | None:

@@ -51,6 +51,7 @@ __all__ = [
     "Ipv4Config",
     "OsFamily",
     "VmCreateRequest",
+    "library_name",
     "os_family_from_image",
     "parse_vm_request",
     "rule_problems",
@@ -134,7 +135,7 @@ def _dns_name(value: str) -> str:
     return value
 
 
-def _library_name(value: str) -> str:
+def library_name(value: str) -> str:
     _text(value)
     if value != value.strip():
         raise ValueError("must not start or end with spaces")
@@ -273,7 +274,7 @@ class VmCreateRequest(_Model):
     host: Annotated[str, AfterValidator(_dns_name)] | None = Field(
         default=None, description="Target Hyper-V host; omit for automatic placement.", examples=["hv01"]
     )
-    image: Annotated[str, AfterValidator(_library_name)] | None = Field(
+    image: Annotated[str, AfterValidator(library_name)] | None = Field(
         default=None,
         min_length=1,
         max_length=200,
@@ -292,7 +293,7 @@ class VmCreateRequest(_Model):
         description="Disk size in GB: the blank disk's size, or the size a cloned image is grown to.",
         examples=[64],
     )
-    network: Annotated[str, AfterValidator(_library_name)] | None = Field(
+    network: Annotated[str, AfterValidator(library_name)] | None = Field(
         default=None, min_length=1, max_length=100, description="Virtual switch for the network adapter."
     )
     vlan_id: StrictInt | None = Field(default=None, ge=1, le=4094, description="Access VLAN on the switch port.")

@@ -24,6 +24,7 @@ from functions.models.durable import (
     optional,
 )
 from functions.models.inventory import HostBatch, HostSyncSummary
+from functions.provisioning.changes import ChangeInput, ChangePayload, ChangeResult
 from functions.provisioning.guest_payloads import (
     GuestCheck,
     GuestFinished,
@@ -60,6 +61,7 @@ from functions.provisioning.workflow_data import CreateInput, LifecycleInput, Sy
 
 __all__ = [
     "ACTIVITIES",
+    "CHANGE_VM",
     "CREATE_VM",
     "DELETE_VM",
     "GUEST_WAIT",
@@ -109,6 +111,8 @@ VM_RECORD_CLEANUP_DEBT = Activity(
 VM_REFRESH_AND_DESCRIBE = Activity("vm_refresh_and_describe", _TARGET, optional(json_codec(VmSummary.from_json)))
 VM_REMOVE = Activity("vm_remove", _TARGET, json_codec(RemovedVm.from_json))
 VM_POWER = Activity("vm_power", json_codec(PowerPayload.from_json), model_codec(PowerResult))
+VM_CHANGE = Activity("vm_change", json_codec(ChangePayload.from_json), json_codec(ChangeResult.from_json))
+"""One day-2 change on the host (resize, disk, adapter, checkpoint, migration): see ``change_steps``."""
 INVENTORY_COLLECT_HOST = Activity("inventory_collect_host", HOST_NAME, json_codec(HostSyncSummary.from_json))
 _SUMMARIES: Codec[tuple[HostSyncSummary, ...]] = Codec(
     lambda summaries: [summary.to_json() for summary in summaries],
@@ -139,6 +143,7 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     VM_REFRESH_AND_DESCRIBE,
     VM_REMOVE,
     VM_POWER,
+    VM_CHANGE,
     INVENTORY_COLLECT_HOST,
     INVENTORY_COLLECT_HOSTS,
     INVENTORY_PRUNE,
@@ -150,6 +155,14 @@ CREATE_VM = Orchestration("create_vm", json_codec(CreateInput.from_json))
 GUEST_WAIT = Orchestration("create_vm_guest_wait", json_codec(GuestWaitInput.from_json))
 DELETE_VM = Orchestration("delete_vm", json_codec(LifecycleInput.from_json))
 POWER_VM = Orchestration("power_vm", json_codec(LifecycleInput.from_json))
+CHANGE_VM = Orchestration("change_vm", json_codec(ChangeInput.from_json))
 INVENTORY_SYNC = Orchestration("inventory_sync", json_codec(SyncInput.from_json))
 
-ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (CREATE_VM, GUEST_WAIT, DELETE_VM, POWER_VM, INVENTORY_SYNC)
+ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (
+    CREATE_VM,
+    GUEST_WAIT,
+    DELETE_VM,
+    POWER_VM,
+    CHANGE_VM,
+    INVENTORY_SYNC,
+)

@@ -36,6 +36,8 @@ from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.models.inventory import HostSyncSummary
 from functions.models.jobs import JobPatch, JobStatus
+from functions.provisioning.change_steps import run_change
+from functions.provisioning.changes import ChangePayload, ChangeResult
 from functions.provisioning.guest_checks import host_nonce, judge_guest, publish_warnings, refuse_before_publishing
 from functions.provisioning.guest_payloads import (
     GuestCheck,
@@ -490,6 +492,10 @@ class Provisioner:
                         raise
                     return client.stop_vm(vm_id)
         raise StepError("InvalidParameters", f"unknown power action {payload.action!r}")
+
+    def change(self, payload: ChangePayload) -> ChangeResult:
+        """One day-2 change on the VM's host (:func:`functions.provisioning.change_steps.run_change`)."""
+        return run_change(self.connector, payload)
 
     def job_update(self, payload: JobUpdate) -> JobUpdateResult:
         """Apply a patch to the job record (status, step, error, result)."""

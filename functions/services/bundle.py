@@ -14,6 +14,7 @@ from functions.services.audit import AuditTrail
 from functions.services.hosts import HostService
 from functions.services.inventory import InventoryService
 from functions.services.jobs import JobService
+from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
 from functions.settings import AuthSettings
 
@@ -31,6 +32,7 @@ class Services:
     hosts: HostService
     inventory: InventoryService
     jobs: JobService
+    changes: VmChangeService
 
 
 ServicesProvider = Callable[[], Services]

@@ -107,6 +107,7 @@ def activities_blueprint(
     register(c.VM_REFRESH_AND_DESCRIBE, lambda p: provisioner().refresh_and_describe(p))
     register(c.VM_REMOVE, lambda p: provisioner().remove(p))
     register(c.VM_POWER, lambda p: provisioner().power(p))
+    register(c.VM_CHANGE, lambda p: provisioner().change(p))
     register(c.VM_RECORD_CLEANUP_DEBT, lambda p: provisioner().record_cleanup_debt(p))
     register(c.INVENTORY_COLLECT_HOST, lambda host: provisioner().sync_host(host))
     register(c.INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner(), threads(), batch))

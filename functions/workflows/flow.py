@@ -136,15 +136,22 @@ class StepFlow:
         if self.cancel.is_completed:
             raise CanceledError()
 
-    def call(self, activity: Activity[P, R], payload: P, *, cancellable: bool = True) -> Generator[Any, Any, R]:
-        """Call ``activity``: transient failures retried with exponential backoff, permanent ones raised at once."""
+    def call(
+        self, activity: Activity[P, R], payload: P, *, cancellable: bool = True, defer_cancel: bool = False
+    ) -> Generator[Any, Any, R]:
+        """Call ``activity``: transient failures retried with exponential backoff, permanent ones raised at once.
+
+        ``defer_cancel``: a cancel that arrives meanwhile is recorded (:meth:`check_cancel` sees it later) but does not
+        end this call, which returns its result (for a step whose outcome the compensation must know).
+        """
+        listen = cancellable or defer_cancel
         data = activity.payload.dump(payload)
         attempt = 0
         while True:
             attempt += 1
             task = self.ctx.call_activity(activity.name, data)
             try:
-                if cancellable and not self.cancel.is_completed:
+                if listen and not self.cancel.is_completed:
                     yield self.ctx.task_any([task, self.cancel])
                 result = yield task  # never abandoned mid-way: wait for it, then act on a cancel
             except Exception as exc:
@@ -152,9 +159,9 @@ class StepFlow:
                 if not error.transient or attempt >= self.timing.retry_attempts:
                     raise error from None
                 delay = self.timing.retry_first_interval * (2 ** (attempt - 1))
-                yield from self.wait(delay, cancellable=cancellable)
+                yield from self.wait(delay, cancellable=cancellable and not defer_cancel)
                 continue
-            if cancellable:
+            if cancellable and not defer_cancel:
                 self.check_cancel()
             return activity.result.load(result)
 

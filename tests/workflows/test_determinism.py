@@ -16,6 +16,7 @@ ORCHESTRATOR_MODULES = [
     "functions/workflows/create_vm.py",
     "functions/workflows/guest_wait.py",
     "functions/workflows/lifecycle.py",
+    "functions/workflows/change_vm.py",
     "functions/workflows/flow.py",
     "functions/workflows/host_operations.py",
     "functions/workflows/inventory.py",

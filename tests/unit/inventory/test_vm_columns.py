@@ -101,7 +101,12 @@ def test_a_record_read_through_the_projection_equals_the_whole_entity() -> None:
 
 def test_every_field_of_the_vm_view_comes_from_a_column_or_the_host() -> None:
     from_host = {"host", "cluster", "stale", "last_seen"}
-    derived = {"uptime_seconds": "started_at", "created_at": "creation_time", "orphaned": "orphaned_by_job"}
+    derived = {
+        "uptime_seconds": "started_at",
+        "created_at": "creation_time",
+        "orphaned": "orphaned_by_job",
+        "nics": "networks",
+    }
     columns = {name.removesuffix("_json") for name in VM_COLUMNS}
     for name in VmView.model_fields:
         if name in from_host:
