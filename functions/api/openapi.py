@@ -8,10 +8,20 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from functions import __version__
-from functions.api.views import VM_STATES, ClusterView, HostView, JobView, VmView
+from functions.api.views import VM_STATES, CheckpointView, ClusterView, HostView, JobView, VmView
 from functions.hyperv.probe_report import ProbeReport
 from functions.models.jobs import JobStatus
 from functions.models.json import JsonObject
+from functions.models.vm_changes import (
+    CheckpointApplyRequest,
+    CheckpointCreateRequest,
+    DiskAddRequest,
+    DiskExpandRequest,
+    MigrateRequest,
+    NicAddRequest,
+    NicUpdateRequest,
+    VmUpdateRequest,
+)
 from functions.models.vm_request import VmCreateRequest
 
 __all__ = ["openapi_document"]
@@ -19,11 +29,25 @@ __all__ = ["openapi_document"]
 _REF = "#/components/schemas/{model}"
 
 
+_REQUESTS: tuple[type[BaseModel], ...] = (
+    VmCreateRequest,
+    VmUpdateRequest,
+    DiskAddRequest,
+    DiskExpandRequest,
+    NicAddRequest,
+    NicUpdateRequest,
+    CheckpointCreateRequest,
+    CheckpointApplyRequest,
+    MigrateRequest,
+)
+"""Request bodies: their schemas are what the API validates (the others, what it sends)."""
+
+
 def _schemas(*models: type[BaseModel]) -> JsonObject:
     schemas: JsonObject = {}
     for model in models:
         schema = model.model_json_schema(
-            ref_template=_REF, mode="validation" if model is VmCreateRequest else "serialization"
+            ref_template=_REF, mode="validation" if model in _REQUESTS else "serialization"
         )
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -78,15 +102,63 @@ def _read(summary: str, ok: JsonObject, params: list[JsonObject] | None = None) 
     return {"summary": summary, "parameters": params or [], "responses": responses}
 
 
-def _write(summary: str, params: list[JsonObject], body: JsonObject | None = None) -> JsonObject:
+def _write(
+    summary: str, params: list[JsonObject], body: JsonObject | None = None, *, body_required: bool = True
+) -> JsonObject:
     operation: JsonObject = {
         "summary": summary,
         "parameters": params,
         "responses": {"202": _ACCEPTED, "400": _PROBLEM, "404": _PROBLEM, "409": _PROBLEM, "422": _PROBLEM, **_ERRORS},
     }
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        operation["requestBody"] = {"required": body_required, "content": {"application/json": {"schema": body}}}
     return operation
+
+
+def _changes() -> JsonObject:
+    """The day-2 routes: resize, disks, adapters, checkpoints, migration (``docs/vm-changes.md``)."""
+    vm, key = _path_param("vm_id"), _IDEMPOTENCY
+    disk, nic, checkpoint = _path_param("disk_id"), _path_param("nic_id"), _path_param("checkpoint_id")
+    return {
+        "/v1/vms/{vm_id}/disks": {"post": _write("Add a data disk (job add_disk)", [vm, key], _ref("DiskAddRequest"))},
+        "/v1/vms/{vm_id}/disks/{disk_id}/expand": {
+            "post": _write("Grow a disk (job expand_disk)", [vm, disk, key], _ref("DiskExpandRequest"))
+        },
+        "/v1/vms/{vm_id}/disks/{disk_id}": {
+            "delete": _write("Detach and delete a data disk (job remove_disk)", [vm, disk, key])
+        },
+        "/v1/vms/{vm_id}/nics": {
+            "post": _write("Add a network adapter (job add_nic)", [vm, key], _ref("NicAddRequest"))
+        },
+        "/v1/vms/{vm_id}/nics/{nic_id}": {
+            "patch": _write(
+                "Reconnect an adapter or change its VLAN (job update_nic)", [vm, nic, key], _ref("NicUpdateRequest")
+            ),
+            "delete": _write("Remove a network adapter (job remove_nic)", [vm, nic, key]),
+        },
+        "/v1/vms/{vm_id}/checkpoints": {
+            "get": _read(
+                "The VM's checkpoints, read from its host", _json(_page("CheckpointView"), "Checkpoints"), [vm]
+            ),
+            "post": _write(
+                "Make a production checkpoint (job create_checkpoint)", [vm, key], _ref("CheckpointCreateRequest")
+            ),
+        },
+        "/v1/vms/{vm_id}/checkpoints/{checkpoint_id}/apply": {
+            "post": _write(
+                "Revert the VM to a checkpoint (job apply_checkpoint)",
+                [vm, checkpoint, key],
+                _ref("CheckpointApplyRequest"),
+                body_required=False,
+            )
+        },
+        "/v1/vms/{vm_id}/checkpoints/{checkpoint_id}": {
+            "delete": _write("Delete a checkpoint (job remove_checkpoint)", [vm, checkpoint, key])
+        },
+        "/v1/vms/{vm_id}/migrate": {
+            "post": _write("Live-migrate the VM to another host (job migrate_vm)", [vm, key], _ref("MigrateRequest"))
+        },
+    }
 
 
 def openapi_document(server_url: str = "/api") -> JsonObject:
@@ -130,6 +202,11 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         "/v1/vms/{vm_id}": {
             "get": _read("Get a VM", _json(_ref("VmView"), "The VM"), [_path_param("vm_id")]),
             "delete": _write("Delete a VM with its disks", [_path_param("vm_id"), _IDEMPOTENCY]),
+            "patch": _write(
+                "Resize a VM or replace its notes (job update_vm)",
+                [_path_param("vm_id"), _IDEMPOTENCY],
+                _ref("VmUpdateRequest"),
+            ),
         },
         "/v1/vms/{vm_id}/{action}": {
             "post": _write(
@@ -179,6 +256,7 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         },
         "/v1/jobs/{job_id}/cancel": {"post": _write("Cancel a running job", [_path_param("job_id")])},
         "/v1/audit": {"get": _read("The audit log (admins)", _json({"type": "object"}, "Audit records"), _LIST)},
+        **_changes(),
     }
     return {
         "openapi": "3.1.0",
@@ -192,7 +270,7 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": _schemas(VmCreateRequest, VmView, HostView, ClusterView, JobView, ProbeReport),
+            "schemas": _schemas(*_REQUESTS, VmView, HostView, ClusterView, JobView, ProbeReport, CheckpointView),
             "responses": {
                 "Problem": {
                     "description": "RFC 9457 problem details",

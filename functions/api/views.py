@@ -20,11 +20,13 @@ from functions.models.json import JsonObject
 
 __all__ = [
     "VM_STATES",
+    "CheckpointView",
     "ClusterView",
     "HostView",
     "JobView",
     "Page",
     "VmView",
+    "checkpoint_view",
     "direct_vm_view",
     "host_view",
     "summary_view",
@@ -115,6 +117,16 @@ class VmView(_View):
     orphaned: bool = False
     """Made by a job that failed while its host was unreachable: removed once the host answers again."""
     orphaned_by_job: str | None = None
+
+
+class CheckpointView(_View):
+    """A checkpoint of a VM (``parent_id``: the checkpoint it was taken after; ``None`` for the first)."""
+
+    id: str
+    name: str
+    created: str | None = None
+    parent_id: str | None = None
+    checkpoint_type: str | None = None
 
 
 class HostView(_View):
@@ -252,6 +264,11 @@ def direct_vm_view(record: VmRecord, now: datetime | None = None) -> JsonObject 
     ``None`` when a value is not one the model would pass through unchanged (or only turn from an int into a float).
     """
     return _direct_vm_view(record, _uptime(record, now))
+
+
+def checkpoint_view(checkpoint: JsonObject) -> JsonObject:
+    """The API view of a checkpoint the host listed."""
+    return CheckpointView.model_validate(checkpoint).model_dump(mode="json")
 
 
 def host_view(record: HostRecord) -> JsonObject:

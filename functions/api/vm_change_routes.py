@@ -14,6 +14,7 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from functions.api.http import Api, accepted, documents_response, idempotency_key, json_body
+from functions.api.views import checkpoint_view
 from functions.auth import Permission
 from functions.models.jobs import Job
 from functions.models.vm_changes import (
@@ -152,7 +153,8 @@ def blueprint(api: Api) -> df.Blueprint:
         """The VM's checkpoints (id, name, created, parent), read from its host."""
 
         def body(s: Services, _: Caller) -> func.HttpResponse:
-            return documents_response({"items": s.changes.checkpoints(vm_id(req)), "continuation": None})
+            items = [checkpoint_view(item) for item in s.changes.checkpoints(vm_id(req))]
+            return documents_response({"items": items, "continuation": None})
 
         return api.read(req, Permission.READER, body)
 
