@@ -27,7 +27,7 @@ if ($named.Count -eq 1) {
     $adapter = $named[0]  # a rerun: complete what the first run began
     Connect-VMNetworkAdapter -VMNetworkAdapter $adapter -SwitchName $switch[0].Name -ErrorAction Stop
 } else {
-    Test-AetherNicHotPlug $vm (Get-AetherState $vm) 'added to'
+    Confirm-AetherNicHotPlug $vm (Get-AetherState $vm) 'added to'
     if ($adapters.Count -ge 8) {
         Fail-AetherV 'InsufficientResources' "VM $($vm.Id) already has $($adapters.Count) network adapters (at most 8)"
     }

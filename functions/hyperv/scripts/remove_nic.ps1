@@ -9,6 +9,6 @@ $nicId = [string]$Params.nic_id
 if (-not $nicId) { Fail-AetherV 'InvalidParameters' 'nic_id is required' }
 $adapter = @(Get-VMNetworkAdapter -VM $vm | Where-Object { $_.Id -eq $nicId })
 if ($adapter.Count -eq 0) { return [ordered]@{ existed = $false } }
-Test-AetherNicHotPlug $vm (Get-AetherState $vm) 'removed from'
+Confirm-AetherNicHotPlug $vm (Get-AetherState $vm) 'removed from'
 Remove-VMNetworkAdapter -VMNetworkAdapter $adapter[0] -ErrorAction Stop
 return [ordered]@{ existed = $true }

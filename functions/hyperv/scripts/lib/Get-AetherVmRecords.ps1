@@ -209,13 +209,15 @@ function Get-AetherVmRecords {
             if ([string]$vssd.VirtualSystemSubType -match 'SubType:(\d+)$') { $generation = [int]$Matches[1] }
             $configPath = [string]$vssd.ConfigurationDataRoot
         }
-        # The boot disk. Generation 2: the firmware's first boot device when it is a hard disk drive, else the disk
-        # at SCSI 0:0. Generation 1: the disk at IDE 0:0 (the BIOS boots from IDE).
+        # The boot disk. Generation 2: the first hard disk drive in the firmware's boot order (entries of DVD drives,
+        # network adapters and files are skipped), else the disk at SCSI 0:0. Generation 1: the disk at IDE 0:0 (the
+        # BIOS boots from IDE). Get-VMFirmware costs one call per generation 2 VM.
         $bootId = $null
         if ($generation -ge 2 -and $vmDisks.Count -gt 0) {
             try {
-                $first = @((Get-VMFirmware -VM (Get-VM -Id $id -ErrorAction Stop) -ErrorAction Stop).BootOrder) | Select-Object -First 1
-                if ($first -and $first.Device -and $first.Device.GetType().Name -eq 'HardDiskDrive') { $bootId = ([string]$first.Device.Id).ToLowerInvariant() }
+                $order = @((Get-VMFirmware -VM (Get-VM -Id $id -ErrorAction Stop) -ErrorAction Stop).BootOrder)
+                $first = @($order | Where-Object { $_.Device -and $_.Device.GetType().Name -eq 'HardDiskDrive' }) | Select-Object -First 1
+                if ($first) { $bootId = ([string]$first.Device.Id).ToLowerInvariant() }
             } catch {
                 $Warnings.Add("boot order of VM $id is not readable: $($_.Exception.Message)")
             }

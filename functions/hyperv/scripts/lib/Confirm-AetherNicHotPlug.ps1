@@ -1,4 +1,4 @@
-function Test-AetherNicHotPlug($Vm, [string]$State, [string]$Verb) {
+function Confirm-AetherNicHotPlug($Vm, [string]$State, [string]$Verb) {
     # Network adapters hot-add and hot-remove only on generation 2 VMs (Windows Server 2016+: "Hot add and remove for
     # network adapters and memory", https://learn.microsoft.com/windows-server/virtualization/hyper-v/what-s-new-in-hyper-v-on-windows);
     # Aether-V also refuses states other than Off and Running.
