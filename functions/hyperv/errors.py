@@ -11,6 +11,8 @@ Tree (``transient`` errors are worth retrying as they are; the others need a cha
     ├── AuthenticationFailed    the host rejected the credentials (HTTP 401) or the auth exchange failed
     ├── OperationTimeout        transient: the host did not answer within the read timeout
     ├── VmNotFound              the named VM does not exist on the host
+    ├── DiskNotFound            the VM has no disk drive with that id
+    ├── NicNotFound             the VM has no network adapter with that id
     ├── VmAlreadyExists         a VM with that name already exists
     ├── InvalidVmState          the VM is in a state that does not allow the operation
     ├── ImageNotFound           the golden image to clone does not exist
@@ -37,6 +39,7 @@ __all__ = [
     "ERROR_CATEGORIES",
     "AuthenticationFailed",
     "ClusterError",
+    "DiskNotFound",
     "HostOperationFailed",
     "HostUnreachable",
     "HyperVError",
@@ -44,6 +47,7 @@ __all__ = [
     "InsufficientResources",
     "InvalidParameters",
     "InvalidVmState",
+    "NicNotFound",
     "OperationNotFound",
     "OperationTimeout",
     "ProtocolError",
@@ -96,6 +100,14 @@ class OperationTimeout(HyperVError):
 
 class VmNotFound(HyperVError):
     """The VM named in the operation does not exist on the host."""
+
+
+class DiskNotFound(HyperVError):
+    """The VM has no virtual hard disk drive with the id named in the operation."""
+
+
+class NicNotFound(HyperVError):
+    """The VM has no network adapter with the id named in the operation."""
 
 
 class VmAlreadyExists(HyperVError):
@@ -162,6 +174,8 @@ ERROR_CATEGORIES: Mapping[str, type[HyperVError]] = {
         AuthenticationFailed,
         OperationTimeout,
         VmNotFound,
+        DiskNotFound,
+        NicNotFound,
         VmAlreadyExists,
         InvalidVmState,
         ImageNotFound,

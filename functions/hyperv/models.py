@@ -158,6 +158,9 @@ class VmDisk(_Result):
     controller_type: Literal["SCSI", "IDE", "Unknown"] = "Unknown"
     controller_number: int | None = None
     controller_location: int | None = None
+    boot: bool = False
+    """The disk the VM boots from (generation 2: the first hard disk in the firmware's boot order, else SCSI 0:0;
+    generation 1: IDE 0:0). It cannot be removed."""
 
 
 class VmNetworkAdapter(_Result):

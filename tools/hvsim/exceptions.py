@@ -9,12 +9,14 @@ from __future__ import annotations
 
 __all__ = [
     "ClusterError",
+    "DiskNotFound",
     "FileInUse",
     "HyperVSimError",
     "ImageNotFound",
     "InsufficientResources",
     "InvalidParameters",
     "InvalidVmState",
+    "NicNotFound",
     "OperationNotFound",
     "OperationTimeout",
     "SwitchNotFound",
@@ -37,6 +39,18 @@ class VmNotFound(HyperVSimError):  # noqa: N818 - named like the category it rep
     """No VM with that id on the host."""
 
     category = "VmNotFound"
+
+
+class DiskNotFound(HyperVSimError):  # noqa: N818
+    """The VM has no disk drive with that id (or its file is gone)."""
+
+    category = "DiskNotFound"
+
+
+class NicNotFound(HyperVSimError):  # noqa: N818
+    """The VM has no network adapter with that id."""
+
+    category = "NicNotFound"
 
 
 class VmAlreadyExists(HyperVSimError):  # noqa: N818

@@ -468,6 +468,8 @@ def test_scripts_take_params_as_data(name: str) -> None:
             "ScriptFailed",
             "OperationTimeout",
             "OperationNotFound",
+            "DiskNotFound",
+            "NicNotFound",
         }
 
 

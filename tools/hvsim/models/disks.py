@@ -1,21 +1,42 @@
-r"""Disks: the virtual hard disk drives of a VM and where they sit on its SCSI controller.
+r"""Disks: the virtual hard disk drives of a VM and where they sit on its controllers.
 
 A drive points at a VHDX file of :mod:`tools.hvsim.models.files` by path; the file may be missing (Hyper-V keeps a
 drive whose file was deleted, and the inventory then reports its type as ``Unknown``). Disks and DVD drives share
-SCSI controller 0; :func:`free_scsi_location` finds the first free location on it.
+the controllers: a generation 2 VM has SCSI controllers only (disks and DVDs on SCSI controller 0), a generation 1 VM
+boots from IDE (two IDE controllers of two locations each) and may have SCSI controllers too.
+:func:`free_scsi_location` finds the first free location on a SCSI controller.
+
+Drive ids are the drive RASD's ``InstanceID``: ``Microsoft:<VM>\<controller instance>\<controller>\<location>\D``.
+The IDE controllers' instance is the fixed ``83F8638B-8DCA-4152-9EDA-2CA8B33039B4`` ("Microsoft Emulated IDE
+Controller (Instance ID {83F8638B-…})" in Hyper-V's start errors, KB 2249906); a SCSI controller's instance is a
+GUID of its own, derived here from the VM id so a seeded lab is deterministic. An id depends only on where the drive
+sits, so it stays the same when other drives come and go.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["SCSI_CONTROLLER_ID", "FakeDiskDrive", "disk_drive_id", "free_scsi_location"]
+__all__ = [
+    "IDE_CONTROLLER_ID",
+    "IDE_LOCATIONS",
+    "SCSI_LOCATIONS",
+    "FakeDiskDrive",
+    "disk_drive_id",
+    "free_scsi_location",
+    "scsi_controller_id",
+]
 
-SCSI_CONTROLLER_ID = "83F8638B-8DCA-4152-9EDA-2CA8B33039B4"
-"""The resource-type GUID in a synthetic SCSI drive's RASD InstanceID."""
+IDE_CONTROLLER_ID = "83F8638B-8DCA-4152-9EDA-2CA8B33039B4"
+"""The instance GUID of the emulated IDE controllers in a drive's RASD InstanceID (generation 1)."""
 
-_SCSI_LOCATIONS = 64
+SCSI_LOCATIONS = 64
+"""Locations per SCSI controller ("Each SCSI controller supports up to 64 disks", Plan for Hyper-V scalability)."""
+
+IDE_LOCATIONS = 2
+"""Locations per IDE controller (two controllers: 4 IDE devices per VM, Plan for Hyper-V scalability)."""
 
 
 @dataclass
@@ -30,12 +51,21 @@ class FakeDiskDrive:
     shared: bool = False
 
 
-def disk_drive_id(vm_id: str, location: int) -> str:
-    r"""The inventory id of the disk at ``location`` of controller 0: ``Microsoft:<VM>\<controller>\0\<n>\D``."""
-    return f"Microsoft:{vm_id.upper()}\\{SCSI_CONTROLLER_ID}\\0\\{location}\\D"
+def scsi_controller_id(vm_id: str, number: int = 0) -> str:
+    """The instance GUID of the VM's SCSI controller ``number`` (upper case, deterministic per VM)."""
+    return str(uuid.uuid5(uuid.UUID(vm_id), f"scsi-{number}")).upper()
+
+
+def disk_drive_id(vm_id: str, location: int, *, controller_type: str = "SCSI", controller_number: int = 0) -> str:
+    r"""The inventory id of the disk at ``controller_type`` ``controller_number``:``location``.
+
+    ``Microsoft:<VM>\<controller instance>\<controller>\<location>\D``.
+    """
+    instance = IDE_CONTROLLER_ID if controller_type == "IDE" else scsi_controller_id(vm_id, controller_number)
+    return f"Microsoft:{vm_id.upper()}\\{instance}\\{controller_number}\\{location}\\D"
 
 
 def free_scsi_location(used: Iterable[int]) -> int:
-    """The first SCSI location of controller 0 that is not in ``used`` (``StopIteration`` when all 64 are)."""
+    """The first SCSI location that is not in ``used`` (``StopIteration`` when all 64 are)."""
     taken = set(used)
-    return next(index for index in range(_SCSI_LOCATIONS) if index not in taken)
+    return next(index for index in range(SCSI_LOCATIONS) if index not in taken)

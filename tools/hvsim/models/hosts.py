@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from tools.hvsim.exceptions import VmNotFound
+from tools.hvsim.exceptions import HyperVSimError, VmNotFound
 from tools.hvsim.guest import GuestBehaviour
 from tools.hvsim.models.background import BackgroundWork
 from tools.hvsim.models.core import GB, MB
@@ -58,6 +58,8 @@ class FakeHost:
         self.lock = threading.RLock()
         self.guest_behaviour: GuestBehaviour | None = None
         self.journal: list[tuple[str, dict[str, Any]]] = []
+        self.fail_points: dict[str, HyperVSimError] = {}
+        """Failures tests place inside a handler (``"add_disk:attach"`` → error): see :meth:`reach`."""
         self._mac_counter = itertools.count(1)
         self.background = BackgroundWork(self.fs, backend.clock, backend.now, lambda: backend.copy_rate)
 
@@ -130,6 +132,15 @@ class FakeHost:
         volume = self.fs.volume_for(path)
         return 0 if volume is None else volume.free
 
+    def reach(self, point: str) -> None:
+        """A handler reached step ``point``: raise the failure a test placed there (once), as a script failing there.
+
+        What the handler did before the step stays on the host, as on a real host where the script stopped there.
+        """
+        failure = self.fail_points.pop(point, None)
+        if failure is not None:
+            raise failure
+
     # -- VM construction ---------------------------------------------------------------------------------------
 
     def new_mac(self) -> str:
@@ -156,10 +167,27 @@ class FakeHost:
         vm.nics.append(nic)
         return nic
 
-    def add_disk(self, vm: FakeVm, path: str, *, shared: bool = False) -> FakeDiskDrive:
-        """Attach ``path`` to the first free SCSI location of controller 0."""
-        location = free_scsi_location(_used_locations(vm))
-        drive = FakeDiskDrive(id=disk_drive_id(vm.id, location), path=path, controller_location=location, shared=shared)
+    def add_disk(
+        self,
+        vm: FakeVm,
+        path: str,
+        *,
+        shared: bool = False,
+        controller_type: str = "SCSI",
+        controller_number: int = 0,
+        location: int | None = None,
+    ) -> FakeDiskDrive:
+        """Attach ``path`` at ``location`` (default: the first free SCSI location of controller 0)."""
+        if location is None:
+            location = free_scsi_location(_used_locations(vm, controller_number))
+        drive = FakeDiskDrive(
+            id=disk_drive_id(vm.id, location, controller_type=controller_type, controller_number=controller_number),
+            path=path,
+            controller_type=controller_type,
+            controller_number=controller_number,
+            controller_location=location,
+            shared=shared,
+        )
         vm.disks.append(drive)
         return drive
 
@@ -183,5 +211,11 @@ class FakeHost:
         )
 
 
-def _used_locations(vm: FakeVm) -> set[int]:
-    return {drive.controller_location for drive in vm.disks} | {dvd.controller_location for dvd in vm.dvds}
+def _used_locations(vm: FakeVm, controller_number: int = 0) -> set[int]:
+    """Locations taken on SCSI controller ``controller_number`` (DVD drives sit on SCSI controller 0)."""
+    disks = {
+        drive.controller_location
+        for drive in vm.disks
+        if drive.controller_type == "SCSI" and drive.controller_number == controller_number
+    }
+    return disks | ({dvd.controller_location for dvd in vm.dvds} if controller_number == 0 else set())

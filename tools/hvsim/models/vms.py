@@ -184,6 +184,7 @@ class FakeVm:
         self.secure_boot_template = "MicrosoftWindows"
         self.automatic_checkpoints = True
         self.first_boot_device: str | None = None
+        self.scsi_controllers = 1  # Add-VMScsiController; a generation 1 VM may have none
         self.disks: list[FakeDiskDrive] = []
         self.dvds: list[FakeDvdDrive] = []
         self.nics: list[FakeNic] = []
@@ -410,6 +411,24 @@ class FakeVm:
         return guest.intrinsic_items(self.nics)
 
     # -- projection -------------------------------------------------------------------------------------------
+
+    def boot_disk(self) -> FakeDiskDrive | None:
+        """The disk the VM boots from, by the rule ``Get-AetherVmRecords`` applies.
+
+        Generation 2: the firmware's first boot device when it is one of the disks, else the disk at SCSI 0:0 (the
+        script takes the first hard disk of the whole boot order; the model keeps only the first device).
+        Generation 1: the disk at IDE 0:0 (the BIOS boots from IDE).
+        """
+        if self.generation >= 2:
+            first = next((drive for drive in self.disks if drive.id == self.first_boot_device), None)
+            if first is not None:
+                return first
+            wanted = ("SCSI", 0, 0)
+        else:
+            wanted = ("IDE", 0, 0)
+        return next(
+            (d for d in self.disks if (d.controller_type, d.controller_number, d.controller_location) == wanted), None
+        )
 
     @property
     def clustered(self) -> bool:

@@ -19,6 +19,8 @@ One module per concern, and the table that ties them to the scripts:
 ``power``          ``start_vm``, ``stop_vm``, ``shutdown_vm``, ``restart_vm``
 ``kvp``            ``read_guest_kvp``, ``write_host_kvp``, ``start_and_announce``
 ``cluster``        ``add_to_cluster``, ``remove_from_cluster``
+``devices``        ``set_vm``, ``add_disk``, ``expand_disk``, ``remove_disk`` (resizing, data disks)
+``nics``           ``add_nic``, ``set_nic``, ``remove_nic`` (network adapters)
 ``library``        ``upload_status``, ``upload_chunk``, ``install_uploads`` (uploads to the provisioning library)
 ``registry``       :data:`OPERATIONS`, :func:`run_operation`, :func:`install`
 =================  =============================================================================================

@@ -35,6 +35,7 @@ def vm_record(vm: FakeVm) -> dict[str, Any]:
             }
         )
     disks: list[dict[str, Any]] = []
+    boot = vm.boot_disk()
     for drive in vm.disks:
         file = vm.host.fs.get(drive.path)
         disks.append(
@@ -45,7 +46,10 @@ def vm_record(vm: FakeVm) -> dict[str, Any]:
                 "type": (file.vhd_type or "Dynamic") if file is not None else "Unknown",
                 "capacity_gb": gb(file.virtual_size or file.size) if file is not None else None,
                 "file_size_gb": gb(file.size) if file is not None else None,
-                "controller_type": "Unknown",
+                "controller_type": drive.controller_type,
+                "controller_number": drive.controller_number,
+                "controller_location": drive.controller_location,
+                "boot": drive is boot,
             }
         )
     return {

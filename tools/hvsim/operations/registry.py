@@ -14,7 +14,20 @@ from typing import Any
 
 from tools.hvsim.exceptions import HyperVSimError
 from tools.hvsim.models import FakeHost
-from tools.hvsim.operations import background, cleanup, cluster, disks, dvds, inventory, kvp, power, switches, vms
+from tools.hvsim.operations import (
+    background,
+    cleanup,
+    cluster,
+    devices,
+    disks,
+    dvds,
+    inventory,
+    kvp,
+    nics,
+    power,
+    switches,
+    vms,
+)
 from tools.hvsim.operations.library import install_uploads, upload_chunk, upload_status
 from tools.hvsim.protocol.dispatch import OperationContext, register
 from tools.hvsim.protocol.errors import ScriptError
@@ -51,6 +64,13 @@ OPERATIONS: dict[str, Operation] = {
     "upload_status": upload_status,
     "upload_chunk": upload_chunk,
     "install_uploads": install_uploads,
+    "set_vm": devices.set_vm,
+    "add_disk": devices.add_disk,
+    "expand_disk": devices.expand_disk,
+    "remove_disk": devices.remove_disk,
+    "add_nic": nics.add_nic,
+    "set_nic": nics.set_nic,
+    "remove_nic": nics.remove_nic,
 }
 
 UNLOCKED = frozenset({"shutdown_vm", "prepare_disk"})

@@ -23,6 +23,11 @@ function Get-AetherVmRecords {
         if (-not $Map.ContainsKey($Key)) { $Map[$Key] = New-Object System.Collections.ArrayList }
         [void]$Map[$Key].Add($Row)
     }
+    function Get-InstanceRef([string]$Path) {
+        # The InstanceID a CIM object path names (Parent of a RASD), unescaped and lower case; '' without one.
+        if ($Path -match 'InstanceID="((?:[^"\\]|\\.)*)"') { return ($Matches[1] -replace '\\(.)', '$1').ToLowerInvariant() }
+        return ''
+    }
     function Get-Gb($Megabytes) {
         if ($null -eq $Megabytes) { return $null }
         return [math]::Round([double]$Megabytes / 1024, 2)
@@ -49,6 +54,15 @@ function Get-AetherVmRecords {
     }
     foreach ($row in @(Get-Rows $ns 'Msvm_StorageAllocationSettingData' "ResourceSubType='Microsoft:Hyper-V:Virtual Hard Disk'")) {
         if ([string]$row.InstanceID -match $vmKey) { Add-ToMap $disks $Matches[1] $row }
+    }
+    # Where each disk sits: the SASD's Parent is its drive RASD (AddressOnParent = location), whose Parent is the
+    # controller RASD (ResourceType 5 = IDE, Address = controller number; 6 = SCSI, numbered in the VM's order).
+    $drives = @{}; $controllers = @{}; $scsiControllers = @{}
+    foreach ($row in @(Get-Rows $ns 'Msvm_ResourceAllocationSettingData' 'ResourceType=5 OR ResourceType=6 OR ResourceType=17')) {
+        $key = ([string]$row.InstanceID).ToLowerInvariant()
+        if ([int]$row.ResourceType -eq 17) { $drives[$key] = $row; continue }
+        $controllers[$key] = $row
+        if ([int]$row.ResourceType -eq 6 -and [string]$row.InstanceID -match $vmKey) { Add-ToMap $scsiControllers $Matches[1] $row }
     }
     $assigned = @{}
     foreach ($row in @(Get-Rows $ns 'Msvm_Memory' '')) {
@@ -166,9 +180,23 @@ function Get-AetherVmRecords {
                     $Warnings.Add("disk '$path' of VM $id is not readable: $($_.Exception.Message)")
                 }
                 $diskId = [string]$disk.InstanceID -replace '\\L$', '\D'
+                $controllerType = 'Unknown'; $controllerNumber = $null; $location = $null
+                $drive = $drives[(Get-InstanceRef ([string]$disk.Parent))]
+                if ($drive) {
+                    if ([string]$drive.AddressOnParent -match '^\d+$') { $location = [int]$drive.AddressOnParent }
+                    $controller = $controllers[(Get-InstanceRef ([string]$drive.Parent))]
+                    if ($controller -and [int]$controller.ResourceType -eq 5) {
+                        $controllerType = 'IDE'
+                        if ([string]$controller.Address -match '^\d+$') { $controllerNumber = [int]$controller.Address }
+                    } elseif ($controller) {
+                        $controllerType = 'SCSI'
+                        if ($scsiControllers.ContainsKey($id)) { $controllerNumber = $scsiControllers[$id].IndexOf($controller) }
+                    }
+                }
                 [void]$vmDisks.Add([ordered]@{
                     id = $diskId; name = [System.IO.Path]::GetFileName($path); path = $path; type = $type
-                    capacity_gb = $capacity; file_size_gb = $fileSize; controller_type = 'Unknown'
+                    capacity_gb = $capacity; file_size_gb = $fileSize; controller_type = $controllerType
+                    controller_number = $controllerNumber; controller_location = $location; boot = $false
                 })
             }
         }
@@ -181,6 +209,31 @@ function Get-AetherVmRecords {
             if ([string]$vssd.VirtualSystemSubType -match 'SubType:(\d+)$') { $generation = [int]$Matches[1] }
             $configPath = [string]$vssd.ConfigurationDataRoot
         }
+        # The boot disk. Generation 2: the first hard disk drive in the firmware's boot order (entries of DVD drives,
+        # network adapters and files are skipped), else the disk at SCSI 0:0. Generation 1: the disk at IDE 0:0 (the
+        # BIOS boots from IDE). Get-VMFirmware costs one call per generation 2 VM.
+        $bootId = $null
+        if ($generation -ge 2 -and $vmDisks.Count -gt 0) {
+            try {
+                $order = @((Get-VMFirmware -VM (Get-VM -Id $id -ErrorAction Stop) -ErrorAction Stop).BootOrder)
+                $first = @($order | Where-Object { $_.Device -and $_.Device.GetType().Name -eq 'HardDiskDrive' }) | Select-Object -First 1
+                if ($first) { $bootId = ([string]$first.Device.Id).ToLowerInvariant() }
+            } catch {
+                $Warnings.Add("boot order of VM $id is not readable: $($_.Exception.Message)")
+            }
+        }
+        $bootDisk = $null
+        foreach ($candidate in $vmDisks) {
+            if ($bootId -and ([string]$candidate.id).ToLowerInvariant() -eq $bootId) { $bootDisk = $candidate }
+        }
+        if (-not $bootDisk) {
+            $bootController = 'SCSI'
+            if ($generation -lt 2) { $bootController = 'IDE' }
+            foreach ($candidate in $vmDisks) {
+                if (-not $bootDisk -and $candidate.controller_type -eq $bootController -and $candidate.controller_number -eq 0 -and $candidate.controller_location -eq 0) { $bootDisk = $candidate }
+            }
+        }
+        if ($bootDisk) { $bootDisk['boot'] = $true }
         $uptime = 0
         if ($system.OnTimeInMilliseconds) { $uptime = [int64]([uint64]$system.OnTimeInMilliseconds / 1000) }
 
