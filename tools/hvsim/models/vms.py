@@ -415,10 +415,12 @@ class FakeVm:
     def boot_disk(self) -> FakeDiskDrive | None:
         """The disk the VM boots from, by the rule ``Get-AetherVmRecords`` applies.
 
-        Generation 2: the firmware's first boot device when it is one of the disks, else the disk at SCSI 0:0 (the
-        script takes the first hard disk of the whole boot order; the model keeps only the first device).
-        Generation 1: the disk at IDE 0:0 (the BIOS boots from IDE).
+        A VM's only disk. With more, generation 2: the firmware's first boot device when it is one of the disks,
+        else the disk at SCSI 0:0 (the script takes the first hard disk of the whole boot order; the model keeps only
+        the first device). Generation 1: the disk at IDE 0:0 (the BIOS boots from IDE).
         """
+        if len(self.disks) == 1:
+            return self.disks[0]
         if self.generation >= 2:
             first = next((drive for drive in self.disks if drive.id == self.first_boot_device), None)
             if first is not None:

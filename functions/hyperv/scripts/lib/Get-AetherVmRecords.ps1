@@ -209,11 +209,12 @@ function Get-AetherVmRecords {
             if ([string]$vssd.VirtualSystemSubType -match 'SubType:(\d+)$') { $generation = [int]$Matches[1] }
             $configPath = [string]$vssd.ConfigurationDataRoot
         }
-        # The boot disk. Generation 2: the first hard disk drive in the firmware's boot order (entries of DVD drives,
-        # network adapters and files are skipped), else the disk at SCSI 0:0. Generation 1: the disk at IDE 0:0 (the
-        # BIOS boots from IDE). Get-VMFirmware costs one call per generation 2 VM.
+        # The boot disk. A VM's only disk is its boot disk. With more: generation 2, the first hard disk drive in the
+        # firmware's boot order (entries of DVD drives, network adapters and files are skipped), else the disk at
+        # SCSI 0:0; generation 1, the disk at IDE 0:0 (the BIOS boots from IDE). Get-VMFirmware costs a call, so it is
+        # asked only about a generation 2 VM with data disks.
         $bootId = $null
-        if ($generation -ge 2 -and $vmDisks.Count -gt 0) {
+        if ($generation -ge 2 -and $vmDisks.Count -gt 1) {
             try {
                 $order = @((Get-VMFirmware -VM (Get-VM -Id $id -ErrorAction Stop) -ErrorAction Stop).BootOrder)
                 $first = @($order | Where-Object { $_.Device -and $_.Device.GetType().Name -eq 'HardDiskDrive' }) | Select-Object -First 1
@@ -223,6 +224,7 @@ function Get-AetherVmRecords {
             }
         }
         $bootDisk = $null
+        if ($vmDisks.Count -eq 1) { $bootDisk = $vmDisks[0] }
         foreach ($candidate in $vmDisks) {
             if ($bootId -and ([string]$candidate.id).ToLowerInvariant() -eq $bootId) { $bootDisk = $candidate }
         }
