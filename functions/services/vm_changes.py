@@ -87,8 +87,10 @@ class VmChangeService:
 
     @staticmethod
     def _item(vm: VmRecord, collection: str, item_id: str, what: str) -> Mapping[str, Any]:
+        """The VM's disk or adapter with the API's id (or Hyper-V's: ``hyperv_id``)."""
+        wanted = item_id.lower()
         for item in vm.details.get(collection) or ():
-            if isinstance(item, Mapping) and str(item.get("id", "")).lower() == item_id.lower():
+            if isinstance(item, Mapping) and wanted in (str(item.get("id", "")).lower(), _hyperv_id(item).lower()):
                 return item
         raise NotFound(f"VM {vm.name} has no {what} {item_id}")
 
@@ -199,7 +201,7 @@ class VmChangeService:
                 )
             self._unchained(vm, "expanded")
             self._online_on_scsi(vm, disk, "expanded")
-            params = {"disk_id": str(disk["id"]), "size_gb": request.size_gb}
+            params = {"disk_id": _hyperv_id(disk), "size_gb": request.size_gb}
             record.job = self._submit(workflows, vm, "expand_disk", params, body=request, caller=caller, key=key)
         return record.job
 
@@ -214,7 +216,7 @@ class VmChangeService:
                 raise InvalidState(f"disk {disk.get('name')} is the boot disk of VM {vm.name}; delete the VM", vm.state)
             self._unchained(vm, "removed")
             self._online_on_scsi(vm, disk, "removed")
-            params = {"disk_id": str(disk["id"]), "path": str(disk.get("path") or "")}
+            params = {"disk_id": _hyperv_id(disk), "path": str(disk.get("path") or "")}
             record.job = self._submit(
                 workflows, vm, "remove_disk", params, body={"disk_id": disk_id}, caller=caller, key=key
             )
@@ -293,7 +295,7 @@ class VmChangeService:
             if problems:
                 raise InvalidRequest("see errors", problems)
             vlan = request.vlan_id if "vlan_id" in request.model_fields_set else nic.get("vlan_id")
-            params = {"nic_id": str(nic["id"]), "switch": request.network, "vlan_id": vlan}
+            params = {"nic_id": _hyperv_id(nic), "switch": request.network, "vlan_id": vlan}
             body = {"nic_id": nic_id, **request.model_dump(exclude_unset=True)}
             record.job = self._submit(workflows, vm, "update_nic", params, body=body, caller=caller, key=key)
         return record.job
@@ -310,7 +312,7 @@ class VmChangeService:
                     vm.state,
                 )
             self._hot_plug(vm, "removed")
-            params = {"nic_id": str(nic["id"])}
+            params = {"nic_id": _hyperv_id(nic)}
             record.job = self._submit(
                 workflows, vm, "remove_nic", params, body={"nic_id": nic_id}, caller=caller, key=key
             )
@@ -474,6 +476,11 @@ class VmChangeService:
             ),
         )
         return submission.job
+
+
+def _hyperv_id(item: Mapping[str, Any]) -> str:
+    """Hyper-V's id of a disk or adapter the inventory lists (what the host operations take)."""
+    return str(item.get("hyperv_id") or item["id"])
 
 
 def _request(document: Mapping[str, Any] | Sequence[Any]) -> JsonObject | None:
