@@ -11,6 +11,7 @@ Tree (``transient`` errors are worth retrying as they are; the others need a cha
     ├── AuthenticationFailed    the host rejected the credentials (HTTP 401) or the auth exchange failed
     ├── OperationTimeout        transient: the host did not answer within the read timeout
     ├── VmNotFound              the named VM does not exist on the host
+    ├── CheckpointNotFound      the VM has no checkpoint with that id
     ├── VmAlreadyExists         a VM with that name already exists
     ├── InvalidVmState          the VM is in a state that does not allow the operation
     ├── ImageNotFound           the golden image to clone does not exist
@@ -36,6 +37,7 @@ from collections.abc import Mapping
 __all__ = [
     "ERROR_CATEGORIES",
     "AuthenticationFailed",
+    "CheckpointNotFound",
     "ClusterError",
     "HostOperationFailed",
     "HostUnreachable",
@@ -96,6 +98,10 @@ class OperationTimeout(HyperVError):
 
 class VmNotFound(HyperVError):
     """The VM named in the operation does not exist on the host."""
+
+
+class CheckpointNotFound(HyperVError):
+    """The VM has no checkpoint with the id named in the operation."""
 
 
 class VmAlreadyExists(HyperVError):
@@ -162,6 +168,7 @@ ERROR_CATEGORIES: Mapping[str, type[HyperVError]] = {
         AuthenticationFailed,
         OperationTimeout,
         VmNotFound,
+        CheckpointNotFound,
         VmAlreadyExists,
         InvalidVmState,
         ImageNotFound,

@@ -8,6 +8,7 @@ does on a real host. ``category`` is the name of the client's exception class in
 from __future__ import annotations
 
 __all__ = [
+    "CheckpointNotFound",
     "ClusterError",
     "FileInUse",
     "HyperVSimError",
@@ -37,6 +38,12 @@ class VmNotFound(HyperVSimError):  # noqa: N818 - named like the category it rep
     """No VM with that id on the host."""
 
     category = "VmNotFound"
+
+
+class CheckpointNotFound(HyperVSimError):  # noqa: N818
+    """The VM has no checkpoint with that id."""
+
+    category = "CheckpointNotFound"
 
 
 class VmAlreadyExists(HyperVSimError):  # noqa: N818

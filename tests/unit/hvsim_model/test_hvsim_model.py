@@ -468,6 +468,7 @@ def test_scripts_take_params_as_data(name: str) -> None:
             "ScriptFailed",
             "OperationTimeout",
             "OperationNotFound",
+            "CheckpointNotFound",
         }
 
 
