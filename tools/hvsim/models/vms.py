@@ -183,6 +183,7 @@ class FakeVm:
         self.secure_boot = True
         self.secure_boot_template = "MicrosoftWindows"
         self.automatic_checkpoints = True
+        self.checkpoint_type = "Production"  # Set-VM -CheckpointType: Production, ProductionOnly, Standard, Disabled
         self.first_boot_device: str | None = None
         self.disks: list[FakeDiskDrive] = []
         self.dvds: list[FakeDvdDrive] = []

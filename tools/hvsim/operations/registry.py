@@ -15,6 +15,12 @@ from typing import Any
 from tools.hvsim.exceptions import HyperVSimError
 from tools.hvsim.models import FakeHost
 from tools.hvsim.operations import background, cleanup, cluster, disks, dvds, inventory, kvp, power, switches, vms
+from tools.hvsim.operations.checkpoints import (
+    apply_checkpoint_op,
+    create_checkpoint,
+    list_checkpoints,
+    remove_checkpoint_op,
+)
 from tools.hvsim.operations.library import install_uploads, upload_chunk, upload_status
 from tools.hvsim.protocol.dispatch import OperationContext, register
 from tools.hvsim.protocol.errors import ScriptError
@@ -51,6 +57,10 @@ OPERATIONS: dict[str, Operation] = {
     "upload_status": upload_status,
     "upload_chunk": upload_chunk,
     "install_uploads": install_uploads,
+    "list_checkpoints": list_checkpoints,
+    "create_checkpoint": create_checkpoint,
+    "apply_checkpoint": apply_checkpoint_op,
+    "remove_checkpoint": remove_checkpoint_op,
 }
 
 UNLOCKED = frozenset({"shutdown_vm", "prepare_disk"})
