@@ -11,6 +11,7 @@ __all__ = [
     "CheckpointNotFound",
     "ClusterError",
     "FileInUse",
+    "HostUnreachable",
     "HyperVSimError",
     "ImageNotFound",
     "InsufficientResources",
@@ -98,6 +99,12 @@ class OperationNotFound(HyperVSimError):  # noqa: N818
     """No background operation of that id in that Aether-V folder."""
 
     category = "OperationNotFound"
+
+
+class HostUnreachable(HyperVSimError):  # noqa: N818
+    """Another host the operation needs (a migration's destination) does not answer."""
+
+    category = "HostUnreachable"
 
 
 class FileInUse(HyperVSimError):  # noqa: N818

@@ -469,6 +469,7 @@ def test_scripts_take_params_as_data(name: str) -> None:
             "OperationTimeout",
             "OperationNotFound",
             "CheckpointNotFound",
+            "HostUnreachable",
         }
 
 

@@ -22,6 +22,7 @@ from tools.hvsim.operations.checkpoints import (
     remove_checkpoint_op,
 )
 from tools.hvsim.operations.library import install_uploads, upload_chunk, upload_status
+from tools.hvsim.operations.migration import migrate_vm
 from tools.hvsim.protocol.dispatch import OperationContext, register
 from tools.hvsim.protocol.errors import ScriptError
 
@@ -61,6 +62,7 @@ OPERATIONS: dict[str, Operation] = {
     "create_checkpoint": create_checkpoint,
     "apply_checkpoint": apply_checkpoint_op,
     "remove_checkpoint": remove_checkpoint_op,
+    "migrate_vm": migrate_vm,
 }
 
 UNLOCKED = frozenset({"shutdown_vm", "prepare_disk"})
