@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict
 
 from functions.hyperv.models import VmState
 
-__all__ = ["CheckpointApplied", "CheckpointInfo", "CheckpointType", "MigrationKind", "RemovedCheckpoint"]
+__all__ = [
+    "CheckpointApplied",
+    "CheckpointInfo",
+    "CheckpointType",
+    "MigrationKind",
+    "MigrationResult",
+    "RemovedCheckpoint",
+]
 
 CheckpointType = Literal["Production", "Standard"]
 """What Hyper-V made: a production checkpoint (guest VSS / file-system freeze, no memory) or a standard one."""
@@ -58,3 +65,18 @@ class RemovedCheckpoint(_Result):
     existed: bool
     checkpoint_id: str | None = None
     vm_id: str | None = None
+
+
+class MigrationResult(_Result):
+    """Outcome of ``migrate_vm``: where the VM went and how (its id is unchanged)."""
+
+    vm_id: str
+    source: str
+    """The source host's computer name."""
+    destination: str
+    """The destination as the caller named it."""
+    kind: MigrationKind
+    storage_path: str | None = None
+    """Where the VM's files are on the destination (None for a cluster move: they stay on the CSV)."""
+    state: VmState | None = None
+    """The VM's state when it moved (a live migration keeps it)."""

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from functions.hyperv.checkpoint_models import CheckpointApplied, CheckpointInfo, RemovedCheckpoint
+from functions.hyperv.checkpoint_models import CheckpointApplied, CheckpointInfo, MigrationResult, RemovedCheckpoint
 from functions.hyperv.errors import InvalidParameters
 from functions.hyperv.models import normalise_vm_id
 
@@ -30,7 +30,7 @@ def _guid(field: str, value: str) -> str:
 
 
 class CheckpointOperations:
-    """Checkpoints of a VM: list, create (idempotent by name), apply, remove."""
+    """Checkpoints of a VM (list, create idempotent by name, apply, remove) and its migration to another host."""
 
     host: str | None
 
@@ -92,3 +92,47 @@ class CheckpointOperations:
         """
         params = {"vm_id": _guid("vm_id", vm_id), "checkpoint_id": _guid("checkpoint_id", checkpoint_id)}
         return self._call("remove_checkpoint", RemovedCheckpoint, params)
+
+    # -- migration ---------------------------------------------------------------------------------------------------
+
+    def migrate_vm(
+        self,
+        vm_id: str,
+        *,
+        destination: str,
+        storage_path: str | None = None,
+        clustered: bool,
+        timeout_seconds: int | None = None,
+    ) -> MigrationResult:
+        r"""Move the VM from this (the source) host to ``destination``, keeping its id; waits until it has moved.
+
+        ``clustered``: a live migration to another node of the VM's failover cluster (through CIM, no second hop);
+        the files stay on the CSV and the role's owner node changes (``kind`` "cluster"; ``storage_path`` must be
+        None). Otherwise a shared-nothing live migration with storage (``Move-VM -IncludeStorage``) to
+        ``storage_path`` on the destination, by default its default VM folder + the VM's name (``kind``
+        "shared_nothing"); it needs Kerberos constrained delegation or CredSSP between the hosts (see
+        ``docs/hyperv-hosts.md``). ``timeout_seconds`` bounds the wait for a cluster move (default 300 s).
+
+        Idempotent through the caller: after a move the VM is no longer on this host, so a rerun raises
+        ``VmNotFound`` -- look for the VM (same id) on the destination then. A cluster move still under way is
+        waited for again, not started twice. A shared-nothing move that failed part-way leaves the VM complete here
+        and may leave a partial folder at the destination; a new attempt raises ``VmAlreadyExists`` until that
+        folder is removed (or another ``storage_path`` is given).
+
+        Raises ``InvalidParameters`` (no destination, this host, a storage path with a cluster move),
+        ``VmNotFound``, ``InvalidVmState`` (a VM in a transition; an ISO in a DVD drive for a shared-nothing move),
+        ``ClusterError`` (``clustered`` does not match the VM, the destination is not an up node of its cluster, or
+        the cluster refused the move: a missing switch, not enough memory), ``HostUnreachable`` (the destination did
+        not answer), ``VmAlreadyExists``, ``SwitchNotFound``, ``InsufficientResources`` (space on the destination
+        volume, memory for a running VM), ``OperationTimeout`` (a cluster move still running: call again), and
+        ``ScriptFailed`` with Move-VM's message when the move itself fails.
+        """
+        params: dict[str, Any] = {
+            "vm_id": _guid("vm_id", vm_id),
+            "destination": destination,
+            "storage_path": storage_path,
+            "clustered": clustered,
+        }
+        if timeout_seconds is not None:
+            params["timeout_seconds"] = int(timeout_seconds)
+        return self._call("migrate_vm", MigrationResult, params)
