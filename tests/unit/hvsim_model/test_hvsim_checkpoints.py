@@ -260,3 +260,20 @@ def test_a_branch_point_stays_until_one_branch_is_gone(host: FakeHost) -> None:
     assert base is not None  # still the parent of b's chain and of the running chain
     files: list[FakeFile] = [f for f in host.fs.walk_files(vm.folder) if f.vhd_type == "Differencing"]
     assert files and all(f.parent is not None and host.fs.get(f.parent) is not None for f in files)
+
+
+# -- removing the VM ---------------------------------------------------------------------------------------------
+
+
+def test_removing_a_vm_with_checkpoints_deletes_every_disk_of_its_chains(host: FakeHost) -> None:
+    disk = run_operation(host, "prepare_disk", {"vm_name": "chain01", "job_id": "j9", "image_name": "Debian 12"})
+    spec = {"name": "chain01", "job_id": "j9", "disk_path": disk["path"], "cpu_count": 2, "memory_gb": 2}
+    vm = host.vm(run_operation(host, "create_vm", {**spec, "os_family": "linux", "switch_name": "Lab"})["id"])
+    first = create(host, vm, "a")
+    create(host, vm, "b")
+    run_operation(host, "apply_checkpoint", {"vm_id": vm.id, "checkpoint_id": first["id"]})  # a branch too
+    folder = vm.folder
+    removed = run_operation(host, "remove_vm", {"vm_id": vm.id})
+    assert removed["folder_removed"] is True and removed["kept_files"] == []
+    assert any(path.endswith(".avhdx") for path in removed["deleted_files"])
+    assert host.fs.walk_files(folder) == [] and not host.fs.exists(folder)

@@ -42,6 +42,7 @@ __all__ = [
     "FakeCheckpoint",
     "apply_checkpoint",
     "checkpoint_bytes",
+    "files_left_by_checkpoints",
     "remove_checkpoint",
     "take_checkpoint",
 ]
@@ -224,3 +225,24 @@ def remove_checkpoint(vm: CheckpointedVm, fs: FileSystem, checkpoint: FakeCheckp
     for frozen in checkpoint.disk_paths:
         if frozen.lower() not in held:
             _merge(vm, fs, frozen)
+
+
+def files_left_by_checkpoints(vm: CheckpointedVm, fs: FileSystem, skip: set[str]) -> list[str]:
+    """The disk files a removed VM's checkpoints leave behind: every disk in the chains of its drives and checkpoints.
+
+    ``Remove-VM`` deletes the checkpoints' configuration and saved memory (done here too), never a disk file; the
+    caller deletes these. Paths in ``skip`` (lower case: disks other VMs use) and image-library files end a chain.
+    """
+    for checkpoint in vm.checkpoints:
+        for config in _config_files(vm, checkpoint.id):
+            fs.remove(config)
+    found: list[str] = []
+    heads = [drive.path for drive in vm.disks] + [disk for cp in vm.checkpoints for disk in cp.disk_paths]
+    for head in heads:
+        path: str | None = head
+        while path is not None and path.lower() not in skip and "\\diskimages\\" not in path.lower():
+            if path not in found:
+                found.append(path)
+            file = fs.get(path)
+            path = None if file is None else file.parent
+    return found
