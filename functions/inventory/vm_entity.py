@@ -41,6 +41,7 @@ VM_COLUMNS = (
     "disks_json",
     "clustered",
     "configuration_path",
+    "checkpoint_count",
     "cpu_cores",
     "os_family",
     "orphaned_by_job",
