@@ -120,3 +120,16 @@ def test_a_disconnected_destination_is_refused(stack: Stack) -> None:
         faults.update({"refuse_connections": False})
         refresh(stack, "hv02")
     assert vm.id in lab_host(stack, HOST).vms
+
+
+def test_a_stand_alone_vm_too_big_to_move_within_the_function_timeout_is_refused(stack: Stack) -> None:
+    vm = make_vm(stack, "Off")
+    host = lab_host(stack)
+    with host.lock:
+        path = f"{vm.folder}\\data.vhdx"
+        host.fs.write(FakeFile(path, 300 * 1024**3, kind="vhdx", virtual_size=300 * 1024**3, vhd_type="Fixed"))
+        host.add_disk(vm, path)
+    refresh(stack)
+    problem = refused(stack, "POST", f"/api/v1/vms/{vm.id}/migrate", {"host": "hv01"}, 409)
+    assert "AETHERV_MIGRATION_MAX_STORAGE_GB (40)" in problem["detail"]
+    assert vm.id in lab_host(stack, HOST).vms
