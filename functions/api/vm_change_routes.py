@@ -8,10 +8,11 @@ route checks before a job starts are the VM change service's (:mod:`functions.se
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import azure.durable_functions as df
 import azure.functions as func
+from pydantic import BaseModel
 
 from functions.api.http import Api, accepted, documents_response, idempotency_key, json_body
 from functions.api.views import checkpoint_view
@@ -35,184 +36,139 @@ from functions.workflows.starter import DurableWorkflows
 
 __all__ = ["blueprint"]
 
-Submit = Callable[[VmChangeService, DurableWorkflows, Caller, str | None], Job]
-"""Submits one change: the service, the workflow client, the caller and the Idempotency-Key in; the job out."""
+M = TypeVar("M", bound=BaseModel)
+Submit = Callable[[VmChangeService, DurableWorkflows, Caller, str | None, func.HttpRequest], Job]
+"""Submits one change: the service, the workflow client, the caller, the Idempotency-Key and the request in."""
 
 _ANONYMOUS = func.AuthLevel.ANONYMOUS
 
 
+def _vm(req: func.HttpRequest) -> str:
+    return str(req.route_params["vm_id"])
+
+
+def _body(model: type[M], req: func.HttpRequest, *, required: bool = True) -> M:
+    return parse_change(model, json_body(req, required=required))
+
+
+# Each write: route, method, the job's kind (also the audit action), and how it is submitted.
+_WRITES: tuple[tuple[str, str, str, Submit], ...] = (
+    (
+        "api/v1/vms/{vm_id}",
+        "PATCH",
+        "update_vm",
+        lambda s, w, caller, key, req: s.update(w, _vm(req), _body(VmUpdateRequest, req), caller, key=key),
+    ),
+    (
+        "api/v1/vms/{vm_id}/disks",
+        "POST",
+        "add_disk",
+        lambda s, w, caller, key, req: s.add_disk(w, _vm(req), _body(DiskAddRequest, req), caller, key=key),
+    ),
+    (
+        "api/v1/vms/{vm_id}/disks/{disk_id}/expand",
+        "POST",
+        "expand_disk",
+        lambda s, w, caller, key, req: s.expand_disk(
+            w, _vm(req), req.route_params["disk_id"], _body(DiskExpandRequest, req), caller, key=key
+        ),
+    ),
+    (
+        "api/v1/vms/{vm_id}/disks/{disk_id}",
+        "DELETE",
+        "remove_disk",
+        lambda s, w, caller, key, req: s.remove_disk(w, _vm(req), req.route_params["disk_id"], caller, key=key),
+    ),
+    (
+        "api/v1/vms/{vm_id}/nics",
+        "POST",
+        "add_nic",
+        lambda s, w, caller, key, req: s.add_nic(w, _vm(req), _body(NicAddRequest, req), caller, key=key),
+    ),
+    (
+        "api/v1/vms/{vm_id}/nics/{nic_id}",
+        "PATCH",
+        "update_nic",
+        lambda s, w, caller, key, req: s.update_nic(
+            w, _vm(req), req.route_params["nic_id"], _body(NicUpdateRequest, req), caller, key=key
+        ),
+    ),
+    (
+        "api/v1/vms/{vm_id}/nics/{nic_id}",
+        "DELETE",
+        "remove_nic",
+        lambda s, w, caller, key, req: s.remove_nic(w, _vm(req), req.route_params["nic_id"], caller, key=key),
+    ),
+    (
+        "api/v1/vms/{vm_id}/checkpoints",
+        "POST",
+        "create_checkpoint",
+        lambda s, w, caller, key, req: s.create_checkpoint(
+            w, _vm(req), _body(CheckpointCreateRequest, req), caller, key=key
+        ),
+    ),
+    (
+        "api/v1/vms/{vm_id}/checkpoints/{checkpoint_id}/apply",
+        "POST",
+        "apply_checkpoint",
+        lambda s, w, caller, key, req: s.apply_checkpoint(
+            w,
+            _vm(req),
+            req.route_params["checkpoint_id"],
+            _body(CheckpointApplyRequest, req, required=False),
+            caller,
+            key=key,
+        ),
+    ),
+    (
+        "api/v1/vms/{vm_id}/checkpoints/{checkpoint_id}",
+        "DELETE",
+        "remove_checkpoint",
+        lambda s, w, caller, key, req: s.remove_checkpoint(
+            w, _vm(req), req.route_params["checkpoint_id"], caller, key=key
+        ),
+    ),
+    (
+        "api/v1/vms/{vm_id}/migrate",
+        "POST",
+        "migrate_vm",
+        lambda s, w, caller, key, req: s.migrate(w, _vm(req), _body(MigrateRequest, req), caller, key=key),
+    ),
+)
+
+
 def blueprint(api: Api) -> df.Blueprint:
-    """The day-2 VM routes."""
+    """The day-2 VM routes: one function per write of :data:`_WRITES` (``api_<kind>``) and the checkpoint list."""
     bp = df.Blueprint()
 
-    async def change(
-        req: func.HttpRequest, client: df.DurableOrchestrationClient, action: str, submit: Submit
-    ) -> func.HttpResponse:
-        route = dict(req.route_params)
+    def register(route: str, method: str, kind: str, submit: Submit) -> None:
+        async def handler(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+            def body(s: Services, caller: Caller, workflows: DurableWorkflows) -> func.HttpResponse:
+                job = submit(s.changes, workflows, caller, idempotency_key(req), req)
+                return accepted(req, s.jobs.state_of(workflows, job).to_view())
 
-        def body(s: Services, caller: Caller, workflows: DurableWorkflows) -> func.HttpResponse:
-            job = submit(s.changes, workflows, caller, idempotency_key(req))
-            return accepted(req, s.jobs.state_of(workflows, job).to_view())
+            target: dict[str, Any] = dict(req.route_params)
+            response: func.HttpResponse = await api.write(
+                req, client, action=kind, target=target, required=Permission.OPERATOR, body=body
+            )
+            return response
 
-        target: dict[str, Any] = {name: value for name, value in route.items()}
-        response: func.HttpResponse = await api.write(
-            req, client, action=action, target=target, required=Permission.OPERATOR, body=body
-        )
-        return response
+        handler.__name__ = handler.__qualname__ = f"api_{kind}"
+        handler.__doc__ = f"{method} {route}: submit a {kind} job (202 with the job)."
+        decorated = bp.durable_client_input(client_name="client")(handler)
+        bp.function_name(name=f"api_{kind}")(bp.route(route=route, methods=[method], auth_level=_ANONYMOUS)(decorated))
 
-    def vm_id(req: func.HttpRequest) -> str:
-        return str(req.route_params["vm_id"])
-
-    @bp.route(route="api/v1/vms/{vm_id}", methods=["PATCH"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_update_vm(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Resize a VM and/or replace its notes (``cpu_cores``, ``memory_gb``, ``notes``, ``allow_restart``)."""
-        return await change(
-            req,
-            client,
-            "update_vm",
-            lambda s, w, caller, key: s.update(
-                w, vm_id(req), parse_change(VmUpdateRequest, json_body(req)), caller, key=key
-            ),
-        )
-
-    @bp.route(route="api/v1/vms/{vm_id}/disks", methods=["POST"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_add_disk(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Add a data disk (``size_gb``): a new dynamic VHDX in the VM's folder, on its SCSI controller."""
-        return await change(
-            req,
-            client,
-            "add_disk",
-            lambda s, w, caller, key: s.add_disk(
-                w, vm_id(req), parse_change(DiskAddRequest, json_body(req)), caller, key=key
-            ),
-        )
-
-    @bp.route(route="api/v1/vms/{vm_id}/disks/{disk_id}/expand", methods=["POST"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_expand_disk(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Grow a disk to ``size_gb`` (shrinking is refused)."""
-        disk_id = req.route_params["disk_id"]
-        return await change(
-            req,
-            client,
-            "expand_disk",
-            lambda s, w, caller, key: s.expand_disk(
-                w, vm_id(req), disk_id, parse_change(DiskExpandRequest, json_body(req)), caller, key=key
-            ),
-        )
-
-    @bp.route(route="api/v1/vms/{vm_id}/disks/{disk_id}", methods=["DELETE"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_remove_disk(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Detach a data disk and delete its file (the boot disk is refused)."""
-        disk_id = req.route_params["disk_id"]
-        return await change(
-            req, client, "remove_disk", lambda s, w, caller, key: s.remove_disk(w, vm_id(req), disk_id, caller, key=key)
-        )
-
-    @bp.route(route="api/v1/vms/{vm_id}/nics", methods=["POST"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_add_nic(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Add a network adapter (``network``: a switch of the VM's host; ``vlan_id`` optional)."""
-        return await change(
-            req,
-            client,
-            "add_nic",
-            lambda s, w, caller, key: s.add_nic(
-                w, vm_id(req), parse_change(NicAddRequest, json_body(req)), caller, key=key
-            ),
-        )
-
-    @bp.route(route="api/v1/vms/{vm_id}/nics/{nic_id}", methods=["PATCH"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_update_nic(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Reconnect an adapter (``network``) and/or set its VLAN (``vlan_id``; null: untagged)."""
-        nic_id = req.route_params["nic_id"]
-        return await change(
-            req,
-            client,
-            "update_nic",
-            lambda s, w, caller, key: s.update_nic(
-                w, vm_id(req), nic_id, parse_change(NicUpdateRequest, json_body(req)), caller, key=key
-            ),
-        )
-
-    @bp.route(route="api/v1/vms/{vm_id}/nics/{nic_id}", methods=["DELETE"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_remove_nic(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Remove a network adapter (never the VM's last)."""
-        nic_id = req.route_params["nic_id"]
-        return await change(
-            req, client, "remove_nic", lambda s, w, caller, key: s.remove_nic(w, vm_id(req), nic_id, caller, key=key)
-        )
+    for route, method, kind, submit in _WRITES:
+        register(route, method, kind, submit)
 
     @bp.route(route="api/v1/vms/{vm_id}/checkpoints", methods=["GET"], auth_level=_ANONYMOUS)
     def api_list_checkpoints(req: func.HttpRequest) -> func.HttpResponse:
         """The VM's checkpoints (id, name, created, parent), read from its host."""
 
         def body(s: Services, _: Caller) -> func.HttpResponse:
-            items = [checkpoint_view(item) for item in s.changes.checkpoints(vm_id(req))]
+            items = [checkpoint_view(item) for item in s.changes.checkpoints(_vm(req))]
             return documents_response({"items": items, "continuation": None})
 
         return api.read(req, Permission.READER, body)
-
-    @bp.route(route="api/v1/vms/{vm_id}/checkpoints", methods=["POST"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_create_checkpoint(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Make a production checkpoint (``name``, unique on the VM)."""
-        return await change(
-            req,
-            client,
-            "create_checkpoint",
-            lambda s, w, caller, key: s.create_checkpoint(
-                w, vm_id(req), parse_change(CheckpointCreateRequest, json_body(req)), caller, key=key
-            ),
-        )
-
-    @bp.route(route="api/v1/vms/{vm_id}/checkpoints/{checkpoint_id}/apply", methods=["POST"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_apply_checkpoint(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Revert the VM to a checkpoint (optional body ``{"allow_restart": true}`` for a running VM)."""
-        checkpoint_id = req.route_params["checkpoint_id"]
-        return await change(
-            req,
-            client,
-            "apply_checkpoint",
-            lambda s, w, caller, key: s.apply_checkpoint(
-                w,
-                vm_id(req),
-                checkpoint_id,
-                parse_change(CheckpointApplyRequest, json_body(req, required=False)),
-                caller,
-                key=key,
-            ),
-        )
-
-    @bp.route(route="api/v1/vms/{vm_id}/checkpoints/{checkpoint_id}", methods=["DELETE"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_remove_checkpoint(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Delete a checkpoint (Hyper-V merges its disks)."""
-        checkpoint_id = req.route_params["checkpoint_id"]
-        return await change(
-            req,
-            client,
-            "remove_checkpoint",
-            lambda s, w, caller, key: s.remove_checkpoint(w, vm_id(req), checkpoint_id, caller, key=key),
-        )
-
-    @bp.route(route="api/v1/vms/{vm_id}/migrate", methods=["POST"], auth_level=_ANONYMOUS)
-    @bp.durable_client_input(client_name="client")
-    async def api_migrate_vm(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Live-migrate the VM to ``host`` (within its cluster, or with its storage to ``storage_path``)."""
-        return await change(
-            req,
-            client,
-            "migrate_vm",
-            lambda s, w, caller, key: s.migrate(
-                w, vm_id(req), parse_change(MigrateRequest, json_body(req)), caller, key=key
-            ),
-        )
 
     return bp

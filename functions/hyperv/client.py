@@ -20,9 +20,10 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from functions.hyperv.calls import guid
 from functions.hyperv.checkpoint_ops import CheckpointOperations
 from functions.hyperv.device_ops import DeviceOperations
-from functions.hyperv.errors import InvalidParameters, ProtocolError
+from functions.hyperv.errors import ProtocolError
 from functions.hyperv.library import ChunkWritten, LibraryFile, LibraryInstall, UploadStatus
 from functions.hyperv.models import (
     ClusterChange,
@@ -46,7 +47,6 @@ from functions.hyperv.models import (
     StartAnnounced,
     SwitchInfo,
     VmInfo,
-    normalise_vm_id,
 )
 from functions.models.json import JsonObject
 
@@ -78,10 +78,7 @@ class OperationRunner(Protocol):
 
 
 def _vm_id(value: str) -> str:
-    try:
-        return normalise_vm_id(value)
-    except ValueError:
-        raise InvalidParameters(f"vm_id {value!r} is not a GUID") from None
+    return guid("vm_id", value)
 
 
 class HyperVClient(DeviceOperations, CheckpointOperations):

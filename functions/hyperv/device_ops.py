@@ -11,15 +11,13 @@ Every method is safe to run again after an unknown outcome (an activity may run 
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pydantic import BaseModel
 
+from functions.hyperv.calls import ClientCalls, guid
 from functions.hyperv.device_models import RemovedDisk, RemovedNic
-from functions.hyperv.errors import InvalidParameters
-from functions.hyperv.models import VmDisk, VmInfo, VmNetworkAdapter, normalise_vm_id
+from functions.hyperv.models import VmDisk, VmInfo, VmNetworkAdapter
 from functions.models.json import JsonObject
 
 __all__ = ["DeviceOperations"]
@@ -28,35 +26,11 @@ M = TypeVar("M", bound=BaseModel)
 
 
 def _vm_id(value: str) -> str:
-    """The VM id normalised as everywhere in the client (``InvalidParameters`` when it is not a GUID)."""
-    try:
-        return normalise_vm_id(value)
-    except ValueError:
-        raise InvalidParameters(f"vm_id {value!r} is not a GUID") from None
+    return guid("vm_id", value)
 
 
-class DeviceOperations(ABC):
+class DeviceOperations(ClientCalls):
     """Resize a VM and change its data disks and network adapters (a mixin of ``HyperVClient``)."""
-
-    host: str | None
-
-    # -- the client's plumbing (implemented by HyperVClient) -----------------------------------------------------
-
-    @abstractmethod
-    def _run(self, operation: str, params: Mapping[str, Any] | None = None) -> Any:
-        """Run an operation script and return its parsed JSON result."""
-
-    @abstractmethod
-    def _parse(self, operation: str, model: type[M], value: Any) -> M:
-        """Validate ``value`` into ``model`` (``ProtocolError`` when it does not fit)."""
-
-    @abstractmethod
-    def _call(self, operation: str, model: type[M], params: Mapping[str, Any] | None = None) -> M:
-        """Run an operation script and validate its result into ``model``."""
-
-    @abstractmethod
-    def _list(self, operation: str, key: str, model: type[M], params: Mapping[str, Any] | None = None) -> list[M]:
-        """Run an operation script and validate each item of its ``key`` list into ``model``."""
 
     # -- the VM itself ---------------------------------------------------------------------------------------------
 

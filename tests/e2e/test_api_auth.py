@@ -17,6 +17,20 @@ from tools.stack import Stack
 
 ROLES = {"reader": ["Aether.Reader"], "operator": ["Aether.Operator"], "admin": ["Aether.Admin"], "none": []}
 # (method, path, body, minimum role); the answer for an allowed caller is whatever the route says, never 401/403.
+VM = "5f0c3d6e-1111-2222-3333-444455556666"
+CHANGES = [  # the day-2 writes
+    ("PATCH", "", {"notes": "x"}),
+    ("POST", "/disks", {"size_gb": 1}),
+    ("POST", "/disks/d1/expand", {"size_gb": 2}),
+    ("DELETE", "/disks/d1", None),
+    ("POST", "/nics", {"network": "External"}),
+    ("PATCH", "/nics/n1", {"vlan_id": 2}),
+    ("DELETE", "/nics/n1", None),
+    ("POST", "/checkpoints", {"name": "c"}),
+    ("POST", "/checkpoints/c1/apply", None),
+    ("DELETE", "/checkpoints/c1", None),
+    ("POST", "/migrate", {"host": "hv02"}),
+]
 ROUTES = [
     ("GET", "/api/v1/inventory", None, "reader"),
     ("GET", "/api/v1/hosts", None, "reader"),
@@ -33,6 +47,8 @@ ROUTES = [
     ("DELETE", "/api/v1/vms/5f0c3d6e-1111-2222-3333-444455556666", None, "operator"),
     ("POST", "/api/v1/vms/5f0c3d6e-1111-2222-3333-444455556666/start", None, "operator"),
     ("POST", "/api/v1/inventory/refresh?host=hv09", None, "operator"),
+    *((method, f"/api/v1/vms/{VM}{path}", body, "operator") for method, path, body in CHANGES),
+    ("GET", f"/api/v1/vms/{VM}/checkpoints", None, "reader"),
     ("POST", "/api/v1/jobs/missing/cancel", None, "operator"),
     ("GET", "/api/v1/audit", None, "admin"),
     ("POST", "/api/v1/hosts/hv01/probe", None, "admin"),  # no lab here: an admin gets 404, never a probe
