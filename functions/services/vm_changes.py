@@ -137,7 +137,8 @@ class VmChangeService:
                 )
                 if wanted is not None and wanted != current
             ]
-            restart = self._needs_off(vm, " and ".join(resizing), request.allow_restart) if resizing else False
+            rule = f"{' and '.join(resizing)} of a VM can only change while it is Off"
+            restart = self._needs_off(vm, rule, request.allow_restart) if resizing else False
             params: JsonObject = {
                 "cpu_cores": request.cpu_cores,
                 "memory_mb": request.memory_gb * 1024 if request.memory_gb is not None else None,
@@ -148,11 +149,11 @@ class VmChangeService:
             )
         return record.job
 
-    def _needs_off(self, vm: VmRecord, what: str, allow_restart: bool) -> bool:
-        """Whether the job must shut ``vm`` down for a change of ``what`` (Hyper-V changes it only while Off)."""
+    def _needs_off(self, vm: VmRecord, rule: str, allow_restart: bool) -> bool:
+        """Whether the job must shut ``vm`` down first, by Hyper-V's ``rule`` (a sentence saying what needs Off)."""
         if vm.stale or vm.state == "Off":
             return False
-        rule = f"{what} of a VM can only change while it is Off (it is {vm.state})"
+        rule = f"{rule} (VM {vm.name} is {vm.state})"
         if vm.state != "Running":
             raise InvalidState(f"{rule}; turn it off first", vm.state)
         if not allow_restart:
@@ -366,7 +367,8 @@ class VmChangeService:
             checkpoint = self._checkpoint(vm_id, checkpoint_id)
             restart = False
             if vm.state not in ("Off", "Saved") and not vm.stale:
-                restart = self._needs_off(vm, "the checkpoint applied", request.allow_restart)
+                rule = "Hyper-V applies a checkpoint only to a VM that is Off or Saved"
+                restart = self._needs_off(vm, rule, request.allow_restart)
             params = {"checkpoint_id": str(checkpoint["id"])}
             body = {"checkpoint_id": checkpoint_id, **request.model_dump()}
             record.job = self._submit(
