@@ -20,6 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from functions.hyperv.checkpoint_ops import CheckpointOperations
 from functions.hyperv.device_ops import DeviceOperations
 from functions.hyperv.errors import InvalidParameters, ProtocolError
 from functions.hyperv.library import ChunkWritten, LibraryFile, LibraryInstall, UploadStatus
@@ -83,7 +84,7 @@ def _vm_id(value: str) -> str:
         raise InvalidParameters(f"vm_id {value!r} is not a GUID") from None
 
 
-class HyperVClient(DeviceOperations):
+class HyperVClient(DeviceOperations, CheckpointOperations):
     """Typed operations on one Hyper-V host.
 
     Methods named for a workflow step (:meth:`preflight_with_library`, :meth:`start_and_announce`,

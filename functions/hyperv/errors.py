@@ -13,6 +13,7 @@ Tree (``transient`` errors are worth retrying as they are; the others need a cha
     ├── VmNotFound              the named VM does not exist on the host
     ├── DiskNotFound            the VM has no disk drive with that id
     ├── NicNotFound             the VM has no network adapter with that id
+    ├── CheckpointNotFound      the VM has no checkpoint with that id
     ├── VmAlreadyExists         a VM with that name already exists
     ├── InvalidVmState          the VM is in a state that does not allow the operation
     ├── ImageNotFound           the golden image to clone does not exist
@@ -38,6 +39,7 @@ from collections.abc import Mapping
 __all__ = [
     "ERROR_CATEGORIES",
     "AuthenticationFailed",
+    "CheckpointNotFound",
     "ClusterError",
     "DiskNotFound",
     "HostOperationFailed",
@@ -110,6 +112,10 @@ class NicNotFound(HyperVError):
     """The VM has no network adapter with the id named in the operation."""
 
 
+class CheckpointNotFound(HyperVError):
+    """The VM has no checkpoint with the id named in the operation."""
+
+
 class VmAlreadyExists(HyperVError):
     """A VM with the requested name already exists on the host."""
 
@@ -176,6 +182,7 @@ ERROR_CATEGORIES: Mapping[str, type[HyperVError]] = {
         VmNotFound,
         DiskNotFound,
         NicNotFound,
+        CheckpointNotFound,
         VmAlreadyExists,
         InvalidVmState,
         ImageNotFound,

@@ -199,6 +199,8 @@ class VmInfo(_Result):
     clustered: bool = False
     configuration_path: str | None = None
     """Folder of the VM's configuration (its VM folder for VMs created by Aether-V)."""
+    checkpoint_count: int = 0
+    """How many checkpoints the VM has (a VM with checkpoints runs on differencing disks)."""
 
     @property
     def os_family(self) -> OsFamily | None:

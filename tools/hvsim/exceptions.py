@@ -8,9 +8,11 @@ does on a real host. ``category`` is the name of the client's exception class in
 from __future__ import annotations
 
 __all__ = [
+    "CheckpointNotFound",
     "ClusterError",
     "DiskNotFound",
     "FileInUse",
+    "HostUnreachable",
     "HyperVSimError",
     "ImageNotFound",
     "InsufficientResources",
@@ -51,6 +53,12 @@ class NicNotFound(HyperVSimError):  # noqa: N818
     """The VM has no network adapter with that id."""
 
     category = "NicNotFound"
+
+
+class CheckpointNotFound(HyperVSimError):  # noqa: N818
+    """The VM has no checkpoint with that id."""
+
+    category = "CheckpointNotFound"
 
 
 class VmAlreadyExists(HyperVSimError):  # noqa: N818
@@ -105,6 +113,12 @@ class OperationNotFound(HyperVSimError):  # noqa: N818
     """No background operation of that id in that Aether-V folder."""
 
     category = "OperationNotFound"
+
+
+class HostUnreachable(HyperVSimError):  # noqa: N818
+    """Another host the operation needs (a migration's destination) does not answer."""
+
+    category = "HostUnreachable"
 
 
 class FileInUse(HyperVSimError):  # noqa: N818

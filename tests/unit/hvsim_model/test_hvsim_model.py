@@ -470,6 +470,8 @@ def test_scripts_take_params_as_data(name: str) -> None:
             "OperationNotFound",
             "DiskNotFound",
             "NicNotFound",
+            "CheckpointNotFound",
+            "HostUnreachable",
         }
 
 

@@ -59,6 +59,7 @@ EVERY_FIELD: dict[str, Any] = {
     "uptime_seconds": 3600,
     "clustered": True,
     "configuration_path": "C:\\Hyper-V\\web01",
+    "checkpoint_count": 2,
 }
 """A VM with every field of ``VmInfo`` set (none left at a default that the sync would not write)."""
 

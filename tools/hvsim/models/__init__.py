@@ -16,6 +16,7 @@ typed methods here and render the results the way the operation scripts do; noth
 ``background``     :class:`BackgroundWork`, :class:`FakeTask`, :class:`CopyFault`: scheduled tasks and image copies
 ``hosts``          :class:`FakeHost`
 ``cluster``        :class:`FakeCluster`
+``migration``      :class:`MigrationControl`, :class:`MigrationFault`: moving a VM between hosts, injected faults
 ``backend``        :class:`Backend`
 ``library``        :class:`FakeContentFile` (a file with bytes: uploads), SHA-256, ISO versions, ISOs in use
 =================  =============================================================================================
@@ -30,7 +31,7 @@ Divergences from real Hyper-V (also listed in ``tools/hvsim/README.md``):
   bytes (:mod:`~tools.hvsim.models.library`); a record's SHA-256 is a stand-in derived from its metadata.
 - Free memory is total memory minus a host reserve minus the memory of every VM that is not Off or Saved.
 - Cluster Shared Volumes are the same :class:`FakeVolume` objects on every node of a :class:`FakeCluster`, and the
-  nodes share one lock; a clustered VM stays on the node that registered it (no failover or live migration).
+  nodes share one lock; a clustered VM moves only when ``migrate_vm`` asks (no failover), at once.
 - The guest OS is a :class:`FakeGuestOS`: intrinsic KVP items, addresses per adapter and an optional provisioning
   agent (the real Linux agent as a process, or the simulated guest of :mod:`tools.hvsim.guest`) that runs while
   the VM runs with a provisioning ISO. Its boot is one delay: until it has passed, no KVP, intrinsic items or
@@ -59,6 +60,7 @@ from tools.hvsim.models.files import (
 )
 from tools.hvsim.models.guest_os import FakeGuestOS, GuestAgent, GuestFactory, default_guest_factory
 from tools.hvsim.models.hosts import FakeHost
+from tools.hvsim.models.migration import MigrationControl, MigrationFault
 from tools.hvsim.models.network import FakeNic, FakeSwitch
 from tools.hvsim.models.vms import ACTIVE_STATES, STABLE_STATES, FakeVm, TransitionTimes
 
@@ -87,6 +89,8 @@ __all__ = [
     "GuestAgent",
     "GuestFactory",
     "ManualClock",
+    "MigrationControl",
+    "MigrationFault",
     "TransitionTimes",
     "default_guest_factory",
     "is_valid_file_name",

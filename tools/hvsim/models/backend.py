@@ -19,6 +19,7 @@ from tools.hvsim.models.cluster import FakeCluster
 from tools.hvsim.models.core import Clock
 from tools.hvsim.models.guest_os import GuestFactory, default_guest_factory
 from tools.hvsim.models.hosts import FakeHost
+from tools.hvsim.models.migration import MigrationControl
 from tools.hvsim.models.vms import FakeVm, TransitionTimes
 
 __all__ = ["Backend"]
@@ -54,6 +55,7 @@ class Backend:
         self._wall_clock = wall_clock or (lambda: datetime.now(UTC))
         self.hosts: dict[str, FakeHost] = {}
         self.clusters: dict[str, FakeCluster] = {}
+        self.migration = MigrationControl()  # unreachable destinations and migration faults (tests inject them)
         self._ticker: threading.Thread | None = None
         self._stop = threading.Event()
 
@@ -66,6 +68,7 @@ class Backend:
         self.release_guests()
         self.hosts.clear()
         self.clusters.clear()
+        self.migration.reset()
 
     def release_guests(self) -> None:
         """Stop every guest agent process and delete its sandbox."""

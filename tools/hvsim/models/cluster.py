@@ -2,8 +2,8 @@
 
 Cluster Shared Volumes are the same :class:`~tools.hvsim.models.files.FakeVolume` objects on every node, and the
 nodes share one lock. ``MSCluster_Cluster.AddVirtualMachine`` is simulated by :meth:`FakeCluster.add_role`, which
-refuses a VM with any file off cluster storage. A clustered VM stays on the node that registered it: no failover,
-no live migration, no resource states.
+refuses a VM with any file off cluster storage. A clustered VM stays on its node until ``migrate_vm`` moves it
+(:mod:`tools.hvsim.models.migration`): no failover, no resource states.
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ class FakeFile:
     os_family: str | None = None  # for images and their clones: the installed OS
     os_name: str | None = None
     iso_version: str | None = None  # for provisioning ISOs: the protocol version they carry
+    parent: str | None = None  # for a differencing disk (a checkpoint's AVHDX): its parent's path
 
     def copy_to(self, path: str) -> FakeFile:
         """A copy of this file at ``path`` (same size and metadata)."""
@@ -89,6 +90,7 @@ class FakeFile:
             os_family=self.os_family,
             os_name=self.os_name,
             iso_version=self.iso_version,
+            parent=self.parent,
         )
 
 

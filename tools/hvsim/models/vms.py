@@ -183,6 +183,7 @@ class FakeVm:
         self.secure_boot = True
         self.secure_boot_template = "MicrosoftWindows"
         self.automatic_checkpoints = True
+        self.checkpoint_type = "Production"  # Set-VM -CheckpointType: Production, ProductionOnly, Standard, Disabled
         self.first_boot_device: str | None = None
         self.scsi_controllers = 1  # Add-VMScsiController; a generation 1 VM may have none
         self.disks: list[FakeDiskDrive] = []

@@ -73,6 +73,7 @@ def vm_record(vm: FakeVm) -> dict[str, Any]:
         "uptime_seconds": vm.uptime_seconds,
         "clustered": vm.clustered,
         "configuration_path": vm.folder,
+        "checkpoint_count": len(vm.checkpoints),
     }
 
 

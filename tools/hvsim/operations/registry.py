@@ -28,7 +28,14 @@ from tools.hvsim.operations import (
     switches,
     vms,
 )
+from tools.hvsim.operations.checkpoints import (
+    apply_checkpoint_op,
+    create_checkpoint,
+    list_checkpoints,
+    remove_checkpoint_op,
+)
 from tools.hvsim.operations.library import install_uploads, upload_chunk, upload_status
+from tools.hvsim.operations.migration import migrate_vm
 from tools.hvsim.protocol.dispatch import OperationContext, register
 from tools.hvsim.protocol.errors import ScriptError
 
@@ -71,6 +78,11 @@ OPERATIONS: dict[str, Operation] = {
     "add_nic": nics.add_nic,
     "set_nic": nics.set_nic,
     "remove_nic": nics.remove_nic,
+    "list_checkpoints": list_checkpoints,
+    "create_checkpoint": create_checkpoint,
+    "apply_checkpoint": apply_checkpoint_op,
+    "remove_checkpoint": remove_checkpoint_op,
+    "migrate_vm": migrate_vm,
 }
 
 UNLOCKED = frozenset({"shutdown_vm", "prepare_disk"})

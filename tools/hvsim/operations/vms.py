@@ -12,6 +12,7 @@ from typing import Any
 from tools.hvsim.exceptions import ClusterError, ImageNotFound, InvalidParameters, SwitchNotFound, VmAlreadyExists
 from tools.hvsim.models import GB, FakeFile, FakeHost, FakeVm, is_valid_file_name, join_path, leaf_name, parent_path
 from tools.hvsim.models.background import OPERATION_PREFIX
+from tools.hvsim.models.checkpoints import files_left_by_checkpoints
 from tools.hvsim.models.dvds import is_provisioning_iso
 from tools.hvsim.operations.background import stop_operations_in
 from tools.hvsim.operations.params import MARKER, best_root, gb, list_param, parse_guid, read_marker, text
@@ -218,11 +219,15 @@ def remove_vm_and_disks(host: FakeHost, vm: FakeVm, deleted: list[str]) -> str:
         if dvd.path and is_provisioning_iso(dvd.path) and parent_path(dvd.path) == folder.rstrip("\\"):
             to_delete.append(dvd.path)
     others = {d.path.lower() for other in host.vms.values() if other is not vm for d in other.disks}
+    if vm.checkpoints:  # differencing chains: the checkpoints' disks and every parent are the VM's disks too
+        shared = {drive.path.lower() for drive in vm.disks if drive.shared}
+        to_delete += files_left_by_checkpoints(vm, host.fs, others | shared)
     for drive in list(vm.disks):
         vm.disks.remove(drive)
         if drive.shared or drive.path.lower() in others or "\\diskimages\\" in drive.path.lower():
             continue
-        to_delete.append(drive.path)
+        if drive.path not in to_delete:
+            to_delete.append(drive.path)
     host.remove_vm(vm)  # also releases the guest's agent (a real Linux agent's process and sandbox)
     host.fs.remove(join_path(folder, "Virtual Machines", vm.id.upper() + ".vmcx"))
     for path in to_delete:

@@ -42,6 +42,13 @@ function Get-AetherVmRecords {
     foreach ($row in @(Get-Rows $ns 'Msvm_VirtualSystemSettingData' "VirtualSystemType='Microsoft:Hyper-V:System:Realized'")) {
         $settings[([string]$row.VirtualSystemIdentifier).ToLowerInvariant()] = $row
     }
+    # Checkpoints: one realized snapshot setting per checkpoint, keyed by its VM's VirtualSystemIdentifier
+    # (Msvm_VirtualSystemSettingData.VirtualSystemType, learn.microsoft.com/windows/win32/hyperv_v2/msvm-virtualsystemsettingdata).
+    $checkpointCounts = @{}
+    foreach ($row in @(Get-Rows $ns 'Msvm_VirtualSystemSettingData' "VirtualSystemType='Microsoft:Hyper-V:Snapshot:Realized'")) {
+        $owner = ([string]$row.VirtualSystemIdentifier).ToLowerInvariant()
+        $checkpointCounts[$owner] = 1 + [int]$checkpointCounts[$owner]
+    }
     $memory = @{}; $processors = @{}; $ports = @{}; $disks = @{}
     foreach ($row in @(Get-Rows $ns 'Msvm_MemorySettingData' '')) {
         if ([string]$row.InstanceID -match $vmKey) { Add-ToMap $memory $Matches[1] $row }
@@ -245,7 +252,7 @@ function Get-AetherVmRecords {
             maximum_memory_gb = $maxGb; dynamic_memory_enabled = $dynamic; memory_gb = $memoryGb
             processor_count = $cpuCount; os_name = $osName; networks = @($networks); ip_addresses = @($allIps)
             disks = @($vmDisks); uptime_seconds = $uptime; clustered = [bool]$clustered[$id]
-            configuration_path = $configPath
+            configuration_path = $configPath; checkpoint_count = [int]$checkpointCounts[$id]
         }
     }
 }

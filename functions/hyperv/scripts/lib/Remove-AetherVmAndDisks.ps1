@@ -16,12 +16,25 @@ function Remove-AetherVmAndDisks($Vm, $Deleted) {
     foreach ($drive in @(Get-VM | Where-Object { $_.Id -ne $id } | Get-VMHardDiskDrive)) {
         if ($drive.Path) { $others[([string]$drive.Path).ToLowerInvariant()] = $true }
     }
+    # A VM with checkpoints runs on differencing disks (.avhdx): its checkpoints' disks and every parent in the chains
+    # are its disks too (Remove-VM deletes the checkpoints' configuration and saved memory, never a disk file).
+    $snapshots = @(Get-VMSnapshot -VM $Vm)
+    if ($snapshots.Count -gt 0) {
+        $heads = @($snapshots | Get-VMHardDiskDrive) + @(Get-VMHardDiskDrive -VM $Vm | Where-Object { -not $_.SupportPersistentReservations })
+        foreach ($head in $heads) {
+            $path = [string]$head.Path
+            while ($path -and -not $others.ContainsKey($path.ToLowerInvariant()) -and $path -notmatch '\\DiskImages\\') {
+                if (-not $toDelete.Contains($path)) { [void]$toDelete.Add($path) }
+                $path = [string](Get-VHD -Path $path -ErrorAction SilentlyContinue).ParentPath
+            }
+        }
+    }
     foreach ($drive in @(Get-VMHardDiskDrive -VM $Vm)) {
         $path = [string]$drive.Path
         Remove-VMHardDiskDrive -VMHardDiskDrive $drive
         if (-not $path -or $drive.SupportPersistentReservations) { continue }
         if ($others.ContainsKey($path.ToLowerInvariant()) -or $path -match '\\DiskImages\\') { continue }
-        [void]$toDelete.Add($path)
+        if (-not $toDelete.Contains($path)) { [void]$toDelete.Add($path) }
     }
     Remove-VM -VM $Vm -Force
     foreach ($path in $toDelete) {
