@@ -1,6 +1,7 @@
-// VM detail: summary, size and notes, disks, network adapters, its jobs; power actions and delete with confirmation,
-// and the day-2 changes. The sections that change the VM live in vm_resize.js and vm_devices.js; this module holds
-// the VM, polls it and runs every change the same way: submit → follow the job live → reload the VM.
+// VM detail: summary, size and notes, disks, network adapters, checkpoints, its jobs; power actions, migration and
+// delete with confirmation, and the day-2 changes. The sections that change the VM live in vm_resize.js,
+// vm_devices.js and vm_checkpoints.js, the migrate dialog in vm_migrate.js; this module holds the VM, polls it and
+// runs every change the same way: submit → follow the job live → reload the VM.
 
 import { ApiError } from "../api.js";
 import { h, replace, setText } from "../dom.js";
@@ -8,7 +9,9 @@ import { ago, clock, duration, fullTime, gb, humanize } from "../format.js";
 import { clearProblems, showProblems } from "../forms.js";
 import { orphanMarker } from "../orphan.js";
 import { badge, confirmDialog, dataTable, emptyState, errorPanel, facts, guardedButton, jobProgress, staleMarker, toast, updateBadge } from "../ui.js";
+import { checkpointsSection } from "./vm_checkpoints.js";
 import { disksSection, nicsSection } from "./vm_devices.js";
+import { migrateDialog } from "./vm_migrate.js";
 import { resizeSection } from "./vm_resize.js";
 
 // action -> [label, states it applies to, confirmation text (null: none)]
@@ -48,7 +51,7 @@ export async function render(ctx) {
 
   // What the change sections see of the page: the VM as last loaded, whether a job runs, and change().
   const page = { session: ctx.session, api: ctx.api, signal: ctx.signal, vm: () => vm, busy: () => Boolean(running), change };
-  const sections = [resizeSection(page), disksSection(page), nicsSection(page)];
+  const sections = [resizeSection(page), disksSection(page), nicsSection(page), checkpointsSection(page)];
 
   replace(
     ctx.main,
@@ -76,6 +79,7 @@ export async function render(ctx) {
       else if (vm.stale) inner.title = "Its host is not answering: the VM's state is unknown and the action may fail";
       return button;
     });
+    buttons.push(guardedButton(ctx.session, "operator", { dataset: { action: "migrate" }, disabled: busy, onclick: () => migrateDialog(page) }, "Migrate…"));
     buttons.push(guardedButton(ctx.session, "operator", { class: "btn btn-danger", dataset: { action: "delete" }, disabled: busy, onclick: () => remove() }, "Delete"));
     replace(actions, buttons);
     for (const section of sections) section.update();
@@ -159,6 +163,7 @@ export async function render(ctx) {
     }
     if (job.status !== "Succeeded") toast(`${humanize(job.kind)} of ${vm.name}: ${job.status}`, { tone: "bad", href: `/jobs/${encodeURIComponent(job.id)}`, linkText: "Details" });
     await reload();
+    for (const section of sections) if (section.jobEnded) section.jobEnded(job);
   }
 
   /**
