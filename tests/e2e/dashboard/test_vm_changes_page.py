@@ -197,3 +197,86 @@ def test_a_reader_cannot_use_the_change_controls(ui: Ui) -> None:
     expect(resize).to_have_attribute("title", re.compile("Needs the Aether.Operator role"))
     for action in ("add-disk", "expand-disk", "add-nic", "change-nic"):
         expect(page.locator(f"button[data-action={action}]").first).to_be_disabled()
+
+
+def test_create_apply_and_delete_checkpoints(ui: Ui) -> None:
+    vm = make_vm(ui.stack)
+    page = open_vm(ui, vm)
+    section = page.locator("section[aria-labelledby=s-checkpoints]")
+    expect(section.locator(".empty-title")).to_have_text("No checkpoints.")
+    rows = section.locator("tbody tr")
+
+    for name in ("before-upgrade", "after-upgrade"):
+        section.locator("button[data-action=create-checkpoint]").click()
+        page.get_by_role("dialog").get_by_label("Name", exact=True).fill(name)
+        job_succeeded(ui, dialog_submit(ui, "Create checkpoint"))
+    with lab_host(ui.stack).lock:
+        taken = {c.name: c for c in vm.checkpoints}
+        assert set(taken) == {"before-upgrade", "after-upgrade"}
+        assert taken["after-upgrade"].parent_id == taken["before-upgrade"].id
+    expect(rows).to_have_count(2)
+    first = section.locator(f"tr[data-checkpoint='{taken['before-upgrade'].id}']")
+    second = section.locator(f"tr[data-checkpoint='{taken['after-upgrade'].id}']")
+    expect(second.locator("td[data-label=Parent]")).to_have_text("before-upgrade")
+    expect(second.locator("td[data-label=Type]")).to_have_text("Production")
+    expect(second.locator("td[data-label=Name]")).to_contain_text("current")
+
+    first.locator("button[data-action=apply-checkpoint]").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_contain_text("only to a VM that is Off or Saved")
+    with page.expect_response(lambda r: r.url.endswith("/apply")) as answer:
+        dialog.get_by_role("button", name="Apply checkpoint").click()
+    assert answer.value.status == 409
+    expect(dialog.locator(".form-problem")).to_contain_text("allow_restart")
+    with lab_host(ui.stack).lock:
+        assert vm.current_checkpoint_id == taken["after-upgrade"].id  # nothing applied
+    dialog.get_by_label("Allow restart", exact=True).check()
+    job_succeeded(ui, dialog_submit(ui, "Apply checkpoint"))
+    with lab_host(ui.stack).lock:
+        assert vm.current_checkpoint_id == taken["before-upgrade"].id
+    assert running(ui.stack, vm)  # started again after the apply
+    expect(first.locator("td[data-label=Name]")).to_contain_text("current")
+
+    second.locator("button[data-action=delete-checkpoint]").click()
+    expect(page.get_by_role("dialog")).to_contain_text("merges its disks")
+    job_succeeded(ui, dialog_submit(ui, "Delete checkpoint"))
+    with lab_host(ui.stack).lock:
+        assert [c.name for c in vm.checkpoints] == ["before-upgrade"]
+    expect(rows).to_have_count(1)
+    ui.shot("vm-checkpoints")
+
+
+def test_migrate_lists_eligible_hosts_and_moves_a_stand_alone_vm_with_its_storage(ui: Ui) -> None:
+    _, _, listed = ui.stack.request("GET", "/api/v1/vms?host=hv01&limit=100")
+    clustered = next(v for v in listed["items"] if v["clustered"] and not v["stale"])
+    page = ui.goto(f"/vms/{clustered['id']}")
+    page.locator("button[data-action=migrate]").click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_label("Destination host", exact=True).locator("option")).to_have_text(
+        [re.compile(r"^hv02 \(cluster hvclu01\)")]  # only the other node of its cluster
+    )
+    expect(dialog.get_by_label("Storage path (optional)", exact=True)).to_have_count(0)
+    dialog.get_by_role("button", name="Cancel").click()
+
+    vm = make_vm(ui.stack)
+    page = open_vm(ui, vm)
+    page.locator("button[data-action=migrate]").click()
+    dialog = page.get_by_role("dialog")
+    choice = dialog.get_by_label("Destination host", exact=True)
+    expect(choice.locator("option")).to_have_text([re.compile(r"^hv01 "), re.compile(r"^hv02 ")])  # not hv03
+    choice.select_option("hv02")
+    target = f"C:\\Hyper-V\\Moved\\{vm.name}"
+    dialog.get_by_label("Storage path (optional)", exact=True).fill(target)
+    dialog.get_by_role("button", name="Migrate…").click()
+    confirm = page.get_by_role("dialog").filter(has_text=f"Migrate {vm.name} to hv02?")
+    expect(confirm).to_contain_text("its files move from hv03 to hv02")
+    job_id = accepted(ui, lambda: confirm.get_by_role("button", name="Migrate", exact=True).click())
+    expect(page.get_by_role("dialog")).to_have_count(0)
+    job_succeeded(ui, job_id)
+    destination = ui.stack.lab.host("hv02").model
+    with destination.lock:
+        moved = destination.vms[vm.id]
+        assert moved.folder.lower().startswith(target.lower()) and moved.state == "Running"
+    assert vm.id not in lab_host(ui.stack).vms
+    expect(page.locator(".crumbs")).to_contain_text("hv02")
+    expect(page.locator(".facts div", has_text="Host").first.locator("dd")).to_have_text("hv02")
