@@ -195,8 +195,13 @@ def test_a_reader_cannot_use_the_change_controls(ui: Ui) -> None:
     resize = page.locator("button[data-action=resize]")
     expect(resize).to_be_disabled()
     expect(resize).to_have_attribute("title", re.compile("Needs the Aether.Operator role"))
-    for action in ("add-disk", "expand-disk", "add-nic", "change-nic"):
+    for action in ("add-disk", "expand-disk", "add-nic", "change-nic", "create-checkpoint", "migrate"):
         expect(page.locator(f"button[data-action={action}]").first).to_be_disabled()
+    unlabeled = page.evaluate(
+        """() => Array.from(document.querySelectorAll('main input, main select, main textarea'))
+             .filter(el => !el.labels || el.labels.length === 0).map(el => el.name || el.id)"""
+    )
+    assert unlabeled == []
 
 
 def test_create_apply_and_delete_checkpoints(ui: Ui) -> None:
