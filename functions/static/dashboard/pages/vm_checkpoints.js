@@ -4,13 +4,14 @@
 
 import { h, replace } from "../dom.js";
 import { clock, fullTime } from "../format.js";
-import { field, formDialog } from "../forms.js";
+import { field, formDialog, problemSlot } from "../forms.js";
 import { confirmDialog, dataTable, emptyState, guardedButton } from "../ui.js";
 
 export function checkpointsSection(page) {
   const toolbar = h("div", { class: "toolbar section-tools" });
   const body = h("div", { class: "checkpoints" }, h("p", { class: "muted" }, "Loading…"));
-  const el = h("section", { "aria-labelledby": "s-checkpoints" }, h("div", { class: "section-head" }, h("h2", { id: "s-checkpoints" }, "Checkpoints"), toolbar), body);
+  const problem = problemSlot(); // a refusal of Delete (which has no form of its own)
+  const el = h("section", { "aria-labelledby": "s-checkpoints" }, h("div", { class: "section-head" }, h("h2", { id: "s-checkpoints" }, "Checkpoints"), toolbar), problem, body);
   let items = null; // the checkpoints last read, or null before the first answer
   let failure = null; // the error of the last read
   let loadedCount = null; // the inventory's checkpoint_count when they were read
@@ -112,7 +113,7 @@ export function checkpointsSection(page) {
       confirmLabel: "Delete checkpoint",
       danger: true,
     });
-    if (confirmed) await page.change("DELETE", `/checkpoints/${encodeURIComponent(checkpoint.id)}`);
+    if (confirmed) await page.change("DELETE", `/checkpoints/${encodeURIComponent(checkpoint.id)}`, undefined, { summary: problem });
   }
 
   function update() {

@@ -3,7 +3,7 @@
 // adapter offer no Remove (the API refuses both); removals are confirmed first.
 
 import { h, replace } from "../dom.js";
-import { field, formDialog, numberInput, numberValue } from "../forms.js";
+import { field, formDialog, numberInput, numberValue, problemSlot } from "../forms.js";
 import { gb } from "../format.js";
 import { confirmDialog, dataTable, emptyState, guardedButton, toast } from "../ui.js";
 
@@ -41,7 +41,8 @@ function redrawer(body, draw) {
 export function disksSection(page) {
   const toolbar = h("div", { class: "toolbar section-tools" });
   const body = h("div");
-  const el = h("section", { "aria-labelledby": "s-disks" }, h("div", { class: "section-head" }, h("h2", { id: "s-disks" }, "Disks"), toolbar), body);
+  const problem = problemSlot(); // a refusal of Remove (which has no form of its own)
+  const el = h("section", { "aria-labelledby": "s-disks" }, h("div", { class: "section-head" }, h("h2", { id: "s-disks" }, "Disks"), toolbar), problem, body);
   const redraw = redrawer(body, draw);
 
   function draw() {
@@ -103,7 +104,7 @@ export function disksSection(page) {
       confirmLabel: "Remove disk",
       danger: true,
     });
-    if (confirmed) await page.change("DELETE", `/disks/${encodeURIComponent(disk.id)}`);
+    if (confirmed) await page.change("DELETE", `/disks/${encodeURIComponent(disk.id)}`, undefined, { summary: problem });
   }
 
   return { el, update: () => redraw(JSON.stringify([page.vm().disks, page.busy()])) };
@@ -112,7 +113,8 @@ export function disksSection(page) {
 export function nicsSection(page) {
   const toolbar = h("div", { class: "toolbar section-tools" });
   const body = h("div");
-  const el = h("section", { "aria-labelledby": "s-nics" }, h("div", { class: "section-head" }, h("h2", { id: "s-nics" }, "Network adapters"), toolbar), body);
+  const problem = problemSlot(); // a refusal of Remove (which has no form of its own)
+  const el = h("section", { "aria-labelledby": "s-nics" }, h("div", { class: "section-head" }, h("h2", { id: "s-nics" }, "Network adapters"), toolbar), problem, body);
   const redraw = redrawer(body, draw);
 
   function draw() {
@@ -218,7 +220,7 @@ export function nicsSection(page) {
       confirmLabel: "Remove adapter",
       danger: true,
     });
-    if (confirmed) await page.change("DELETE", `/nics/${encodeURIComponent(nic.id)}`);
+    if (confirmed) await page.change("DELETE", `/nics/${encodeURIComponent(nic.id)}`, undefined, { summary: problem });
   }
 
   return { el, update: () => redraw(JSON.stringify([page.vm().nics, page.busy()])) };
