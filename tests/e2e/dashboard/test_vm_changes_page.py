@@ -15,7 +15,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.e2e.dashboard.conftest import Ui
-from tests.e2e.test_vm_changes import lab_host, make_vm, running
+from tests.e2e.test_vm_changes import lab_host, make_vm, run, running
 from tools.hvsim.models import FakeVm
 
 GIB = 1024**3
@@ -206,6 +206,7 @@ def test_a_reader_cannot_use_the_change_controls(ui: Ui) -> None:
 
 def test_create_apply_and_delete_checkpoints(ui: Ui) -> None:
     vm = make_vm(ui.stack)
+    assert run(ui.stack, "POST", f"/api/v1/vms/{vm.id}/disks", {"size_gb": 5})["status"] == "Succeeded"
     page = open_vm(ui, vm)
     section = page.locator("section[aria-labelledby=s-checkpoints]")
     expect(section.locator(".empty-title")).to_have_text("No checkpoints.")
@@ -225,6 +226,21 @@ def test_create_apply_and_delete_checkpoints(ui: Ui) -> None:
     expect(second.locator("td[data-label=Parent]")).to_have_text("before-upgrade")
     expect(second.locator("td[data-label=Type]")).to_have_text("Production")
     expect(second.locator("td[data-label=Name]")).to_contain_text("current")
+
+    # the disks of a VM with checkpoints are differencing chains: neither expanded nor removed (409, shown in place)
+    disks = page.locator("section[aria-labelledby=s-disks]")
+    data = disks.locator("tbody tr").filter(has_not_text="Boot disk")
+    data.locator("button[data-action=expand-disk]").click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("New size (GB)", exact=True).fill("40")
+    dialog.get_by_role("button", name="Expand", exact=True).click()
+    expect(dialog.locator(".form-problem")).to_contain_text("a disk of a VM with checkpoints cannot be expanded")
+    dialog.get_by_role("button", name="Cancel").click()
+    data.locator("button[data-action=remove-disk]").click()
+    page.get_by_role("dialog").get_by_role("button", name="Remove disk").click()
+    expect(disks.locator(".form-problem")).to_contain_text("delete the checkpoints first")
+    with lab_host(ui.stack).lock:
+        assert len(vm.disks) == 2
 
     first.locator("button[data-action=apply-checkpoint]").click()
     dialog = page.get_by_role("dialog")
