@@ -265,6 +265,9 @@ def test_create_apply_and_delete_checkpoints(ui: Ui) -> None:
         assert [c.name for c in vm.checkpoints] == ["before-upgrade"]
     expect(rows).to_have_count(1)
     ui.shot("vm-checkpoints")
+    ui.on_phone()
+    assert ui.fits_width()
+    ui.shot("vm-checkpoints", phone=True)
 
 
 def test_migrate_lists_eligible_hosts_and_moves_a_stand_alone_vm_with_its_storage(ui: Ui) -> None:
