@@ -174,7 +174,14 @@ class Container:
                 hosts_per_activity=settings.inventory_hosts_per_activity,
             ),
             jobs=JobService(self.job_store, self.submitter, audit),
-            changes=VmChangeService(self.repository, self.connector, self.submitter, audit, timing=timing),
+            changes=VmChangeService(
+                self.repository,
+                self.connector,
+                self.submitter,
+                audit,
+                timing=timing,
+                migration_max_storage_gb=settings.migration_max_storage_gb,
+            ),
         )
 
     def get_services(self) -> Services:

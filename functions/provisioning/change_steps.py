@@ -35,7 +35,12 @@ from functions.hyperv.errors import HyperVError
 from functions.models.json import JsonObject
 from functions.provisioning.changes import ChangeKind, ChangePayload, ChangeResult
 
-__all__ = ["run_change"]
+__all__ = ["MIGRATION_SECONDS", "run_change"]
+
+MIGRATION_SECONDS = 480
+"""How long a migration step waits for the move: inside host.json's ``functionTimeout`` (600 s) with a margin, so
+the step ends with its own answer rather than the platform's. The VM change service keeps shared-nothing moves small
+enough to fit (``AETHERV_MIGRATION_MAX_STORAGE_GB``)."""
 
 _Step = Callable[[HyperVClient, str, JsonObject], Any]
 
@@ -89,15 +94,22 @@ def _migrate(connector: HostConnector, payload: ChangePayload, vm_id: str) -> Ch
     params = payload.params
     destination = str(params["destination"])
     try:
-        with connector.open(payload.host) as client:
+        with connector.open(payload.host, timeout=MIGRATION_SECONDS) as client:
             moved = client.migrate_vm(
                 vm_id,
                 destination=destination,
                 storage_path=params.get("storage_path"),
                 clustered=bool(params.get("clustered")),
+                timeout_seconds=MIGRATION_SECONDS - 60 if params.get("clustered") else None,
             )
         return ChangeResult(_document(moved), destination)
     except HyperVError as exc:
+        if exc.category == "OperationTimeout" and not params.get("clustered"):  # a cluster move is waited for again
+            raise StepError(
+                "MigrationUnconfirmed",
+                f"the move of VM {vm_id} to {destination} did not finish within {MIGRATION_SECONDS} s; it may still "
+                "be under way on the host: the inventory shows where the VM is once it ends",
+            ) from exc
         if exc.category != "VmNotFound":
             raise
     with connector.open(destination) as client:  # a rerun: the first run moved it (or it is gone: VmNotFound)

@@ -64,12 +64,14 @@ class VmChangeService:
         audit: AuditTrail,
         *,
         timing: Timing,
+        migration_max_storage_gb: int = 40,
     ) -> None:
         self.inventory = inventory
         self.connector = connector
         self.submitter = submitter
         self.audit = audit
         self.timing = timing
+        self.migration_max_storage_gb = migration_max_storage_gb
 
     # -- lookups -------------------------------------------------------------------------------------------------------
 
@@ -399,6 +401,8 @@ class VmChangeService:
             if problems:
                 raise InvalidRequest("see errors", problems)
             self._migration_state(vm, destination)
+            if not vm.clustered:
+                self._migration_size(vm)
             params = {"destination": destination.name, "storage_path": request.storage_path, "clustered": vm.clustered}
             record.job = self._submit(workflows, vm, "migrate_vm", params, body=request, caller=caller, key=key)
         return record.job
@@ -437,6 +441,19 @@ class VmChangeService:
         if vm.state == "Running" and isinstance(free, int | float) and memory > free:
             raise InvalidState(
                 f"host {destination.name} has {free:g} GB of free memory; running VM {vm.name} needs {memory:g} GB",
+                vm.state,
+            )
+
+    def _migration_size(self, vm: VmRecord) -> None:
+        """Refuse a shared-nothing move that copies more than the setting allows (it runs inside one activity)."""
+        sizes = [d.get("file_size_gb") or d.get("capacity_gb") or 0 for d in vm.details.get("disks") or ()]
+        total = sum(size for size in sizes if isinstance(size, int | float))
+        limit = self.migration_max_storage_gb
+        if total > limit:
+            raise InvalidState(
+                f"moving VM {vm.name} between stand-alone hosts copies {total:g} GB of disk files, more than "
+                f"AETHERV_MIGRATION_MAX_STORAGE_GB ({limit}): the copy must end within the function timeout; "
+                "move its storage separately or raise the setting with a longer functionTimeout",
                 vm.state,
             )
 

@@ -219,6 +219,13 @@ SETTINGS: tuple[SettingSpec, ...] = (
         default="14400",
     ),
     SettingSpec(
+        "AETHERV_MIGRATION_MAX_STORAGE_GB",
+        "Most GB of virtual-disk files a migration between stand-alone hosts may move (0: none). Such a move "
+        "copies them inside one activity, which must end within host.json's `functionTimeout` (10 minutes); at "
+        "1 Gbit/s about 7 GB a minute get through. A bigger VM is refused before anything moves.",
+        default="40",
+    ),
+    SettingSpec(
         "AETHERV_HOST_OPERATION_POLL_INTERVAL",
         "Seconds before a workflow first checks on background work on a host (an image copy); later checks follow "
         "its progress (half the time it still needs, at most 10 minutes), or grow by half up to twelve times this.",

@@ -354,6 +354,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     clone_concurrency = reader.integer("AETHERV_CLONE_CONCURRENCY", minimum=1, maximum=64)
     hosts_per_activity = reader.integer("AETHERV_INVENTORY_HOSTS_PER_ACTIVITY", minimum=1, maximum=100)
+    migration_max_storage_gb = reader.integer("AETHERV_MIGRATION_MAX_STORAGE_GB", minimum=0, maximum=65536)
     retry_attempts = reader.integer("AETHERV_STEP_RETRY_ATTEMPTS", minimum=1, maximum=20)
     retry_seconds = reader.number("AETHERV_STEP_RETRY_SECONDS", minimum=0.1, maximum=600)
     disk_prepare_timeout = reader.number("AETHERV_DISK_PREPARE_TIMEOUT", minimum=60, maximum=172800)
@@ -370,6 +371,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         seal_key=seal_key,
         inventory_schedule=schedule,
         inventory_hosts_per_activity=hosts_per_activity,
+        migration_max_storage_gb=migration_max_storage_gb,
         guest=guest,
         clone_concurrency=clone_concurrency,
         step_retry_attempts=retry_attempts,

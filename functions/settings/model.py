@@ -162,4 +162,6 @@ class Settings:
     host_operation_poll_interval: float = 10
     inventory_hosts_per_activity: int = 50
     """Hosts one inventory-sync activity collects at once."""
+    migration_max_storage_gb: int = 40
+    """Most GB of disk files a shared-nothing migration may move (it copies them inside one activity)."""
     in_azure: bool = field(default=False)
