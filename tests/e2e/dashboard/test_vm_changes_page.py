@@ -1,6 +1,6 @@
-"""The VM page's day-2 controls in Chromium: size and notes, disks, network adapters — each driven on the page, its
-job followed there, and the outcome checked on the simulated host (hvsim's model), plus the API's refusals shown
-next to the form that caused them and the controls a reader cannot use.
+"""The VM page's day-2 controls in Chromium: size and notes, disks, network adapters, checkpoints, migration — each
+driven on the page, its job followed there, and the outcome checked on the simulated hosts (hvsim's model), plus the
+API's refusals shown next to the form that caused them and the controls a reader cannot use.
 
 Each test makes its own VM on ``hv03`` out of band (as ``tests/e2e/test_vm_changes.py`` does) and lets the inventory
 learn it before the page is opened.
