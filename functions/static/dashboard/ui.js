@@ -240,3 +240,25 @@ function outcomeOf(job) {
   }
   return parts;
 }
+
+/** A table: `rows` hold each row's cells, or {attrs, cells} to give the row attributes; cells carry their header as
+ * `data-label` (phones show it). */
+export function dataTable(headers, rows) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "table" },
+      h("thead", {}, h("tr", {}, headers.map((text) => h("th", { scope: "col" }, text)))),
+      h(
+        "tbody",
+        {},
+        rows.map((row) => {
+          const { attrs, cells } = Array.isArray(row) ? { attrs: {}, cells: row } : row;
+          return h("tr", attrs, cells.map((cell, i) => h("td", { "data-label": headers[i] }, cell)));
+        }),
+      ),
+    ),
+  );
+}

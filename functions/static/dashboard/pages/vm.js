@@ -1,10 +1,18 @@
-// VM detail: summary, disks, network adapters, its jobs; power actions and delete with confirmation.
+// VM detail: summary, size and notes, disks, network adapters, checkpoints, its jobs; power actions, migration and
+// delete with confirmation, and the day-2 changes. The sections that change the VM live in vm_resize.js,
+// vm_devices.js and vm_checkpoints.js, the migrate dialog in vm_migrate.js; this module holds the VM, polls it and
+// runs every change the same way: submit → follow the job live → reload the VM.
 
 import { ApiError } from "../api.js";
 import { h, replace, setText } from "../dom.js";
 import { ago, clock, duration, fullTime, gb, humanize } from "../format.js";
+import { clearProblems, showProblems } from "../forms.js";
 import { orphanMarker } from "../orphan.js";
-import { badge, confirmDialog, emptyState, errorPanel, facts, guardedButton, jobProgress, staleMarker, toast, updateBadge } from "../ui.js";
+import { badge, confirmDialog, dataTable, emptyState, errorPanel, facts, guardedButton, jobProgress, staleMarker, toast, updateBadge } from "../ui.js";
+import { checkpointsSection } from "./vm_checkpoints.js";
+import { disksSection, nicsSection } from "./vm_devices.js";
+import { migrateDialog } from "./vm_migrate.js";
+import { resizeSection } from "./vm_resize.js";
 
 // action -> [label, states it applies to, confirmation text (null: none)]
 const ACTIONS = {
@@ -35,25 +43,27 @@ export async function render(ctx) {
   const staleSlot = h("span");
   const actions = h("div", { class: "toolbar actions", role: "group", "aria-label": "VM actions" });
   const activity = h("div", { class: "activity" });
+  const hostCrumb = h("span");
   const summary = h("div");
-  const disks = h("div");
-  const nics = h("div");
   const jobList = h("div");
   const problem = h("div");
   let running = null; // the job started from this page
+
+  // What the change sections see of the page: the VM as last loaded, whether a job runs, and change().
+  const page = { session: ctx.session, api: ctx.api, signal: ctx.signal, vm: () => vm, busy: () => Boolean(running), change };
+  const sections = [resizeSection(page), disksSection(page), nicsSection(page), checkpointsSection(page)];
 
   replace(
     ctx.main,
     h(
       "div",
       { class: "page" },
-      h("p", { class: "crumbs" }, h("a", { href: "/vms" }, "VMs"), " / ", vm.host),
+      h("p", { class: "crumbs" }, h("a", { href: "/vms" }, "VMs"), " / ", hostCrumb),
       h("div", { class: "page-head" }, h("div", { class: "title-row" }, title, stateBadge, staleSlot), actions),
       problem,
       activity,
       h("section", { "aria-labelledby": "s-summary" }, h("h2", { id: "s-summary" }, "Summary"), summary),
-      h("section", { "aria-labelledby": "s-disks" }, h("h2", { id: "s-disks" }, "Disks"), disks),
-      h("section", { "aria-labelledby": "s-nics" }, h("h2", { id: "s-nics" }, "Network adapters"), nics),
+      sections.map((section) => section.el),
       h("section", { "aria-labelledby": "s-jobs" }, h("h2", { id: "s-jobs" }, "Jobs"), jobList),
     ),
   );
@@ -69,12 +79,15 @@ export async function render(ctx) {
       else if (vm.stale) inner.title = "Its host is not answering: the VM's state is unknown and the action may fail";
       return button;
     });
+    buttons.push(guardedButton(ctx.session, "operator", { dataset: { action: "migrate" }, disabled: busy, onclick: () => migrateDialog(page) }, "Migrate…"));
     buttons.push(guardedButton(ctx.session, "operator", { class: "btn btn-danger", dataset: { action: "delete" }, disabled: busy, onclick: () => remove() }, "Delete"));
     replace(actions, buttons);
+    for (const section of sections) section.update();
   }
 
   function renderVm() {
     setText(title, vm.name);
+    setText(hostCrumb, vm.host);
     updateBadge(stateBadge, vm.state);
     replace(staleSlot, vm.stale ? staleMarker(vm.last_seen) : null, orphanMarker(vm));
     replace(
@@ -95,34 +108,22 @@ export async function render(ctx) {
         ["ID", h("code", {}, vm.id)],
       ]),
     );
-    replace(
-      disks,
-      (vm.disks || []).length
-        ? table(["Name", "Type", "Size", "On disk", "Path"], vm.disks.map((d) => [d.name || "—", d.type || "—", gb(d.capacity_gb), gb(d.file_size_gb), h("code", { class: "path" }, d.path || "—")]))
-        : emptyState("No virtual disks."),
-    );
-    replace(
-      nics,
-      (vm.networks || []).length
-        ? table(["Name", "Switch", "VLAN", "MAC address", "IP addresses"], vm.networks.map((n) => [n.name || "—", n.switch || h("span", { class: "muted" }, "not connected"), n.vlan_id ?? "—", n.mac_address || "—", (n.ip_addresses || []).join(", ") || "—"]))
-        : emptyState("No network adapters."),
-    );
   }
 
   async function loadJobs() {
-    const page = await ctx.api.get(`/jobs?vm_id=${encodeURIComponent(vm.id)}&limit=20`, { signal: ctx.signal });
-    const items = page.items;
+    const listing = await ctx.api.get(`/jobs?vm_id=${encodeURIComponent(vm.id)}&limit=20`, { signal: ctx.signal });
+    const items = listing.items;
     const signature = JSON.stringify(items.map((j) => [j.id, j.status, j.current_step]));
     if (jobList.dataset.signature === signature) return;
     jobList.dataset.signature = signature;
     replace(
       jobList,
       items.length
-        ? table(
+        ? dataTable(
             ["Job", "Status", "Step", "By", "Started"],
             items.map((j) => [h("a", { href: `/jobs/${encodeURIComponent(j.id)}` }, humanize(j.kind)), badge(j.status), humanize(j.current_step || "—"), (j.requested_by || {}).name || "—", h("span", { title: fullTime(j.created) }, clock(j.created))]),
           )
-        : emptyState("No jobs for this VM yet.", "Power actions and deletes of this VM show up here."),
+        : emptyState("No jobs for this VM yet.", "Power actions, changes and deletes of this VM show up here."),
     );
   }
 
@@ -137,7 +138,7 @@ export async function render(ctx) {
       return;
     }
     renderVm();
-    if (!running) renderActions();
+    renderActions();
     await loadJobs();
   }
 
@@ -145,7 +146,7 @@ export async function render(ctx) {
     running = job;
     renderActions();
     const progress = jobProgress();
-    replace(activity, h("div", { class: "panel panel-note" }, h("p", {}, `${humanize(job.kind)} — `, h("a", { href: `/jobs/${encodeURIComponent(job.id)}` }, "job details")), progress.el));
+    replace(activity, h("div", { class: "panel panel-note", dataset: { job: job.id, kind: job.kind } }, h("p", {}, `${humanize(job.kind)} — `, h("a", { href: `/jobs/${encodeURIComponent(job.id)}` }, "job details")), progress.el));
     progress.update(job);
     while (!ctx.signal.aborted) {
       await new Promise((resolve) => setTimeout(resolve, 700));
@@ -154,6 +155,7 @@ export async function render(ctx) {
       if (FINAL.includes(job.status)) break;
     }
     running = null;
+    renderActions();
     if (job.kind === "delete_vm" && job.status === "Succeeded") {
       toast(`${vm.name} was deleted.`, { href: `/jobs/${encodeURIComponent(job.id)}`, linkText: "Job", tone: "ok" });
       ctx.navigate("/vms");
@@ -161,6 +163,29 @@ export async function render(ctx) {
     }
     if (job.status !== "Succeeded") toast(`${humanize(job.kind)} of ${vm.name}: ${job.status}`, { tone: "bad", href: `/jobs/${encodeURIComponent(job.id)}`, linkText: "Details" });
     await reload();
+    for (const section of sections) if (section.jobEnded) section.jobEnded(job);
+  }
+
+  /**
+   * A change of the VM (`path` below /vms/{id}): once accepted (202) its job is followed on the page and true
+   * returned; a refusal is shown next to the form's `fields` and in its `summary` (or above the page) and false
+   * returned.
+   */
+  async function change(method, path, body, { fields = [], summary = null } = {}) {
+    if (summary) clearProblems(fields, summary);
+    let job;
+    try {
+      job = await ctx.api.submit(method, `/vms/${encodeURIComponent(vm.id)}${path}`, body);
+    } catch (error) {
+      if (error.name === "AbortError") throw error;
+      if (summary) showProblems(error, fields, summary);
+      else replace(activity, h("div", { class: "panel panel-error", role: "alert" }, h("p", {}, error.summary || error.message)));
+      return false;
+    }
+    track(job).catch((error) => {
+      if (error.name !== "AbortError") replace(problem, errorPanel(error, reload));
+    });
+    return true;
   }
 
   async function submit(method, path, body) {
@@ -196,17 +221,4 @@ export async function render(ctx) {
   renderActions();
   await loadJobs();
   ctx.every(5000, () => (running ? loadJobs() : reload()));
-}
-
-function table(headers, rows) {
-  return h(
-    "div",
-    { class: "table-wrap" },
-    h(
-      "table",
-      { class: "table" },
-      h("thead", {}, h("tr", {}, headers.map((text) => h("th", { scope: "col" }, text)))),
-      h("tbody", {}, rows.map((cells) => h("tr", {}, cells.map((cell, i) => h("td", { "data-label": headers[i] }, cell))))),
-    ),
-  );
 }
