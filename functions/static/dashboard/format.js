@@ -85,5 +85,6 @@ export function humanize(name) {
     .replace(/\bgb\b/gi, "GB")
     .replace(/\bcpu\b/gi, "CPU")
     .replace(/\bvlan\b/gi, "VLAN")
+    .replace(/\bnic\b/gi, "network adapter")
     .replace(/\bssh\b/gi, "SSH");
 }

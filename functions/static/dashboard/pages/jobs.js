@@ -5,7 +5,23 @@ import { clock, fullTime, humanize } from "../format.js";
 import { badge, emptyState, errorPanel } from "../ui.js";
 
 const STATUSES = ["Pending", "Running", "Succeeded", "Failed", "Canceled"];
-const KINDS = ["create_vm", "delete_vm", "power_vm", "refresh_inventory"];
+const KINDS = [
+  "create_vm",
+  "delete_vm",
+  "power_vm",
+  "update_vm",
+  "add_disk",
+  "expand_disk",
+  "remove_disk",
+  "add_nic",
+  "update_nic",
+  "remove_nic",
+  "create_checkpoint",
+  "apply_checkpoint",
+  "remove_checkpoint",
+  "migrate_vm",
+  "refresh_inventory",
+];
 
 export async function render(ctx) {
   ctx.title("Jobs");
