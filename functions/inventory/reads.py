@@ -27,6 +27,7 @@ from azure.data.tables import TableClient, TableServiceClient
 from functions.errors import NotFound
 from functions.inventory.host_entity import HOST_FIELDS, VM_IDS_PROPERTIES, host_record, vm_ids_of
 from functions.inventory.keys import decode_key, encode_key
+from functions.inventory.page_query import query_page
 from functions.inventory.vm_entity import HOST_STATE_COLUMNS, VM_COLUMNS, vm_clauses, vm_from_entity
 from functions.models.inventory import ClusterRecord, HostRecord, InventorySummary, VmRecord
 from functions.models.json import JsonObject
@@ -171,24 +172,20 @@ class InventoryReads:
             reading = self._beside.submit(self._host_state, host)
         else:
             reading = self._beside.submit(self._host_states, _first_partition(token))
-        columns = list(_HOST_VM_COLUMNS if host is not None else VM_COLUMNS)  # a host's partition is its name
-        pager: Any = (
-            self._table(self.vms_table)
-            .query_entities(
-                " and ".join(clauses) or "PartitionKey ne ''",
-                parameters=parameters,
-                results_per_page=page_size,
-                select=columns,
-            )
-            .by_page(continuation_token=cast(Any, token))
+        columns = _HOST_VM_COLUMNS if host is not None else VM_COLUMNS  # a host's partition is its name
+        entities, next_token = query_page(
+            self._table(self.vms_table),
+            " and ".join(clauses) or "PartitionKey ne ''",
+            parameters=parameters,
+            select=columns,
+            page_size=page_size,
+            continuation=token,
         )
-        entities = list(next(pager, iter(())))
         if reading is not None:
             hosts = reading.result()
         if require_host and host is not None and not hosts:
             raise NotFound(f"host {host} is not in the inventory")
         items = [vm_from_entity(entity, hosts, host=host) for entity in entities]
-        next_token = pager.continuation_token
         return Page(items=items, continuation=encode_continuation(next_token) if next_token else None)
 
     def iter_vms(
