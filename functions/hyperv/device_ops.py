@@ -98,6 +98,8 @@ class DeviceOperations(ClientCalls):
     def remove_disk(self, vm_id: str, disk_id: str, *, path: str) -> RemovedDisk:
         """Detach disk ``disk_id`` and delete its file ``path`` (the disk's path from the inventory).
 
+        Without ``disk_id`` (``""``) the drive is the one holding ``path``: an add_disk undone.
+
         The file is deleted only when no VM on the host has it attached and it lies in the VM's own folder; else it
         stays and ``warning`` says why. Raises ``InvalidVmState`` (the boot disk, a VM with checkpoints, an IDE disk
         while not Off, a VM neither Off nor Running), ``InvalidParameters`` (``path`` is not a virtual disk's full
@@ -138,12 +140,13 @@ class DeviceOperations(ClientCalls):
         params["vlan_id"] = None if vlan_id is None else int(vlan_id)
         return self._call("set_nic", VmNetworkAdapter, params)
 
-    def remove_nic(self, vm_id: str, nic_id: str) -> RemovedNic:
-        """Remove adapter ``nic_id``.
+    def remove_nic(self, vm_id: str, nic_id: str = "", *, name: str | None = None) -> RemovedNic:
+        """Remove adapter ``nic_id`` (or, without it, the one named ``name``: an add_nic undone).
 
         Raises ``InvalidVmState`` (a generation 1 VM that is not Off; any VM neither Off nor Running),
         ``VmNotFound``.
 
         Idempotent: an adapter that is not there is success with ``existed`` False.
         """
-        return self._call("remove_nic", RemovedNic, {"vm_id": _vm_id(vm_id), "nic_id": nic_id})
+        params = {"vm_id": _vm_id(vm_id), "nic_id": nic_id, "name": name}
+        return self._call("remove_nic", RemovedNic, params)

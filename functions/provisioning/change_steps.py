@@ -4,12 +4,14 @@ Each kind's parameters (``ChangePayload.params``) are what the VM change service
 
 ================== ==============================================================================================
 ``update_vm``      ``cpu_cores``, ``memory_mb``, ``notes`` (each optional)
-``add_disk``       ``size_gb``, ``file_name`` (the job's own, so a rerun finds the disk it made)
+``add_disk``       ``size_gb``, ``file_name`` (the job's own, so a rerun finds the disk it made), ``path`` (where
+                   it will be, when the inventory knows the VM's folder: what the compensation removes)
 ``expand_disk``    ``disk_id``, ``size_gb``
-``remove_disk``    ``disk_id``, ``path`` (so a rerun deletes the file a first run detached)
+``remove_disk``    ``disk_id``, ``path`` (so a rerun deletes the file a first run detached); without ``disk_id``
+                   the drive holding ``path`` (an add_disk undone)
 ``add_nic``        ``switch``, ``vlan_id``, ``name`` (the job's own, so a rerun finds the adapter it added)
 ``update_nic``     ``nic_id``, ``switch`` (None: keep), ``vlan_id`` (None: untagged)
-``remove_nic``     ``nic_id``
+``remove_nic``     ``nic_id``, or ``name`` (an add_nic undone)
 ``create_checkpoint`` ``name`` (unique on the VM, checked before the job starts: a rerun finds it)
 ``apply_checkpoint``  ``checkpoint_id``
 ``remove_checkpoint`` ``checkpoint_id``
@@ -65,7 +67,7 @@ _STEPS: dict[ChangeKind, _Step] = {
     "update_nic": lambda hv, vm, p: hv.set_nic(
         vm, str(p["nic_id"]), switch=p.get("switch"), vlan_id=_optional_int(p.get("vlan_id"))
     ),
-    "remove_nic": lambda hv, vm, p: hv.remove_nic(vm, str(p["nic_id"])),
+    "remove_nic": lambda hv, vm, p: hv.remove_nic(vm, str(p.get("nic_id") or ""), name=p.get("name")),
     "create_checkpoint": lambda hv, vm, p: hv.create_checkpoint(vm, name=str(p["name"])),
     "apply_checkpoint": lambda hv, vm, p: hv.apply_checkpoint(vm, str(p["checkpoint_id"])),
     "remove_checkpoint": lambda hv, vm, p: hv.remove_checkpoint(vm, str(p["checkpoint_id"])),

@@ -176,8 +176,12 @@ class VmChangeService:
                     f"VM {vm.name} has {MAX_SCSI_DISKS} SCSI disks, the most a controller takes", vm.state
                 )
 
+            folder = _vm_folder(vm)
+
             def params(job_id: str) -> JsonObject:
-                return {"size_gb": request.size_gb, "file_name": f"{vm.name}-data-{_tag(job_id)}.vhdx"}
+                file_name = f"{vm.name}-data-{_tag(job_id)}.vhdx"
+                path = f"{folder}\\{file_name}" if folder else None  # what a failed job's compensation removes
+                return {"size_gb": request.size_gb, "file_name": file_name, "path": path}
 
             record.job = self._submit(workflows, vm, "add_disk", params, body=request, caller=caller, key=key)
         return record.job
@@ -495,6 +499,15 @@ class VmChangeService:
             ),
         )
         return submission.job
+
+
+def _vm_folder(vm: VmRecord) -> str | None:
+    """The VM's own folder as the host finds it: its boot disk's folder, else its configuration folder."""
+    for disk in vm.details.get("disks") or ():
+        if isinstance(disk, Mapping) and disk.get("boot") and "\\" in str(disk.get("path") or ""):
+            return str(disk["path"]).rsplit("\\", 1)[0]
+    configuration = vm.details.get("configuration_path")
+    return str(configuration).rstrip("\\") if configuration else None
 
 
 def _hyperv_id(item: Mapping[str, Any]) -> str:

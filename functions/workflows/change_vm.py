@@ -1,13 +1,16 @@
 """The day-2 change orchestration: one change to an existing VM, between an optional shut down and start.
 
 Plan: ``shutdown`` (only with ``restart``), the change's own step (named after the kind), ``start`` (only if the
-shut down turned the VM off), ``refresh``. The change's step is one ``vm_change`` activity
+shut down turned the VM off), ``refresh`` (a refresh that fails once the change is made is a warning on a job that
+succeeded: the next inventory sync catches up). The change's step is one ``vm_change`` activity
 (:mod:`functions.provisioning.change_steps`); a migration's step returns the VM's new host, which the refresh reads
 along with the old one, so the inventory row moves with the VM.
 
 Cancellation is honoured until the change starts: a cancel during the shut down ends the job ``Canceled`` after
-starting the VM again; once the host step runs it is finished, so the job reports what was done. Compensation is
-the power state: a VM this job turned off is started again whatever failed after, and the job's cleanup says so.
+starting the VM again; once the host step runs it is finished, so the job reports what was done. Compensation puts
+back what the job changed and did not finish: a disk or adapter that an ``add_disk`` or ``add_nic`` step may have
+made before it failed is removed (by the file and name that are the job's own), and a VM this job turned off is
+started again whatever failed after. The job's cleanup says what was done.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ import azure.durable_functions as df
 
 from functions.errors import StepError
 from functions.models.jobs import StepStatus
+from functions.models.json import JsonObject
 from functions.provisioning import contracts as c
-from functions.provisioning.changes import ChangeInput, ChangeOutput, ChangePayload, ChangeResult
+from functions.provisioning.changes import ChangeInput, ChangeKind, ChangeOutput, ChangePayload, ChangeResult
 from functions.provisioning.payloads import PowerAction, PowerPayload, VmSummary, VmTarget
 from functions.provisioning.workflow_data import CleanupReport, CleanupStatus
 from functions.workflows.flow import StepFlow, run_job
 
-__all__ = ["bp", "change_plan"]
+__all__ = ["bp", "change_plan", "undo"]
 
 bp = df.Blueprint()
 
@@ -36,6 +40,15 @@ def change_plan(spec: ChangeInput) -> list[str]:
     if spec.restart:
         steps = ["shutdown", *steps, "start"]
     return [*steps, "refresh"]
+
+
+def undo(spec: ChangeInput) -> tuple[ChangeKind, JsonObject] | None:
+    """The change that removes what a failed step of ``spec`` may have made (None: it makes nothing to remove)."""
+    if spec.kind == "add_disk" and spec.params.get("path"):
+        return "remove_disk", {"disk_id": "", "path": spec.params["path"]}
+    if spec.kind == "add_nic" and spec.params.get("name"):
+        return "remove_nic", {"nic_id": "", "name": spec.params["name"]}
+    return None
 
 
 def _power(flow: StepFlow, action: PowerAction, seconds: int = 120) -> PowerPayload:
@@ -52,9 +65,10 @@ def change_vm(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
     )
     turned_off = False  # the VM is off because of this job (and is started again whatever happens)
     restarted = False
+    changing = False  # the host step ran and did not succeed: it may have left something to remove
 
     def body() -> Generator[Any, Any, ChangeOutput]:
-        nonlocal turned_off, restarted
+        nonlocal turned_off, restarted, changing
         if spec.restart:
             yield from flow.status("shutdown", StepStatus.RUNNING)
             power = yield from flow.call(
@@ -67,7 +81,9 @@ def change_vm(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
                 flow.plan = [step for step in flow.plan if step != "start"]
         yield from flow.status(spec.kind, StepStatus.RUNNING)
         payload = ChangePayload(**flow.target_fields(), kind=spec.kind, params=spec.params)
+        changing = True
         changed: ChangeResult = yield from flow.call(c.VM_CHANGE, payload, cancellable=False, defer_cancel=True)
+        changing = False
         yield from flow.status(spec.kind, StepStatus.SUCCEEDED)
         source = flow.host
         flow.host = changed.host
@@ -77,29 +93,58 @@ def change_vm(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
             turned_off, restarted = False, True
             yield from flow.status("start", StepStatus.SUCCEEDED)
         yield from flow.status("refresh", StepStatus.RUNNING)
-        if source is not None and source != changed.host:
-            yield from flow.call(
-                c.VM_REFRESH_AND_DESCRIBE, VmTarget(spec.job_id, source), cancellable=False, defer_cancel=True
+        vm: VmSummary | None = None
+        try:  # the change is made: a refresh that fails is a warning, never a failed job
+            if source is not None and source != changed.host:
+                yield from flow.call(
+                    c.VM_REFRESH_AND_DESCRIBE, VmTarget(spec.job_id, source), cancellable=False, defer_cancel=True
+                )
+            vm = yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False, defer_cancel=True)
+            yield from flow.status("refresh", StepStatus.SUCCEEDED)
+        except StepError as error:
+            flow.warnings.append(
+                f"the inventory was not refreshed after the change ({error.category}); the next sync is"
             )
-        vm: VmSummary | None = yield from flow.call(
-            c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False, defer_cancel=True
-        )
-        yield from flow.status("refresh", StepStatus.SUCCEEDED)
+            yield from flow.status("refresh", StepStatus.FAILED)
         return ChangeOutput(
             vm_id=spec.vm_id, host=changed.host, kind=spec.kind, result=changed.result, restarted=restarted, vm=vm
         )
 
     def compensate() -> Generator[Any, Any, CleanupReport]:
-        if not turned_off:
+        actions: list[str] = []
+        failures: list[tuple[StepError, str]] = []
+        reverse = undo(spec) if changing else None
+        if reverse is not None:
+            kind, params = reverse
+            payload = ChangePayload(**flow.target_fields(), kind=kind, params=params)
+            try:
+                removed = yield from flow.call(c.VM_CHANGE, payload, cancellable=False, defer_cancel=True)
+                actions.append(_undone(spec, removed))
+            except StepError as error:
+                failures.append((error, f"what the {spec.kind} step made could not be removed ({kind} failed)"))
+        if turned_off:
+            try:
+                yield from flow.call(c.VM_POWER, _power(flow, "start"), cancellable=False, defer_cancel=True)
+                actions.append("started the VM this job had shut down")
+            except StepError as error:
+                failures.append((error, "the VM this job shut down could not be started again; start it by hand"))
+        if failures:
+            first = failures[0][0].job_error().to_json()
+            reason = "; ".join(reason for _, reason in failures)
+            return CleanupReport(CleanupStatus.FAILED, actions=tuple(actions) or None, error=first, reason=reason)
+        if not actions:
             return CleanupReport(CleanupStatus.NOTHING)
-        try:
-            yield from flow.call(c.VM_POWER, _power(flow, "start"), cancellable=False, defer_cancel=True)
-        except StepError as error:
-            return CleanupReport(
-                CleanupStatus.FAILED,
-                error=error.job_error().to_json(),
-                reason="the VM this job shut down could not be started again; start it by hand",
-            )
-        return CleanupReport(CleanupStatus.SUCCEEDED, actions=("started the VM this job had shut down",))
+        return CleanupReport(CleanupStatus.SUCCEEDED, actions=tuple(actions))
 
     return (yield from run_job(flow, body, compensate))
+
+
+def _undone(spec: ChangeInput, removed: ChangeResult) -> str:
+    """What removing the failed step's leftovers did, in words."""
+    result = removed.result
+    if spec.kind == "add_disk":
+        what = "detached and deleted" if result.get("existed") else "deleted" if result.get("file_deleted") else None
+        path = spec.params.get("path")
+        return f"{what} the disk file {path} the step had made" if what else f"the step had left no disk at {path}"
+    name = spec.params.get("name")
+    return f"removed the adapter {name} the step had added" if result.get("existed") else f"no adapter {name} was left"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tools.hvsim.exceptions import HyperVSimError
 from tools.hvsim.models import FakeHost, FakeVm
 from tools.hvsim.seed import IMAGES, add_vm
 from tools.stack import Stack
@@ -240,3 +241,32 @@ def test_a_failed_resize_after_the_shut_down_starts_the_vm_again(stack: Stack) -
 def test_changes_need_a_body(stack: Stack, path: str) -> None:
     vm = make_vm(stack, "Off")
     assert refused(stack, "POST", f"/api/v1/vms/{vm.id}{path}", None, 400)["type"].endswith("missing-body")
+
+
+# -- failures half-way ------------------------------------------------------------------------------------------------
+
+
+def test_an_add_disk_that_fails_after_new_vhd_leaves_no_file_behind(stack: Stack) -> None:
+    vm = make_vm(stack)
+    host = lab_host(stack)
+    before = {f.path for f in host.fs.walk_files(vm.folder)}
+    host.fail_points["add_disk:attach"] = HyperVSimError("Add-VMHardDiskDrive: the operation failed")
+    job = run(stack, "POST", f"/api/v1/vms/{vm.id}/disks", {"size_gb": 8})
+    assert job["status"] == "Failed" and job["failed_step"] == "add_disk"
+    assert job["cleanup"]["status"] == "Succeeded", job["cleanup"]
+    (action,) = job["cleanup"]["actions"]
+    assert action.startswith("deleted the disk file") and vm.folder.lower() in action.lower()
+    assert len(vm.disks) == 1  # on the host: still only the boot disk
+    leftover = action.split("the disk file ", 1)[1].split(" the step", 1)[0]
+    assert host.fs.get(leftover) is None  # the VHDX New-VHD made is gone
+    assert {f.path for f in host.fs.walk_files(vm.folder)} == before
+
+
+def test_an_add_nic_that_fails_before_its_vlan_is_set_removes_the_adapter(stack: Stack) -> None:
+    vm = make_vm(stack)
+    host = lab_host(stack)
+    host.fail_points["add_nic:vlan"] = HyperVSimError("Set-VMNetworkAdapterVlan: the operation failed")
+    job = run(stack, "POST", f"/api/v1/vms/{vm.id}/nics", {"network": "Internal", "vlan_id": 99})
+    assert job["status"] == "Failed" and job["cleanup"]["status"] == "Succeeded", job["cleanup"]
+    assert job["cleanup"]["actions"][0].startswith("removed the adapter nic-")
+    assert [n.switch for n in vm.nics] == ["External"]  # never left on the untagged Internal network

@@ -161,3 +161,69 @@ def test_a_migration_refreshes_both_hosts_and_reports_the_new_one() -> None:
     assert refreshes[1] == {"job_id": "job-1", "host": "hv02", "vm_id": VM_ID}
     final = job_patches(replay)[-1]
     assert final["result"]["host"] == "hv02" and final["result"]["vm"]["host"] == "hv02"
+
+
+def changes(replay: Replay) -> list[dict[str, Any]]:
+    return [t.input for t in replay.scheduled if t.name == "vm_change"]
+
+
+def test_a_failed_add_disk_removes_the_file_its_step_may_have_made() -> None:
+    path = "C:\\Hyper-V\\app01\\app01-data-1a2b3c4d.vhdx"
+    replay = Replay(change_vm, spec("add_disk", size_gb=10, file_name="app01-data-1a2b3c4d.vhdx", path=path))
+
+    def host(task: Scheduled) -> Any:
+        if task.input["kind"] == "add_disk":
+            return Fail("attach failed", category="ScriptFailed")
+        return {"result": {"existed": False, "path": path, "file_deleted": True}, "host": "hv01"}
+
+    calls = work(drive(replay, results(vm_change=host)))
+    assert calls == ["vm_change", "vm_change"]
+    assert changes(replay)[1]["kind"] == "remove_disk"
+    assert changes(replay)[1]["params"] == {"disk_id": "", "path": path}
+    final = job_patches(replay)[-1]
+    assert final["status"] == "Failed" and final["error"]["category"] == "ScriptFailed"
+    assert final["cleanup"] == {"status": "Succeeded", "actions": [f"deleted the disk file {path} the step had made"]}
+
+
+def test_a_failed_add_nic_removes_the_adapter_by_the_jobs_name() -> None:
+    replay = Replay(change_vm, spec("add_nic", switch="External", vlan_id=12, name="nic-1a2b3c4d"))
+
+    def host(task: Scheduled) -> Any:
+        if task.input["kind"] == "add_nic":
+            return Fail("the VLAN could not be set", category="ScriptFailed")
+        return {"result": {"existed": True}, "host": "hv01"}
+
+    drive(replay, results(vm_change=host))
+    assert changes(replay)[1] == {
+        "job_id": "job-1",
+        "host": "hv01",
+        "vm_id": VM_ID,
+        "kind": "remove_nic",
+        "params": {"nic_id": "", "name": "nic-1a2b3c4d"},
+    }
+    cleanup = job_patches(replay)[-1]["cleanup"]
+    assert cleanup == {"status": "Succeeded", "actions": ["removed the adapter nic-1a2b3c4d the step had added"]}
+
+
+def test_a_removal_that_fails_leaves_a_failed_cleanup_naming_it_and_still_starts_the_vm() -> None:
+    path = "C:\\Hyper-V\\app01\\x.vhdx"
+    replay = Replay(change_vm, spec("add_disk", restart=True, size_gb=1, file_name="x.vhdx", path=path))
+    drive(replay, results(vm_change=Fail("access denied", category="AuthenticationFailed")))
+    assert [c["kind"] for c in changes(replay)] == ["add_disk", "remove_disk"]
+    assert actions(replay) == ["shutdown", "start"]
+    cleanup = job_patches(replay)[-1]["cleanup"]
+    assert cleanup["status"] == "Failed"
+    assert cleanup["actions"] == ["started the VM this job had shut down"]
+    assert "could not be removed" in cleanup["reason"]
+    assert cleanup["error"]["category"] == "AuthenticationFailed"
+
+
+def test_a_made_change_whose_refresh_fails_succeeds_with_a_warning_and_is_never_undone() -> None:
+    path = "C:\\Hyper-V\\app01\\y.vhdx"
+    replay = Replay(change_vm, spec("add_disk", size_gb=1, file_name="y.vhdx", path=path))
+    drive(replay, results(vm_refresh_and_describe=Fail("storage down", category="StorageUnavailable")))
+    assert [c["kind"] for c in changes(replay)] == ["add_disk"]
+    final = job_patches(replay)[-1]
+    assert final["status"] == "Succeeded" and "cleanup" not in final
+    assert "not refreshed" in final["add_warnings"][0]
+    assert final["steps"][-1] == {**final["steps"][-1], "name": "refresh", "status": "Failed"}

@@ -4,8 +4,9 @@ param($Params)
 # says why. The boot disk is refused, so is any disk of a VM with checkpoints (differencing chains), an IDE disk while
 # the VM is not Off (only SCSI disks hot-unplug), and any disk while the VM is neither Off nor Running.
 # Idempotent: `path` is the disk's path from the inventory, so a rerun after the drive was detached (but before the
-# file was deleted) still deletes the file; a drive already gone is success with existed = false.
-# Params: vm_id, disk_id, path.  Returns: {existed, path, file_deleted, warning}.
+# file was deleted) still deletes the file; a drive already gone is success with existed = false. Without disk_id the
+# drive is the one holding path (undoing an add_disk whose outcome is unknown: detached if attached, file deleted).
+# Params: vm_id, disk_id (may be empty), path.  Returns: {existed, path, file_deleted, warning}.
 # Fails: InvalidParameters (path not a virtual hard disk, or not the drive's), VmNotFound, InvalidVmState.
 
 $vm = Get-AetherVm $Params.vm_id
@@ -18,7 +19,7 @@ $record = Get-AetherVmRecord $vm
 $folder = Get-AetherVmFolder $vm $record
 $disk = $null
 foreach ($candidate in @($record.disks)) {
-    if ([string]$candidate.id -eq $diskId) { $disk = $candidate }
+    if (($diskId -and [string]$candidate.id -eq $diskId) -or (-not $diskId -and [string]$candidate.path -eq $path)) { $disk = $candidate }
 }
 if (@(Get-VMSnapshot -VM $vm).Count -gt 0) {
     Fail-AetherV 'InvalidVmState' "VM $($vm.Id) has checkpoints: its disks cannot be removed (delete the checkpoints first)"

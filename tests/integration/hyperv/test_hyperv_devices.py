@@ -131,6 +131,22 @@ def test_add_disk_rerun_after_a_failed_attach(hv: HyperVClient, standalone: LabH
     assert len(hv.get_vm(vm.id).disks) == 2
 
 
+def test_an_add_disk_is_undone_by_its_path_attached_or_not(hv: HyperVClient, standalone: LabHost) -> None:
+    vm = new_vm(hv)
+    path = f"C:\\Hyper-V\\app42\\{DATA}"
+    standalone.model.fail_points["add_disk:attach"] = HyperVSimError("Add-VMHardDiskDrive: the device is busy")
+    with pytest.raises(ScriptFailed):
+        hv.add_disk(vm.id, size_gb=10, file_name=DATA)
+    undone = hv.remove_disk(vm.id, "", path=path)  # the file New-VHD left, not attached
+    assert (undone.existed, undone.file_deleted) == (False, True)
+    assert not standalone.model.fs.is_file(path)
+    hv.add_disk(vm.id, size_gb=10, file_name=DATA)
+    undone = hv.remove_disk(vm.id, "", path=path)  # attached this time: detached, then deleted
+    assert (undone.existed, undone.file_deleted) == (True, True)
+    assert len(hv.get_vm(vm.id).disks) == 1
+    assert hv.remove_disk(vm.id, "", path=path) == RemovedDisk(existed=False, path=path, file_deleted=False)
+
+
 def test_add_disk_refusals(hv: HyperVClient, standalone: LabHost) -> None:
     vm = new_vm(hv)
     with pytest.raises(InvalidParameters, match=r"not a \.vhdx file name.*size_gb must be 1\.\.65536"):
@@ -257,6 +273,18 @@ def test_add_nic_rerun_after_a_failed_vlan(hv: HyperVClient, standalone: LabHost
         hv.add_nic(vm.id, switch="Lab", vlan_id=7, name="n-1")
     assert hv.add_nic(vm.id, switch="Lab", vlan_id=7, name="n-1").vlan_id == 7
     assert len(standalone.model.vm(vm.id).nics) == 2
+
+
+def test_an_add_nic_is_undone_by_its_name(hv: HyperVClient, standalone: LabHost) -> None:
+    vm = new_vm(hv)
+    standalone.model.fail_points["add_nic:vlan"] = HyperVSimError("Set-VMNetworkAdapterVlan failed")
+    with pytest.raises(ScriptFailed):
+        hv.add_nic(vm.id, switch="Lab", vlan_id=7, name="n-undo")
+    assert hv.remove_nic(vm.id, name="n-undo").existed
+    assert [n.name for n in standalone.model.vm(vm.id).nics] == ["Network Adapter"]
+    assert not hv.remove_nic(vm.id, name="n-undo").existed
+    with pytest.raises(InvalidParameters, match="nic_id or name"):
+        hv.remove_nic(vm.id)
 
 
 def test_add_nic_refusals(hv: HyperVClient, standalone: LabHost) -> None:

@@ -291,7 +291,8 @@ def remove_disk(host: FakeHost, params: dict[str, Any]) -> Any:
     path = text(params.get("path"))
     if not path.lower().endswith((".vhdx", ".vhd")) or "\\" not in path:
         raise InvalidParameters(f"path '{path}' is not the full path of a virtual hard disk")
-    drive = find_drive(vm, disk_id)
+    # Without an id, the drive holding ``path`` (an add_disk undone).
+    drive = find_drive(vm, disk_id) if disk_id else next((d for d in vm.disks if d.path.lower() == path.lower()), None)
     folder = vm_folder(vm)
     if vm.checkpoints:
         raise InvalidVmState(f"VM {vm.id} has checkpoints: its disks cannot be removed (delete the checkpoints first)")

@@ -123,12 +123,19 @@ def set_nic(host: FakeHost, params: dict[str, Any]) -> Any:
 
 
 def remove_nic(host: FakeHost, params: dict[str, Any]) -> Any:
-    """``remove_nic.ps1``: remove the adapter; an absent one is success with ``existed`` False."""
+    """``remove_nic.ps1``: remove the adapter (by id, or by name); an absent one is success with ``existed`` False."""
     vm = vm_param(host, params.get("vm_id"))
     nic_id = text(params.get("nic_id"))
-    if not nic_id:
-        raise InvalidParameters("nic_id is required")
-    nic = _find(vm, nic_id)
+    name = text(params.get("name"))
+    if not nic_id and not name:
+        raise InvalidParameters("nic_id or name is required")
+    if nic_id:
+        nic = _find(vm, nic_id)
+    else:  # by the name an add_nic gave it (an add_nic undone)
+        named = [candidate for candidate in vm.nics if candidate.name.lower() == name.lower()]
+        if len(named) > 1:
+            raise InvalidParameters(f"VM {vm.id} has {len(named)} adapters named '{name}'")
+        nic = named[0] if named else None
     if nic is None:
         return {"existed": False}
     _check_hot_plug(vm, "removed from")
