@@ -3,14 +3,15 @@
 Each kind's parameters (``ChangePayload.params``) are what the VM change service put in the job's input:
 
 ================== ==============================================================================================
-``update_vm``      ``cpu_cores``, ``memory_mb``, ``notes`` (each optional)
+``update_vm``      ``cpu_cores``, ``memory_mb``, ``notes`` (each optional); ``previous``: what the VM had of them
 ``add_disk``       ``size_gb``, ``file_name`` (the job's own, so a rerun finds the disk it made), ``path`` (where
                    it will be, when the inventory knows the VM's folder: what the compensation removes)
 ``expand_disk``    ``disk_id``, ``size_gb``
 ``remove_disk``    ``disk_id``, ``path`` (so a rerun deletes the file a first run detached); without ``disk_id``
                    the drive holding ``path`` (an add_disk undone)
 ``add_nic``        ``switch``, ``vlan_id``, ``name`` (the job's own, so a rerun finds the adapter it added)
-``update_nic``     ``nic_id``, ``switch`` (None: keep), ``vlan_id`` (None: untagged)
+``update_nic``     ``nic_id``, ``switch`` (None: keep), ``vlan_id`` (None: untagged); ``previous``: its switch and
+                   VLAN before
 ``remove_nic``     ``nic_id``, or ``name`` (an add_nic undone)
 ``create_checkpoint`` ``name`` (unique on the VM, checked before the job starts: a rerun finds it)
 ``apply_checkpoint``  ``checkpoint_id``

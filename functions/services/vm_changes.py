@@ -143,6 +143,7 @@ class VmChangeService:
                 "cpu_cores": request.cpu_cores,
                 "memory_mb": request.memory_gb * 1024 if request.memory_gb is not None else None,
                 "notes": request.notes,
+                "previous": _previous_size(vm, request),
             }
             record.job = self._submit(
                 workflows, vm, "update_vm", params, body=request, caller=caller, key=key, restart=restart
@@ -302,7 +303,8 @@ class VmChangeService:
             if problems:
                 raise InvalidRequest("see errors", problems)
             vlan = request.vlan_id if "vlan_id" in request.model_fields_set else nic.get("vlan_id")
-            params = {"nic_id": _hyperv_id(nic), "switch": request.network, "vlan_id": vlan}
+            previous = {"switch": nic.get("switch"), "vlan_id": nic.get("vlan_id")}
+            params = {"nic_id": _hyperv_id(nic), "switch": request.network, "vlan_id": vlan, "previous": previous}
             body = {"nic_id": nic_id, **request.model_dump(exclude_unset=True)}
             record.job = self._submit(workflows, vm, "update_nic", params, body=body, caller=caller, key=key)
         return record.job
@@ -499,6 +501,19 @@ class VmChangeService:
             ),
         )
         return submission.job
+
+
+def _previous_size(vm: VmRecord, request: VmUpdateRequest) -> JsonObject:
+    """What the VM had of what ``request`` changes (what a failed job's compensation puts back)."""
+    previous: JsonObject = {}
+    startup = vm.details.get("startup_memory_gb", vm.memory_gb)
+    if request.cpu_cores is not None and vm.cpu_cores is not None:
+        previous["cpu_cores"] = vm.cpu_cores
+    if request.memory_gb is not None and isinstance(startup, int | float):
+        previous["memory_mb"] = round(startup * 1024 / 2) * 2  # Hyper-V counts memory in 2 MB units
+    if request.notes is not None:
+        previous["notes"] = str(vm.details.get("notes") or "")
+    return previous
 
 
 def _vm_folder(vm: VmRecord) -> str | None:

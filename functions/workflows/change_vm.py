@@ -10,7 +10,8 @@ Cancellation is honoured until the change starts: a cancel during the shut down 
 starting the VM again; once the host step runs it is finished, so the job reports what was done. Compensation puts
 back what the job changed and did not finish: a disk or adapter that an ``add_disk`` or ``add_nic`` step may have
 made before it failed is removed (by the file and name that are the job's own), and a VM this job turned off is
-started again whatever failed after. The job's cleanup says what was done.
+started again whatever failed after; a resize or an adapter change that failed half-way gets the values the VM had
+back. The job's cleanup says what was done.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ def undo(spec: ChangeInput) -> tuple[ChangeKind, JsonObject] | None:
         return "remove_disk", {"disk_id": "", "path": spec.params["path"]}
     if spec.kind == "add_nic" and spec.params.get("name"):
         return "remove_nic", {"nic_id": "", "name": spec.params["name"]}
+    previous = spec.params.get("previous")
+    if spec.kind == "update_vm" and previous:  # the processor count, memory and notes it had
+        return "update_vm", dict(previous)
+    if spec.kind == "update_nic" and isinstance(previous, dict):  # the switch and VLAN it had
+        return "update_nic", {"nic_id": spec.params["nic_id"], **previous}
     return None
 
 
@@ -121,7 +127,8 @@ def change_vm(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
                 removed = yield from flow.call(c.VM_CHANGE, payload, cancellable=False, defer_cancel=True)
                 actions.append(_undone(spec, removed))
             except StepError as error:
-                failures.append((error, f"what the {spec.kind} step made could not be removed ({kind} failed)"))
+                undoing = "put back" if kind == spec.kind else "removed"
+                failures.append((error, f"what the {spec.kind} step changed could not be {undoing} ({kind} failed)"))
         if turned_off:
             try:
                 yield from flow.call(c.VM_POWER, _power(flow, "start"), cancellable=False, defer_cancel=True)
@@ -146,5 +153,13 @@ def _undone(spec: ChangeInput, removed: ChangeResult) -> str:
         what = "detached and deleted" if result.get("existed") else "deleted" if result.get("file_deleted") else None
         path = spec.params.get("path")
         return f"{what} the disk file {path} the step had made" if what else f"the step had left no disk at {path}"
-    name = spec.params.get("name")
-    return f"removed the adapter {name} the step had added" if result.get("existed") else f"no adapter {name} was left"
+    if spec.kind == "add_nic":
+        name = spec.params.get("name")
+        return (
+            f"removed the adapter {name} the step had added" if result.get("existed") else f"no adapter {name} was left"
+        )
+    return (
+        "put back the settings the VM had before"
+        if spec.kind == "update_vm"
+        else "put back the adapter's switch and VLAN"
+    )

@@ -233,7 +233,9 @@ def test_a_failed_resize_after_the_shut_down_starts_the_vm_again(stack: Stack) -
         faults.update({"script_errors": {}})
     assert job["status"] == "Failed" and job["failed_step"] == "update_vm"
     assert job["error"]["category"] == "InvalidParameters"
-    assert job["cleanup"]["status"] == "Succeeded"
+    cleanup = job["cleanup"]  # a host that refuses every set_vm refuses the one putting the old values back too
+    assert cleanup["status"] == "Failed" and "could not be put back" in cleanup["reason"]
+    assert cleanup["actions"] == ["started the VM this job had shut down"]
     assert running(stack, vm) and vm.cpu_count == 2  # on again, unchanged
 
 
@@ -270,3 +272,26 @@ def test_an_add_nic_that_fails_before_its_vlan_is_set_removes_the_adapter(stack:
     assert job["status"] == "Failed" and job["cleanup"]["status"] == "Succeeded", job["cleanup"]
     assert job["cleanup"]["actions"][0].startswith("removed the adapter nic-")
     assert [n.switch for n in vm.nics] == ["External"]  # never left on the untagged Internal network
+
+
+def test_a_resize_that_fails_half_way_gets_the_old_size_back_and_the_vm_started(stack: Stack) -> None:
+    vm = make_vm(stack)
+    lab_host(stack).fail_points["set_vm:memory"] = HyperVSimError("Set-VMMemory: the operation failed")
+    body = {"cpu_cores": 4, "memory_gb": 4, "allow_restart": True}
+    job = run(stack, "PATCH", f"/api/v1/vms/{vm.id}", body)
+    assert job["status"] == "Failed" and job["failed_step"] == "update_vm"
+    assert job["cleanup"]["actions"] == [
+        "put back the settings the VM had before",
+        "started the VM this job had shut down",
+    ], job["cleanup"]
+    assert (vm.cpu_count, vm.memory_mb) == (2, 2048)  # Set-VMProcessor's change is undone on the host
+    assert running(stack, vm)
+
+
+def test_an_adapter_change_that_fails_half_way_is_put_back(stack: Stack) -> None:
+    vm = make_vm(stack)
+    nic = document(stack, vm.id)["nics"][0]
+    lab_host(stack).fail_points["set_nic:vlan"] = HyperVSimError("Set-VMNetworkAdapterVlan: the operation failed")
+    job = run(stack, "PATCH", f"/api/v1/vms/{vm.id}/nics/{nic['id']}", {"network": "Lab", "vlan_id": 5})
+    assert job["status"] == "Failed" and job["cleanup"]["actions"] == ["put back the adapter's switch and VLAN"]
+    assert (vm.nics[0].switch, vm.nics[0].vlan_id) == ("External", None)

@@ -164,6 +164,7 @@ def set_vm(host: FakeHost, params: dict[str, Any]) -> Any:
         raise InvalidVmState(problems)
     if cpu is not None:
         vm.cpu_count = cpu
+    host.reach("set_vm:memory")  # Set-VMProcessor done, Set-VMMemory next
     if memory is not None:
         vm.memory_mb = memory
     if notes is not None:

@@ -118,6 +118,7 @@ def set_nic(host: FakeHost, params: dict[str, Any]) -> Any:
         raise NicNotFound(f"VM {vm.id} has no network adapter {nic_id}")
     if params.get("switch") is not None:
         nic.switch = _switch(host, text(params["switch"])).name
+    host.reach("set_nic:vlan")  # Connect-VMNetworkAdapter done, Set-VMNetworkAdapterVlan next
     nic.vlan_id = vlan
     return _record(vm, nic)
 
