@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.e2e.test_vm_changes import HOST, document, lab_host, make_vm, refresh, refused
-from tools.hvsim.models import FakeFile, FakeSwitch, FakeVm
+from tools.hvsim.models import FakeCheckpoint, FakeFile, FakeSwitch, FakeVm
 from tools.hvsim.seed import IMAGES, add_vm
 from tools.stack import Stack
 
@@ -133,3 +133,66 @@ def test_a_stand_alone_vm_too_big_to_move_within_the_function_timeout_is_refused
     problem = refused(stack, "POST", f"/api/v1/vms/{vm.id}/migrate", {"host": "hv01"}, 409)
     assert "AETHERV_MIGRATION_MAX_STORAGE_GB (40)" in problem["detail"]
     assert vm.id in lab_host(stack, HOST).vms
+
+
+def test_a_full_scsi_controller_and_fifty_checkpoints_are_refused(stack: Stack) -> None:
+    vm = make_vm(stack, "Off")
+    host = lab_host(stack)
+    with host.lock:
+        for index in range(63):  # the boot disk holds SCSI 0:0
+            path = f"{vm.folder}\\fill{index:02d}.vhdx"
+            host.fs.write(FakeFile(path, 4 * 1024**2, kind="vhdx", virtual_size=1024**3, vhd_type="Dynamic"))
+            host.add_disk(vm, path)
+    refresh(stack)
+    problem = refused(stack, "POST", f"/api/v1/vms/{vm.id}/disks", {"size_gb": 1}, 409)
+    assert "64 SCSI disks" in problem["detail"]
+
+    other = make_vm(stack, "Off")
+    with host.lock:
+        for index in range(50):
+            other.checkpoints.append(
+                FakeCheckpoint(
+                    id=str(uuid.UUID(int=index + 1)),
+                    name=f"c{index}",
+                    created=other.created,
+                    parent_id=str(uuid.UUID(int=index)) if index else None,
+                    checkpoint_type="Standard",
+                    state="Off",
+                    cpu_count=other.cpu_count,
+                    memory_mb=other.memory_mb,
+                )
+            )
+    problem = refused(stack, "POST", f"/api/v1/vms/{other.id}/checkpoints", {"name": "one-more"}, 409)
+    assert "50 checkpoints" in problem["detail"]
+    assert len(other.checkpoints) == 50
+
+
+def test_an_ide_disk_changes_only_while_the_vm_is_off(stack: Stack) -> None:
+    host = lab_host(stack)
+    with host.lock:
+        vm = add_vm(host, f"ide-{uuid.uuid4().hex[:6]}", image=IMAGES[0], state="Running", switch="External")
+        vm.generation = 1
+        path = f"{vm.folder}\\second.vhdx"
+        host.fs.write(FakeFile(path, 4 * 1024**2, kind="vhdx", virtual_size=10 * 1024**3, vhd_type="Dynamic"))
+        host.add_disk(vm, path, controller_type="IDE", controller_number=0, location=1)
+    refresh(stack)
+    disk = next(d for d in document(stack, vm.id)["disks"] if d["path"] == path)
+    assert (disk["controller_type"], disk["boot"]) == ("IDE", False)
+    for method, suffix, body in (("POST", "/expand", {"size_gb": 20}), ("DELETE", "", None)):
+        problem = refused(stack, method, f"/api/v1/vms/{vm.id}/disks/{disk['id']}{suffix}", body, 409)
+        assert "IDE controller" in problem["detail"] and "Off" in problem["detail"]
+
+
+def test_a_running_vm_bigger_than_the_destinations_free_memory_is_refused(stack: Stack) -> None:
+    host = lab_host(stack)
+    with host.lock:
+        vm = add_vm(host, f"big-{uuid.uuid4().hex[:6]}", memory_gb=250, state="Running", switch="External")
+    try:
+        refresh(stack)
+        refresh(stack, "hv01")
+        problem = refused(stack, "POST", f"/api/v1/vms/{vm.id}/migrate", {"host": "hv01"}, 409)
+        assert "free memory" in problem["detail"] and "250 GB" in problem["detail"]
+    finally:
+        with host.lock:
+            vm.turn_off()
+        refresh(stack)
