@@ -67,6 +67,14 @@ class RemovedCheckpoint(_Result):
     vm_id: str | None = None
 
 
+class DiscardedCopy(_Result):
+    """Outcome of ``discard_migration_copy``: whether a partial copy was there, how many files went, and why not."""
+
+    existed: bool
+    files_deleted: int = 0
+    warning: str | None = None
+
+
 class MigrationResult(_Result):
     """Outcome of ``migrate_vm``: where the VM went and how (its id is unchanged)."""
 

@@ -12,7 +12,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from functions.hyperv.calls import ClientCalls, guid
-from functions.hyperv.checkpoint_models import CheckpointApplied, CheckpointInfo, MigrationResult, RemovedCheckpoint
+from functions.hyperv.checkpoint_models import (
+    CheckpointApplied,
+    CheckpointInfo,
+    DiscardedCopy,
+    MigrationResult,
+    RemovedCheckpoint,
+)
 
 __all__ = ["CheckpointOperations"]
 
@@ -64,6 +70,17 @@ class CheckpointOperations(ClientCalls):
         return self._call("remove_checkpoint", RemovedCheckpoint, params)
 
     # -- migration ---------------------------------------------------------------------------------------------------
+
+    def discard_migration_copy(self, vm_id: str, *, vm_name: str, storage_path: str) -> DiscardedCopy:
+        """On a migration's destination: remove the partial copy a failed shared-nothing move left in ``storage_path``.
+
+        Only for a move that failed in Move-VM itself (its checks found ``storage_path`` empty just before). Nothing
+        a VM of this host uses is deleted: the VM registered here (the move went through), or a folder holding a file
+        of any VM here, leaves everything and says so in ``warning``. Idempotent: nothing left is ``existed`` False.
+        Raises ``InvalidParameters`` (a GUID, a folder below a volume's root).
+        """
+        params = {"vm_id": guid("vm_id", vm_id), "vm_name": vm_name, "storage_path": storage_path}
+        return self._call("discard_migration_copy", DiscardedCopy, params)
 
     def migrate_vm(
         self,

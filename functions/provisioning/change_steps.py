@@ -16,7 +16,10 @@ Each kind's parameters (``ChangePayload.params``) are what the VM change service
 ``create_checkpoint`` ``name`` (unique on the VM, checked before the job starts: a rerun finds it)
 ``apply_checkpoint``  ``checkpoint_id``
 ``remove_checkpoint`` ``checkpoint_id``
-``migrate_vm``     ``destination``, ``storage_path`` (optional), ``clustered``
+``migrate_vm``     ``destination``, ``storage_path`` (the destination's default VM folder + the VM's name unless
+                   given; None when the destination's default is unknown), ``clustered``, ``vm_name``
+``discard_migration_copy`` ``vm_name``, ``storage_path``: run on the destination (the payload's host) by a failed
+                   migration's compensation
 ================== ==============================================================================================
 
 Every operation is idempotent on the host (see each :class:`~functions.hyperv.client.HyperVClient` method). A
@@ -72,6 +75,9 @@ _STEPS: dict[ChangeKind, _Step] = {
     "create_checkpoint": lambda hv, vm, p: hv.create_checkpoint(vm, name=str(p["name"])),
     "apply_checkpoint": lambda hv, vm, p: hv.apply_checkpoint(vm, str(p["checkpoint_id"])),
     "remove_checkpoint": lambda hv, vm, p: hv.remove_checkpoint(vm, str(p["checkpoint_id"])),
+    "discard_migration_copy": lambda hv, vm, p: hv.discard_migration_copy(
+        vm, vm_name=str(p.get("vm_name") or ""), storage_path=str(p["storage_path"])
+    ),
 }
 
 

@@ -39,9 +39,11 @@ ChangeKind = Literal[
     "apply_checkpoint",
     "remove_checkpoint",
     "migrate_vm",
+    "discard_migration_copy",
 ]
 CHANGE_KINDS: tuple[ChangeKind, ...] = get_args(ChangeKind)
-"""Every day-2 job kind, as job documents name them."""
+"""Every host step of a change: the day-2 job kinds (as job documents name them), and ``discard_migration_copy``,
+which only a failed migration's compensation runs (on the destination)."""
 
 
 def _kind(value: Any) -> ChangeKind:

@@ -411,7 +411,16 @@ class VmChangeService:
             self._migration_state(vm, destination)
             if not vm.clustered:
                 self._migration_size(vm)
-            params = {"destination": destination.name, "storage_path": request.storage_path, "clustered": vm.clustered}
+            storage = request.storage_path
+            default = destination.facts.get("default_vm_path")
+            if storage is None and not vm.clustered and isinstance(default, str) and default:
+                storage = default.rstrip("\\") + "\\" + vm.name  # what Move-VM would use: known, so it can be undone
+            params = {
+                "destination": destination.name,
+                "storage_path": storage,
+                "clustered": vm.clustered,
+                "vm_name": vm.name,
+            }
             record.job = self._submit(workflows, vm, "migrate_vm", params, body=request, caller=caller, key=key)
         return record.job
 

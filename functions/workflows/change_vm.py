@@ -11,7 +11,8 @@ starting the VM again; once the host step runs it is finished, so the job report
 back what the job changed and did not finish: a disk or adapter that an ``add_disk`` or ``add_nic`` step may have
 made before it failed is removed (by the file and name that are the job's own), and a VM this job turned off is
 started again whatever failed after; a resize or an adapter change that failed half-way gets the values the VM had
-back. The job's cleanup says what was done.
+back; a migration that Move-VM failed part-way gets its partial copy removed from the destination. The job's cleanup
+says what was done.
 """
 
 from __future__ import annotations
@@ -43,8 +44,18 @@ def change_plan(spec: ChangeInput) -> list[str]:
     return [*steps, "refresh"]
 
 
-def undo(spec: ChangeInput) -> tuple[ChangeKind, JsonObject] | None:
-    """The change that removes what a failed step of ``spec`` may have made (None: it makes nothing to remove)."""
+def undo(spec: ChangeInput, failure: str | None = None) -> tuple[ChangeKind, JsonObject] | None:
+    """The change that removes what a failed step of ``spec`` may have made (None: it makes nothing to remove).
+
+    ``failure`` is the step's error category: a migration is undone only when Move-VM itself failed
+    (``ScriptFailed``), after its checks found the destination folder empty — never when a check refused it, nor when
+    the move's outcome is unknown (it may still be under way).
+    """
+    params = spec.params
+    if spec.kind == "migrate_vm":
+        if params.get("clustered") or not params.get("storage_path") or failure != "ScriptFailed":
+            return None
+        return "discard_migration_copy", {"vm_name": params.get("vm_name"), "storage_path": params["storage_path"]}
     if spec.kind == "add_disk" and spec.params.get("path"):
         return "remove_disk", {"disk_id": "", "path": spec.params["path"]}
     if spec.kind == "add_nic" and spec.params.get("name"):
@@ -72,9 +83,10 @@ def change_vm(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
     turned_off = False  # the VM is off because of this job (and is started again whatever happens)
     restarted = False
     changing = False  # the host step ran and did not succeed: it may have left something to remove
+    failure: str | None = None  # the category the host step failed with
 
     def body() -> Generator[Any, Any, ChangeOutput]:
-        nonlocal turned_off, restarted, changing
+        nonlocal turned_off, restarted, changing, failure
         if spec.restart:
             yield from flow.status("shutdown", StepStatus.RUNNING)
             power = yield from flow.call(
@@ -88,7 +100,11 @@ def change_vm(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
         yield from flow.status(spec.kind, StepStatus.RUNNING)
         payload = ChangePayload(**flow.target_fields(), kind=spec.kind, params=spec.params)
         changing = True
-        changed: ChangeResult = yield from flow.call(c.VM_CHANGE, payload, cancellable=False, defer_cancel=True)
+        try:
+            changed: ChangeResult = yield from flow.call(c.VM_CHANGE, payload, cancellable=False, defer_cancel=True)
+        except StepError as error:
+            failure = error.category
+            raise
         changing = False
         yield from flow.status(spec.kind, StepStatus.SUCCEEDED)
         source = flow.host
@@ -119,10 +135,13 @@ def change_vm(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
     def compensate() -> Generator[Any, Any, CleanupReport]:
         actions: list[str] = []
         failures: list[tuple[StepError, str]] = []
-        reverse = undo(spec) if changing else None
+        reverse = undo(spec, failure) if changing else None
         if reverse is not None:
             kind, params = reverse
-            payload = ChangePayload(**flow.target_fields(), kind=kind, params=params)
+            where = str(spec.params["destination"]) if kind == "discard_migration_copy" else flow.host
+            payload = ChangePayload(
+                job_id=spec.job_id, host=where or spec.host, vm_id=spec.vm_id, kind=kind, params=params
+            )
             try:
                 removed = yield from flow.call(c.VM_CHANGE, payload, cancellable=False, defer_cancel=True)
                 actions.append(_undone(spec, removed))
@@ -149,6 +168,13 @@ def change_vm(context: df.DurableOrchestrationContext) -> Generator[Any, Any, An
 def _undone(spec: ChangeInput, removed: ChangeResult) -> str:
     """What removing the failed step's leftovers did, in words."""
     result = removed.result
+    if spec.kind == "migrate_vm":
+        where = f"{spec.params.get('storage_path')} on {spec.params.get('destination')}"
+        if result.get("warning"):
+            return f"left the partial copy in {where}: {result['warning']}"
+        if result.get("existed"):
+            return f"removed the partial copy the move had left in {where} ({result.get('files_deleted')} files)"
+        return f"the move had left nothing in {where}"
     if spec.kind == "add_disk":
         what = "detached and deleted" if result.get("existed") else "deleted" if result.get("file_deleted") else None
         path = spec.params.get("path")

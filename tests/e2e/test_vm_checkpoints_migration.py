@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests.e2e.test_vm_changes import document, lab_host, refresh, refused, run, running
-from tools.hvsim.models import FakeVm
+from tools.hvsim.models import FakeVm, MigrationFault
 from tools.hvsim.seed import IMAGES, add_vm
 from tools.stack import Stack
 
@@ -107,3 +107,17 @@ def test_a_stand_alone_vm_moves_with_its_storage(stack: Stack) -> None:
     assert destination.fs.get(vm.disks[0].path) is not None
     assert lab_host(stack, "hv03").fs.get(old_disk) is None  # moved, not copied
     assert document(stack, vm.id)["host"] == "hv01"
+
+
+def test_a_move_that_fails_part_way_leaves_the_vm_on_its_host_and_no_copy_behind(stack: Stack) -> None:
+    vm = make_vm(stack, "hv03")
+    stack.lab.backend.migration.faults.append(MigrationFault(after_files=1))
+    job = run(stack, "POST", f"/api/v1/vms/{vm.id}/migrate", {"host": "hv01", "storage_path": "C:\\Hyper-V\\Moves\\x1"})
+    assert job["status"] == "Failed" and job["error"]["category"] == "ScriptFailed"
+    assert job["cleanup"]["status"] == "Succeeded", job["cleanup"]
+    assert job["cleanup"]["actions"][0].startswith(
+        "removed the partial copy the move had left in C:\\Hyper-V\\Moves\\x1"
+    )
+    assert vm.id in lab_host(stack, "hv03").vms and vm.id not in lab_host(stack, "hv01").vms
+    assert not lab_host(stack, "hv01").fs.walk_files("C:\\Hyper-V\\Moves\\x1")  # on the destination: nothing left
+    assert document(stack, vm.id)["host"] == "hv03"

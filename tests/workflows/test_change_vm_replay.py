@@ -227,3 +227,34 @@ def test_a_made_change_whose_refresh_fails_succeeds_with_a_warning_and_is_never_
     assert final["status"] == "Succeeded" and "cleanup" not in final
     assert "not refreshed" in final["add_warnings"][0]
     assert final["steps"][-1] == {**final["steps"][-1], "name": "refresh", "status": "Failed"}
+
+
+MIGRATION = {"destination": "hv02", "storage_path": "D:\\Hyper-V\\app01", "clustered": False, "vm_name": "app01"}
+
+
+def test_a_move_that_move_vm_failed_has_its_partial_copy_removed_on_the_destination() -> None:
+    replay = Replay(change_vm, spec("migrate_vm", **MIGRATION))
+
+    def host(task: Scheduled) -> Any:
+        if task.input["kind"] == "migrate_vm":
+            return Fail("the network connection was reset", category="ScriptFailed")
+        return {"result": {"existed": True, "files_deleted": 3, "warning": None}, "host": "hv02"}
+
+    drive(replay, results(vm_change=host))
+    discard = changes(replay)[1]
+    assert (discard["kind"], discard["host"]) == ("discard_migration_copy", "hv02")
+    assert discard["params"] == {"vm_name": "app01", "storage_path": "D:\\Hyper-V\\app01"}
+    cleanup = job_patches(replay)[-1]["cleanup"]
+    assert cleanup["actions"] == ["removed the partial copy the move had left in D:\\Hyper-V\\app01 on hv02 (3 files)"]
+
+
+def test_a_move_refused_by_its_checks_or_of_unknown_outcome_touches_nothing_on_the_destination() -> None:
+    for category in ("VmAlreadyExists", "MigrationUnconfirmed", "InsufficientResources"):
+        replay = Replay(change_vm, spec("migrate_vm", **MIGRATION))
+        drive(replay, results(vm_change=Fail("no", category=category)))
+        assert [c["kind"] for c in changes(replay)] == ["migrate_vm"], category
+        assert job_patches(replay)[-1]["cleanup"] == {"status": "Nothing to clean up"}
+    clustered = {**MIGRATION, "clustered": True, "storage_path": None}
+    replay = Replay(change_vm, spec("migrate_vm", **clustered))
+    drive(replay, results(vm_change=Fail("the cluster refused", category="ScriptFailed")))
+    assert [c["kind"] for c in changes(replay)] == ["migrate_vm"]

@@ -111,7 +111,9 @@ def test_an_iso_must_be_ejected_first(hv: HyperVClient, standalone: LabHost) -> 
         hv.migrate_vm(vm.id, destination="hv01", clustered=False)
 
 
-def test_a_failed_move_leaves_the_vm_and_a_partial_folder(hv: HyperVClient, standalone: LabHost, lab: Lab) -> None:
+def test_a_failed_move_leaves_the_vm_and_a_partial_folder_the_destination_discards(
+    hv: HyperVClient, standalone: LabHost, lab: Lab, connect: ClientFactory
+) -> None:
     vm = standalone_vm(standalone)
     lab.backend.migration.faults.append(MigrationFault(after_files=1))
     with pytest.raises(ScriptFailed, match="network connection was reset"):
@@ -121,6 +123,29 @@ def test_a_failed_move_leaves_the_vm_and_a_partial_folder(hv: HyperVClient, stan
     assert target.fs.walk_files("C:\\Hyper-V\\mig01")
     with pytest.raises(VmAlreadyExists, match="already holds files"):
         hv.migrate_vm(vm.id, destination="hv01", clustered=False, storage_path="C:\\Hyper-V\\mig01")
-    target.fs.remove_tree("C:\\Hyper-V\\mig01")
+    with connect("hv01") as destination:  # the destination removes the partial copy: the folder is the VM's name
+        discarded = destination.discard_migration_copy(vm.id, vm_name="mig01", storage_path="C:\\Hyper-V\\mig01")
+        assert (discarded.existed, discarded.files_deleted, discarded.warning) == (True, 1, None)
+        assert not target.fs.exists("C:\\Hyper-V\\mig01")
+        again = destination.discard_migration_copy(vm.id, vm_name="mig01", storage_path="C:\\Hyper-V\\mig01")
+        assert not again.existed
     moved = hv.migrate_vm(vm.id, destination="hv01", clustered=False, storage_path="C:\\Hyper-V\\mig01")
     assert moved.storage_path == "C:\\Hyper-V\\mig01"
+
+
+def test_discarding_never_touches_a_vm_of_the_destination(
+    hv: HyperVClient, standalone: LabHost, lab: Lab, connect: ClientFactory
+) -> None:
+    vm = standalone_vm(standalone)
+    moved = hv.migrate_vm(vm.id, destination="hv01", clustered=False)
+    with connect("hv01") as destination:
+        kept = destination.discard_migration_copy(vm.id, vm_name="mig01", storage_path=moved.storage_path)
+        assert kept.existed and kept.files_deleted == 0 and "the move went through" in (kept.warning or "")
+        other = destination.discard_migration_copy(
+            "7c9e6679-7425-40de-944b-e07fc1f90ae7", vm_name="x", storage_path=moved.storage_path
+        )
+        assert other.files_deleted == 0 and "holds files of VM" in (other.warning or "")
+        with pytest.raises(InvalidParameters, match="below a volume's root"):
+            destination.discard_migration_copy(vm.id, vm_name="mig01", storage_path="C:\\")
+    target = lab.host("hv01").model
+    assert target.find_vm(vm.id) is vm and target.fs.get(vm.disks[0].path) is not None  # all still there

@@ -229,3 +229,20 @@ def test_a_cluster_move_that_fails_leaves_the_role_where_it_was(lab: list[FakeHo
         migrate(node1, vm, "hv02", clustered=True)
     assert node1.find_vm(vm.id) is vm and node1.cluster is not None and node1.cluster.roles[vm.id] == "hv01"
     assert migrate(node1, vm, "hv02", clustered=True)["kind"] == "cluster"
+
+
+def test_a_partial_copy_in_a_folder_of_another_name_is_emptied_and_the_folder_kept(lab: list[FakeHost]) -> None:
+    source, target = lab[2], lab[3]
+    vm = standalone_vm(source)
+    backend_of(source).migration.faults.append(MigrationFault(after_files=2))
+    with pytest.raises(HyperVSimError, match="network connection was reset"):
+        migrate(source, vm, "hv04", storage_path="C:\\Moves")
+    assert len(target.fs.walk_files("C:\\Moves")) == 2
+    params = {"vm_id": vm.id, "vm_name": "mig01", "storage_path": "C:\\Moves\\"}
+    assert run_operation(target, "discard_migration_copy", params) == {
+        "existed": True,
+        "files_deleted": 2,
+        "warning": None,
+    }
+    assert target.fs.is_dir("C:\\Moves") and not target.fs.walk_files("C:\\Moves")
+    assert run_operation(target, "discard_migration_copy", params)["existed"] is False

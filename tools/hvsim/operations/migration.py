@@ -27,9 +27,9 @@ whether the compatibility check lets it through. The provisioning ISO is ejected
 finished VM has none. On a cluster the ISO copy sits on the CSV next to the VM and moves with it.
 
 A fault (``Backend.migration.faults``) fails the move part-way: the VM stays complete and registered on the source,
-the destination keeps the folder and the files copied so far (``ScriptFailed``, Move-VM's own error). After a
-successful move the VM is no longer on the source: a rerun is ``VmNotFound``, and the caller looks on the
-destination.
+the destination keeps the folder and the files copied so far (``ScriptFailed``, Move-VM's own error);
+``discard_migration_copy``, run on the destination, removes them. After a successful move the VM is no longer on the
+source: a rerun is ``VmNotFound``, and the caller looks on the destination.
 """
 
 from __future__ import annotations
@@ -47,11 +47,11 @@ from tools.hvsim.exceptions import (
     SwitchNotFound,
     VmAlreadyExists,
 )
-from tools.hvsim.models import MB, Backend, FakeCluster, FakeHost, FakeVm, join_path
+from tools.hvsim.models import MB, Backend, FakeCluster, FakeHost, FakeVm, join_path, leaf_name
 from tools.hvsim.models.migration import complete_move, copy_storage, move_registration, vm_storage
 from tools.hvsim.operations.params import text, vm_param
 
-__all__ = ["migrate_vm"]
+__all__ = ["discard_migration_copy", "migrate_vm"]
 
 _MOVABLE = ("Off", "Running", "Saved", "Paused")
 _ROOTED = re.compile(r"^[A-Za-z]:\\")
@@ -175,3 +175,36 @@ def migrate_vm(host: FakeHost, params: dict[str, Any]) -> Any:
         if clustered:
             return _cluster_move(host, vm, target, params)
         return _shared_nothing(host, vm, target, params)
+
+
+_BELOW_ROOT = re.compile(r"^[A-Za-z]:\\[^\\]+")
+
+
+def discard_migration_copy(host: FakeHost, params: dict[str, Any]) -> Any:
+    """``discard_migration_copy.ps1``, on the destination: remove a failed shared-nothing move's partial copy.
+
+    Nothing a VM of this host uses goes: the VM registered here (the move went through) or a file of any VM under the
+    folder leaves everything, with a ``warning``. The folder goes too when it is named after the VM, else it stays.
+    """
+    vm_id = text(params.get("vm_id")).lower()
+    storage = text(params.get("storage_path")).rstrip("\\")
+    if not _BELOW_ROOT.match(storage):
+        raise InvalidParameters(f"storage_path '{storage}' is not a folder below a volume's root")
+    if not host.fs.is_dir(storage):
+        return {"existed": False, "files_deleted": 0, "warning": None}
+    if host.find_vm(vm_id) is not None:
+        warning = f"VM {vm_id} is registered on this host: the move went through; nothing was deleted"
+        return {"existed": True, "files_deleted": 0, "warning": warning}
+    prefix = storage.lower() + "\\"
+    for other in host.vms.values():
+        for path in (other.folder, *(drive.path for drive in other.disks)):
+            if (path.lower().rstrip("\\") + "\\").startswith(prefix):
+                warning = f"'{storage}' holds files of VM {other.id}; nothing was deleted"
+                return {"existed": True, "files_deleted": 0, "warning": warning}
+    files = host.fs.walk_files(storage)
+    if not files:
+        return {"existed": False, "files_deleted": 0, "warning": None}
+    host.fs.remove_tree(storage)
+    if leaf_name(storage).lower() != text(params.get("vm_name")).lower():
+        host.fs.mkdir(storage)  # not the default layout: the folder stays, empty
+    return {"existed": True, "files_deleted": len(files), "warning": None}

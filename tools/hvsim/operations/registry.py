@@ -35,7 +35,7 @@ from tools.hvsim.operations.checkpoints import (
     remove_checkpoint_op,
 )
 from tools.hvsim.operations.library import install_uploads, upload_chunk, upload_status
-from tools.hvsim.operations.migration import migrate_vm
+from tools.hvsim.operations.migration import discard_migration_copy, migrate_vm
 from tools.hvsim.protocol.dispatch import OperationContext, register
 from tools.hvsim.protocol.errors import ScriptError
 
@@ -83,6 +83,7 @@ OPERATIONS: dict[str, Operation] = {
     "apply_checkpoint": apply_checkpoint_op,
     "remove_checkpoint": remove_checkpoint_op,
     "migrate_vm": migrate_vm,
+    "discard_migration_copy": discard_migration_copy,
 }
 
 UNLOCKED = frozenset({"shutdown_vm", "prepare_disk"})
