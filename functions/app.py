@@ -162,7 +162,13 @@ class Container:
             auth_settings=settings.auth,
             audit=audit,
             vms=VmService(
-                self.repository, self.connector, self.submitter, audit, timing=timing, seal_key=settings.seal_key
+                self.repository,
+                self.connector,
+                self.submitter,
+                audit,
+                timing=timing,
+                seal_key=settings.seal_key,
+                approval=settings.approval,
             ),
             hosts=HostService(self.repository, self.connector, audit),
             inventory=InventoryService(
