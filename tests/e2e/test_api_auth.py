@@ -50,6 +50,8 @@ ROUTES = [
     *((method, f"/api/v1/vms/{VM}{path}", body, "operator") for method, path, body in CHANGES),
     ("GET", f"/api/v1/vms/{VM}/checkpoints", None, "reader"),
     ("POST", "/api/v1/jobs/missing/cancel", None, "operator"),
+    ("POST", "/api/v1/jobs/missing/approve", None, "admin"),
+    ("POST", "/api/v1/jobs/missing/reject", {"reason": "no"}, "admin"),
     ("GET", "/api/v1/audit", None, "admin"),
     ("POST", "/api/v1/hosts/hv01/probe", None, "admin"),  # no lab here: an admin gets 404, never a probe
 ]
