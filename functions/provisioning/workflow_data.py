@@ -24,6 +24,7 @@ __all__ = [
     "CreateOutput",
     "DeleteOutput",
     "LifecycleInput",
+    "PoolAddress",
     "PowerOutput",
     "SyncInput",
     "SyncOutput",
@@ -64,6 +65,29 @@ class Timing:
 # -- workflow inputs --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PoolAddress:
+    """An address a create job holds in an IP pool (also the payload of the pool activities, with the VM id)."""
+
+    job_id: str
+    pool: str
+    address: str
+    vm_id: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """``{"job_id", "pool", "address"}`` plus ``vm_id`` when known."""
+        document: JsonObject = {"job_id": self.job_id, "pool": self.pool, "address": self.address}
+        if self.vm_id is not None:
+            document["vm_id"] = self.vm_id
+        return document
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PoolAddress:
+        """Parse the document."""
+        vm_id = data.get("vm_id")
+        return cls(str(data["job_id"]), str(data["pool"]), str(data["address"]), None if vm_id is None else str(vm_id))
+
+
 CREATE_VERSION = 4
 """The create workflow version new instances start with (see :attr:`CreateInput.version`)."""
 
@@ -84,6 +108,10 @@ class CreateInput:
     guest's key and agent judged before anything is published (see ``provisioning/guest_checks.py``). 4: the OS disk
     prepared as background work on the host, started by one activity and polled with durable timers, instead of
     copied inside one activity (see ``workflows/host_operations.py``)."""
+    ip_pool: PoolAddress | None = None
+    """The address the API allocated for this job from an IP pool (``guest.ipv4.pool``): the workflow records the
+    VM id on it once the VM exists and releases it when the job fails or is canceled. Absent in inputs of earlier
+    builds and of creates without a pool, whose steps stay as they were."""
 
     def to_json(self) -> JsonObject:
         """The input document (``version`` only from 2 on, so version-1 documents keep their shape)."""
@@ -96,6 +124,8 @@ class CreateInput:
         }
         if self.version > 1:
             document["version"] = self.version
+        if self.ip_pool is not None:
+            document["ip_pool"] = self.ip_pool.to_json()
         return document
 
     @classmethod
@@ -108,6 +138,7 @@ class CreateInput:
             sealed_guest=data.get("sealed_guest"),
             timing=Timing.from_json(data.get("timing")),
             version=int(data.get("version", 1)),
+            ip_pool=PoolAddress.from_json(data["ip_pool"]) if data.get("ip_pool") else None,
         )
 
 

@@ -116,6 +116,8 @@ class _Create:
         created = yield from flow.step("create_vm", c.VM_CREATE, create)
         flow.vm_id = created.vm_id
         flow.job_target = JobTarget(host=flow.host, name=request.name, vm_id=flow.vm_id)  # so ?vm_id= finds it
+        if self.spec.ip_pool is not None:  # the pool's allocation names the VM (a delete finds it by the VM id)
+            yield from flow.call(c.IP_POOL_BIND_VM, replace(self.spec.ip_pool, vm_id=flow.vm_id))
         start = StartPayload(**flow.target_fields(), announce="wait_for_key" in flow.plan)
         self.started = yield from flow.step("start", c.VM_START_AND_ANNOUNCE, start)
 
@@ -304,7 +306,24 @@ class _Create:
         yield self.flow.ctx.call_entity(self._slot(), "release", {"owner": self.spec.job_id, "at": self.flow.stamp()})
 
     def compensate(self) -> Generator[Any, Any, CleanupReport]:
-        """Remove what this job created, in reverse order; returns a cleanup report (never raises)."""
+        """Remove what this job created, then give back its IP pool address; returns a cleanup report (never raises).
+
+        A VM kept for diagnosis (``keep_on_failure``) keeps its address: deleting it later releases it.
+        """
+        report = yield from self._remove_made()
+        pooled = self.spec.ip_pool
+        if pooled is None or report.status == CleanupStatus.SKIPPED:
+            return report
+        note = f"released {pooled.address} to IP pool {pooled.pool}"
+        try:
+            yield from self.flow.call(c.IP_POOL_RELEASE, pooled, cancellable=False)
+        except Exception as exc:
+            error = StepError.from_exception(exc)
+            note = f"could not release {pooled.address} to IP pool {pooled.pool} ({error.category})"
+        return replace(report, actions=(*(report.actions or ()), note))
+
+    def _remove_made(self) -> Generator[Any, Any, CleanupReport]:
+        """Remove what this job created on the host, in reverse order (never raises)."""
         flow = self.flow
         if self.request.keep_on_failure:
             return CleanupReport(CleanupStatus.SKIPPED, reason="keep_on_failure was requested", kept_vm_id=flow.vm_id)

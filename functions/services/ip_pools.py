@@ -1,0 +1,140 @@
+"""The IP pool service: pool definitions (create, replace, read, delete) and the pool side of a VM create.
+
+Pool writes are audited and validated like requests (every problem at once, overlap with other pools included).
+For a create that names a pool in ``guest.ipv4.pool``, :meth:`PoolService.check_create` resolves the network and
+VLAN and refuses what cannot work before any job exists (unknown pool, a mismatch, no free address), and
+:meth:`PoolService.allocate_for` takes the address atomically for the job and returns the request with the pool's
+values filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from functions.errors import Conflict, NotFound
+from functions.inventory.repository import InventoryRepository
+from functions.ippools.store import Allocation, PoolRecord, PoolStore
+from functions.models.ip_pools import IpPoolSpec, parse_pool, pool_name_problems
+from functions.models.problems import Problem, RequestValidationError
+from functions.models.vm_request import Ipv4Config, VmCreateRequest
+from functions.services.audit import AuditTrail, Caller
+
+__all__ = ["PoolChoice", "PoolService"]
+
+
+@dataclass(frozen=True)
+class PoolChoice:
+    """A create's pool, once checked: its name and definition."""
+
+    name: str
+    spec: IpPoolSpec
+
+
+def pool_name(request: VmCreateRequest) -> str | None:
+    """The pool a create request names in ``guest.ipv4.pool``, if any."""
+    ipv4 = request.guest.ipv4 if request.guest else None
+    return ipv4.pool if ipv4 is not None else None
+
+
+class PoolService:
+    """IP pools (see the module docstring)."""
+
+    def __init__(self, store: PoolStore, inventory: InventoryRepository, audit: AuditTrail) -> None:
+        self.store = store
+        self.inventory = inventory
+        self.audit = audit
+
+    # -- pools ---------------------------------------------------------------------------------------------------
+
+    def list(self) -> list[PoolRecord]:
+        """Every pool with its usage."""
+        return self.store.all()
+
+    def get(self, name: str) -> PoolRecord:
+        """One pool with its allocations; ``NotFound`` if there is none."""
+        record = self.store.get(name) if not pool_name_problems(name) else None
+        if record is None:
+            raise NotFound(f"IP pool {name} does not exist")
+        return record
+
+    def put(self, name: str, payload: Any, caller: Caller) -> tuple[PoolRecord, bool]:
+        """Create or replace pool ``name``; returns it and whether it was created."""
+        with self.audit.write(caller, "put_ip_pool", {"pool": name}, status=200) as record:
+            others = self.store.definitions() if not pool_name_problems(name) else {}
+            spec = parse_pool(name, payload, others)
+            created = self.store.put(name, spec)
+            record.detail = "created" if created else "replaced"
+        return self.get(name), created
+
+    def delete(self, name: str, caller: Caller) -> None:
+        """Delete pool ``name`` (refused while it has allocations)."""
+        with self.audit.write(caller, "delete_ip_pool", {"pool": name}, status=204):
+            if pool_name_problems(name):
+                raise NotFound(f"IP pool {name} does not exist")
+            self.store.delete(name)
+
+    # -- creates -------------------------------------------------------------------------------------------------
+
+    def check_create(self, request: VmCreateRequest) -> tuple[VmCreateRequest, PoolChoice | None]:
+        """The request with ``network``/``vlan_id`` defaulted from its pool, and the pool; refuses what cannot work.
+
+        422 for an unknown pool or a network/VLAN that differs from the pool's. Whether an address is free is
+        :meth:`ensure_free` (before a new job is made); the allocation is :meth:`allocate_for` (when it is made).
+        """
+        name = pool_name(request)
+        if name is None:
+            return request, None
+        record = self.store.get(name) if not pool_name_problems(name) else None
+        if record is None:
+            raise RequestValidationError([Problem("guest.ipv4.pool", f"no IP pool named {name}", "unknown_pool")])
+        spec = record.spec
+        problems: list[Problem] = []
+        if request.network is not None and request.network.lower() != spec.network.lower():
+            problems.append(
+                Problem("network", f"must be the pool's network {spec.network} (or omitted)", "pool_mismatch")
+            )
+        if request.vlan_id is not None and request.vlan_id != spec.vlan_id:
+            wanted = f"the pool's VLAN {spec.vlan_id}" if spec.vlan_id is not None else "omitted (the pool is untagged)"
+            problems.append(Problem("vlan_id", f"must be {wanted}", "pool_mismatch"))
+        if problems:
+            raise RequestValidationError(problems)
+        resolved = request.model_copy(update={"network": spec.network, "vlan_id": spec.vlan_id})
+        return resolved, PoolChoice(name, spec)
+
+    def ensure_free(self, choice: PoolChoice) -> None:
+        """``Conflict`` (409) when the pool has no address to hand out right now."""
+        record = self.get(choice.name)
+        taken = {a.address for a in record.allocations} | self.addresses_in_use()
+        if not any(address not in taken for address in record.spec.candidates()):
+            raise Conflict(
+                f"IP pool {choice.name} has no free address ({record.usage.allocated} allocated of "
+                f"{record.usage.total})",
+                extra={"pool": choice.name},
+            )
+
+    def addresses_in_use(self) -> set[str]:
+        """Every IPv4 address the inventory reports on a VM."""
+        return {address for vm in self.inventory.iter_vms() for address in vm.ip_addresses if "." in address}
+
+    def allocate_for(
+        self, request: VmCreateRequest, choice: PoolChoice, job_id: str
+    ) -> tuple[VmCreateRequest, Allocation]:
+        """Allocate the job's address (atomically; the one it holds on a repeat) and fill in the pool's values."""
+        allocation, spec = self.store.allocate(
+            choice.name, job_id=job_id, vm_name=request.name, host=request.host, skip=self.addresses_in_use()
+        )
+        ipv4 = Ipv4Config(
+            address=allocation.address,
+            prefix_length=spec.prefix_length,
+            gateway=spec.gateway,
+            dns_servers=list(spec.dns_servers),
+            dns_suffix=spec.dns_suffix,
+        )
+        assert request.guest is not None  # a pool is named in guest.ipv4
+        guest = request.guest.model_copy(update={"ipv4": ipv4})
+        return request.model_copy(update={"guest": guest}), allocation
+
+    def release(self, allocation: Allocation) -> None:
+        """Give an allocation back (its job never started)."""
+        self.store.release(allocation.pool, allocation.address, allocation.job_id)
