@@ -165,7 +165,7 @@ class Container:
         winrm = settings.winrm
         # Worst case for one host: connect, then one long receive, twice over (one script run per host).
         sync_deadline = 2 * (winrm.connect_timeout + winrm.read_timeout) + 60
-        pools = PoolService(self.pool_store, self.repository, audit)
+        pools = PoolService(self.pool_store, self.repository, audit, self.job_store)
         return Services(
             authenticator=Authenticator(settings.auth),
             auth_settings=settings.auth,

@@ -15,7 +15,9 @@ from typing import Any
 from functions.errors import Conflict, NotFound
 from functions.inventory.repository import InventoryRepository
 from functions.ippools.store import Allocation, PoolRecord, PoolStore
+from functions.jobs.records import JobStore
 from functions.models.ip_pools import IpPoolSpec, parse_pool, pool_name_problems
+from functions.models.jobs import JobStatus
 from functions.models.problems import Problem, RequestValidationError
 from functions.models.vm_request import Ipv4Config, VmCreateRequest
 from functions.services.audit import AuditTrail, Caller
@@ -40,10 +42,13 @@ def pool_name(request: VmCreateRequest) -> str | None:
 class PoolService:
     """IP pools (see the module docstring)."""
 
-    def __init__(self, store: PoolStore, inventory: InventoryRepository, audit: AuditTrail) -> None:
+    def __init__(
+        self, store: PoolStore, inventory: InventoryRepository, audit: AuditTrail, jobs: JobStore | None = None
+    ) -> None:
         self.store = store
         self.inventory = inventory
         self.audit = audit
+        self.jobs = jobs
 
     # -- pools ---------------------------------------------------------------------------------------------------
 
@@ -103,15 +108,40 @@ class PoolService:
         return resolved, PoolChoice(name, spec)
 
     def ensure_free(self, choice: PoolChoice) -> None:
-        """``Conflict`` (409) when the pool has no address to hand out right now."""
+        """``Conflict`` (409) when the pool has no address to hand out right now (after reclaiming stale ones)."""
         record = self.get(choice.name)
-        taken = {a.address for a in record.allocations} | self.addresses_in_use()
-        if not any(address not in taken for address in record.spec.candidates()):
+        in_use = self.addresses_in_use()
+        if not self._has_free(record, in_use) and self.reclaim(record):
+            record = self.get(choice.name)
+        if not self._has_free(record, in_use):
             raise Conflict(
                 f"IP pool {choice.name} has no free address ({record.usage.allocated} allocated of "
                 f"{record.usage.total})",
                 extra={"pool": choice.name},
             )
+
+    @staticmethod
+    def _has_free(record: PoolRecord, in_use: set[str]) -> bool:
+        taken = {a.address for a in record.allocations} | in_use
+        return any(address not in taken for address in record.spec.candidates())
+
+    def reclaim(self, record: PoolRecord) -> int:
+        """Release allocations whose create job ended without a VM and without giving them back; how many.
+
+        Such a job failed or was canceled before its compensation could release the address (its process ended
+        between allocating and starting the workflow, or the release kept failing). An allocation that names a VM
+        (a VM kept for diagnosis, a VM whose cleanup waits for its host) is never reclaimed.
+        """
+        if self.jobs is None:
+            return 0
+        released = 0
+        for allocation in record.allocations:
+            if allocation.vm_id is not None:
+                continue
+            job = self.jobs.get(allocation.job_id)
+            if job is not None and job.final and job.status != JobStatus.SUCCEEDED:
+                released += self.store.release(allocation.pool, allocation.address, allocation.job_id)
+        return released
 
     def addresses_in_use(self) -> set[str]:
         """Every IPv4 address the inventory reports on a VM."""
@@ -121,9 +151,17 @@ class PoolService:
         self, request: VmCreateRequest, choice: PoolChoice, job_id: str
     ) -> tuple[VmCreateRequest, Allocation]:
         """Allocate the job's address (atomically; the one it holds on a repeat) and fill in the pool's values."""
-        allocation, spec = self.store.allocate(
-            choice.name, job_id=job_id, vm_name=request.name, host=request.host, skip=self.addresses_in_use()
-        )
+        in_use = self.addresses_in_use()
+        try:
+            allocation, spec = self.store.allocate(
+                choice.name, job_id=job_id, vm_name=request.name, host=request.host, skip=in_use
+            )
+        except Conflict:
+            if not self.reclaim(self.get(choice.name)):
+                raise
+            allocation, spec = self.store.allocate(
+                choice.name, job_id=job_id, vm_name=request.name, host=request.host, skip=in_use
+            )
         ipv4 = Ipv4Config(
             address=allocation.address,
             prefix_length=spec.prefix_length,

@@ -14,7 +14,9 @@ from azure.data.tables import TableServiceClient
 from functions.errors import Conflict, NotFound
 from functions.inventory.repository import InventoryRepository
 from functions.ippools.store import POOL_ROW, PoolStore
+from functions.jobs.records import JobStore
 from functions.models.ip_pools import IpPoolSpec
+from functions.models.jobs import JobPatch, JobStatus, JobTarget, Requester
 from functions.models.vm_request import parse_vm_request
 from functions.services.ip_pools import PoolChoice, PoolService
 from tools.azurite import Azurite
@@ -211,3 +213,38 @@ def test_a_replace_racing_allocations_leaves_every_allocation_inside_the_pool(st
     record = store.get("p")
     assert record is not None
     assert all(record.spec.holds(a.address) for a in record.allocations)
+
+
+def test_a_full_pool_reclaims_the_address_of_a_job_that_ended_without_giving_it_back(
+    store: PoolStore, service: TableServiceClient, prefix: str
+) -> None:
+    inventory = InventoryRepository(service, prefix)
+    inventory.ensure_tables()
+    jobs = JobStore(service, prefix)
+    pools = PoolService(store, inventory, audit=None, jobs=jobs)  # type: ignore[arg-type]  # no pool write here
+    store.put("one", spec("10.0.120.9", "10.0.120.10"))
+    for job_id, status in (("create-vm-any-dead-1", JobStatus.FAILED), ("create-vm-any-kept-1", JobStatus.FAILED)):
+        target = JobTarget(host=None, name=job_id)
+        jobs.create(jobs.new_job(id=job_id, kind="create_vm", target=target, requested_by=Requester("u", "U", "user")))
+        jobs.update(job_id, JobPatch(status=status))
+    dead, _ = store.allocate("one", job_id="create-vm-any-dead-1", vm_name="dead", host=None)
+    kept, _ = store.allocate("one", job_id="create-vm-any-kept-1", vm_name="kept", host=None)
+    store.bind_vm("one", kept.address, "create-vm-any-kept-1", "vm-kept")  # a VM kept for diagnosis keeps it
+    request = parse_vm_request(
+        {
+            "name": "web02",
+            "image": "Ubuntu 24.04 LTS",
+            "cpu_cores": 1,
+            "memory_gb": 1,
+            "guest": {"admin_username": "admin", "admin_password": "Passw0rd!x", "ipv4": {"pool": "one"}},
+        }
+    )
+    resolved, choice = pools.check_create(request)
+    assert choice is not None
+    pools.ensure_free(choice)  # full, but the dead job's address comes back
+    _, allocation = pools.allocate_for(resolved, choice, "create-vm-any-web02-1")
+    assert allocation.address == dead.address
+    held = rows(service, store, "one")
+    assert {row["job_id"] for row in held.values()} == {"create-vm-any-web02-1", "create-vm-any-kept-1"}
+    with pytest.raises(Conflict, match="no free address"):
+        pools.ensure_free(choice)
