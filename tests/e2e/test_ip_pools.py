@@ -167,3 +167,23 @@ def test_thirty_concurrent_creates_hold_thirty_distinct_addresses(stack: Stack, 
         else:
             assert f"released {held_by_job[job_id]} to IP pool e2e-many" in job["cleanup"]["actions"]
     assert table("e2e-many") == {}
+
+
+def test_a_repeated_create_allocates_nothing_more(stack: Stack, table: Any) -> None:
+    put_pool(stack, "e2e-repeat", pool_document("10.20.5", 20, 20))  # one address only
+    payload = pooled("rpt-e2e01", "e2e-repeat")
+    key = {"Idempotency-Key": f"rpt-{uuid.uuid4().hex}"}
+    status, _, first = stack.request("POST", "/api/v1/vms", payload, key)
+    assert status == 202, first
+    status, _, again = stack.request("POST", "/api/v1/vms", payload, key)  # the same key: the same job
+    assert status == 202 and again["id"] == first["id"], again
+    status, _, same = stack.request("POST", "/api/v1/vms", payload)  # the same create while it runs: the same job
+    assert status == 202 and same["id"] == first["id"], same
+    assert {row["job_id"] for row in table("e2e-repeat").values()} == {first["id"]}
+    job = finished(stack, first["id"])["job"]
+    assert job["status"] == "Succeeded", job
+    status, _, after = stack.request("POST", "/api/v1/vms", payload, key)  # still the same job once it has ended
+    assert status == 202 and after["id"] == first["id"], after
+    assert list(table("e2e-repeat")) == ["10.20.5.20"]
+    assert finished(stack, delete(stack, job["result"]["vm_id"]).job["id"])["job"]["status"] == "Succeeded"
+    assert table("e2e-repeat") == {}
