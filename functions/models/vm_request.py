@@ -232,6 +232,16 @@ class Ipv4Config(_Model):
         extra="forbid", hide_input_in_errors=True, frozen=True, json_schema_extra=_published_ipv4_schema
     )
 
+    pool: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description=(
+            "An IP address pool to allocate the address from. Give pool alone, without address, prefix_length, "
+            "gateway, dns_servers and dns_suffix (the pool gives them; network and vlan_id default to the pool's)."
+        ),
+        examples=["prod-120"],
+    )
     address: Ipv4 | None = Field(default=None, description="The guest's IPv4 address.", examples=["10.0.0.5"])
     prefix_length: StrictInt | None = Field(
         default=None, ge=1, le=32, description="Subnet prefix length (1-32).", examples=[24]
@@ -249,16 +259,6 @@ class Ipv4Config(_Model):
     dns_suffix: Annotated[str, AfterValidator(_dns_name)] | None = Field(
         default=None,
         description="DNS search suffix (older Windows guest agents cannot apply it: such a request is refused).",
-    )
-    pool: str | None = Field(
-        default=None,
-        min_length=1,
-        max_length=63,
-        description=(
-            "An IP address pool to allocate the address from. Give pool alone, without address, prefix_length, "
-            "gateway, dns_servers and dns_suffix (the pool gives them; network and vlan_id default to the pool's)."
-        ),
-        examples=["prod-120"],
     )
 
 
