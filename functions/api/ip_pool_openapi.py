@@ -88,8 +88,11 @@ def ip_pool_paths() -> JsonObject:
             "application/json": {
                 "schema": {
                     "type": "object",
-                    "required": ["items"],
-                    "properties": {"items": {"type": "array", "items": {"$ref": _REF.format(model="IpPoolView")}}},
+                    "required": ["items", "continuation"],
+                    "properties": {
+                        "items": {"type": "array", "items": {"$ref": _REF.format(model="IpPoolView")}},
+                        "continuation": {"type": "null", "description": "Always null: every pool is on one page."},
+                    },
                 }
             }
         },

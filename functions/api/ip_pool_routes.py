@@ -48,7 +48,8 @@ def blueprint(api: Api) -> Blueprint:
         """Every IP pool with its usage (``total``, ``allocated``, ``free``)."""
 
         def body(s: Services, _: Caller) -> func.HttpResponse:
-            return documents_response({"items": [pool_view(p, allocations=False) for p in s.pools.list()]})
+            items = [pool_view(p, allocations=False) for p in s.pools.list()]
+            return documents_response({"items": items, "continuation": None})  # every pool on one page
 
         return api.read(req, Permission.READER, body)
 

@@ -66,7 +66,7 @@ class PoolService:
     def put(self, name: str, payload: Any, caller: Caller) -> tuple[PoolRecord, bool]:
         """Create or replace pool ``name``; returns it and whether it was created."""
         with self.audit.write(caller, "put_ip_pool", {"pool": name}, status=200) as record:
-            others = self.store.definitions() if not pool_name_problems(name) else {}
+            others = self.store.definitions()
             spec = parse_pool(name, payload, others)
             created = self.store.put(name, spec)
             record.detail = "created" if created else "replaced"

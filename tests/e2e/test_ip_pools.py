@@ -80,6 +80,12 @@ def test_a_create_from_a_pool_applies_the_allocated_address_and_a_delete_release
     assert applied.ipv4.dns_servers[0] == "10.20.1.2"
     assert applied.ipv4.dns_suffix == "corp.example"
     assert table("e2e-apply")["10.20.1.51"]["vm_id"] == vm_id
+    status, _, listing = stack.request("GET", "/api/v1/ip-pools")
+    assert status == 200 and listing["continuation"] is None
+    assert [p["usage"] for p in listing["items"] if p["name"] == "e2e-apply"] == [
+        {"total": 9, "allocated": 1, "free": 8}
+    ]
+    assert "allocations" not in listing["items"][0]
     status, _, pool = stack.request("GET", "/api/v1/ip-pools/e2e-apply")
     assert status == 200
     assert (pool["total"], pool["allocated"], pool["free"]) == (9, 1, 8)
@@ -92,6 +98,12 @@ def test_a_create_from_a_pool_applies_the_allocated_address_and_a_delete_release
             "since": held["10.20.1.51"]["since"],
         }
     ]
+    narrower = pool_document("10.20.1", 52, 59)
+    status, _, problem = stack.request("PUT", "/api/v1/ip-pools/e2e-apply", narrower)
+    assert status == 409 and "10.20.1.51" in problem["detail"], problem
+    wider = pool_document("10.20.1", 50, 69, reserved=["10.20.1.50"])
+    status, _, replaced = stack.request("PUT", "/api/v1/ip-pools/e2e-apply", wider)
+    assert status == 200 and (replaced["total"], replaced["allocated"]) == (19, 1), replaced
     status, _, problem = stack.request("DELETE", "/api/v1/ip-pools/e2e-apply")
     assert status == 409, problem
     assert finished(stack, delete(stack, vm_id).job["id"])["job"]["status"] == "Succeeded"
@@ -99,6 +111,24 @@ def test_a_create_from_a_pool_applies_the_allocated_address_and_a_delete_release
     status, _, _ = stack.request("DELETE", "/api/v1/ip-pools/e2e-apply")
     assert status == 204
     status, _, _ = stack.request("GET", "/api/v1/ip-pools/e2e-apply")
+    assert status == 404
+
+
+def test_pool_edits_name_every_problem_at_once(stack: Stack) -> None:
+    put_pool(stack, "e2e-first", pool_document("10.20.6", 10, 50))
+    bad = pool_document("10.20.6", 40, 30, reserved=["10.20.7.1"], dns_servers=["nope"])
+    bad["ranges"].append({"start": "10.20.6.45", "end": "10.20.6.60"})
+    status, _, problem = stack.request("PUT", "/api/v1/ip-pools/Bad_Name", bad)
+    assert status == 422, problem
+    assert problem["type"] == "urn:aetherv:problem:invalid-request"
+    assert {(e["field"], e["code"]) for e in problem["errors"]} == {
+        ("pool", "invalid_name"),
+        ("dns_servers[0]", "value_error"),
+        ("ranges[0]", "range_reversed"),
+        ("ranges[1]", "pool_overlap"),
+        ("reserved[0]", "invalid"),
+    }
+    status, _, _ = stack.request("GET", "/api/v1/ip-pools/Bad_Name")
     assert status == 404
 
 
