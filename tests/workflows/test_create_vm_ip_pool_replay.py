@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from functions.provisioning.workflow_data import CreateInput, PoolAddress
 from functions.workflows.create_vm import create_vm
 from tests.support.replay import Replay
 from tests.unit.test_vm_request import LINUX
@@ -114,3 +115,12 @@ def test_a_create_without_a_pool_calls_no_pool_activity() -> None:
     answers["vm_finish_guest"] = Fail("eject failed")
     calls = work(drive(replay, answers))
     assert not [c for c in calls if c.startswith("ip_pool")]
+
+
+def test_the_input_document_carries_the_pool_address_only_when_there_is_one() -> None:
+    pooled_input = CreateInput.from_json(pooled())
+    assert pooled_input.ip_pool == PoolAddress("job-1", "prod-120", "10.0.120.50")
+    assert pooled_input.to_json()["ip_pool"] == ADDRESS
+    plain = spec(POOLED)  # a document of an earlier build: no ip_pool key
+    assert CreateInput.from_json(plain).ip_pool is None
+    assert "ip_pool" not in CreateInput.from_json(plain).to_json()
