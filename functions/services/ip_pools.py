@@ -9,6 +9,7 @@ values filled in.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +23,10 @@ from functions.models.problems import Problem, RequestValidationError
 from functions.models.vm_request import Ipv4Config, VmCreateRequest
 from functions.services.audit import AuditTrail, Caller
 
-__all__ = ["PoolChoice", "PoolService"]
+__all__ = ["IN_USE_SECONDS", "PoolChoice", "PoolService"]
+
+IN_USE_SECONDS = 5.0
+"""How long one scan of the inventory's VM addresses is reused."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,7 @@ class PoolService:
         self.inventory = inventory
         self.audit = audit
         self.jobs = jobs
+        self._in_use: tuple[float, frozenset[str]] | None = None  # (read at, addresses): one scan serves a burst
 
     # -- pools ---------------------------------------------------------------------------------------------------
 
@@ -121,7 +126,7 @@ class PoolService:
             )
 
     @staticmethod
-    def _has_free(record: PoolRecord, in_use: set[str]) -> bool:
+    def _has_free(record: PoolRecord, in_use: frozenset[str]) -> bool:
         taken = {a.address for a in record.allocations} | in_use
         return any(address not in taken for address in record.spec.candidates())
 
@@ -143,9 +148,18 @@ class PoolService:
                 released += self.store.release(allocation.pool, allocation.address, allocation.job_id)
         return released
 
-    def addresses_in_use(self) -> set[str]:
-        """Every IPv4 address the inventory reports on a VM."""
-        return {address for vm in self.inventory.iter_vms() for address in vm.ip_addresses if "." in address}
+    def addresses_in_use(self) -> frozenset[str]:
+        """Every IPv4 address the inventory reports on a VM (one inventory scan serves the creates of a few seconds).
+
+        The pool's own allocations are exact (its table); this only keeps addresses configured outside the pools
+        (reported by the hosts) from being handed out, so a scan a few seconds old is as good as a new one.
+        """
+        cached, now = self._in_use, time.monotonic()
+        if cached is not None and now - cached[0] < IN_USE_SECONDS:
+            return cached[1]
+        found = frozenset(address for vm in self.inventory.iter_vms() for address in vm.ip_addresses if "." in address)
+        self._in_use = (now, found)
+        return found
 
     def allocate_for(
         self, request: VmCreateRequest, choice: PoolChoice, job_id: str
