@@ -70,7 +70,8 @@ class PoolService:
 
     def put(self, name: str, payload: Any, caller: Caller) -> tuple[PoolRecord, bool]:
         """Create or replace pool ``name``; returns it and whether it was created."""
-        with self.audit.write(caller, "put_ip_pool", {"pool": name}, status=200) as record:
+        exists = not pool_name_problems(name) and self.store.get(name) is not None
+        with self.audit.write(caller, "put_ip_pool", {"pool": name}, status=200 if exists else 201) as record:
             others = self.store.definitions()
             spec = parse_pool(name, payload, others)
             created = self.store.put(name, spec)

@@ -112,6 +112,16 @@ def test_a_create_from_a_pool_applies_the_allocated_address_and_a_delete_release
     assert status == 204
     status, _, _ = stack.request("GET", "/api/v1/ip-pools/e2e-apply")
     assert status == 404
+    status, _, audit = stack.request("GET", "/api/v1/audit?limit=200")
+    assert status == 200
+    outcomes = [(r["action"], r["outcome"]) for r in reversed(audit["items"]) if r["target"].get("pool") == "e2e-apply"]
+    assert outcomes == [
+        ("put_ip_pool", 201),
+        ("put_ip_pool", 409),
+        ("put_ip_pool", 200),
+        ("delete_ip_pool", 409),
+        ("delete_ip_pool", 204),
+    ]
 
 
 def test_pool_edits_name_every_problem_at_once(stack: Stack) -> None:
