@@ -24,7 +24,7 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.data.tables import TableServiceClient
 
-from functions.api import docs, fallback, inventory_routes, job_routes, vm_change_routes, vm_routes
+from functions.api import docs, fallback, inventory_routes, ip_pool_routes, job_routes, vm_change_routes, vm_routes
 from functions.api import health as health_routes
 from functions.api.http import Api
 from functions.audit.log import AuditLog
@@ -34,6 +34,7 @@ from functions.hyperv.connector import HostConnector
 from functions.inventory.batch import host_threads
 from functions.inventory.repository import InventoryRepository
 from functions.inventory.sync import HostSync
+from functions.ippools.store import PoolStore
 from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.jobs.submission import JobSubmitter
@@ -43,6 +44,7 @@ from functions.services.audit import AuditTrail
 from functions.services.bundle import Services
 from functions.services.hosts import HostService
 from functions.services.inventory import InventoryService
+from functions.services.ip_pools import PoolService
 from functions.services.jobs import JobService
 from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
@@ -108,6 +110,11 @@ class Container:
         return CleanupDebts(self.table_service, self.settings().storage.table_prefix)
 
     @cached_property
+    def pool_store(self) -> PoolStore:
+        """The IP pool table (definitions and allocations)."""
+        return PoolStore(self.table_service, self.settings().storage.table_prefix)
+
+    @cached_property
     def host_sync(self) -> HostSync:
         """The per-host inventory sync."""
         return HostSync(self.connector, self.repository, debts=self.debts)
@@ -127,6 +134,7 @@ class Container:
             jobs=self.job_store,
             debts=self.debts,
             seal_key=self.settings().seal_key,
+            pools=self.pool_store,
         )
 
     @cached_property
@@ -157,6 +165,7 @@ class Container:
         winrm = settings.winrm
         # Worst case for one host: connect, then one long receive, twice over (one script run per host).
         sync_deadline = 2 * (winrm.connect_timeout + winrm.read_timeout) + 60
+        pools = PoolService(self.pool_store, self.repository, audit, self.job_store)
         return Services(
             authenticator=Authenticator(settings.auth),
             auth_settings=settings.auth,
@@ -169,6 +178,7 @@ class Container:
                 timing=timing,
                 seal_key=settings.seal_key,
                 approval=settings.approval,
+                pools=pools,
             ),
             hosts=HostService(self.repository, self.connector, audit),
             inventory=InventoryService(
@@ -188,6 +198,7 @@ class Container:
                 timing=timing,
                 migration_max_storage_gb=settings.migration_max_storage_gb,
             ),
+            pools=pools,
         )
 
     def get_services(self) -> Services:
@@ -260,6 +271,7 @@ def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
         vm_routes.blueprint(api),
         vm_change_routes.blueprint(api),
         job_routes.blueprint(api),
+        ip_pool_routes.blueprint(api),
         fallback.bp,
         inventory.bp,
         create_vm.bp,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from functions import __version__
+from functions.api.ip_pool_openapi import ip_pool_paths, ip_pool_schemas
 from functions.api.views import VM_STATES, CheckpointView, ClusterView, HostView, JobView, VmView
 from functions.hyperv.probe_report import ProbeReport
 from functions.models.jobs import JobStatus
@@ -272,6 +273,7 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         },
         "/v1/audit": {"get": _read("The audit log (admins)", _json({"type": "object"}, "Audit records"), _LIST)},
         **_changes(),
+        **ip_pool_paths(),
     }
     return {
         "openapi": "3.1.0",
@@ -285,7 +287,10 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-            "schemas": _schemas(*_REQUESTS, VmView, HostView, ClusterView, JobView, ProbeReport, CheckpointView),
+            "schemas": {
+                **_schemas(*_REQUESTS, VmView, HostView, ClusterView, JobView, ProbeReport, CheckpointView),
+                **ip_pool_schemas(),
+            },
             "responses": {
                 "Problem": {
                     "description": "RFC 9457 problem details",

@@ -37,7 +37,7 @@ ASSET_DIRS = ("dashboard", "vendor/msal-browser")
 REDIRECT_PATH = "/auth/redirect"
 _IMMUTABLE = "public, max-age=31536000, immutable"
 # Client-side routes of the single-page app (served the page with 200).
-_CLIENT_ROUTES = re.compile(r"^(|vms|vms/new|vms/[^/]+|jobs|jobs/[^/]+|hosts/[^/]+)$")
+_CLIENT_ROUTES = re.compile(r"^(|vms|vms/new|vms/[^/]+|jobs|jobs/[^/]+|hosts/[^/]+|ip-pools|ip-pools/[^/]+)$")
 # The page's route: every path except the host's own and the API's (the real host protects only /admin, so a plain
 # catch-all would shadow /runtime/webhooks/durabletask/…; App Service Authentication owns /.auth). The expression
 # avoids '/' and brackets, which route templates treat specially (brackets must be doubled in ASP.NET templates).

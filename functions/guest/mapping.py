@@ -26,7 +26,9 @@ def guest_values(request: VmCreateRequest) -> dict[str, str]:
         DataKey.GUEST_LA_PW: guest.admin_password.get_secret_value(),
     }
     if guest.ipv4 is not None:
-        dns = list(guest.ipv4.dns_servers)
+        if guest.ipv4.address is None or guest.ipv4.gateway is None or guest.ipv4.prefix_length is None:
+            raise ValueError("the guest's IPv4 values are not resolved (a pool's address is allocated first)")
+        dns = list(guest.ipv4.dns_servers or ())
         if family == "windows" and len(dns) == 1:
             dns.append(dns[0])
         values[DataKey.GUEST_V4_IP_ADDR] = guest.ipv4.address

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from functions.errors import Conflict
+from functions.errors import Conflict, DomainError
 from functions.jobs.records import Claim, JobStore
 from functions.models.durable import Orchestration
 from functions.models.jobs import Job, JobError, JobPatch, JobStatus, JobTarget, Requester
@@ -92,6 +92,9 @@ class JobRequest:
     """Claims of the same scope and target exclude each other across kinds (``vm``); default: the kind."""
     status: JobStatus = JobStatus.PENDING
     """The new job's status (``AwaitingApproval`` for a create known to need an approval)."""
+    precheck: Callable[[], None] | None = None
+    """Called once a new job is to be made (not for a repeat or a running job returned): raising refuses the submit
+    before any claim or record is written (an IP pool without a free address)."""
     dedupe: bool = True
     """A running job of the same kind and action is this one (returned, not a conflict); False: it is a conflict
     (a change's body says what it does, and two different changes to one VM must not be taken for one)."""
@@ -160,6 +163,7 @@ class JobSubmitter:
             if existing is not None:
                 return Submission(existing, created=False)
         claim_name = request.claim_name
+        prechecked = False
         for _ in range(CLAIM_ATTEMPTS):
             claim, etag = self.store.get_claim(claim_name)
             if claim is not None:
@@ -179,6 +183,9 @@ class JobSubmitter:
                         if key_name is not None:
                             self.store.claim_key(key_name, current.id, body_fingerprint)
                         return Submission(current, created=False)
+            if request.precheck is not None and not prechecked:
+                request.precheck()
+                prechecked = True
             sequence = claim.sequence + 1 if claim is not None else 1
             job_id = f"{request.kind.replace('_', '-')}-{_slug(request.claim)}-{sequence}"
             if self.store.set_claim(claim_name, job_id, sequence, etag):
@@ -204,7 +211,13 @@ class JobSubmitter:
                 self.store.update(job_id, patch)
                 raise Conflict("the Idempotency-Key was used with a different request body")
         try:
-            workflows.start(request.orchestration, job_id, request.build_input(job_id))
+            payload = request.build_input(job_id)
+        except DomainError as exc:  # refused while making the input (an IP pool ran out meanwhile): nothing started
+            refused = _error(exc.category, exc.message)
+            self.store.update(job_id, JobPatch(status=JobStatus.FAILED, error=refused, finished=self.store.now()))
+            raise
+        try:
+            workflows.start(request.orchestration, job_id, payload)
         except Exception as exc:
             failed = _error("StartFailed", "the workflow could not be started", transient=True)
             self.store.update(job_id, JobPatch(status=JobStatus.FAILED, error=failed, finished=self.store.now()))

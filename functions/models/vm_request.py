@@ -205,6 +205,7 @@ def _ssh_public_key(value: SecretStr) -> SecretStr:
 Text = Annotated[str, AfterValidator(_text)]
 SecretText = Annotated[SecretStr, AfterValidator(_secret_text)]
 Ipv4 = Annotated[str, AfterValidator(_ipv4)]
+_STATIC_IPV4 = ("address", "prefix_length", "gateway", "dns_servers")
 
 
 class _Model(BaseModel):
@@ -214,11 +215,37 @@ class _Model(BaseModel):
 class Ipv4Config(_Model):
     """Static IPv4 configuration of the guest's network adapter (omit the group for DHCP)."""
 
-    address: Ipv4 = Field(description="The guest's IPv4 address.", examples=["10.0.0.5"])
-    prefix_length: StrictInt = Field(ge=1, le=32, description="Subnet prefix length (1-32).", examples=[24])
-    gateway: Ipv4 = Field(description="Default gateway; inside the subnet and not the address itself.")
-    dns_servers: Annotated[list[Ipv4], AfterValidator(_distinct)] = Field(
-        min_length=1, max_length=2, description="One or two DNS servers.", examples=[["10.0.0.2", "10.0.0.3"]]
+    # Either the four static values or only ``pool`` (``rule_problems`` enforces one or the other); the published
+    # schema says so in the descriptions (none of the fields is required on its own).
+    model_config = ConfigDict(extra="forbid", hide_input_in_errors=True, frozen=True)
+
+    pool: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=63,
+        description=(
+            "An IP address pool to allocate the address from. Give pool alone, without address, prefix_length, "
+            "gateway, dns_servers and dns_suffix (the pool gives them; network and vlan_id default to the pool's)."
+        ),
+        examples=["prod-120"],
+    )
+    address: Ipv4 | None = Field(
+        default=None,
+        description="The guest's IPv4 address (with prefix_length, gateway and dns_servers; or give pool instead).",
+        examples=["10.0.0.5"],
+    )
+    prefix_length: StrictInt | None = Field(
+        default=None, ge=1, le=32, description="Subnet prefix length (1-32).", examples=[24]
+    )
+    gateway: Ipv4 | None = Field(
+        default=None, description="Default gateway; inside the subnet and not the address itself."
+    )
+    dns_servers: Annotated[list[Ipv4], AfterValidator(_distinct)] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2,
+        description="One or two DNS servers.",
+        examples=[["10.0.0.2", "10.0.0.3"]],
     )
     dns_suffix: Annotated[str, AfterValidator(_dns_name)] | None = Field(
         default=None,
@@ -386,6 +413,21 @@ def _resolve_family(data: Mapping[str, Any], problems: list[Problem]) -> OsFamil
     return family
 
 
+def _ipv4_group_problems(data: Mapping[str, Any], problems: list[Problem]) -> None:
+    """``guest.ipv4`` is either a pool reference alone or the four static values."""
+    ipv4 = _get(data, "guest", "ipv4")
+    if not isinstance(ipv4, Mapping):
+        return
+    pooled = ipv4.get("pool") is not None
+    for name in (*_STATIC_IPV4, "dns_suffix") if pooled else _STATIC_IPV4:
+        if pooled and ipv4.get(name) is not None:
+            problems.append(
+                Problem(f"guest.ipv4.{name}", "must be omitted with pool (the pool gives it)", "pool_conflict")
+            )
+        elif not pooled and ipv4.get(name) is None:
+            problems.append(Problem(f"guest.ipv4.{name}", "is required (or give only pool)", "missing"))
+
+
 def _subnet_problems(data: Mapping[str, Any], problems: list[Problem]) -> None:
     address = _address(_get(data, "guest", "ipv4", "address"))
     gateway = _address(_get(data, "guest", "ipv4", "gateway"))
@@ -527,6 +569,7 @@ def rule_problems(data: Mapping[str, Any]) -> list[Problem]:
         problems.append(
             Problem("guest.ansible", "Ansible SSH access is supported for Linux guests only", "os_mismatch")
         )
+    _ipv4_group_problems(data, problems)
     _subnet_problems(data, problems)
     if family is not None:
         _length_problems(data, family, problems)

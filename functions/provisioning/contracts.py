@@ -57,7 +57,7 @@ from functions.provisioning.payloads import (
     VmSummary,
     VmTarget,
 )
-from functions.provisioning.workflow_data import CreateInput, LifecycleInput, SyncInput
+from functions.provisioning.workflow_data import CreateInput, LifecycleInput, PoolAddress, SyncInput
 
 __all__ = [
     "ACTIVITIES",
@@ -121,6 +121,11 @@ _SUMMARIES: Codec[tuple[HostSyncSummary, ...]] = Codec(
 INVENTORY_COLLECT_HOSTS = Activity("inventory_collect_hosts", json_codec(HostBatch.from_json), _SUMMARIES)
 """Sync a batch of hosts at once; one summary per host, in the batch's order."""
 INVENTORY_PRUNE = Activity("inventory_prune", HOST_NAMES, json_codec(PruneResult.from_json))
+_FLAG: Codec[bool] = Codec(bool, bool)
+IP_POOL_BIND_VM = Activity("ip_pool_bind_vm", json_codec(PoolAddress.from_json), _FLAG)
+"""Record the new VM's id on the address its create job holds in an IP pool (repeatable)."""
+IP_POOL_RELEASE = Activity("ip_pool_release", json_codec(PoolAddress.from_json), _FLAG)
+"""Give back the address a failed or canceled create job holds in an IP pool (repeatable)."""
 
 ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     JOB_UPDATE,
@@ -147,6 +152,8 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     INVENTORY_COLLECT_HOST,
     INVENTORY_COLLECT_HOSTS,
     INVENTORY_PRUNE,
+    IP_POOL_BIND_VM,
+    IP_POOL_RELEASE,
 )
 
 # -- the orchestrations ------------------------------------------------------------------------------------------

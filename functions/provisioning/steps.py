@@ -32,6 +32,7 @@ from functions.hyperv.models import (
 )
 from functions.inventory.repository import InventoryRepository
 from functions.inventory.sync import HostSync
+from functions.ippools.store import PoolStore
 from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.models.inventory import HostSyncSummary
@@ -69,7 +70,7 @@ from functions.provisioning.payloads import (
     VmSummary,
     VmTarget,
 )
-from functions.provisioning.workflow_data import CleanupReport, CleanupStatus
+from functions.provisioning.workflow_data import CleanupReport, CleanupStatus, PoolAddress
 from functions.sealing import unseal_json
 from functions.settings import Secret
 
@@ -90,8 +91,10 @@ class Provisioner:
         jobs: JobStore,
         debts: CleanupDebts,
         seal_key: Secret,
+        pools: PoolStore | None = None,
     ) -> None:
         self.connector = connector
+        self.pools = pools
         self.inventory = inventory
         self.sync = sync
         self.jobs = jobs
@@ -472,7 +475,21 @@ class Provisioner:
                     client.remove_from_cluster(vm_id)
                 client.remove_vm(vm_id)
         self.inventory.remove_vm(payload.host, vm_id)
+        if self.pools is not None:
+            self.pools.release_vm(vm_id)  # its IP pool address, found by the VM id
         return RemovedVm(existed=vm is not None, name=vm.name if vm else None)
+
+    def pool_bind_vm(self, payload: PoolAddress) -> bool:
+        """Record the VM id on the job's IP pool address (repeatable); ``False`` if the job holds no such address."""
+        return (
+            self.pools is not None
+            and payload.vm_id is not None
+            and self.pools.bind_vm(payload.pool, payload.address, payload.job_id, payload.vm_id)
+        )
+
+    def pool_release(self, payload: PoolAddress) -> bool:
+        """Give back the job's IP pool address (repeatable); ``False`` if the job no longer holds it."""
+        return self.pools is not None and self.pools.release(payload.pool, payload.address, payload.job_id)
 
     def power(self, payload: PowerPayload) -> PowerResult:
         """Start, stop (turn off), shut down (guest; optional fallback to turn off) or restart a VM."""

@@ -25,6 +25,7 @@ __all__ = [
     "CreateOutput",
     "DeleteOutput",
     "LifecycleInput",
+    "PoolAddress",
     "PowerOutput",
     "SyncInput",
     "SyncOutput",
@@ -65,6 +66,29 @@ class Timing:
 # -- workflow inputs --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class PoolAddress:
+    """An address a create job holds in an IP pool (also the payload of the pool activities, with the VM id)."""
+
+    job_id: str
+    pool: str
+    address: str
+    vm_id: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """``{"job_id", "pool", "address"}`` plus ``vm_id`` when known."""
+        document: JsonObject = {"job_id": self.job_id, "pool": self.pool, "address": self.address}
+        if self.vm_id is not None:
+            document["vm_id"] = self.vm_id
+        return document
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PoolAddress:
+        """Parse the document."""
+        vm_id = data.get("vm_id")
+        return cls(str(data["job_id"]), str(data["pool"]), str(data["address"]), None if vm_id is None else str(vm_id))
+
+
 CREATE_VERSION = 4
 """The create workflow version new instances start with (see :attr:`CreateInput.version`)."""
 
@@ -87,6 +111,10 @@ class CreateInput:
     copied inside one activity (see ``workflows/host_operations.py``)."""
     approval: ApprovalRule | None = None
     """The approval policy (``None``: no create waits for one; inputs of earlier builds never carry it)."""
+    ip_pool: PoolAddress | None = None
+    """The address the API allocated for this job from an IP pool (``guest.ipv4.pool``): the workflow records the
+    VM id on it once the VM exists and releases it when the job fails or is canceled. Absent in inputs of earlier
+    builds and of creates without a pool, whose steps stay as they were."""
 
     def to_json(self) -> JsonObject:
         """The input document (``version`` only from 2 on, so version-1 documents keep their shape)."""
@@ -101,6 +129,8 @@ class CreateInput:
             document["version"] = self.version
         if self.approval is not None:
             document["approval"] = self.approval.to_json()
+        if self.ip_pool is not None:
+            document["ip_pool"] = self.ip_pool.to_json()
         return document
 
     @classmethod
@@ -114,6 +144,7 @@ class CreateInput:
             timing=Timing.from_json(data.get("timing")),
             version=int(data.get("version", 1)),
             approval=ApprovalRule.from_json(data["approval"]) if data.get("approval") else None,
+            ip_pool=PoolAddress.from_json(data["ip_pool"]) if data.get("ip_pool") else None,
         )
 
 

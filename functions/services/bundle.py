@@ -13,6 +13,7 @@ from functions.auth import Authenticator
 from functions.services.audit import AuditTrail
 from functions.services.hosts import HostService
 from functions.services.inventory import InventoryService
+from functions.services.ip_pools import PoolService
 from functions.services.jobs import JobService
 from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
@@ -33,6 +34,7 @@ class Services:
     inventory: InventoryService
     jobs: JobService
     changes: VmChangeService
+    pools: PoolService
 
 
 ServicesProvider = Callable[[], Services]

@@ -14,6 +14,7 @@ from functions.errors import HostNotConfigured, InvalidState, NotFound
 from functions.guest.mapping import guest_values
 from functions.hyperv.connector import HostConnector
 from functions.inventory.repository import InventoryRepository
+from functions.ippools.store import Allocation
 from functions.jobs.submission import JobRequest, JobSubmitter, WorkflowClient
 from functions.models.inventory import VmRecord
 from functions.models.jobs import Job, JobStatus, JobTarget
@@ -22,9 +23,10 @@ from functions.models.vm_request import VmCreateRequest
 from functions.provisioning.approvals import ApprovalRule
 from functions.provisioning.contracts import CREATE_VM, DELETE_VM, POWER_VM
 from functions.provisioning.payloads import PowerAction, VmSpec
-from functions.provisioning.workflow_data import CREATE_VERSION, CreateInput, LifecycleInput, Timing
+from functions.provisioning.workflow_data import CREATE_VERSION, CreateInput, LifecycleInput, PoolAddress, Timing
 from functions.sealing import seal_json
 from functions.services.audit import AuditTrail, Caller
+from functions.services.ip_pools import PoolService
 from functions.settings import ApprovalSettings, Secret
 
 __all__ = ["POWER_ACTIONS", "PowerOptions", "VmFilters", "VmService"]
@@ -70,6 +72,7 @@ class VmService:
         timing: Timing,
         seal_key: Secret,
         approval: ApprovalSettings | None = None,
+        pools: PoolService | None = None,
     ) -> None:
         self.inventory = inventory
         self.connector = connector
@@ -78,6 +81,7 @@ class VmService:
         self.timing = timing
         self._seal_key = seal_key
         self.approval = approval or ApprovalSettings()
+        self.pools = pools
 
     # -- reads ---------------------------------------------------------------------------------------------------------
 
@@ -111,51 +115,80 @@ class VmService:
         idempotency_key: str | None,
         body: Any,
     ) -> Job:
-        """Submit a create job (one per host + name while it runs)."""
+        """Submit a create job (one per host + name while it runs).
+
+        With ``guest.ipv4.pool`` the pool is checked first (422 unknown or mismatched, 409 exhausted) and the address
+        is allocated when the job is made, so a repeat (Idempotency-Key) or a deduplicated submit allocates nothing;
+        it is released again if the workflow cannot be started.
+        """
         with self.audit.write(caller, "create_vm", {"host": request.host, "name": request.name}) as record:
             if request.host is not None and not self.connector.is_configured(request.host):
                 raise HostNotConfigured(request.host)
+            pools, choice = self.pools, None
+            if pools is not None:
+                request, choice = pools.check_create(request)
             spec = VmSpec.from_json(request.model_dump(mode="json"))
-            values = guest_values(request)
+            allocations: list[Allocation] = []
 
-            rule = self._approval_rule(request.host)
+            pool_rule = f"IP pool {choice.name} requires approval" if choice and choice.spec.requires_approval else None
+            rule = self._approval_rule(request.host, pool_rule)
 
             def build(job_id: str) -> CreateInput:
+                work, ip_pool = request, None
+                if pools is not None and choice is not None:
+                    work, allocation = pools.allocate_for(request, choice, job_id)
+                    allocations.append(allocation)
+                    ip_pool = PoolAddress(job_id, allocation.pool, allocation.address)
+                values = guest_values(work)
                 sealed = seal_json(values, job_id, key=self._seal_key) if values else None
+                work_spec = VmSpec.from_json(work.model_dump(mode="json"))
                 return CreateInput(
                     job_id,
-                    spec,
-                    request.resolved_os_family,
+                    work_spec,
+                    work.resolved_os_family,
                     sealed,
                     self.timing,
                     version=CREATE_VERSION,
+                    ip_pool=ip_pool,
                     approval=rule,
                 )
 
-            submission = self.submitter.submit(
-                workflows,
-                JobRequest(
-                    kind="create_vm",
-                    orchestration=CREATE_VM,
-                    target=JobTarget(host=request.host, name=request.name),
-                    claim=f"{(request.host or 'any').lower()}:{request.name.lower()}",
-                    build_input=build,
-                    requested_by=caller.requester,
-                    body=body,
-                    idempotency_key=idempotency_key,
-                    request=spec.to_json(),
-                    status=JobStatus.AWAITING_APPROVAL if rule and rule.required_by else JobStatus.PENDING,
-                ),
-            )
+            try:
+                submission = self.submitter.submit(
+                    workflows,
+                    JobRequest(
+                        kind="create_vm",
+                        orchestration=CREATE_VM,
+                        target=JobTarget(host=request.host, name=request.name),
+                        claim=f"{(request.host or 'any').lower()}:{request.name.lower()}",
+                        build_input=build,
+                        requested_by=caller.requester,
+                        body=body,
+                        idempotency_key=idempotency_key,
+                        request=spec.to_json(),
+                        precheck=(lambda: pools.ensure_free(choice)) if pools and choice else None,
+                        status=JobStatus.AWAITING_APPROVAL if rule and rule.required_by else JobStatus.PENDING,
+                    ),
+                )
+            except Exception:
+                for allocation in allocations:  # the workflow never started: nothing holds the address
+                    assert pools is not None
+                    pools.release(allocation)
+                raise
             record.job = submission.job
         return submission.job
 
-    def _approval_rule(self, host: str | None) -> ApprovalRule | None:
-        """The approval policy a create on ``host`` (None: placed automatically) carries; None when none applies."""
+    def _approval_rule(self, host: str | None, pool_rule: str | None = None) -> ApprovalRule | None:
+        """The approval policy a create on ``host`` (None: placed automatically) carries; None when none applies.
+
+        ``pool_rule`` says the create's IP pool requires approval: then it waits whatever its host.
+        """
         settings = self.approval
+        timeout = settings.timeout_seconds
+        if pool_rule is not None:
+            return ApprovalRule(timeout, required_by=pool_rule)
         if not settings.hosts and not settings.clusters:
             return None
-        timeout = settings.timeout_seconds
         if host is None:  # judged on the host placement picks
             return ApprovalRule(timeout, hosts=tuple(sorted(settings.hosts)), clusters=tuple(sorted(settings.clusters)))
         record = self.inventory.get_host(host)

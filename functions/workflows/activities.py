@@ -111,6 +111,8 @@ def activities_blueprint(
     register(c.VM_RECORD_CLEANUP_DEBT, lambda p: provisioner().record_cleanup_debt(p))
     register(c.INVENTORY_COLLECT_HOST, lambda host: provisioner().sync_host(host))
     register(c.INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner(), threads(), batch))
+    register(c.IP_POOL_BIND_VM, lambda p: provisioner().pool_bind_vm(p))
+    register(c.IP_POOL_RELEASE, lambda p: provisioner().pool_release(p))
     register(c.INVENTORY_PRUNE, lambda hosts: PruneResult(deleted=sync().prune(hosts)))
     return bp
 

@@ -2,7 +2,7 @@
 
 Steps (each an activity; the plan skips what the request does not need)::
 
-    place → [approval: an Admin's decision, see approval_wait.py]
+    [approval] → place → [approval: an Admin's decision, see approval_wait.py]
       → preflight → [clone slot] prepare disk → create VM → start + announce
       → wait for the guest key → publish the encrypted data, settle delay (durable timer)
       → signal published → wait for the guest to apply → cluster → eject ISO → refresh inventory
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Generator
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import azure.durable_functions as df
 
@@ -62,10 +62,15 @@ __all__ = ["bp", "create_plan"]
 bp = df.Blueprint()
 
 
-def create_plan(request: VmSpec, guest: bool, *, approval: bool = False) -> list[str]:
-    """The steps a request needs, in order (``approval``: it may wait for one; dropped when it turns out not to)."""
-    steps = [] if request.host else ["place"]
-    if approval:
+def create_plan(request: VmSpec, guest: bool, *, approval: Literal["first", "placed"] | None = None) -> list[str]:
+    """The steps a request needs, in order.
+
+    ``approval``: ``first`` when the create is known to need one (it waits before anything else), ``placed`` when the
+    host placement picks decides (the step is dropped when it needs none).
+    """
+    steps = [APPROVAL_STEP] if approval == "first" else []
+    steps += [] if request.host else ["place"]
+    if approval == "placed":
         steps.append(APPROVAL_STEP)
     steps += ["preflight", "prepare_disk", "create_vm", "start"]
     if guest:
@@ -84,8 +89,12 @@ class _Create:
         self.spec = spec
         self.request = spec.request
         rule = spec.approval
-        may_wait = rule is not None and (rule.required_by is not None or not spec.request.host)
-        plan = create_plan(spec.request, spec.sealed_guest is not None, approval=may_wait)
+        approval: Literal["first", "placed"] | None = None
+        if rule is not None and rule.required_by is not None:
+            approval = "first"
+        elif rule is not None and not spec.request.host:
+            approval = "placed"
+        plan = create_plan(spec.request, spec.sealed_guest is not None, approval=approval)
         self.flow = StepFlow(context, job_id=spec.job_id, timing=spec.timing, plan=plan, host=spec.request.host)
         self.host_touched = False  # a folder, disk or VM of this job may exist on the host
         self.clustered = False
@@ -95,15 +104,17 @@ class _Create:
 
     def run(self) -> Generator[Any, Any, CreateOutput]:
         flow, request, timing = self.flow, self.request, self.spec.timing
+        rule = self.spec.approval
+        if rule is not None and rule.required_by is not None:  # known at submit: wait before anything else
+            yield from wait_for_approval(flow, rule.required_by, rule.timeout_seconds)
         cluster: str | None = None
         if "place" in flow.plan:
             placed = yield from flow.step("place", c.VM_PLACE, PlacePayload(self.spec.job_id, request))
             flow.host, cluster = placed.host, placed.cluster
             flow.job_target = JobTarget(host=flow.host, name=request.name)
-        if APPROVAL_STEP in flow.plan:
-            rule = self.spec.approval
-            why = rule.judge(flow.host, cluster) if rule is not None else None
-            if why is None or rule is None:
+        if rule is not None and rule.required_by is None and APPROVAL_STEP in flow.plan:
+            why = rule.judge(flow.host, cluster)
+            if why is None:
                 flow.plan.remove(APPROVAL_STEP)  # the host placement chose needs none
             else:
                 yield from wait_for_approval(flow, why, rule.timeout_seconds)
@@ -131,6 +142,8 @@ class _Create:
         created = yield from flow.step("create_vm", c.VM_CREATE, create)
         flow.vm_id = created.vm_id
         flow.job_target = JobTarget(host=flow.host, name=request.name, vm_id=flow.vm_id)  # so ?vm_id= finds it
+        if self.spec.ip_pool is not None:  # the pool's allocation names the VM (a delete finds it by the VM id)
+            yield from flow.call(c.IP_POOL_BIND_VM, replace(self.spec.ip_pool, vm_id=flow.vm_id))
         start = StartPayload(**flow.target_fields(), announce="wait_for_key" in flow.plan)
         self.started = yield from flow.step("start", c.VM_START_AND_ANNOUNCE, start)
 
@@ -319,7 +332,24 @@ class _Create:
         yield self.flow.ctx.call_entity(self._slot(), "release", {"owner": self.spec.job_id, "at": self.flow.stamp()})
 
     def compensate(self) -> Generator[Any, Any, CleanupReport]:
-        """Remove what this job created, in reverse order; returns a cleanup report (never raises)."""
+        """Remove what this job created, then give back its IP pool address; returns a cleanup report (never raises).
+
+        A VM kept for diagnosis (``keep_on_failure``) keeps its address: deleting it later releases it.
+        """
+        report = yield from self._remove_made()
+        pooled = self.spec.ip_pool
+        if pooled is None or report.status == CleanupStatus.SKIPPED:
+            return report
+        note = f"released {pooled.address} to IP pool {pooled.pool}"
+        try:
+            yield from self.flow.call(c.IP_POOL_RELEASE, pooled, cancellable=False)
+        except Exception as exc:
+            error = StepError.from_exception(exc)
+            note = f"could not release {pooled.address} to IP pool {pooled.pool} ({error.category})"
+        return replace(report, actions=(*(report.actions or ()), note))
+
+    def _remove_made(self) -> Generator[Any, Any, CleanupReport]:
+        """Remove what this job created on the host, in reverse order (never raises)."""
         flow = self.flow
         if self.request.keep_on_failure:
             return CleanupReport(CleanupStatus.SKIPPED, reason="keep_on_failure was requested", kept_vm_id=flow.vm_id)

@@ -78,7 +78,8 @@ APPROVAL_TIMEOUT = 12
 def approving(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack of its own whose host ``hv02`` requires approval for creates, with a short deadline (local mode)."""
     times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
-    options = {"times": times, "guest_factory": fast_guests, "ticker_interval": 0.05, "username": "LAB\\e2e"}
+    # its own account: labs in one process share hvsim's NTLM accounts, and each lab sets its account's password
+    options = {"times": times, "guest_factory": fast_guests, "ticker_interval": 0.05, "username": "LAB\\approvals"}
     env = {"AETHERV_APPROVAL_HOSTS": "hv02", "AETHERV_APPROVAL_TIMEOUT": str(APPROVAL_TIMEOUT)}
     with (
         Lab.start(hosts=3, vms_per_host=1, **options) as lab,

@@ -54,6 +54,10 @@ ROUTES = [
     ("POST", "/api/v1/jobs/missing/reject", {"reason": "no"}, "admin"),
     ("GET", "/api/v1/audit", None, "admin"),
     ("POST", "/api/v1/hosts/hv01/probe", None, "admin"),  # no lab here: an admin gets 404, never a probe
+    ("GET", "/api/v1/ip-pools", None, "reader"),
+    ("GET", "/api/v1/ip-pools/auth-pool", None, "reader"),
+    ("PUT", "/api/v1/ip-pools/auth-pool", {"network": "External"}, "admin"),  # invalid: an admin gets 422
+    ("DELETE", "/api/v1/ip-pools/auth-pool", None, "admin"),  # no such pool: an admin gets 404
 ]
 LEVEL = {"none": 0, "reader": 1, "operator": 2, "admin": 3}
 

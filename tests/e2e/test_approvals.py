@@ -13,6 +13,7 @@ from typing import Any
 
 from functions.models.jobs import JobStatus, Requester
 from tests.e2e.conftest import APPROVAL_TIMEOUT as TIMEOUT
+from tests.e2e.test_ip_pools import pool_document, pooled, put_pool
 from tests.e2e.test_vm_workflows import linux
 from tools.fakeentra.authority import FakeEntra
 from tools.stack import Stack
@@ -129,3 +130,18 @@ def test_the_requester_is_refused_as_approver(secured: Stack, entra: FakeEntra) 
 
 def _bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def test_a_pool_that_requires_approval_makes_its_creates_wait_whatever_the_host(approving: Stack) -> None:
+    name = f"pl-{uuid.uuid4().hex[:4]}"
+    put_pool(approving, name, pool_document("10.61.0", 10, 20, requires_approval=True))
+    job = dict(approving.request("POST", "/api/v1/vms", pooled(f"pa-{uuid.uuid4().hex[:6]}", name))[2])
+    assert job["status"] == "AwaitingApproval", job
+    waiting = until_awaiting(approving, job["id"])
+    assert waiting["approval"]["required_by"] == f"IP pool {name} requires approval"
+    status, _, shown = approving.request("GET", f"/api/v1/ip-pools/{name}")
+    assert status == 200 and shown["requires_approval"] is True
+    assert [a["job_id"] for a in shown["allocations"]] == [job["id"]]  # held while it waits
+    approving.request("POST", f"/api/v1/jobs/{job['id']}/reject", {"reason": "not this subnet"})
+    approving.wait(job["id"], 60)
+    assert approving.request("GET", f"/api/v1/ip-pools/{name}")[2]["allocations"] == []  # released

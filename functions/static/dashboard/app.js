@@ -11,6 +11,7 @@ import * as create from "./pages/create.js";
 import * as jobs from "./pages/jobs.js";
 import * as job from "./pages/job.js";
 import * as host from "./pages/host.js";
+import * as pools from "./pages/pools.js";
 
 const ROUTES = [
   [/^\/$/, overview, "overview"],
@@ -20,6 +21,8 @@ const ROUTES = [
   [/^\/jobs\/?$/, jobs, "jobs"],
   [/^\/jobs\/([^/]+)\/?$/, job, "jobs"],
   [/^\/hosts\/([^/]+)\/?$/, host, "overview"],
+  [/^\/ip-pools\/?$/, pools, "pools"],
+  [/^\/ip-pools\/([^/]+)\/?$/, pools, "pools"],
 ];
 
 const main = document.getElementById("main");

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.e2e.dashboard.conftest import Ui, open_ui
 from tests.e2e.test_approvals import on_host, submit, until_awaiting
@@ -48,7 +49,7 @@ def test_approve_from_the_overview_and_reject_from_the_job_page(admin_ui: Ui, ap
     page.locator("button[data-action='reject']").click()
     dialog = page.locator("dialog[data-form='reject']")
     dialog.locator("button[type='submit']").click()  # no reason: refused, named at the field
-    assert "required" in dialog.locator("[data-field='reason'] .field-error").inner_text()
+    expect(dialog.locator("[data-field='reason'] .field-error")).to_contain_text("required")
     dialog.locator("textarea[name='reason']").fill("use hv03")
     dialog.locator("button[type='submit']").click()
     dialog.wait_for(state="detached")

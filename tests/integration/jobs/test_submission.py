@@ -11,7 +11,7 @@ import hashlib
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -216,3 +216,35 @@ def test_concurrent_submits_of_one_job_start_it_once(submitter: JobSubmitter) ->
         thread.join()
     assert set(answers) == {"power-vm-vm-1-2"}
     assert [started[1] for started in engine.started] == [first.job.id, "power-vm-vm-1-2"]
+
+
+def test_a_precheck_refuses_before_any_claim_or_record_and_is_skipped_for_a_running_job(
+    submitter: JobSubmitter,
+) -> None:
+    engine = Engine()
+    calls: list[str] = []
+
+    def refuse() -> None:
+        calls.append("checked")
+        raise Conflict("IP pool p has no free address")
+
+    with pytest.raises(Conflict):
+        submitter.submit(engine, replace(power("stop"), precheck=refuse))
+    assert submitter.store.get_claim("vm:vm-1")[0] is None and submitter.store.get("power-vm-vm-1-1") is None
+    first = submitter.submit(engine, replace(power("stop"), precheck=lambda: calls.append("ok")))
+    again = submitter.submit(engine, replace(power("stop"), precheck=refuse))  # the running job: no precheck
+    assert again.job.id == first.job.id and calls == ["checked", "ok"]
+
+
+def test_a_domain_error_while_making_the_input_fails_the_job_and_is_raised_as_it_is(submitter: JobSubmitter) -> None:
+    engine = Engine()
+
+    def build(job_id: str) -> Any:
+        raise Conflict("IP pool p has no free address")
+
+    with pytest.raises(Conflict, match="no free address"):
+        submitter.submit(engine, replace(power("stop"), build_input=build))
+    job = submitter.store.get("power-vm-vm-1-1")
+    assert job is not None and job.status == JobStatus.FAILED
+    assert job.error is not None and job.error.category == "Conflict"
+    assert engine.started == []

@@ -33,6 +33,7 @@ const LABELS = {
   gateway: "Gateway",
   dns_servers: "DNS servers",
   dns_suffix: "DNS suffix",
+  pool: "IP pool",
   domain_join: "Join an Active Directory domain",
   domain: "Domain",
   username: "Join account",
@@ -45,6 +46,8 @@ const LABELS = {
 // Groups shown only for one OS family.
 const ONLY_FOR = { "guest.domain_join": "windows", "guest.ansible": "linux", "guest.ipv4.dns_suffix": "linux" };
 const GROUPED_BY_HOST = new Set(["image", "network"]);
+// With an IP pool chosen, these come from the pool and are not asked for.
+const FROM_POOL = ["guest.ipv4.address", "guest.ipv4.prefix_length", "guest.ipv4.gateway", "guest.ipv4.dns_servers", "guest.ipv4.dns_suffix", "network", "vlan_id"];
 
 /** {schema, nullable} of a property, with $ref and nullable anyOf resolved. */
 function resolve(schema, schemas) {
@@ -64,7 +67,17 @@ export async function render(ctx) {
     replace(ctx.main, h("div", { class: "page" }, h("h1", {}, "New VM"), h("div", { class: "panel panel-note" }, h("p", {}, `Creating VMs ${ctx.session.reason("operator").toLowerCase()}`))));
     return;
   }
-  const [openapi, hosts] = await Promise.all([ctx.api.get("/api/openapi.json", { signal: ctx.signal }), ctx.api.get("/hosts", { signal: ctx.signal })]);
+  const [openapi, hosts, pools] = await Promise.all([
+    ctx.api.get("/api/openapi.json", { signal: ctx.signal }),
+    ctx.api.get("/hosts", { signal: ctx.signal }),
+    ctx.api.get("/ip-pools", { signal: ctx.signal }).then(
+      (page) => page.items,
+      (error) => {
+        if (error.name === "AbortError") throw error;
+        return []; // no pools to offer: the address is entered
+      },
+    ),
+  ]);
   const schemas = openapi.components.schemas;
   const fields = new Map(); // path -> {input, schema, nullable, wrap, error, kind}
   const groups = new Map(); // path -> {toggle, fieldset, body, error, required}
@@ -91,6 +104,14 @@ export async function render(ctx) {
         { id, class: "input" },
         h("option", { value: "" }, "Automatic placement"),
         hosts.items.map((host) => h("option", { value: host.name, disabled: !host.connected }, host.connected ? host.name : `${host.name} — disconnected`)),
+      );
+    } else if (path === "guest.ipv4.pool") {
+      kind = "select";
+      input = h(
+        "select",
+        { id, class: "input" },
+        h("option", { value: "" }, pools.length ? "None — enter the address below" : "None — no IP pool is defined"),
+        pools.map((p) => h("option", { value: p.name, disabled: !p.free }, `${p.name} — ${p.network}${p.vlan_id ? `, VLAN ${p.vlan_id}` : ""}, ${p.free} of ${p.total} free`)),
       );
     } else if (GROUPED_BY_HOST.has(name)) {
       kind = "select";
@@ -278,9 +299,19 @@ export async function render(ctx) {
       group.fieldset.hidden = !applies || !parentOpen;
       group.body.hidden = Boolean(group.toggle) && !group.toggle.checked;
     }
+    const pool = chosenPool();
     for (const [path, f] of fields) {
       const os = ONLY_FOR[path];
-      f.wrap.hidden = Boolean(os && fam && os !== fam);
+      f.wrap.hidden = Boolean(os && fam && os !== fam) || Boolean(pool && FROM_POOL.includes(path));
+    }
+    const poolField = fields.get("guest.ipv4.pool");
+    if (poolField) {
+      setText(
+        poolField.hint,
+        pool
+          ? `The next free address of ${pool.name} (${pool.gateway}/${pool.prefix_length}) with its gateway and DNS, on ${pool.network}${pool.vlan_id ? ` VLAN ${pool.vlan_id}` : ""}.`
+          : "Or take the next free address of an IP pool, with its gateway, DNS and network.",
+      );
     }
     const nameHint = fields.get("name").hint;
     setText(nameHint, fam === "windows" ? "VM name and guest host name: at most 15 characters for Windows." : fields.get("name").schema.description);
@@ -295,6 +326,13 @@ export async function render(ctx) {
     if (among === null) setText(host.hint, host.schema.description);
     else if (!among.length) setText(host.hint, "No connected host has both the chosen image and virtual switch.");
     else setText(host.hint, `Automatic placement picks the host with the most free memory among ${among.length === library.hosts.length ? "all connected hosts" : among.join(", ")}.`);
+  }
+
+  /** The IP pool chosen for the guest's address, if the IPv4 group is open and one is chosen. */
+  function chosenPool() {
+    const f = fields.get("guest.ipv4.pool");
+    if (!f || !f.input.value || !groupActive("guest.ipv4")) return null;
+    return pools.find((p) => p.name === f.input.value) || null;
   }
 
   function groupActive(path) {
@@ -436,7 +474,7 @@ export async function render(ctx) {
 
   function onChange(path) {
     if (path === "host") loadLibrary();
-    if (["image", "os_family", "host", "network"].includes(path)) update();
+    if (["image", "os_family", "host", "network", "guest.ipv4.pool"].includes(path)) update();
     checkOne(path);
   }
 
