@@ -35,6 +35,7 @@ from functions.provisioning.guest_payloads import (
     StartPayload,
     StartResult,
 )
+from functions.provisioning.leases import LeaseArm, LeaseCheck, LeaseInput, LeaseStep
 from functions.provisioning.payloads import (
     CleanupPayload,
     CleanupResult,
@@ -68,6 +69,7 @@ __all__ = [
     "INVENTORY_SYNC",
     "ORCHESTRATIONS",
     "POWER_VM",
+    "VM_LEASE",
 ]
 
 _TARGET = json_codec(VmTarget.from_json)
@@ -121,6 +123,16 @@ _SUMMARIES: Codec[tuple[HostSyncSummary, ...]] = Codec(
 INVENTORY_COLLECT_HOSTS = Activity("inventory_collect_hosts", json_codec(HostBatch.from_json), _SUMMARIES)
 """Sync a batch of hosts at once; one summary per host, in the batch's order."""
 INVENTORY_PRUNE = Activity("inventory_prune", HOST_NAMES, json_codec(PruneResult.from_json))
+_LEASE_STEP = json_codec(LeaseStep.from_json)
+_TEXT: Codec[str | None] = Codec(lambda v: v, lambda v: None if v is None else str(v))
+LEASE_CHECK = Activity("lease_check", _LEASE_STEP, json_codec(LeaseCheck.from_json))
+"""Read a VM's lease (a lease whose VM is gone ends here)."""
+LEASE_WARN = Activity("lease_warn", _LEASE_STEP, Codec(bool, bool))
+"""Record the warning before expiry (once per lease version)."""
+LEASE_EXPIRE = Activity("lease_expire", _LEASE_STEP, _TEXT)
+"""Submit the VM's delete job at expiry (its id, or null)."""
+LEASE_ARM = Activity("lease_arm", json_codec(LeaseArm.from_json), NOTHING)
+"""Give a VM its create's lease and start its lease workflow."""
 
 ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     JOB_UPDATE,
@@ -147,6 +159,10 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     INVENTORY_COLLECT_HOST,
     INVENTORY_COLLECT_HOSTS,
     INVENTORY_PRUNE,
+    LEASE_CHECK,
+    LEASE_WARN,
+    LEASE_EXPIRE,
+    LEASE_ARM,
 )
 
 # -- the orchestrations ------------------------------------------------------------------------------------------
@@ -157,6 +173,7 @@ DELETE_VM = Orchestration("delete_vm", json_codec(LifecycleInput.from_json))
 POWER_VM = Orchestration("power_vm", json_codec(LifecycleInput.from_json))
 CHANGE_VM = Orchestration("change_vm", json_codec(ChangeInput.from_json))
 INVENTORY_SYNC = Orchestration("inventory_sync", json_codec(SyncInput.from_json))
+VM_LEASE = Orchestration("vm_lease", json_codec(LeaseInput.from_json))
 
 ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (
     CREATE_VM,
@@ -165,4 +182,5 @@ ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (
     POWER_VM,
     CHANGE_VM,
     INVENTORY_SYNC,
+    VM_LEASE,
 )

@@ -84,6 +84,8 @@ class CreateInput:
     guest's key and agent judged before anything is published (see ``provisioning/guest_checks.py``). 4: the OS disk
     prepared as background work on the host, started by one activity and polled with durable timers, instead of
     copied inside one activity (see ``workflows/host_operations.py``)."""
+    lease: JsonObject | None = None
+    """The lease the create asked for (``{"expires_at", "requested_by"}``): given to the VM once it is complete."""
 
     def to_json(self) -> JsonObject:
         """The input document (``version`` only from 2 on, so version-1 documents keep their shape)."""
@@ -96,6 +98,8 @@ class CreateInput:
         }
         if self.version > 1:
             document["version"] = self.version
+        if self.lease is not None:
+            document["lease"] = dict(self.lease)
         return document
 
     @classmethod
@@ -108,6 +112,7 @@ class CreateInput:
             sealed_guest=data.get("sealed_guest"),
             timing=Timing.from_json(data.get("timing")),
             version=int(data.get("version", 1)),
+            lease=dict(data["lease"]) if data.get("lease") else None,
         )
 
 

@@ -14,6 +14,7 @@ from functions.services.audit import AuditTrail
 from functions.services.hosts import HostService
 from functions.services.inventory import InventoryService
 from functions.services.jobs import JobService
+from functions.services.leases import LeaseService
 from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
 from functions.settings import AuthSettings
@@ -33,6 +34,8 @@ class Services:
     inventory: InventoryService
     jobs: JobService
     changes: VmChangeService
+    leases: LeaseService | None = None
+    """VM leases (``None`` only in graphs that tests build without them)."""
 
 
 ServicesProvider = Callable[[], Services]
