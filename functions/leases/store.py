@@ -112,10 +112,11 @@ class LeaseStore:
 
     def copies(self) -> dict[str, JsonObject]:
         """The copy properties of every lease, by VM row key (one query of the lease table)."""
+        client = self._client or self._service.get_table_client(self.table_name)  # a read never creates the table
         try:
-            rows = self._table().query_entities(f"PartitionKey eq '{PARTITION}'", select=["RowKey", "lease_json"])
+            rows = client.query_entities(f"PartitionKey eq '{PARTITION}'", select=["RowKey", "lease_json"])
             return {str(row["RowKey"]): copy_properties(Lease.from_json(json.loads(row["lease_json"]))) for row in rows}
-        except ResourceNotFoundError:
+        except ResourceNotFoundError:  # no lease was ever set
             return {}
 
     def write_copy(self, host: str, vm_id: str, lease: Lease | None) -> bool:
