@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from functions.auth import Permission
 from functions.auth.principal import IdentityType, Principal
-from functions.errors import Forbidden, InvalidRequest, NotFound
+from functions.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from functions.inventory.repository import InventoryRepository
 from functions.jobs.records import JobStore
 from functions.jobs.submission import WorkflowClient
@@ -237,7 +237,11 @@ class LeaseService:
             self._system_audit("lease_ended", step.vm_id, "the VM is no longer in the inventory")
             return None
         key = f"lease-{lease.version}-{lease.delete_attempts + 1}"
-        job = self.vms.delete(workflows, vm.id, _SYSTEM, idempotency_key=key)
+        try:
+            job = self.vms.delete(workflows, vm.id, _SYSTEM, idempotency_key=key)
+        except Conflict:  # another job runs on the VM: the workflow tries again after its check interval
+            log.info("lease of VM %s expired while another job runs on it; deleting later", vm.id)
+            return None
         for _ in range(_ATTEMPTS):
             current, etag = self.store.get_with_etag(step.vm_id)
             if current is None or current.version != step.version or current.delete_job_id == job.id:

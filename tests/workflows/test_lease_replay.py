@@ -10,7 +10,7 @@ from typing import Any
 from functions.models.leases import format_moment
 from functions.provisioning.leases import LEASE_CHANGED, LeaseInput
 from functions.workflows.lease import vm_lease
-from tests.support.replay import T0, Replay
+from tests.support.replay import T0, Fail, Replay, drive
 
 VM_ID = "5f0c3d6e-1111-2222-3333-444455556666"
 SPEC = LeaseInput(VM_ID, warning_seconds=30, check_seconds=3600).to_json()
@@ -150,3 +150,13 @@ def test_a_long_lease_waits_at_most_the_check_interval_per_execution() -> None:
     assert timer_at(replay) == T0 + timedelta(seconds=3600)
     replay.fire()
     assert replay.continued_with == SPEC and len(replay.history) < 20
+
+
+def test_a_step_that_keeps_failing_waits_the_check_interval_and_tries_again() -> None:
+    lease = Lease(expires=T0, warned=True)
+    replay = Replay(vm_lease, SPEC, instance_id=f"lease-{VM_ID}", now=T0 + timedelta(seconds=1))
+    calls = drive(
+        replay, {"lease_check": lease.check(), "lease_expire": Fail("the table is down", "StorageUnavailable")}
+    )
+    assert calls.count("lease_expire") == 5  # every attempt of its retry policy
+    assert replay.state.get("error") is None and replay.continued_with == SPEC
