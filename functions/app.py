@@ -165,6 +165,7 @@ class Container:
             audit,
             timing=timing,
             seal_key=settings.seal_key,
+            approval=settings.approval,
             lease_max_hours=settings.leases.max_hours,
         )
         lease_timing = LeaseTiming(

@@ -1,15 +1,17 @@
-"""Job routes: list jobs, read one (the Logic App polling contract), cancel one; and the audit log."""
+"""Job routes: list jobs, read one (the Logic App polling contract), cancel one, decide on an approval; audit log."""
 
 from __future__ import annotations
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from functions.api.http import RETRY_AFTER, Api, job_location, json_response, page_size, problem_response
+from functions.api.http import RETRY_AFTER, Api, job_location, json_body, json_response, page_size, problem_response
 from functions.auth import Permission
 from functions.errors import JOB_CANCELED, JOB_FAILED, InvalidQuery
+from functions.models.decisions import parse_decision
 from functions.models.jobs import JobStatus
 from functions.models.problems import Problem
+from functions.provisioning.approvals import Decision
 from functions.services.audit import Caller
 from functions.services.bundle import Services
 from functions.services.jobs import JobFilters
@@ -84,6 +86,41 @@ def blueprint(api: Api) -> df.Blueprint:
 
         target = {"job_id": job_id}
         return await api.write(req, client, action="cancel_job", target=target, required=Permission.OPERATOR, body=body)
+
+    def decision_route(decision: Decision) -> None:
+        verb = "approve" if decision == "approved" else "reject"
+
+        async def handler(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+            job_id = req.route_params["job_id"]
+
+            def body(s: Services, caller: Caller, workflows: DurableWorkflows) -> func.HttpResponse:
+                request = parse_decision(json_body(req, required=False), rejecting=decision == "rejected")
+                separate = s.auth_settings.mode != "none"  # locally every caller is the same local developer
+                state = s.jobs.decide(
+                    workflows, job_id, caller, decision, reason=request.reason, separate_duties=separate
+                )
+                headers = {"Location": job_location(req, job_id), "Retry-After": RETRY_AFTER}
+                return json_response(state.to_view(), 202, headers)
+
+            target = {"job_id": job_id}
+            response: func.HttpResponse = await api.write(
+                req, client, action=f"{verb}_job", target=target, required=Permission.ADMIN, body=body
+            )
+            return response
+
+        handler.__name__ = handler.__qualname__ = f"api_{verb}_job"
+        handler.__doc__ = (
+            f"{verb.capitalize()} a create awaiting approval (Admin, not its requester); 202 with the job."
+        )
+        decorated = bp.durable_client_input(client_name="client")(handler)
+        bp.function_name(name=f"api_{verb}_job")(
+            bp.route(route=f"api/v1/jobs/{{job_id}}/{verb}", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)(
+                decorated
+            )
+        )
+
+    decision_route("approved")
+    decision_route("rejected")
 
     @bp.route(route="api/v1/audit", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
     def api_list_audit(req: func.HttpRequest) -> func.HttpResponse:

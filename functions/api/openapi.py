@@ -289,6 +289,21 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
             }
         },
         "/v1/jobs/{job_id}/cancel": {"post": _write("Cancel a running job", [_path_param("job_id")])},
+        "/v1/jobs/{job_id}/approve": {
+            "post": _write(
+                "Approve a create awaiting approval (Admin, not its requester)",
+                [_path_param("job_id")],
+                _ref("DecisionRequest"),
+                body_required=False,
+            )
+        },
+        "/v1/jobs/{job_id}/reject": {
+            "post": _write(
+                "Reject a create awaiting approval with a reason (Admin, not its requester); it ends Canceled",
+                [_path_param("job_id")],
+                _ref("DecisionRequest"),
+            )
+        },
         "/v1/audit": {"get": _read("The audit log (admins)", _json({"type": "object"}, "Audit records"), _LIST)},
         **_changes(),
     }

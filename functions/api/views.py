@@ -193,12 +193,24 @@ class StepView(_View):
     operation: StepOperationView | None = None
 
 
+class ApprovalView(_View):
+    """Why a create waited for an approval, until when, and the decision (``approved``, ``rejected``, ``expired``)."""
+
+    required: bool
+    required_by: str | None = None
+    deadline: str | None = None
+    decision: Literal["approved", "rejected", "expired"] | None = None
+    decided_by: dict[str, Any] | None = None
+    decided_at: str | None = None
+    reason: str | None = None
+
+
 class JobView(_View):
     """A job: one workflow run."""
 
     id: str
     kind: str
-    status: Literal["Pending", "Running", "Succeeded", "Failed", "Canceled"]
+    status: Literal["Pending", "AwaitingApproval", "Running", "Succeeded", "Failed", "Canceled"]
     target: dict[str, Any] = Field(default_factory=dict)
     steps: list[StepView] = Field(default_factory=list)
     plan: list[str] = Field(default_factory=list)
@@ -210,6 +222,7 @@ class JobView(_View):
     warnings: list[str] = Field(default_factory=list)
     created: str
     updated: str
+    approval: ApprovalView | None = None
 
 
 class Page(_View):

@@ -164,10 +164,10 @@ class JobStore:
         self._write_list(job)
         return job
 
-    def new_job(self, **fields: Any) -> Job:
-        """A ``Pending`` job created now (not stored yet)."""
+    def new_job(self, *, status: JobStatus = JobStatus.PENDING, **fields: Any) -> Job:
+        """A job created now, ``Pending`` unless said otherwise (not stored yet)."""
         now = self.now()
-        return Job(status=JobStatus.PENDING, created=now, updated=now, **fields)
+        return Job(status=status, created=now, updated=now, **fields)
 
     def get(self, job_id: str) -> Job | None:
         """One job, or ``None``."""

@@ -90,6 +90,8 @@ class JobRequest:
     warnings: tuple[str, ...] = field(default=())
     scope: str | None = None
     """Claims of the same scope and target exclude each other across kinds (``vm``); default: the kind."""
+    status: JobStatus = JobStatus.PENDING
+    """The new job's status (``AwaitingApproval`` for a create known to need an approval)."""
     dedupe: bool = True
     """A running job of the same kind and action is this one (returned, not a conflict); False: it is a conflict
     (a change's body says what it does, and two different changes to one VM must not be taken for one)."""
@@ -110,6 +112,10 @@ class Submission:
 
     job: Job
     created: bool
+
+
+_NOT_STARTED = frozenset({JobStatus.PENDING, JobStatus.AWAITING_APPROVAL})
+"""What a job's record says before its workflow has written to it (it may be starting)."""
 
 
 def _slug(text: str) -> str:
@@ -188,6 +194,7 @@ class JobSubmitter:
                 request=dict(request.request) if request.request is not None else None,
                 idempotency_key=request.idempotency_key,
                 warnings=request.warnings,
+                status=request.status,
             )
         )
         if key_name is not None:
@@ -225,9 +232,9 @@ class JobSubmitter:
     def reconcile(self, workflows: WorkflowClient, job: Job) -> Job:
         """``job`` as its instance says it is: a record the instance can no longer finish is finalized now.
 
-        A job whose instance is running is returned as it is. So is a ``Pending`` job younger than
-        :data:`STALE_PENDING` without an instance (its start may be in flight). Otherwise the record is written
-        final from the instance's status: ``Completed`` → Succeeded (with the output as result), ``Failed`` or
+        A job whose instance is running is returned as it is. So is a ``Pending`` (or ``AwaitingApproval``) job
+        younger than :data:`STALE_PENDING` without an instance (its start may be in flight). Otherwise the record is
+        written final from the instance's status: ``Completed`` → Succeeded (with the output as result), ``Failed`` or
         ``Terminated`` → Failed, no instance → Failed (``NeverStarted``).
         """
         if job.final:
@@ -235,7 +242,7 @@ class JobSubmitter:
         status = workflows.status(job.id)
         if status is not None and status.active:
             return job
-        if status is None and job.status == JobStatus.PENDING and self._age(job) <= STALE_PENDING:
+        if status is None and job.status in _NOT_STARTED and self._age(job) <= STALE_PENDING:
             return job
         now = self.store.now()
         if status is None:

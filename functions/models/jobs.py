@@ -16,6 +16,7 @@ from functions.models.json import JsonObject
 
 __all__ = [
     "FINAL_STATUSES",
+    "Approval",
     "Job",
     "JobError",
     "JobPatch",
@@ -28,9 +29,14 @@ __all__ = [
 
 
 class JobStatus(StrEnum):
-    """Where a job is: ``Pending`` → ``Running`` → ``Succeeded`` | ``Failed`` | ``Canceled``."""
+    """Where a job is: ``Pending`` → ``Running`` → ``Succeeded`` | ``Failed`` | ``Canceled``.
+
+    A create that needs an approval waits in ``AwaitingApproval`` (after ``Pending``, or after its placement) until an
+    Admin decides; then it runs, or ends ``Canceled``.
+    """
 
     PENDING = "Pending"
+    AWAITING_APPROVAL = "AwaitingApproval"
     RUNNING = "Running"
     SUCCEEDED = "Succeeded"
     FAILED = "Failed"
@@ -82,6 +88,48 @@ class Requester:
             name=_opt_str(data.get("name")),
             type=_opt_str(data.get("type")),
             app_id=_opt_str(data.get("app_id")),
+        )
+
+
+@dataclass(frozen=True)
+class Approval:
+    """A job's approval: why it was required, until when, and the decision (``approved``, ``rejected``, ``expired``).
+
+    ``decided_by`` is the Admin who decided (``None`` for an expiry); ``reason`` is theirs (or why it expired).
+    """
+
+    required: bool = True
+    required_by: str | None = None
+    deadline: str | None = None
+    decision: str | None = None
+    decided_by: Requester | None = None
+    decided_at: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> JsonObject:
+        """``{required, required_by, deadline, decision, decided_by, decided_at, reason}``."""
+        return {
+            "required": self.required,
+            "required_by": self.required_by,
+            "deadline": self.deadline,
+            "decision": self.decision,
+            "decided_by": self.decided_by.to_json() if self.decided_by is not None else None,
+            "decided_at": self.decided_at,
+            "reason": self.reason,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Approval:
+        """Parse a stored approval."""
+        by = data.get("decided_by")
+        return cls(
+            required=bool(data.get("required", True)),
+            required_by=_opt_str(data.get("required_by")),
+            deadline=_opt_str(data.get("deadline")),
+            decision=_opt_str(data.get("decision")),
+            decided_by=Requester.from_json(by) if by else None,
+            decided_at=_opt_str(data.get("decided_at")),
+            reason=_opt_str(data.get("reason")),
         )
 
 
@@ -196,6 +244,7 @@ class JobPatch:
     """Warnings to append to the job's (a finished step that had to leave something undone)."""
     plan: tuple[str, ...] = ()
     """The names of the steps the workflow plans to run (sent once, when it starts; empty leaves the plan as is)."""
+    approval: Approval | None = None
     fields: frozenset[str] = field(default=frozenset(), compare=False)
     """Fields set explicitly to ``None`` (``failed_step: null``); kept so such a patch round-trips."""
 
@@ -232,6 +281,7 @@ class JobPatch:
             cancel_requested_by=Requester.from_json(by) if by is not None else None,
             add_warnings=tuple(str(w) for w in data["add_warnings"]) if data.get("add_warnings") else None,
             plan=_plan(data.get("plan")),
+            approval=Approval.from_json(data["approval"]) if data.get("approval") is not None else None,
             fields=frozenset(name for name, value in data.items() if value is None),
         )
 
@@ -250,6 +300,7 @@ _PATCH_ORDER = (
     "cancel_requested_by",
     "add_warnings",
     "plan",
+    "approval",
 )
 
 
@@ -260,7 +311,7 @@ def _plan(value: Any) -> tuple[str, ...]:
 def _patch_value(value: Any) -> Any:
     if isinstance(value, tuple):
         return [item.to_json() if hasattr(item, "to_json") else item for item in value]
-    if isinstance(value, Requester | JobTarget | JobError):
+    if isinstance(value, Requester | JobTarget | JobError | Approval):
         return value.to_json()
     if isinstance(value, JobStatus):
         return str(value)
@@ -292,6 +343,8 @@ class Job:
     cancel_requested_by: Requester | None = None
     plan: tuple[str, ...] = ()
     """The names of the steps the workflow plans to run, known when it starts (empty for earlier documents)."""
+    approval: Approval | None = None
+    """Set on a job that needed an approval (a create on a host, cluster or pool that requires one)."""
 
     @property
     def final(self) -> bool:
@@ -339,6 +392,8 @@ class Job:
             document["cancel_requested_by"] = self.cancel_requested_by.to_json()
         if self.plan:
             document["plan"] = list(self.plan)
+        if self.approval is not None:
+            document["approval"] = self.approval.to_json()
         return document
 
     def to_view(self) -> JsonObject:
@@ -373,4 +428,5 @@ class Job:
             result=dict(data["result"]) if data.get("result") is not None else None,
             cancel_requested_by=Requester.from_json(by) if by is not None else None,
             plan=_plan(data.get("plan")),
+            approval=Approval.from_json(data["approval"]) if data.get("approval") else None,
         )

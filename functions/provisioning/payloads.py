@@ -158,18 +158,23 @@ class PlacePayload:
 
 @dataclass(frozen=True)
 class Placement:
-    """The chosen host."""
+    """The chosen host, and its failover cluster (``None``: stand-alone, or a result of an earlier build)."""
 
     host: str
+    cluster: str | None = None
 
     def to_json(self) -> JsonObject:
-        """``{"host"}``."""
-        return {"host": self.host}
+        """``{"host", "cluster"}`` (``cluster`` only when known)."""
+        document: JsonObject = {"host": self.host}
+        if self.cluster is not None:
+            document["cluster"] = self.cluster
+        return document
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Placement:
         """Parse a result."""
-        return cls(host=str(data["host"]))
+        cluster = data.get("cluster")
+        return cls(host=str(data["host"]), cluster=None if cluster is None else str(cluster))
 
 
 @dataclass(frozen=True, kw_only=True)

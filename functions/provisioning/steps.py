@@ -126,7 +126,7 @@ class Provisioner:
             except HyperVError as exc:
                 reasons.append(f"{host.name}: {type(exc).__name__}")
                 continue
-            return Placement(host=host.name)
+            return Placement(host=host.name, cluster=host.cluster if host.clustered else None)
         detail = "; ".join(reasons) if reasons else "no connected hosts in the inventory"
         raise StepError("NoSuitableHost", f"no host can take the VM ({detail})")
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from functions.hyperv.models import PowerResult
 from functions.models.json import JsonObject
+from functions.provisioning.approvals import ApprovalRule
 from functions.provisioning.payloads import PowerAction, VmSpec, VmSummary
 
 __all__ = [
@@ -84,6 +85,8 @@ class CreateInput:
     guest's key and agent judged before anything is published (see ``provisioning/guest_checks.py``). 4: the OS disk
     prepared as background work on the host, started by one activity and polled with durable timers, instead of
     copied inside one activity (see ``workflows/host_operations.py``)."""
+    approval: ApprovalRule | None = None
+    """The approval policy (``None``: no create waits for one; inputs of earlier builds never carry it)."""
     lease: JsonObject | None = None
     """The lease the create asked for (``{"expires_at", "requested_by"}``): given to the VM once it is complete."""
 
@@ -98,6 +101,8 @@ class CreateInput:
         }
         if self.version > 1:
             document["version"] = self.version
+        if self.approval is not None:
+            document["approval"] = self.approval.to_json()
         if self.lease is not None:
             document["lease"] = dict(self.lease)
         return document
@@ -112,6 +117,7 @@ class CreateInput:
             sealed_guest=data.get("sealed_guest"),
             timing=Timing.from_json(data.get("timing")),
             version=int(data.get("version", 1)),
+            approval=ApprovalRule.from_json(data["approval"]) if data.get("approval") else None,
             lease=dict(data["lease"]) if data.get("lease") else None,
         )
 

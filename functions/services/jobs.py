@@ -1,8 +1,8 @@
-"""The job service: job reads with live progress, and cancellation.
+"""The job service: job reads with live progress, cancellation, and the decisions on creates awaiting approval.
 
 A job read asks the workflow for its live progress while the job runs, and reconciles a record whose workflow can
 no longer finish it (see :meth:`functions.jobs.submission.JobSubmitter.reconcile`), so a job never shows
-``Running`` for ever.
+``Running`` for ever. A decision is an external event to the waiting workflow (``workflows/approval_wait.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from functions.jobs.submission import JobSubmitter, WorkflowClient
 from functions.models.jobs import Job, JobPatch, JobStatus, StepRecord
 from functions.models.json import JsonObject
 from functions.models.paging import Page
+from functions.provisioning.approvals import APPROVAL_EVENT, ApprovalDecision, Decision
 from functions.services.audit import AuditTrail, Caller
 
 __all__ = ["JobFilters", "JobService", "JobState", "Progress"]
@@ -84,7 +85,7 @@ class JobState:
 
 
 class JobService:
-    """Job reads and cancellation (see the module docstring)."""
+    """Job reads, cancellation and approval decisions (see the module docstring)."""
 
     def __init__(self, store: JobStore, submitter: JobSubmitter, audit: AuditTrail) -> None:
         self.store = store
@@ -154,6 +155,34 @@ class JobService:
                 with contextlib.suppress(Exception):
                     workflows.raise_event(child, "cancel", {"by": requester.id})
             job = self.store.update(job_id, JobPatch(cancel_requested_by=requester)) or job
+        return self.state_of(workflows, job)
+
+    def decide(
+        self,
+        workflows: WorkflowClient,
+        job_id: str,
+        caller: Caller,
+        decision: Decision,
+        *,
+        reason: str | None,
+        separate_duties: bool = True,
+    ) -> JobState:
+        """An Admin's decision on a create awaiting approval, sent to its workflow (which records it; the first wins).
+
+        The requester cannot decide on their own job (``Forbidden``) unless ``separate_duties`` is off — only in local
+        mode, where every caller is the same local developer. A job that is not awaiting approval is ``InvalidState``.
+        """
+        action = "approve_job" if decision == "approved" else "reject_job"
+        with self.audit.write(caller, action, {"job_id": job_id}) as record:
+            job = self._job(job_id)
+            record.job = job
+            if separate_duties and job.requested_by.id is not None and job.requested_by.id == caller.object_id:
+                raise Forbidden("the requester of a job cannot approve or reject it: another administrator decides")
+            job = self.submitter.reconcile(workflows, job)
+            if job.status != JobStatus.AWAITING_APPROVAL:
+                raise InvalidState(f"job {job_id} is not awaiting approval (it is {job.status})", str(job.status))
+            sent = ApprovalDecision(decision, caller.requester.to_json(), self.store.now(), reason)
+            workflows.raise_event(job_id, APPROVAL_EVENT, sent.to_json())
         return self.state_of(workflows, job)
 
 

@@ -17,18 +17,19 @@ from functions.hyperv.connector import HostConnector
 from functions.inventory.repository import InventoryRepository
 from functions.jobs.submission import JobRequest, JobSubmitter, WorkflowClient
 from functions.models.inventory import VmRecord
-from functions.models.jobs import Job, JobTarget
+from functions.models.jobs import Job, JobStatus, JobTarget
 from functions.models.json import JsonObject
 from functions.models.leases import format_moment, resolve_expiry
 from functions.models.paging import Page
 from functions.models.problems import Problem
 from functions.models.vm_request import VmCreateRequest
+from functions.provisioning.approvals import ApprovalRule
 from functions.provisioning.contracts import CREATE_VM, DELETE_VM, POWER_VM
 from functions.provisioning.payloads import PowerAction, VmSpec
 from functions.provisioning.workflow_data import CREATE_VERSION, CreateInput, LifecycleInput, Timing
 from functions.sealing import seal_json
 from functions.services.audit import AuditTrail, Caller
-from functions.settings import Secret
+from functions.settings import ApprovalSettings, Secret
 
 __all__ = ["POWER_ACTIONS", "PowerOptions", "VmFilters", "VmService"]
 
@@ -74,6 +75,7 @@ class VmService:
         *,
         timing: Timing,
         seal_key: Secret,
+        approval: ApprovalSettings | None = None,
         lease_max_hours: int = 2160,
     ) -> None:
         self.inventory = inventory
@@ -82,6 +84,7 @@ class VmService:
         self.audit = audit
         self.timing = timing
         self._seal_key = seal_key
+        self.approval = approval or ApprovalSettings()
         self.lease_max_hours = lease_max_hours
 
     # -- reads ---------------------------------------------------------------------------------------------------------
@@ -128,10 +131,19 @@ class VmService:
             values = guest_values(request)
             lease = self._lease(request, caller)
 
+            rule = self._approval_rule(request.host)
+
             def build(job_id: str) -> CreateInput:
                 sealed = seal_json(values, job_id, key=self._seal_key) if values else None
                 return CreateInput(
-                    job_id, spec, request.resolved_os_family, sealed, self.timing, version=CREATE_VERSION, lease=lease
+                    job_id,
+                    spec,
+                    request.resolved_os_family,
+                    sealed,
+                    self.timing,
+                    version=CREATE_VERSION,
+                    approval=rule,
+                    lease=lease,
                 )
 
             submission = self.submitter.submit(
@@ -146,10 +158,24 @@ class VmService:
                     body=body,
                     idempotency_key=idempotency_key,
                     request=spec.to_json(),
+                    status=JobStatus.AWAITING_APPROVAL if rule and rule.required_by else JobStatus.PENDING,
                 ),
             )
             record.job = submission.job
         return submission.job
+
+    def _approval_rule(self, host: str | None) -> ApprovalRule | None:
+        """The approval policy a create on ``host`` (None: placed automatically) carries; None when none applies."""
+        settings = self.approval
+        if not settings.hosts and not settings.clusters:
+            return None
+        timeout = settings.timeout_seconds
+        if host is None:  # judged on the host placement picks
+            return ApprovalRule(timeout, hosts=tuple(sorted(settings.hosts)), clusters=tuple(sorted(settings.clusters)))
+        record = self.inventory.get_host(host)
+        cluster = record.cluster if record is not None and record.clustered else None
+        why = settings.required_by(host, cluster)
+        return ApprovalRule(timeout, required_by=why) if why is not None else None
 
     def _lease(self, request: VmCreateRequest, caller: Caller) -> JsonObject | None:
         """The lease the create asks for, as the workflow carries it (``InvalidRequest`` naming its field)."""

@@ -13,6 +13,7 @@ what needs them; nothing else reads settings.
 from functions.settings.declarations import DEV_SEAL_KEY, SETTINGS, SettingSpec
 from functions.settings.load import load_host_access, load_settings
 from functions.settings.model import (
+    ApprovalSettings,
     AuthMode,
     AuthSettings,
     GuestSettings,
@@ -30,6 +31,7 @@ from functions.settings.model import (
 __all__ = [
     "DEV_SEAL_KEY",
     "SETTINGS",
+    "ApprovalSettings",
     "AuthMode",
     "AuthSettings",
     "GuestSettings",

@@ -219,6 +219,22 @@ SETTINGS: tuple[SettingSpec, ...] = (
         default="14400",
     ),
     SettingSpec(
+        "AETHERV_APPROVAL_HOSTS",
+        "Hosts whose creates wait for an Admin's approval (comma-separated names; `*`: every host). A create "
+        "placed automatically is judged by the host it is placed on.",
+        default="",
+    ),
+    SettingSpec(
+        "AETHERV_APPROVAL_CLUSTERS",
+        "Failover clusters whose nodes' creates wait for an Admin's approval (comma-separated cluster names).",
+        default="",
+    ),
+    SettingSpec(
+        "AETHERV_APPROVAL_TIMEOUT",
+        "Seconds a create waits for its approval; with no decision by then it ends `Canceled` (default 3 days).",
+        default="259200",
+    ),
+    SettingSpec(
         "AETHERV_MIGRATION_MAX_STORAGE_GB",
         "Most GB of virtual-disk files a migration between stand-alone hosts may move (0: none). Such a move "
         "copies them inside one activity, which must end within host.json's `functionTimeout` (10 minutes); at "

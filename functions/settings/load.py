@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from functions.settings.declarations import DEV_SEAL_KEY, SETTINGS
 from functions.settings.model import (
+    ApprovalSettings,
     AuthMode,
     AuthSettings,
     GuestSettings,
@@ -138,6 +139,11 @@ def _is_loopback_url(url: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _names(text: str) -> frozenset[str]:
+    """A comma-separated list of names, lower case (empty items dropped)."""
+    return frozenset(part.strip().lower() for part in text.split(",") if part.strip())
 
 
 def _parse_hosts(reader: _Reader) -> tuple[HostEndpoint, ...]:
@@ -356,6 +362,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     clone_concurrency = reader.integer("AETHERV_CLONE_CONCURRENCY", minimum=1, maximum=64)
     hosts_per_activity = reader.integer("AETHERV_INVENTORY_HOSTS_PER_ACTIVITY", minimum=1, maximum=100)
     migration_max_storage_gb = reader.integer("AETHERV_MIGRATION_MAX_STORAGE_GB", minimum=0, maximum=65536)
+    approval = ApprovalSettings(
+        hosts=_names(reader.raw("AETHERV_APPROVAL_HOSTS")),
+        clusters=_names(reader.raw("AETHERV_APPROVAL_CLUSTERS")),
+        timeout_seconds=reader.number("AETHERV_APPROVAL_TIMEOUT", minimum=1, maximum=2592000),
+    )
     retry_attempts = reader.integer("AETHERV_STEP_RETRY_ATTEMPTS", minimum=1, maximum=20)
     retry_seconds = reader.number("AETHERV_STEP_RETRY_SECONDS", minimum=0.1, maximum=600)
     disk_prepare_timeout = reader.number("AETHERV_DISK_PREPARE_TIMEOUT", minimum=60, maximum=172800)
@@ -378,6 +389,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         inventory_schedule=schedule,
         inventory_hosts_per_activity=hosts_per_activity,
         migration_max_storage_gb=migration_max_storage_gb,
+        approval=approval,
         guest=guest,
         clone_concurrency=clone_concurrency,
         step_retry_attempts=retry_attempts,

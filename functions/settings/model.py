@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "ApprovalSettings",
     "AuthMode",
     "AuthSettings",
     "GuestSettings",
@@ -61,6 +62,23 @@ class SettingsError(ValueError):
         self.problems = list(problems)
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
         super().__init__(f"Aether-V settings are invalid ({len(self.problems)} problem(s)):\n{lines}")
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """Which creates need an Admin's approval (by host or cluster, lower case; ``*`` in ``hosts``: all) and the wait."""
+
+    hosts: frozenset[str] = frozenset()
+    clusters: frozenset[str] = frozenset()
+    timeout_seconds: float = 259200
+
+    def required_by(self, host: str | None, cluster: str | None) -> str | None:
+        """Why a create on ``host`` (of ``cluster``) needs an approval, or None."""
+        if host is not None and ("*" in self.hosts or host.lower() in self.hosts):
+            return f"host {host} requires approval"
+        if cluster is not None and cluster.lower() in self.clusters:
+            return f"cluster {cluster} requires approval"
+        return None
 
 
 @dataclass(frozen=True)
@@ -171,6 +189,8 @@ class Settings:
     host_operation_poll_interval: float = 10
     inventory_hosts_per_activity: int = 50
     """Hosts one inventory-sync activity collects at once."""
+    approval: ApprovalSettings = field(default_factory=ApprovalSettings)
+    """Which creates wait for an Admin's approval, and how long."""
     migration_max_storage_gb: int = 40
     """Most GB of disk files a shared-nothing migration may move (it copies them inside one activity)."""
     in_azure: bool = field(default=False)

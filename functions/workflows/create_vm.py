@@ -2,7 +2,8 @@
 
 Steps (each an activity; the plan skips what the request does not need)::
 
-    place → preflight → [clone slot] prepare disk → create VM → start + announce
+    place → [approval: an Admin's decision, see approval_wait.py]
+      → preflight → [clone slot] prepare disk → create VM → start + announce
       → wait for the guest key → publish the encrypted data, settle delay (durable timer)
       → signal published → wait for the guest to apply → cluster → eject ISO → refresh inventory
 
@@ -26,7 +27,7 @@ from typing import Any
 import azure.durable_functions as df
 
 from functions.errors import StepError
-from functions.models.jobs import JobTarget, StepStatus
+from functions.models.jobs import JobStatus, JobTarget, StepStatus
 from functions.provisioning import contracts as c
 from functions.provisioning.guest_payloads import (
     GuestCheck,
@@ -50,6 +51,8 @@ from functions.provisioning.payloads import (
     VmSummary,
 )
 from functions.provisioning.workflow_data import CleanupReport, CleanupStatus, CreateInput, CreateOutput
+from functions.workflows.approval_wait import STEP as APPROVAL_STEP
+from functions.workflows.approval_wait import wait_for_approval
 from functions.workflows.flow import CanceledError, Gen, StepFlow, run_job
 from functions.workflows.guest_wait import wait_for_guest
 from functions.workflows.host_operations import run_host_operation
@@ -60,9 +63,11 @@ __all__ = ["bp", "create_plan"]
 bp = df.Blueprint()
 
 
-def create_plan(request: VmSpec, guest: bool) -> list[str]:
-    """The steps a request needs, in order."""
+def create_plan(request: VmSpec, guest: bool, *, approval: bool = False) -> list[str]:
+    """The steps a request needs, in order (``approval``: it may wait for one; dropped when it turns out not to)."""
     steps = [] if request.host else ["place"]
+    if approval:
+        steps.append(APPROVAL_STEP)
     steps += ["preflight", "prepare_disk", "create_vm", "start"]
     if guest:
         steps += ["wait_for_key", "publish", "signal", "wait_for_apply"]
@@ -79,7 +84,9 @@ class _Create:
     def __init__(self, context: df.DurableOrchestrationContext, spec: CreateInput) -> None:
         self.spec = spec
         self.request = spec.request
-        plan = create_plan(spec.request, spec.sealed_guest is not None)
+        rule = spec.approval
+        may_wait = rule is not None and (rule.required_by is not None or not spec.request.host)
+        plan = create_plan(spec.request, spec.sealed_guest is not None, approval=may_wait)
         self.flow = StepFlow(context, job_id=spec.job_id, timing=spec.timing, plan=plan, host=spec.request.host)
         self.host_touched = False  # a folder, disk or VM of this job may exist on the host
         self.clustered = False
@@ -89,10 +96,18 @@ class _Create:
 
     def run(self) -> Generator[Any, Any, CreateOutput]:
         flow, request, timing = self.flow, self.request, self.spec.timing
+        cluster: str | None = None
         if "place" in flow.plan:
             placed = yield from flow.step("place", c.VM_PLACE, PlacePayload(self.spec.job_id, request))
-            flow.host = placed.host
+            flow.host, cluster = placed.host, placed.cluster
             flow.job_target = JobTarget(host=flow.host, name=request.name)
+        if APPROVAL_STEP in flow.plan:
+            rule = self.spec.approval
+            why = rule.judge(flow.host, cluster) if rule is not None else None
+            if why is None or rule is None:
+                flow.plan.remove(APPROVAL_STEP)  # the host placement chose needs none
+            else:
+                yield from wait_for_approval(flow, why, rule.timeout_seconds)
         guest = self.checks_agent and self.spec.sealed_guest is not None
         preflight = yield from flow.step(
             "preflight", c.VM_PREFLIGHT, PreflightPayload(**flow.target_fields(), request=request, guest=guest)
@@ -382,4 +397,7 @@ def _static_address(request: VmSpec) -> str | None:
 def create_vm(context: df.DurableOrchestrationContext) -> Gen:
     """Create one VM end to end (see the module docstring)."""
     job = _Create(context, c.CREATE_VM.input.load(context.get_input()))
-    return (yield from run_job(job.flow, job.run, job.compensate))
+    rule = job.spec.approval
+    waits_first = rule is not None and rule.required_by is not None  # known at submit: the job starts awaiting
+    status = JobStatus.AWAITING_APPROVAL if waits_first else JobStatus.RUNNING
+    return (yield from run_job(job.flow, job.run, job.compensate, status=status))

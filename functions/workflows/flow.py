@@ -33,7 +33,7 @@ R = TypeVar("R")
 
 
 class CanceledError(Exception):
-    """The job was canceled by a caller."""
+    """The job was canceled: by a caller (no message), or for the reason given (an approval rejected or expired)."""
 
 
 class StepFlow:
@@ -191,15 +191,21 @@ def run_job(
     flow: StepFlow,
     body: Callable[[], Generator[Any, Any, Output]],
     compensate: Callable[[], Generator[Any, Any, CleanupReport]] | None = None,
+    *,
+    status: JobStatus = JobStatus.RUNNING,
 ) -> Generator[Any, Any, JsonObject]:
-    """Run ``body``; on failure or cancel, compensate, record the outcome and fail with the original error."""
-    start = JobPatch(status=JobStatus.RUNNING, started=flow.stamp(), steps=(), plan=tuple(flow.plan))
+    """Run ``body``; on failure or cancel, compensate, record the outcome and fail with the original error.
+
+    ``status`` is the job's status while it starts (``AwaitingApproval`` for a create that waits for one first).
+    """
+    start = JobPatch(status=status, started=flow.stamp(), steps=(), plan=tuple(flow.plan))
     yield from flow.job_update(start)
     try:
         output = yield from body()
     except Exception as exc:
         canceled = isinstance(exc, CanceledError)
-        error = StepError("Canceled", "the job was canceled") if canceled else StepError.from_exception(exc)
+        reason = str(exc) if canceled and str(exc) else "the job was canceled"
+        error = StepError("Canceled", reason) if canceled else StepError.from_exception(exc)
         failed_step = next((s.name for s in reversed(flow.steps) if s.status == StepStatus.RUNNING), None)
         ended = StepStatus.CANCELED if canceled else StepStatus.FAILED
         flow.steps = [

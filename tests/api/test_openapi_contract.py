@@ -4,7 +4,8 @@
 ``functions.api.openapi.openapi_document()`` at that commit), plus what was added to it deliberately since: the host
 probe (``POST /v1/hosts/{host}/probe`` with the ``ProbeReport``, ``ProbeStage`` and ``ProbeCertificate`` schemas).
 Every path, operation, parameter, request body and response code it lists must still be there with the same schema;
-components keep their shapes (new optional parameters, properties and response codes are allowed).
+components keep their shapes (new optional parameters, properties, response codes and enum values are allowed: a
+job status was added for approvals).
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ BASELINE = json.loads((Path(__file__).parent / "openapi_baseline.json").read_tex
 
 
 def _without_new_properties(schema: Any, baseline: Any) -> Any:
-    """``schema`` restricted to the keys and properties ``baseline`` has (recursively)."""
+    """``schema`` restricted to the keys, properties and enum values ``baseline`` has (recursively)."""
     if isinstance(schema, dict) and isinstance(baseline, dict):
         kept = {key: _without_new_properties(schema.get(key), value) for key, value in baseline.items()}
+        if isinstance(baseline.get("enum"), list) and isinstance(schema.get("enum"), list):
+            kept["enum"] = [value for value in schema["enum"] if value in baseline["enum"]]
         if "properties" in baseline and isinstance(schema.get("properties"), dict):
             kept["properties"] = {
                 name: _without_new_properties(schema["properties"].get(name), value)
@@ -41,7 +44,11 @@ def test_every_published_operation_is_unchanged() -> None:
             now = current["paths"][path].get(method)
             assert now is not None, (method, path)
             for parameter in operation.get("parameters", []):
-                assert parameter in now.get("parameters", []), (method, path, parameter["name"])
+                named = [
+                    p for p in now.get("parameters", []) if (p["name"], p["in"]) == (parameter["name"], parameter["in"])
+                ]
+                assert len(named) == 1, (method, path, parameter["name"])
+                assert _without_new_properties(named[0], parameter) == parameter, (method, path, parameter["name"])
             assert now.get("requestBody") == operation.get("requestBody"), (method, path)
             for code, response in operation["responses"].items():
                 assert now["responses"].get(code) == response, (method, path, code)

@@ -68,3 +68,20 @@ def secured(azurite: Azurite, entra: FakeEntra, tmp_path_factory: pytest.TempPat
     work = tmp_path_factory.mktemp("secured")
     with running_stack(azurite, work, None, AETHERV_INVENTORY_SCHEDULE="0 0 0 1 1 *", **entra.env()) as stack:
         yield stack
+
+
+APPROVAL_TIMEOUT = 12
+"""Seconds a create waits for its decision on the approvals stack."""
+
+
+@pytest.fixture(scope="session")
+def approving(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """A stack of its own whose host ``hv02`` requires approval for creates, with a short deadline (local mode)."""
+    times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
+    options = {"times": times, "guest_factory": fast_guests, "ticker_interval": 0.05, "username": "LAB\\e2e"}
+    env = {"AETHERV_APPROVAL_HOSTS": "hv02", "AETHERV_APPROVAL_TIMEOUT": str(APPROVAL_TIMEOUT)}
+    with (
+        Lab.start(hosts=3, vms_per_host=1, **options) as lab,
+        running_stack(azurite, tmp_path_factory.mktemp("approvals"), lab, **env) as stack,
+    ):
+        yield stack

@@ -51,6 +51,8 @@ ROUTES = [
     ("GET", f"/api/v1/vms/{VM}/checkpoints", None, "reader"),
     ("PUT", f"/api/v1/vms/{VM}/lease", {"hours": 1}, "operator"),
     ("POST", "/api/v1/jobs/missing/cancel", None, "operator"),
+    ("POST", "/api/v1/jobs/missing/approve", None, "admin"),
+    ("POST", "/api/v1/jobs/missing/reject", {"reason": "no"}, "admin"),
     ("GET", "/api/v1/audit", None, "admin"),
     ("POST", "/api/v1/hosts/hv01/probe", None, "admin"),  # no lab here: an admin gets 404, never a probe
 ]

@@ -17,6 +17,7 @@ ORCHESTRATOR_MODULES = [
     "functions/workflows/guest_wait.py",
     "functions/workflows/lifecycle.py",
     "functions/workflows/change_vm.py",
+    "functions/workflows/approval_wait.py",
     "functions/workflows/flow.py",
     "functions/workflows/host_operations.py",
     "functions/workflows/inventory.py",

@@ -18,6 +18,7 @@ const STATE_TONES = {
   Failed: "bad",
   Canceled: "warn",
   Pending: "busy",
+  AwaitingApproval: "warn",
   Skipped: "off",
 };
 

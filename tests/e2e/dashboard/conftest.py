@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,13 +97,13 @@ class Ui:
         return bool(self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"))
 
 
-@pytest.fixture
-def ui(browser: Any, synced: Stack) -> Iterator[Ui]:
-    """A fresh browser context on the synced stack; fails the test on script errors or CSP violations."""
+@contextmanager
+def open_ui(browser: Any, stack: Stack) -> Iterator[Ui]:
+    """A fresh browser context on ``stack``; fails the test on script errors or CSP violations."""
     context = browser.new_context(viewport=LAPTOP, locale="en-GB", timezone_id="UTC")
     context.set_default_timeout(20_000)
     page = context.new_page()
-    ui = Ui(page=page, base_url=synced.base_url, stack=synced)
+    ui = Ui(page=page, base_url=stack.base_url, stack=stack)
 
     def on_console(message: Any) -> None:
         text = message.text
@@ -119,3 +120,10 @@ def ui(browser: Any, synced: Stack) -> Iterator[Ui]:
     finally:
         context.close()
     assert not ui.problems, "\n".join(ui.problems)
+
+
+@pytest.fixture
+def ui(browser: Any, synced: Stack) -> Iterator[Ui]:
+    """A fresh browser context on the synced stack; fails the test on script errors or CSP violations."""
+    with open_ui(browser, synced) as opened:
+        yield opened

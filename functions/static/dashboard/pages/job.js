@@ -4,6 +4,7 @@ import { ApiError } from "../api.js";
 import { h, replace } from "../dom.js";
 import { between, clock, duration, fullTime, humanize } from "../format.js";
 import { badge, confirmDialog, emptyState, facts, jobProgress, toast, updateBadge } from "../ui.js";
+import { approvalText, decisionButtons } from "../approvals.js";
 import { targetText } from "./jobs.js";
 
 const FINAL = ["Succeeded", "Failed", "Canceled"];
@@ -24,6 +25,7 @@ export async function render(ctx) {
   ctx.title(`${humanize(job.kind)} ${targetText(job)}`);
   const statusBadge = badge(job.status);
   const info = h("div");
+  const approval = h("div");
   const actions = h("div", { class: "toolbar" });
   // what the request asked for that the guest will not apply or the job cannot confirm (from the API)
   const warnings = (job.warnings || []).length
@@ -39,6 +41,7 @@ export async function render(ctx) {
       h("p", { class: "crumbs" }, h("a", { href: "/jobs" }, "Jobs"), " / ", job.id),
       h("div", { class: "page-head" }, h("div", { class: "title-row" }, h("h1", {}, `${humanize(job.kind)}: ${targetText(job)}`), statusBadge), actions),
       info,
+      approval,
       warnings,
       h("section", { "aria-labelledby": "s-steps" }, h("h2", { id: "s-steps" }, "Steps"), progress.el),
     ),
@@ -70,6 +73,18 @@ export async function render(ctx) {
     );
   }
 
+  function approvalPanel() {
+    if (!job.approval) return null;
+    const waiting = job.status === "AwaitingApproval";
+    const tone = waiting ? "panel-note" : job.approval.decision === "approved" ? "panel-ok" : "panel-warn";
+    return h("div", { class: `panel ${tone}`, role: "status", id: "approval" }, h("p", {}, h("strong", {}, "Approval "), approvalText(job.approval)));
+  }
+
+  async function refresh() {
+    job = await ctx.api.job(jobId, ctx.signal);
+    draw();
+  }
+
   function draw() {
     updateBadge(statusBadge, job.status);
     const vmId = (job.target || {}).vm_id || (job.result || {}).vm_id;
@@ -87,7 +102,8 @@ export async function render(ctx) {
           ["Job ID", h("code", {}, job.id)],
         ]),
       );
-      replace(actions, cancelButton());
+      replace(actions, job.status === "AwaitingApproval" ? decisionButtons(ctx, job, refresh) : null, cancelButton());
+      replace(approval, approvalPanel());
     }
     progress.update(job);
   }

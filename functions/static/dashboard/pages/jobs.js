@@ -4,7 +4,7 @@ import { h, replace, setText, uid } from "../dom.js";
 import { clock, fullTime, humanize } from "../format.js";
 import { badge, emptyState, errorPanel } from "../ui.js";
 
-const STATUSES = ["Pending", "Running", "Succeeded", "Failed", "Canceled"];
+const STATUSES = ["Pending", "AwaitingApproval", "Running", "Succeeded", "Failed", "Canceled"];
 const KINDS = [
   "create_vm",
   "delete_vm",

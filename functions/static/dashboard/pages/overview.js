@@ -2,7 +2,8 @@
 
 import { h, reconcile, replace, setText } from "../dom.js";
 import { ago, clock, count, fullTime, gb } from "../format.js";
-import { emptyState, errorPanel, guardedButton, jobProgress, toast } from "../ui.js";
+import { approvalText, decisionButtons } from "../approvals.js";
+import { dataTable, emptyState, errorPanel, guardedButton, jobProgress, toast } from "../ui.js";
 
 export async function render(ctx) {
   ctx.title("Overview");
@@ -12,6 +13,7 @@ export async function render(ctx) {
   const tiles = h("div", { class: "tiles" });
   const clusters = h("div", { class: "clusters" });
   const problem = h("div");
+  const approvals = h("section", { "aria-labelledby": "s-approvals", id: "approvals", hidden: true });
   replace(
     ctx.main,
     h(
@@ -20,12 +22,39 @@ export async function render(ctx) {
       h("div", { class: "page-head" }, h("h1", {}, "Overview"), h("div", { class: "toolbar" }, lastSync, refreshButton)),
       refreshStatus,
       problem,
+      approvals,
       tiles,
       clusters,
     ),
   );
 
+  async function loadApprovals() {
+    const page = await ctx.api.get("/jobs?status=AwaitingApproval&limit=50", { signal: ctx.signal });
+    // the list's rows are summaries: each pending job is read whole for its approval (there are few)
+    const pending = await Promise.all((page.items || []).map((row) => ctx.api.job(row.id, ctx.signal)));
+    approvals.hidden = pending.length === 0;
+    const signature = JSON.stringify(pending.map((job) => [job.id, job.updated, job.status]));
+    if (approvals.dataset.signature === signature) return;
+    approvals.dataset.signature = signature;
+    const rows = pending.map((job) => [
+      h("a", { href: `/jobs/${encodeURIComponent(job.id)}` }, (job.target || {}).name || job.id),
+      (job.target || {}).host || "placed automatically",
+      (job.requested_by || {}).name || "—",
+      h("span", { title: fullTime(job.created) }, clock(job.created)),
+      approvalText(job.approval),
+      decisionButtons(ctx, job, loadApprovals),
+    ]);
+    replace(
+      approvals,
+      h("h2", { id: "s-approvals" }, `Awaiting approval (${pending.length})`),
+      dataTable(["VM", "Host", "Requested by", "Since", "Approval", "Decide"], rows),
+    );
+  }
+
   async function load() {
+    loadApprovals().catch((error) => {
+      if (error.name !== "AbortError") replace(approvals, errorPanel(error, loadApprovals));
+    });
     let inventory;
     try {
       inventory = await ctx.api.get("/inventory", { signal: ctx.signal });
