@@ -24,7 +24,16 @@ import azure.durable_functions as df
 import azure.functions as func
 from azure.data.tables import TableServiceClient
 
-from functions.api import docs, fallback, inventory_routes, ip_pool_routes, job_routes, vm_change_routes, vm_routes
+from functions.api import (
+    docs,
+    fallback,
+    inventory_routes,
+    ip_pool_routes,
+    job_routes,
+    lease_routes,
+    vm_change_routes,
+    vm_routes,
+)
 from functions.api import health as health_routes
 from functions.api.http import Api
 from functions.audit.log import AuditLog
@@ -38,6 +47,7 @@ from functions.ippools.store import PoolStore
 from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.jobs.submission import JobSubmitter
+from functions.leases.store import LeaseStore
 from functions.provisioning.steps import Provisioner
 from functions.provisioning.workflow_data import Timing
 from functions.services.audit import AuditTrail
@@ -46,12 +56,14 @@ from functions.services.hosts import HostService
 from functions.services.inventory import InventoryService
 from functions.services.ip_pools import PoolService
 from functions.services.jobs import JobService
+from functions.services.leases import LeaseService, LeaseTiming
 from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
 from functions.settings import SETTINGS, Settings, SettingsError, load_settings
 from functions.storage import build_table_service
-from functions.workflows import change_vm, create_vm, guest_wait, inventory, lifecycle, throttle
+from functions.workflows import change_vm, create_vm, guest_wait, inventory, lease, lifecycle, throttle
 from functions.workflows.activities import activities_blueprint
+from functions.workflows.lease_activities import lease_activities_blueprint
 from functions.workflows.starter import in_thread
 
 __all__ = ["Container", "create_app"]
@@ -163,23 +175,30 @@ class Container:
             host_poll_interval=settings.host_operation_poll_interval,
         )
         winrm = settings.winrm
+        pools = PoolService(self.pool_store, self.repository, audit, self.job_store)
+        vms = VmService(
+            self.repository,
+            self.connector,
+            self.submitter,
+            audit,
+            timing=timing,
+            seal_key=settings.seal_key,
+            approval=settings.approval,
+            pools=pools,
+            lease_max_hours=settings.leases.max_hours,
+        )
+        lease_timing = LeaseTiming(
+            max_hours=settings.leases.max_hours,
+            warning_seconds=settings.leases.warning_seconds,
+            check_seconds=settings.leases.check_seconds,
+        )
         # Worst case for one host: connect, then one long receive, twice over (one script run per host).
         sync_deadline = 2 * (winrm.connect_timeout + winrm.read_timeout) + 60
-        pools = PoolService(self.pool_store, self.repository, audit, self.job_store)
         return Services(
             authenticator=Authenticator(settings.auth),
             auth_settings=settings.auth,
             audit=audit,
-            vms=VmService(
-                self.repository,
-                self.connector,
-                self.submitter,
-                audit,
-                timing=timing,
-                seal_key=settings.seal_key,
-                approval=settings.approval,
-                pools=pools,
-            ),
+            vms=vms,
             hosts=HostService(self.repository, self.connector, audit),
             inventory=InventoryService(
                 self.repository,
@@ -199,12 +218,26 @@ class Container:
                 migration_max_storage_gb=settings.migration_max_storage_gb,
             ),
             pools=pools,
+            leases=LeaseService(
+                LeaseStore(self.table_service, settings.storage.table_prefix),
+                self.repository,
+                self.job_store,
+                vms,
+                audit,
+                timing=lease_timing,
+            ),
         )
 
     def get_services(self) -> Services:
         """:attr:`services`, built under the lock the first time."""
         with self._lock:
             return self.services
+
+    def get_leases(self) -> LeaseService:
+        """The lease service of :attr:`services`."""
+        leases = self.get_services().leases
+        assert leases is not None
+        return leases
 
     def get_provisioner(self) -> Provisioner:
         """:attr:`provisioner`, built under the lock the first time."""
@@ -272,6 +305,7 @@ def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
         vm_change_routes.blueprint(api),
         job_routes.blueprint(api),
         ip_pool_routes.blueprint(api),
+        lease_routes.blueprint(api),
         fallback.bp,
         inventory.bp,
         create_vm.bp,
@@ -279,6 +313,8 @@ def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
         lifecycle.bp,
         change_vm.bp,
         throttle.bp,
+        lease.bp,
+        lease_activities_blueprint(container.get_leases),
         activities_blueprint(container.get_provisioner, container.get_host_sync, container.get_host_threads),
         dashboard_routes.blueprint(lambda: container.settings().auth),
     ):

@@ -177,6 +177,9 @@ def stack_env(
         "AETHERV_GUEST_POLL_INTERVAL": "0.2",
         "AETHERV_GUEST_PUBLISH_DELAY": "0.5",
         "AETHERV_HOST_OPERATION_POLL_INTERVAL": "0.2",
+        # Leases in seconds: the warning 7.2 s before expiry, a lease workflow re-reads its lease every 3.6 s.
+        "AETHERV_LEASE_WARNING_HOURS": "0.002",
+        "AETHERV_LEASE_CHECK_HOURS": "0.001",
     }
     if lab is not None:
         env |= {

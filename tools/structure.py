@@ -32,7 +32,7 @@ FUNCTION_LAYERS: Sequence[tuple[str, ...]] = (
         "functions.storage",
         "functions.audit",
     ),
-    ("functions.inventory", "functions.jobs", "functions.ippools"),
+    ("functions.inventory", "functions.jobs", "functions.ippools", "functions.leases"),
     ("functions.provisioning",),
     ("functions.services",),
     ("functions.workflows", "functions.api", "functions.dashboard"),

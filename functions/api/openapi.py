@@ -13,6 +13,7 @@ from functions.api.views import VM_STATES, CheckpointView, ClusterView, HostView
 from functions.hyperv.probe_report import ProbeReport
 from functions.models.jobs import JobStatus
 from functions.models.json import JsonObject
+from functions.models.leases import LeaseRequest
 from functions.models.vm_changes import (
     CheckpointApplyRequest,
     CheckpointCreateRequest,
@@ -40,6 +41,7 @@ _REQUESTS: tuple[type[BaseModel], ...] = (
     CheckpointCreateRequest,
     CheckpointApplyRequest,
     MigrateRequest,
+    LeaseRequest,
 )
 """Request bodies: their schemas are what the API validates (the others, what it sends)."""
 
@@ -169,6 +171,12 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         {"name": "state", "in": "query", "schema": {"enum": list(VM_STATES)}},
         {"name": "name_prefix", "in": "query", "schema": {"type": "string"}},
         {"name": "stale", "in": "query", "schema": {"type": "boolean"}},
+        {
+            "name": "expiring_within_hours",
+            "in": "query",
+            "schema": {"type": "number", "exclusiveMinimum": 0, "maximum": 87600},
+            "description": "Only VMs whose lease expires within this many hours (docs/leases.md).",
+        },
         *_LIST,
     ]
     job_filters = [
@@ -223,6 +231,32 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
                     _IDEMPOTENCY,
                 ],
             )
+        },
+        "/v1/vms/{vm_id}/lease": {
+            "put": {
+                "summary": "Set, extend or clear the VM's lease: `{expires_at}`, `{hours}` or `{expires_at: null}` "
+                "(Operators for VMs they requested, Admins for any; docs/leases.md)",
+                "parameters": [_path_param("vm_id")],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": _ref("LeaseRequest")}}},
+                "responses": {
+                    "200": _json(
+                        {
+                            "type": "object",
+                            "required": ["vm_id", "lease"],
+                            "properties": {
+                                "vm_id": {"type": "string"},
+                                "lease": {"anyOf": [_ref("LeaseView"), {"type": "null"}]},
+                            },
+                        },
+                        "The VM's lease (null: cleared)",
+                    ),
+                    "400": _PROBLEM,
+                    "404": _PROBLEM,
+                    "409": _PROBLEM,
+                    "422": _PROBLEM,
+                    **_ERRORS,
+                },
+            }
         },
         "/v1/hosts/{host}/probe": {
             "post": {

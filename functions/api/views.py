@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -88,6 +88,20 @@ class VmNicView(_View):
     hyperv_id: str | None = None
 
 
+class LeaseView(_View):
+    """A VM's lease: when it is deleted, for whom, who set it, and what its workflow did (``docs/leases.md``)."""
+
+    expires_at: str
+    requested_by: dict[str, Any] = Field(default_factory=dict)
+    set_by: dict[str, Any] = Field(default_factory=dict)
+    set_at: str | None = None
+    version: int = 1
+    warned_at: str | None = None
+    expired_at: str | None = None
+    delete_job_id: str | None = None
+    delete_attempts: int = 0
+
+
 class VmView(_View):
     """A VM as the inventory knows it."""
 
@@ -117,6 +131,8 @@ class VmView(_View):
     orphaned: bool = False
     """Made by a job that failed while its host was unreachable: removed once the host answers again."""
     orphaned_by_job: str | None = None
+    lease: LeaseView | None = None
+    """When the VM is deleted by its lease (``null``: no lease)."""
 
 
 class CheckpointView(_View):
@@ -243,6 +259,7 @@ def vm_fields(record: VmRecord, now: datetime | None = None, *, uptime: int | No
     view["uptime_seconds"] = uptime if uptime is not None else _uptime(record, now)
     view["nics"] = nics_of(view.get("networks"))
     view["checkpoint_count"] = view.get("checkpoint_count") or 0
+    view.pop("lease_expires_at", None)  # the listing's filter column; the view shows ``lease``
     return view
 
 
@@ -327,6 +344,7 @@ _FLAG: frozenset[type] = frozenset({bool, _NONE})
 _REQUIRED_FLAG: frozenset[type] = frozenset({bool})
 _LIST: frozenset[type] = frozenset({list})
 _SCALAR: frozenset[type] = frozenset({str, int, float, bool, _NONE})
+_DICT: frozenset[type] = frozenset({dict})
 
 Convert = Callable[[Any], Any] | None
 Shape = tuple[tuple[str, Any, frozenset[type], Convert], ...]
@@ -428,6 +446,31 @@ VM_NIC_SHAPE: Shape = (
     ("ip_addresses", [], _LIST, _texts),
     ("hyperv_id", None, _TEXT, None),
 )
+LEASE_SHAPE: Shape = (
+    ("expires_at", None, _REQUIRED_TEXT, None),
+    ("requested_by", {}, _DICT, None),
+    ("set_by", {}, _DICT, None),
+    ("set_at", None, _TEXT, None),
+    ("version", 1, _REQUIRED_WHOLE, None),
+    ("warned_at", None, _TEXT, None),
+    ("expired_at", None, _TEXT, None),
+    ("delete_job_id", None, _TEXT, None),
+    ("delete_attempts", 0, _REQUIRED_WHOLE, None),
+)
+
+
+def _lease(value: Any) -> Any:
+    if value is None:
+        return None
+    if type(value) is not dict:
+        raise _UnvouchedError
+    document = {name: value.get(name, default) for name, default, _, _ in LEASE_SHAPE}
+    _checked(document, LEASE_SHAPE)
+    for item in (document["requested_by"], document["set_by"]):
+        _add_extras({}, cast(Mapping[str, Any], item), frozenset())
+    return document
+
+
 VM_SHAPE: Shape = (
     ("id", None, _REQUIRED_TEXT, None),
     ("name", None, _REQUIRED_TEXT, None),
@@ -454,12 +497,13 @@ VM_SHAPE: Shape = (
     ("checkpoint_count", 0, _REQUIRED_WHOLE, None),
     ("orphaned", False, _REQUIRED_FLAG, None),
     ("orphaned_by_job", None, _TEXT, None),
+    ("lease", None, frozenset({dict, _NONE}), _lease),
 )
 """The fields of :class:`VmView` (and :class:`DiskView`, :class:`NicView`, :class:`VmNicView`) in the model's order."""
 
 # A record's details that never become extra fields: the declared ones (the record's own values win, as in
 # ``vm_fields``) and ``creation_time`` (shown as ``created_at``).
-_NOT_EXTRA = frozenset(name for name, *_ in VM_SHAPE) | {"creation_time"}
+_NOT_EXTRA = frozenset(name for name, *_ in VM_SHAPE) | {"creation_time", "lease_expires_at"}
 
 
 def _direct_vm_view(record: VmRecord, uptime: int | None) -> JsonObject | None:
@@ -492,6 +536,7 @@ def _direct_vm_view(record: VmRecord, uptime: int | None) -> JsonObject | None:
         "checkpoint_count": get("checkpoint_count") or 0,
         "orphaned": bool(get("orphaned_by_job")),
         "orphaned_by_job": get("orphaned_by_job"),
+        "lease": get("lease"),
     }
     try:
         _checked(document, VM_SHAPE)

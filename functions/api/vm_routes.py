@@ -42,9 +42,30 @@ def vm_filters(req: func.HttpRequest, host: str | None = None) -> VmFilters:
     prefix = req.params.get("name_prefix") or req.params.get("name")
     if prefix is not None and not _NAME_PREFIX.fullmatch(prefix):
         problems.append(Problem("name_prefix", "must be 1-63 letters, digits, '-', '_' or '.'"))
+    expiring = _expiring_within(req.params.get("expiring_within_hours"), problems)
     if problems:
         raise InvalidQuery("see errors", problems)
-    return VmFilters(host=host or req.params.get("host"), state=state, name_prefix=prefix, stale=stale)
+    return VmFilters(
+        host=host or req.params.get("host"),
+        state=state,
+        name_prefix=prefix,
+        stale=stale,
+        expiring_within_hours=expiring,
+    )
+
+
+def _expiring_within(text: str | None, problems: list[Problem]) -> float | None:
+    """The ``expiring_within_hours`` filter: a number of hours above 0 and at most 87600 (ten years)."""
+    if text is None:
+        return None
+    try:
+        hours = float(text)
+    except ValueError:
+        hours = -1.0
+    if not 0 < hours <= 87600:
+        problems.append(Problem("expiring_within_hours", "must be a number of hours above 0 and at most 87600"))
+        return None
+    return hours
 
 
 def power_options(action: str, body: Any) -> PowerOptions:
@@ -89,7 +110,7 @@ def blueprint(api: Api) -> df.Blueprint:
 
     @bp.route(route="api/v1/vms", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
     def api_list_vms(req: func.HttpRequest) -> func.HttpResponse:
-        """VMs, filtered by ``host``, ``state``, ``name_prefix``, ``stale``; paged (``limit``, ``continuation``)."""
+        """VMs, filtered by ``host``, ``state``, ``name_prefix``, ``stale``, ``expiring_within_hours``; paged."""
         return cast(func.HttpResponse, page(req, None))
 
     @bp.route(route="api/v1/vms/{vm_id}", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)

@@ -141,6 +141,7 @@ class InventoryReads:
         page_size: int = 100,
         continuation: str | None = None,
         require_host: bool = False,
+        expiring_before: str | None = None,
     ) -> Page[VmRecord]:
         """A page of VMs, filtered; pass ``continuation`` from the previous page to continue.
 
@@ -150,7 +151,7 @@ class InventoryReads:
         no VMs, or raises :class:`NotFound` with ``require_host``.
         """
         token = decode_continuation(continuation) if continuation else None  # the SDK takes its own dict token
-        clauses, parameters = vm_clauses(state=state, name_prefix=name_prefix)
+        clauses, parameters = vm_clauses(state=state, name_prefix=name_prefix, expiring_before=expiring_before)
         if host is not None:
             clauses.insert(0, "PartitionKey eq @host")
             parameters["host"] = encode_key(host)

@@ -48,6 +48,7 @@ from functions.inventory.entities import SCHEMA_VERSION, content_hash, to_proper
 from functions.inventory.host_entity import vm_ids_properties
 from functions.inventory.keys import decode_key, encode_key
 from functions.inventory.reads import HOSTS_PARTITION, InventoryReads
+from functions.leases.store import LeaseStore
 from functions.models.json import JsonObject
 
 __all__ = ["InventoryRepository", "WriteStats"]
@@ -117,6 +118,7 @@ class InventoryRepository(InventoryReads):
         super().__init__(service, prefix)
         self._clock = clock
         self._sleep = sleep
+        self._leases: LeaseStore | None = None
 
     # -- plumbing ------------------------------------------------------------------------------------------------
 
@@ -206,7 +208,17 @@ class InventoryRepository(InventoryReads):
                     }
                 )
         diff.deletes = sorted(set(stored) - seen)
+        if diff.upserts:  # a rewritten row keeps showing its VM's lease (functions/leases/store.py)
+            copies = self._lease_copies()
+            for row in diff.upserts:
+                row.update(copies.get(str(row["RowKey"]), {}))
         return diff
+
+    def _lease_copies(self) -> dict[str, JsonObject]:
+        """The lease copy of each VM with a lease, by row key (one query; none while the lease table is absent)."""
+        if self._leases is None:
+            self._leases = LeaseStore(self._service, self.vms_table.removesuffix("Vms"))
+        return self._leases.copies()
 
     def _apply_diff(self, host: str, diff: _Diff, stats: WriteStats) -> None:
         vms = self._table(self.vms_table)

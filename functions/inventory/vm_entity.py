@@ -46,6 +46,8 @@ VM_COLUMNS = (
     "os_family",
     "orphaned_by_job",
     "started_at",
+    "lease_json",  # the copy of the VM's lease (functions/leases/store.py)
+    "lease_expires_at",
 )
 """What a VM record is read from: the properties a VM entity can hold, as the sync writes them."""
 
@@ -62,10 +64,19 @@ def vm_from_entity(entity: Mapping[str, Any], hosts: Mapping[str, HostRecord], *
     return VmRecord.from_stored(from_entity(entity), host=hosts.get(name), host_name=name)
 
 
-def vm_clauses(*, state: str | None, name_prefix: str | None) -> tuple[list[str], JsonObject]:
-    """The filter clauses (joined with ``and``) and their parameters for a VM's state and name prefix."""
+def vm_clauses(
+    *, state: str | None, name_prefix: str | None, expiring_before: str | None = None
+) -> tuple[list[str], JsonObject]:
+    """The filter clauses (joined with ``and``) and their parameters for a VM's state, name prefix and lease.
+
+    ``expiring_before`` (a moment as leases store it) keeps the VMs whose lease expires by then (a row without a
+    lease has no ``lease_expires_at`` and never matches).
+    """
     clauses: list[str] = []
     parameters: JsonObject = {}
+    if expiring_before is not None:
+        clauses.append("lease_expires_at le @lease_before")
+        parameters["lease_before"] = expiring_before
     if state is not None:
         clauses.append("state eq @state")
         parameters["state"] = state

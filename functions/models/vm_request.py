@@ -40,6 +40,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from functions.models.json import JsonObject
+from functions.models.leases import LeaseRequest
 from functions.models.problems import Problem, RequestValidationError, problems_from_pydantic
 
 __all__ = [
@@ -329,6 +330,10 @@ class VmCreateRequest(_Model):
         default=False, description="Keep a partially created VM for diagnosis instead of removing it."
     )
     guest: GuestConfig | None = Field(default=None, description="Guest configuration; required with an image.")
+    lease: LeaseRequest | None = Field(
+        default=None,
+        description="Delete the VM at this time (`expires_at`) or after `hours`; see docs/leases.md.",
+    )
 
     @property
     def resolved_os_family(self) -> OsFamily:

@@ -35,6 +35,7 @@ from functions.provisioning.guest_payloads import (
     StartPayload,
     StartResult,
 )
+from functions.provisioning.leases import LeaseArm, LeaseCheck, LeaseInput, LeaseStep
 from functions.provisioning.payloads import (
     CleanupPayload,
     CleanupResult,
@@ -68,6 +69,7 @@ __all__ = [
     "INVENTORY_SYNC",
     "ORCHESTRATIONS",
     "POWER_VM",
+    "VM_LEASE",
 ]
 
 _TARGET = json_codec(VmTarget.from_json)
@@ -126,6 +128,16 @@ IP_POOL_BIND_VM = Activity("ip_pool_bind_vm", json_codec(PoolAddress.from_json),
 """Record the new VM's id on the address its create job holds in an IP pool (repeatable)."""
 IP_POOL_RELEASE = Activity("ip_pool_release", json_codec(PoolAddress.from_json), _FLAG)
 """Give back the address a failed or canceled create job holds in an IP pool (repeatable)."""
+_LEASE_STEP = json_codec(LeaseStep.from_json)
+_TEXT: Codec[str | None] = Codec(lambda v: v, lambda v: None if v is None else str(v))
+LEASE_CHECK = Activity("lease_check", _LEASE_STEP, json_codec(LeaseCheck.from_json))
+"""Read a VM's lease (a lease whose VM is gone ends here)."""
+LEASE_WARN = Activity("lease_warn", _LEASE_STEP, Codec(bool, bool))
+"""Record the warning before expiry (once per lease version)."""
+LEASE_EXPIRE = Activity("lease_expire", _LEASE_STEP, _TEXT)
+"""Submit the VM's delete job at expiry (its id, or null)."""
+LEASE_ARM = Activity("lease_arm", json_codec(LeaseArm.from_json), NOTHING)
+"""Give a VM its create's lease and start its lease workflow."""
 
 ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     JOB_UPDATE,
@@ -154,6 +166,10 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     INVENTORY_PRUNE,
     IP_POOL_BIND_VM,
     IP_POOL_RELEASE,
+    LEASE_CHECK,
+    LEASE_WARN,
+    LEASE_EXPIRE,
+    LEASE_ARM,
 )
 
 # -- the orchestrations ------------------------------------------------------------------------------------------
@@ -164,6 +180,7 @@ DELETE_VM = Orchestration("delete_vm", json_codec(LifecycleInput.from_json))
 POWER_VM = Orchestration("power_vm", json_codec(LifecycleInput.from_json))
 CHANGE_VM = Orchestration("change_vm", json_codec(ChangeInput.from_json))
 INVENTORY_SYNC = Orchestration("inventory_sync", json_codec(SyncInput.from_json))
+VM_LEASE = Orchestration("vm_lease", json_codec(LeaseInput.from_json))
 
 ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (
     CREATE_VM,
@@ -172,4 +189,5 @@ ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (
     POWER_VM,
     CHANGE_VM,
     INVENTORY_SYNC,
+    VM_LEASE,
 )

@@ -115,6 +115,8 @@ class CreateInput:
     """The address the API allocated for this job from an IP pool (``guest.ipv4.pool``): the workflow records the
     VM id on it once the VM exists and releases it when the job fails or is canceled. Absent in inputs of earlier
     builds and of creates without a pool, whose steps stay as they were."""
+    lease: JsonObject | None = None
+    """The lease the create asked for (``{"expires_at", "requested_by"}``): given to the VM once it is complete."""
 
     def to_json(self) -> JsonObject:
         """The input document (``version`` only from 2 on, so version-1 documents keep their shape)."""
@@ -131,6 +133,8 @@ class CreateInput:
             document["approval"] = self.approval.to_json()
         if self.ip_pool is not None:
             document["ip_pool"] = self.ip_pool.to_json()
+        if self.lease is not None:
+            document["lease"] = dict(self.lease)
         return document
 
     @classmethod
@@ -145,6 +149,7 @@ class CreateInput:
             version=int(data.get("version", 1)),
             approval=ApprovalRule.from_json(data["approval"]) if data.get("approval") else None,
             ip_pool=PoolAddress.from_json(data["ip_pool"]) if data.get("ip_pool") else None,
+            lease=dict(data["lease"]) if data.get("lease") else None,
         )
 
 

@@ -15,6 +15,7 @@ from functions.services.hosts import HostService
 from functions.services.inventory import InventoryService
 from functions.services.ip_pools import PoolService
 from functions.services.jobs import JobService
+from functions.services.leases import LeaseService
 from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
 from functions.settings import AuthSettings
@@ -35,6 +36,8 @@ class Services:
     jobs: JobService
     changes: VmChangeService
     pools: PoolService
+    leases: LeaseService | None = None
+    """VM leases (``None`` only in graphs that tests build without them)."""
 
 
 ServicesProvider = Callable[[], Services]

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.errors import HostNotConfigured, InvalidState, NotFound
+from functions.errors import HostNotConfigured, InvalidRequest, InvalidState, NotFound
 from functions.guest.mapping import guest_values
 from functions.hyperv.connector import HostConnector
 from functions.inventory.repository import InventoryRepository
@@ -18,7 +19,10 @@ from functions.ippools.store import Allocation
 from functions.jobs.submission import JobRequest, JobSubmitter, WorkflowClient
 from functions.models.inventory import VmRecord
 from functions.models.jobs import Job, JobStatus, JobTarget
+from functions.models.json import JsonObject
+from functions.models.leases import format_moment, resolve_expiry
 from functions.models.paging import Page
+from functions.models.problems import Problem
 from functions.models.vm_request import VmCreateRequest
 from functions.provisioning.approvals import ApprovalRule
 from functions.provisioning.contracts import CREATE_VM, DELETE_VM, POWER_VM
@@ -49,6 +53,8 @@ class VmFilters:
     state: str | None = None
     name_prefix: str | None = None
     stale: bool | None = None
+    expiring_within_hours: float | None = None
+    """Only VMs whose lease expires within this many hours from now."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +79,7 @@ class VmService:
         seal_key: Secret,
         approval: ApprovalSettings | None = None,
         pools: PoolService | None = None,
+        lease_max_hours: int = 2160,
     ) -> None:
         self.inventory = inventory
         self.connector = connector
@@ -82,12 +89,17 @@ class VmService:
         self._seal_key = seal_key
         self.approval = approval or ApprovalSettings()
         self.pools = pools
+        self.lease_max_hours = lease_max_hours
 
     # -- reads ---------------------------------------------------------------------------------------------------------
 
     def list(self, filters: VmFilters, *, page_size: int, continuation: str | None) -> Page[VmRecord]:
         """A page of VMs; with ``filters.host``, that host must be in the inventory (else ``NotFound``)."""
+        expiring = None
+        if filters.expiring_within_hours is not None:
+            expiring = format_moment(datetime.now(UTC) + timedelta(hours=filters.expiring_within_hours))
         return self.inventory.list_vms(
+            expiring_before=expiring,
             host=filters.host,
             state=filters.state,
             name_prefix=filters.name_prefix,
@@ -129,6 +141,7 @@ class VmService:
                 request, choice = pools.check_create(request)
             spec = VmSpec.from_json(request.model_dump(mode="json"))
             allocations: list[Allocation] = []
+            lease = self._lease(request, caller)
 
             pool_rule = f"IP pool {choice.name} requires approval" if choice and choice.spec.requires_approval else None
             rule = self._approval_rule(request.host, pool_rule)
@@ -151,6 +164,7 @@ class VmService:
                     version=CREATE_VERSION,
                     ip_pool=ip_pool,
                     approval=rule,
+                    lease=lease,
                 )
 
             try:
@@ -195,6 +209,18 @@ class VmService:
         cluster = record.cluster if record is not None and record.clustered else None
         why = settings.required_by(host, cluster)
         return ApprovalRule(timeout, required_by=why) if why is not None else None
+
+    def _lease(self, request: VmCreateRequest, caller: Caller) -> JsonObject | None:
+        """The lease the create asks for, as the workflow carries it (``InvalidRequest`` naming its field)."""
+        if request.lease is None:
+            return None
+        now = datetime.now(UTC).replace(microsecond=0)
+        expires, problems = resolve_expiry(request.lease, now=now, max_hours=self.lease_max_hours, field="lease.")
+        if request.lease.clears:
+            problems.append(Problem("lease.expires_at", "a create's lease needs a moment or hours"))
+        if problems or expires is None:
+            raise InvalidRequest("see errors", problems)
+        return {"expires_at": format_moment(expires), "requested_by": caller.requester.to_json()}
 
     def delete(self, workflows: WorkflowClient, vm_id: str, caller: Caller, *, idempotency_key: str | None) -> Job:
         """Submit a delete job for a VM in the inventory."""

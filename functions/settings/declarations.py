@@ -242,6 +242,25 @@ SETTINGS: tuple[SettingSpec, ...] = (
         default="40",
     ),
     SettingSpec(
+        "AETHERV_LEASE_MAX_HOURS",
+        "Longest VM lease, in hours from now: a create's `lease` or a `PUT /api/v1/vms/{vm_id}/lease` that asks for a "
+        "later expiry is refused (422). See docs/leases.md.",
+        default="2160",
+    ),
+    SettingSpec(
+        "AETHERV_LEASE_WARNING_HOURS",
+        "Hours before a lease expires at which its warning is recorded (audit and the VM's `lease.warned_at`); "
+        "fractions allowed (tests use seconds: 0.002 is 7.2 s).",
+        default="24",
+    ),
+    SettingSpec(
+        "AETHERV_LEASE_CHECK_HOURS",
+        "Longest single wait of a lease workflow before it reads its lease again (and continues as new), and the "
+        "wait before it tries again when the delete at expiry left the VM; at most 72 (below the storage "
+        "provider's timer limit), fractions allowed.",
+        default="24",
+    ),
+    SettingSpec(
         "AETHERV_HOST_OPERATION_POLL_INTERVAL",
         "Seconds before a workflow first checks on background work on a host (an image copy); later checks follow "
         "its progress (half the time it still needs, at most 10 minutes), or grow by half up to twelve times this.",

@@ -27,6 +27,7 @@ from functions.settings.model import (
     GuestSettings,
     HostAccess,
     HostEndpoint,
+    LeaseSettings,
     Secret,
     Settings,
     SettingsError,
@@ -370,6 +371,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     retry_seconds = reader.number("AETHERV_STEP_RETRY_SECONDS", minimum=0.1, maximum=600)
     disk_prepare_timeout = reader.number("AETHERV_DISK_PREPARE_TIMEOUT", minimum=60, maximum=172800)
     host_poll_interval = reader.number("AETHERV_HOST_OPERATION_POLL_INTERVAL", minimum=0.05, maximum=300)
+    leases = LeaseSettings(
+        max_hours=reader.integer("AETHERV_LEASE_MAX_HOURS", minimum=1, maximum=87600),
+        warning_seconds=reader.number("AETHERV_LEASE_WARNING_HOURS", minimum=0, maximum=8760) * 3600,
+        check_seconds=reader.number("AETHERV_LEASE_CHECK_HOURS", minimum=0.0003, maximum=72) * 3600,
+    )
     build_commit = reader.raw("AETHERV_BUILD_COMMIT")
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -392,6 +398,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         host_operation_poll_interval=host_poll_interval,
         build_commit=build_commit,
         in_azure=in_azure,
+        leases=leases,
     )
 
 

@@ -161,6 +161,15 @@ class GuestSettings:
 
 
 @dataclass(frozen=True)
+class LeaseSettings:
+    """VM leases: the longest lease (hours), the warning ahead of expiry and the longest single wait (seconds)."""
+
+    max_hours: int = 2160
+    warning_seconds: float = 86400
+    check_seconds: float = 86400
+
+
+@dataclass(frozen=True)
 class Settings:
     """All validated settings of the app."""
 
@@ -185,3 +194,4 @@ class Settings:
     migration_max_storage_gb: int = 40
     """Most GB of disk files a shared-nothing migration may move (it copies them inside one activity)."""
     in_azure: bool = field(default=False)
+    leases: LeaseSettings = field(default_factory=LeaseSettings)

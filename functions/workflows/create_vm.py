@@ -19,7 +19,7 @@ the error and the cleanup result. Guest secrets travel sealed and are opened onl
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Mapping
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any, Literal
@@ -37,6 +37,7 @@ from functions.provisioning.guest_payloads import (
     StartPayload,
     StartResult,
 )
+from functions.provisioning.leases import LeaseArm
 from functions.provisioning.payloads import (
     CleanupPayload,
     CreatePayload,
@@ -186,6 +187,8 @@ class _Create:
         else:
             vm = yield from flow.call(c.VM_REFRESH_AND_DESCRIBE, flow.target(), cancellable=False)
         yield from flow.status("refresh", StepStatus.SUCCEEDED)
+        if self.spec.lease is not None and flow.vm_id and flow.host:
+            yield from self._arm_lease(flow.vm_id, flow.host, self.spec.lease)
         return CreateOutput(vm_id=flow.vm_id, host=flow.host, name=request.name, vm=vm, guest_agent=flow.guest_agent)
 
     def _finish(self) -> Generator[Any, Any, VmSummary | None]:
@@ -216,6 +219,18 @@ class _Create:
                 )
                 return vm
             yield from flow.wait(timing.poll_interval, cancellable=False)
+
+    def _arm_lease(self, vm_id: str, host: str, lease: Mapping[str, Any]) -> Generator[Any, Any, None]:
+        """Give the complete VM its lease (a failure is a warning: the VM is there, the lease can be set again)."""
+        arm = LeaseArm(vm_id, host, str(lease["expires_at"]), dict(lease.get("requested_by") or {}))
+        try:
+            yield from self.flow.call(c.LEASE_ARM, arm, cancellable=False)
+        except Exception as exc:
+            error = StepError.from_exception(exc)
+            self.flow.warnings.append(
+                f"the VM is complete, but its lease could not be set ({error.category}): "
+                "set it with PUT /api/v1/vms/{vm_id}/lease"
+            )
 
     def _publish_payload(self) -> PublishPayload:
         started = self.started

@@ -253,3 +253,23 @@ def test_random_records_read_as_the_model_reads_them(
             vm_view(vm, NOW)
         return
     assert text(vm_view(vm, NOW)) == text(expected)
+
+
+def test_a_leased_vm_shows_its_lease_as_the_model_does_and_not_the_filter_column() -> None:
+    lease = {
+        "expires_at": "2026-03-02T12:00:00Z",
+        "requested_by": {"id": "alice", "name": "Alice", "type": "user", "app_id": None},
+        "set_by": {"id": "alice", "name": "Alice", "type": "user", "app_id": None},
+        "set_at": "2026-03-01T12:00:00Z",
+        "version": 2,
+        "warned_at": None,
+        "expired_at": None,
+        "delete_job_id": None,
+        "delete_attempts": 0,
+    }
+    vm = record({"id": "l1", "name": "leased", "state": "Running", "lease": lease})
+    vm = VmRecord.from_stored({**vm.to_json(), "lease_expires_at": lease["expires_at"]}, host=HOST, host_name="hv01")
+    assert direct_vm_view(vm, NOW) is not None
+    document = the_model_agrees(vm)
+    assert document["lease"] == lease and "lease_expires_at" not in document
+    assert the_model_agrees(record({"id": "l2", "name": "free", "state": "Off"}))["lease"] is None

@@ -49,6 +49,7 @@ ROUTES = [
     ("POST", "/api/v1/inventory/refresh?host=hv09", None, "operator"),
     *((method, f"/api/v1/vms/{VM}{path}", body, "operator") for method, path, body in CHANGES),
     ("GET", f"/api/v1/vms/{VM}/checkpoints", None, "reader"),
+    ("PUT", f"/api/v1/vms/{VM}/lease", {"hours": 1}, "operator"),
     ("POST", "/api/v1/jobs/missing/cancel", None, "operator"),
     ("POST", "/api/v1/jobs/missing/approve", None, "admin"),
     ("POST", "/api/v1/jobs/missing/reject", {"reason": "no"}, "admin"),
@@ -165,3 +166,41 @@ def test_the_audited_client_address_is_the_one_the_front_end_saw(secured: Stack,
     record = next(r for r in _audit(secured, entra) if r["target"] == {"host": "hv42"})
     assert record["outcome"] == 404
     assert record["client_ip"] == "127.0.0.1"  # the devhost's front end appended the peer, as App Service does
+
+
+def test_an_operator_changes_the_lease_of_a_vm_they_requested_and_an_admin_any(
+    secured: Stack, entra: FakeEntra
+) -> None:
+    from datetime import UTC, datetime
+
+    from functions.models.jobs import JobTarget, Requester
+
+    requester, other = str(uuid.uuid4()), str(uuid.uuid4())
+    vm_id = str(uuid.uuid4())
+    host = "lease-" + uuid.uuid4().hex[:6]
+    vm = {"id": vm_id, "name": "leased01", "state": "Running", "cpu_cores": 2, "memory_gb": 2.0}
+    secured.repo.apply_snapshot(host, {}, [vm], datetime.now(UTC))
+    job = secured.jobs.new_job(
+        id=f"create-vm-{host}-leased01-1",
+        kind="create_vm",
+        target=JobTarget(host=host, name="leased01", vm_id=vm_id),
+        requested_by=Requester(id=requester, name="Requester", type="user"),
+    )
+    secured.jobs.create(job)
+    path = f"/api/v1/vms/{vm_id}/lease"
+    own = entra.mint(["Aether.Operator"], extra_claims={"oid": requester})
+    stranger = entra.mint(["Aether.Operator"], extra_claims={"oid": other})
+    admin = entra.mint(["Aether.Admin"])
+    reader = entra.mint(["Aether.Reader"], extra_claims={"oid": requester})
+
+    status, _, problem = secured.request("PUT", path, {"hours": 5}, {"Authorization": f"Bearer {stranger}"})
+    assert status == 403 and problem["status"] == 403, problem
+    assert call(secured, "PUT", path, {"hours": 5}, reader)[0] == 403
+    status, _, body = secured.request("PUT", path, {"hours": 5}, {"Authorization": f"Bearer {own}"})
+    assert status == 200 and body["lease"]["requested_by"]["id"] == requester, body
+    status, _, body = secured.request("PUT", path, {"hours": 9}, {"Authorization": f"Bearer {admin}"})
+    assert status == 200 and body["lease"]["version"] == 2 and body["lease"]["requested_by"]["id"] == requester
+    status, _, body = secured.request("PUT", path, {"expires_at": None}, {"Authorization": f"Bearer {own}"})
+    assert status == 200 and body["lease"] is None, body
+    refused = [r for r in _audit(secured, entra) if r["action"] == "set_lease" and r["outcome"] == 403]
+    assert any(r["who"]["object_id"] == other for r in refused)  # type: ignore[index]

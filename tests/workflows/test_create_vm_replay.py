@@ -342,3 +342,29 @@ def test_the_job_record_learns_the_host_and_the_vm_id() -> None:
         {"host": "hv02", "name": "web01", "vm_id": None},
         {"host": "hv02", "name": "web01", "vm_id": VM_ID},
     ]
+
+
+LEASE = {"expires_at": "2026-12-01T00:00:00Z", "requested_by": {"id": "alice", "name": "Alice"}}
+
+
+def test_a_create_with_a_lease_gives_the_complete_vm_its_lease_last() -> None:
+    replay = Replay(create_vm, spec(LINUX) | {"lease": LEASE})
+    calls = work(drive(replay, happy_results() | {"lease_arm": {}}))
+    assert calls[-2:] == ["vm_refresh_and_describe", "lease_arm"]
+    arm = next(t for t in replay.scheduled if t.name == "lease_arm")
+    assert arm.input == {"vm_id": VM_ID, "host": "hv02", **LEASE}
+    assert job_patches(replay)[-1]["status"] == "Succeeded"
+
+
+def test_a_lease_that_cannot_be_set_is_a_warning_on_a_succeeded_create() -> None:
+    replay = Replay(create_vm, spec(LINUX) | {"lease": LEASE})
+    calls = work(drive(replay, happy_results() | {"lease_arm": Fail("table down", "StorageUnavailable")}))
+    assert "vm_cleanup" not in calls
+    final = job_patches(replay)[-1]
+    assert final["status"] == "Succeeded"
+    assert any("lease could not be set" in warning for warning in final["add_warnings"])
+
+
+def test_a_create_without_a_lease_arms_none() -> None:
+    replay = Replay(create_vm, spec(LINUX))
+    assert "lease_arm" not in drive(replay, happy_results())

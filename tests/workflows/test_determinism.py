@@ -22,6 +22,7 @@ ORCHESTRATOR_MODULES = [
     "functions/workflows/host_operations.py",
     "functions/workflows/inventory.py",
     "functions/workflows/throttle.py",
+    "functions/workflows/lease.py",
 ]
 FORBIDDEN_MODULES = {
     "os",

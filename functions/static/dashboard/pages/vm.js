@@ -11,6 +11,7 @@ import { orphanMarker } from "../orphan.js";
 import { badge, confirmDialog, dataTable, emptyState, errorPanel, facts, guardedButton, jobProgress, staleMarker, toast, updateBadge } from "../ui.js";
 import { checkpointsSection } from "./vm_checkpoints.js";
 import { disksSection, nicsSection } from "./vm_devices.js";
+import { leaseSection } from "./vm_lease.js";
 import { migrateDialog } from "./vm_migrate.js";
 import { resizeSection } from "./vm_resize.js";
 
@@ -51,7 +52,7 @@ export async function render(ctx) {
 
   // What the change sections see of the page: the VM as last loaded, whether a job runs, and change().
   const page = { session: ctx.session, api: ctx.api, signal: ctx.signal, vm: () => vm, busy: () => Boolean(running), change };
-  const sections = [resizeSection(page), disksSection(page), nicsSection(page), checkpointsSection(page)];
+  const sections = [leaseSection(page), resizeSection(page), disksSection(page), nicsSection(page), checkpointsSection(page)];
 
   replace(
     ctx.main,

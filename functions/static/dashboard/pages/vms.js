@@ -8,6 +8,7 @@ import { h, replace, setText, uid } from "../dom.js";
 import { clock, count, duration, fullTime, gb } from "../format.js";
 import { orphanMarker } from "../orphan.js";
 import { badge, emptyState, errorPanel, guardedButton, staleMarker } from "../ui.js";
+import { countdown } from "./vm_lease.js";
 
 const STATES = ["Running", "Off", "Saved", "Paused", "Starting", "Stopping", "Saving", "Pausing", "Resuming", "Unknown"];
 const PAGE_SIZE = 50;
@@ -20,6 +21,7 @@ const COLUMNS = [
   ["ip", "IP addresses"],
   ["os", "OS"],
   ["uptime_seconds", "Uptime"],
+  ["lease", "Lease"],
 ];
 
 const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
@@ -27,6 +29,7 @@ const collator = new Intl.Collator("en", { numeric: true, sensitivity: "base" })
 function sortValue(vm, key) {
   if (key === "ip") return (vm.ip_addresses || [])[0] || "";
   if (key === "os") return vm.os_name || vm.os_family || "";
+  if (key === "lease") return vm.lease ? vm.lease.expires_at : "\uffff"; // no lease sorts last
   return vm[key] ?? "";
 }
 
@@ -37,6 +40,7 @@ export async function render(ctx) {
     host: ctx.query.get("host") || "",
     state: ctx.query.get("state") || "",
     stale: ctx.query.get("stale") === "true",
+    expiring: ctx.query.get("expiring") === "true",
     sort: ctx.query.get("sort") || "name",
     dir: ctx.query.get("dir") === "desc" ? "desc" : "asc",
     page: Math.max(1, Number(ctx.query.get("page")) || 1),
@@ -56,6 +60,7 @@ export async function render(ctx) {
   const stateSelect = h("select", { id: stateId, class: "input" }, h("option", { value: "" }, "All states"), STATES.map((s) => h("option", { value: s }, s)));
   stateSelect.value = state.state;
   const staleBox = h("input", { type: "checkbox", id: uid("stale"), checked: state.stale });
+  const expiringBox = h("input", { type: "checkbox", id: uid("expiring"), checked: state.expiring });
   const status = h("p", { class: "list-status muted", role: "status" });
   const problem = h("div");
   const headRow = h("tr");
@@ -76,6 +81,7 @@ export async function render(ctx) {
         h("div", { class: "field" }, h("label", { for: hostId }, "Host"), hostSelect),
         h("div", { class: "field" }, h("label", { for: stateId }, "State"), stateSelect),
         h("div", { class: "field field-check" }, staleBox, h("label", { for: staleBox.id }, "Stale only")),
+        h("div", { class: "field field-check" }, expiringBox, h("label", { for: expiringBox.id }, "Lease expires within 24 h")),
       ),
       problem,
       status,
@@ -119,6 +125,11 @@ export async function render(ctx) {
     state.page = 1;
     load();
   });
+  expiringBox.addEventListener("change", () => {
+    state.expiring = expiringBox.checked;
+    state.page = 1;
+    load();
+  });
 
   ctx.api
     .get("/hosts", { signal: ctx.signal })
@@ -133,6 +144,7 @@ export async function render(ctx) {
     if (state.host) params.set("host", state.host);
     if (state.state) params.set("state", state.state);
     if (state.stale) params.set("stale", "true");
+    if (state.expiring) params.set("expiring_within_hours", "24");
     return params.toString();
   }
 
@@ -154,7 +166,7 @@ export async function render(ctx) {
   }
 
   function show() {
-    ctx.setQuery({ q: state.q, host: state.host, state: state.state, stale: state.stale ? "true" : "", sort: state.sort === "name" ? "" : state.sort, dir: state.dir === "asc" ? "" : state.dir, page: state.page > 1 ? state.page : "" });
+    ctx.setQuery({ q: state.q, host: state.host, state: state.state, stale: state.stale ? "true" : "", expiring: state.expiring ? "true" : "", sort: state.sort === "name" ? "" : state.sort, dir: state.dir === "asc" ? "" : state.dir, page: state.page > 1 ? state.page : "" });
     for (const th of headRow.children) {
       const active = th.dataset.key === state.sort;
       if (active) th.setAttribute("aria-sort", state.dir === "asc" ? "ascending" : "descending");
@@ -177,7 +189,7 @@ export async function render(ctx) {
           : "",
     );
     if (!rows.length && !loading) {
-      const filtered = state.q || state.host || state.state || state.stale;
+      const filtered = state.q || state.host || state.state || state.stale || state.expiring;
       replace(tbody, h("tr", {}, h("td", { colspan: COLUMNS.length }, emptyState(filtered ? "No VMs match these filters." : "No VMs in the inventory yet.", filtered ? "Clear the search or pick another host or state." : "Create one, or wait for the next inventory sync."))));
     } else {
       replace(tbody, slice.map(row));
@@ -250,5 +262,6 @@ function row(vm) {
     h("td", { "data-label": "IP addresses", class: "ips" }, ips.length ? ips.join(", ") : h("span", { class: "muted" }, "—")),
     h("td", { "data-label": "OS" }, vm.os_name || vm.os_family || h("span", { class: "muted" }, "—")),
     h("td", { "data-label": "Uptime", title: vm.last_seen ? `Seen ${fullTime(vm.last_seen)}` : "" }, vm.state === "Running" ? duration(vm.uptime_seconds) : h("span", { class: "muted" }, vm.stale ? `seen ${clock(vm.last_seen)}` : "—")),
+    h("td", { "data-label": "Lease", dataset: { lease: vm.lease ? vm.lease.expires_at : "" } }, vm.lease ? h("span", { title: fullTime(vm.lease.expires_at) }, `${clock(vm.lease.expires_at)} (${countdown(vm.lease.expires_at)})`) : h("span", { class: "muted" }, "—")),
   );
 }

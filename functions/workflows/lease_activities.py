@@ -1,0 +1,75 @@
+"""The lease activities: each a thin call of the :class:`~functions.services.leases.LeaseService`.
+
+``lease_expire`` and ``lease_arm`` start workflows (a delete job; the lease orchestration), so they take a Durable
+client binding like the HTTP triggers, and run their service call in a thread with it (:func:`in_thread`).
+Failures are translated once, into a :class:`~functions.errors.StepError` (as every activity's are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import azure.durable_functions as df
+
+from functions.provisioning import contracts as c
+from functions.provisioning.leases import LeaseArm, LeaseStep
+from functions.services.leases import LeaseService
+from functions.workflows.activities import step_error
+from functions.workflows.starter import in_thread
+
+__all__ = ["lease_activities_blueprint"]
+
+
+def lease_activities_blueprint(service: Callable[[], LeaseService]) -> df.Blueprint:
+    """A blueprint with the lease activities; ``service`` gives the process's lease service."""
+    bp = df.Blueprint()
+
+    @bp.function_name(name=c.LEASE_CHECK.name)
+    @bp.activity_trigger(input_name="payload")
+    def lease_check(payload: Any) -> Any:
+        """Read the VM's lease (ending one whose VM is gone)."""
+        try:
+            step = c.LEASE_CHECK.payload.load(payload)
+            return c.LEASE_CHECK.result.dump(service().check(step))
+        except Exception as exc:
+            raise step_error(exc, c.LEASE_CHECK.name) from exc
+
+    @bp.function_name(name=c.LEASE_WARN.name)
+    @bp.activity_trigger(input_name="payload")
+    def lease_warn(payload: Any) -> Any:
+        """Record the warning before expiry (once per lease version)."""
+        try:
+            step = c.LEASE_WARN.payload.load(payload)
+            return c.LEASE_WARN.result.dump(service().warn(step))
+        except Exception as exc:
+            raise step_error(exc, c.LEASE_WARN.name) from exc
+
+    @bp.function_name(name=c.LEASE_EXPIRE.name)
+    @bp.activity_trigger(input_name="payload")
+    @bp.durable_client_input(client_name="client")
+    async def lease_expire(payload: Any, client: df.DurableOrchestrationClient) -> Any:
+        """Submit the VM's delete job at expiry."""
+        try:
+            step: LeaseStep = c.LEASE_EXPIRE.payload.load(payload)
+            job_id = await in_thread(client, lambda workflows: service().expire(workflows, step))
+            return c.LEASE_EXPIRE.result.dump(job_id)
+        except Exception as exc:
+            raise step_error(exc, c.LEASE_EXPIRE.name) from exc
+
+    @bp.function_name(name=c.LEASE_ARM.name)
+    @bp.activity_trigger(input_name="payload")
+    @bp.durable_client_input(client_name="client")
+    async def lease_arm(payload: Any, client: df.DurableOrchestrationClient) -> Any:
+        """Give a new VM its create's lease and start its lease workflow."""
+        try:
+            arm: LeaseArm = c.LEASE_ARM.payload.load(payload)
+            await in_thread(
+                client,
+                lambda workflows: service().arm(workflows, arm.vm_id, arm.host, arm.expires_at, dict(arm.requested_by)),
+            )
+            return c.LEASE_ARM.result.dump(None)
+        except Exception as exc:
+            raise step_error(exc, c.LEASE_ARM.name) from exc
+
+    return bp
