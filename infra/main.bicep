@@ -100,6 +100,12 @@ param winrmTransport string = 'ntlm'
 @description('AETHERV_WINRM_CA_BUNDLE: path of the PEM CA bundle that signs the hosts\' WinRM certificates, e.g. /home/site/wwwroot/certs/winrm-ca.pem (shipped with the app package). Empty uses the system store.')
 param winrmCaBundlePath string = ''
 
+@description('AETHERV_APPROVAL_HOSTS: hosts whose creates wait for an Admin\'s approval (comma-separated names; * for every host). Empty: none.')
+param approvalHosts string = ''
+
+@description('AETHERV_APPROVAL_CLUSTERS: failover clusters whose nodes\' creates wait for an Admin\'s approval (comma-separated). Empty: none.')
+param approvalClusters string = ''
+
 @description('AETHERV_ENTRA_TENANT_ID: the tenant that issues the API\'s tokens.')
 param entraTenantId string = subscription().tenantId
 
@@ -273,6 +279,8 @@ module api 'app/api.bicep' = {
     winrmUsername: winrmUsername
     winrmTransport: winrmTransport
     winrmCaBundlePath: winrmCaBundlePath
+    approvalHosts: approvalHosts
+    approvalClusters: approvalClusters
     entraTenantId: entraTenantId
     apiClientId: apiClientId
     apiAppIdUri: appIdUri

@@ -53,6 +53,9 @@ param winrmUsername string
 ])
 param winrmTransport string
 param winrmCaBundlePath string
+@description('AETHERV_APPROVAL_HOSTS and AETHERV_APPROVAL_CLUSTERS: which creates wait for an Admin\'s approval.')
+param approvalHosts string = ''
+param approvalClusters string = ''
 param entraTenantId string
 param apiClientId string
 param apiAppIdUri string
@@ -109,6 +112,8 @@ var easyAuthExcludedPaths = [
   '/jobs'
   '/jobs/*'
   '/hosts/*'
+  '/ip-pools'
+  '/ip-pools/*'
   '/ui/*'
   '/ui-config.json'
   '/auth/redirect'
@@ -142,6 +147,8 @@ var baseSettings = {
   AETHERV_WINRM_PASSWORD: '@Microsoft.KeyVault(SecretUri=${winrmPasswordSecretUri})'
   AETHERV_WINRM_TRANSPORT: winrmTransport
   AETHERV_WINRM_CA_BUNDLE: winrmCaBundlePath
+  AETHERV_APPROVAL_HOSTS: approvalHosts
+  AETHERV_APPROVAL_CLUSTERS: approvalClusters
   AETHERV_AUTH_MODE: 'entra'
   AETHERV_ENTRA_AUTHORITY: loginEndpoint
   AETHERV_ENTRA_TENANT_ID: entraTenantId
