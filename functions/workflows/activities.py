@@ -33,7 +33,7 @@ from functions.provisioning.steps import Provisioner
 from functions.sealing import SealError
 from functions.settings import SettingsError
 
-__all__ = ["activities_blueprint", "step_error"]
+__all__ = ["activities_blueprint", "register_activity", "step_error"]
 
 log = logging.getLogger(__name__)
 P = TypeVar("P")
@@ -71,6 +71,20 @@ def _host_error(exc: Exception) -> str:
     return f"{error.category}: {error.message}"
 
 
+def register_activity(bp: df.Blueprint, activity: Activity[P, R], handler: Callable[[P], R]) -> None:
+    """Register ``handler`` as ``activity``'s trigger on ``bp``: payload decoded, result encoded, failure translated."""
+
+    def run(payload: Any) -> Any:
+        try:
+            return activity.result.dump(handler(activity.payload.load(payload)))
+        except Exception as exc:
+            raise step_error(exc, activity.name) from exc
+
+    run.__name__ = run.__qualname__ = activity.name
+    run.__doc__ = f"Activity {activity.name}."
+    bp.function_name(name=activity.name)(bp.activity_trigger(input_name="payload")(run))
+
+
 def activities_blueprint(
     provisioner: Callable[[], Provisioner], sync: Callable[[], HostSync], threads: Callable[[], Executor]
 ) -> df.Blueprint:
@@ -78,15 +92,7 @@ def activities_blueprint(
     bp = df.Blueprint()
 
     def register(activity: Activity[P, R], handler: Callable[[P], R]) -> None:
-        def run(payload: Any) -> Any:
-            try:
-                return activity.result.dump(handler(activity.payload.load(payload)))
-            except Exception as exc:
-                raise step_error(exc, activity.name) from exc
-
-        run.__name__ = run.__qualname__ = activity.name
-        run.__doc__ = f"Activity {activity.name}."
-        bp.function_name(name=activity.name)(bp.activity_trigger(input_name="payload")(run))
+        register_activity(bp, activity, handler)
 
     register(c.JOB_UPDATE, lambda p: provisioner().job_update(p))
     register(c.VM_PLACE, lambda p: provisioner().place(p))

@@ -15,7 +15,7 @@ import azure.durable_functions as df
 from functions.provisioning import contracts as c
 from functions.provisioning.leases import LeaseArm, LeaseStep
 from functions.services.leases import LeaseService
-from functions.workflows.activities import step_error
+from functions.workflows.activities import register_activity, step_error
 from functions.workflows.starter import in_thread
 
 __all__ = ["lease_activities_blueprint"]
@@ -25,25 +25,8 @@ def lease_activities_blueprint(service: Callable[[], LeaseService]) -> df.Bluepr
     """A blueprint with the lease activities; ``service`` gives the process's lease service."""
     bp = df.Blueprint()
 
-    @bp.function_name(name=c.LEASE_CHECK.name)
-    @bp.activity_trigger(input_name="payload")
-    def lease_check(payload: Any) -> Any:
-        """Read the VM's lease (ending one whose VM is gone)."""
-        try:
-            step = c.LEASE_CHECK.payload.load(payload)
-            return c.LEASE_CHECK.result.dump(service().check(step))
-        except Exception as exc:
-            raise step_error(exc, c.LEASE_CHECK.name) from exc
-
-    @bp.function_name(name=c.LEASE_WARN.name)
-    @bp.activity_trigger(input_name="payload")
-    def lease_warn(payload: Any) -> Any:
-        """Record the warning before expiry (once per lease version)."""
-        try:
-            step = c.LEASE_WARN.payload.load(payload)
-            return c.LEASE_WARN.result.dump(service().warn(step))
-        except Exception as exc:
-            raise step_error(exc, c.LEASE_WARN.name) from exc
+    register_activity(bp, c.LEASE_CHECK, lambda step: service().check(step))
+    register_activity(bp, c.LEASE_WARN, lambda step: service().warn(step))
 
     @bp.function_name(name=c.LEASE_EXPIRE.name)
     @bp.activity_trigger(input_name="payload")
