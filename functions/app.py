@@ -26,6 +26,7 @@ from azure.data.tables import TableServiceClient
 
 from functions.api import (
     docs,
+    event_routes,
     fallback,
     inventory_routes,
     ip_pool_routes,
@@ -39,6 +40,10 @@ from functions.api.http import Api
 from functions.audit.log import AuditLog
 from functions.auth import Authenticator, startup_warning
 from functions.dashboard import routes as dashboard_routes
+from functions.events.delivery import EventDelivery
+from functions.events.emitters import EventEmitter, JobEvents
+from functions.events.outbox import EventOutbox
+from functions.events.sinks import configured_sinks
 from functions.hyperv.connector import HostConnector
 from functions.inventory.batch import host_threads
 from functions.inventory.repository import InventoryRepository
@@ -48,10 +53,12 @@ from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.jobs.submission import JobSubmitter
 from functions.leases.store import LeaseStore
+from functions.provisioning import contracts as c
 from functions.provisioning.steps import Provisioner
 from functions.provisioning.workflow_data import Timing
 from functions.services.audit import AuditTrail
 from functions.services.bundle import Services
+from functions.services.events import EventService
 from functions.services.hosts import HostService
 from functions.services.inventory import InventoryService
 from functions.services.ip_pools import PoolService
@@ -60,9 +67,10 @@ from functions.services.leases import LeaseService, LeaseTiming
 from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
 from functions.settings import SETTINGS, Settings, SettingsError, load_settings
-from functions.storage import build_table_service
-from functions.workflows import change_vm, create_vm, guest_wait, inventory, lease, lifecycle, throttle
+from functions.storage import build_table_service, managed_identity
+from functions.workflows import change_vm, create_vm, events, guest_wait, inventory, lease, lifecycle, throttle
 from functions.workflows.activities import activities_blueprint
+from functions.workflows.event_activities import event_activities_blueprint
 from functions.workflows.lease_activities import lease_activities_blueprint
 from functions.workflows.starter import in_thread
 
@@ -113,8 +121,22 @@ class Container:
 
     @cached_property
     def job_store(self) -> JobStore:
-        """The job tables."""
-        return JobStore(self.table_service, self.settings().storage.table_prefix)
+        """The job tables; what they store is announced as events."""
+        return JobStore(self.table_service, self.settings().storage.table_prefix, observers=[JobEvents(self.emitter)])
+
+    @cached_property
+    def event_delivery(self) -> EventDelivery:
+        """The event outbox and the configured sinks (webhooks, Event Grid)."""
+        settings = self.settings()
+        outbox = EventOutbox(self.table_service, settings.storage.table_prefix)
+        sinks = configured_sinks(settings.events, lambda: managed_identity(settings.storage.managed_identity_client_id))
+        return EventDelivery(outbox, sinks, horizon=settings.events.retry_horizon_seconds)
+
+    @cached_property
+    def emitter(self) -> EventEmitter:
+        """Stores events for the configured sinks (nothing when there are none)."""
+        delivery = self.event_delivery
+        return EventEmitter(delivery.outbox, delivery.sink_ids)
 
     @cached_property
     def debts(self) -> CleanupDebts:
@@ -129,7 +151,7 @@ class Container:
     @cached_property
     def host_sync(self) -> HostSync:
         """The per-host inventory sync."""
-        return HostSync(self.connector, self.repository, debts=self.debts)
+        return HostSync(self.connector, self.repository, debts=self.debts, emit=self.emitter.emit)
 
     @cached_property
     def host_threads(self) -> ThreadPoolExecutor:
@@ -225,7 +247,9 @@ class Container:
                 vms,
                 audit,
                 timing=lease_timing,
+                emit=self.emitter.emit,
             ),
+            events=EventService(self.event_delivery, audit),
         )
 
     def get_services(self) -> Services:
@@ -238,6 +262,12 @@ class Container:
         leases = self.get_services().leases
         assert leases is not None
         return leases
+
+    def get_events(self) -> EventService:
+        """The event service of :attr:`services`."""
+        events = self.get_services().events
+        assert events is not None
+        return events
 
     def get_provisioner(self) -> Provisioner:
         """:attr:`provisioner`, built under the lock the first time."""
@@ -266,6 +296,11 @@ class Container:
         return True
 
 
+KEEPER_SCHEDULE = "30 * * * * *"
+"""When the event pump's keeper looks at it (every minute)."""
+_RUNNING = frozenset({"Pending", "Running", "ContinuedAsNew"})
+
+
 def _schedule(container: Container) -> str:
     try:
         return container.settings().inventory_schedule
@@ -282,6 +317,22 @@ def _register_timer(app: df.DFApp, container: Container) -> None:
 
     with_client = app.durable_client_input(client_name="client")(inventory_timer)
     app.timer_trigger(schedule=_schedule(container), arg_name="timer", run_on_startup=True)(with_client)
+
+    async def events_keeper(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+        """Timer: keep the event pump running while an event sink is configured."""
+        try:
+            if not container.settings().events.enabled:
+                return
+        except SettingsError:
+            return
+        status = await client.get_status(events.PUMP_INSTANCE)
+        if status and status.runtime_status is not None and status.runtime_status.value in _RUNNING:
+            return
+        await client.start_new(c.EVENTS_PUMP.name, events.PUMP_INSTANCE, None)
+        log.info("started the event pump")
+
+    keeper = app.durable_client_input(client_name="client")(events_keeper)
+    app.timer_trigger(schedule=KEEPER_SCHEDULE, arg_name="timer", run_on_startup=True)(keeper)
 
 
 def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
@@ -306,6 +357,7 @@ def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
         job_routes.blueprint(api),
         ip_pool_routes.blueprint(api),
         lease_routes.blueprint(api),
+        event_routes.blueprint(api),
         fallback.bp,
         inventory.bp,
         create_vm.bp,
@@ -314,6 +366,8 @@ def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
         change_vm.bp,
         throttle.bp,
         lease.bp,
+        events.bp,
+        event_activities_blueprint(container.get_events),
         lease_activities_blueprint(container.get_leases),
         activities_blueprint(container.get_provisioner, container.get_host_sync, container.get_host_threads),
         dashboard_routes.blueprint(lambda: container.settings().auth),

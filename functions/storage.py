@@ -35,6 +35,7 @@ __all__ = [
     "connection_string",
     "decode_continuation",
     "encode_continuation",
+    "managed_identity",
 ]
 
 _MAX_TOKEN = 4096
@@ -56,7 +57,8 @@ def connection_string(storage: StorageSettings) -> str | None:
     return AZURITE_CONNECTION_STRING if value == "UseDevelopmentStorage=true" else value
 
 
-def _credential(client_id: str | None) -> TokenCredential:
+def managed_identity(client_id: str | None) -> TokenCredential:
+    """The app's managed identity: the user-assigned one of ``client_id``, else ``DefaultAzureCredential``'s."""
     from azure.identity import DefaultAzureCredential, ManagedIdentityCredential
 
     if client_id:
@@ -94,7 +96,7 @@ def build_table_service(storage: StorageSettings) -> TableServiceClient:
         raise RuntimeError("no storage connection configured")
     return TableServiceClient(
         storage.table_endpoint,
-        credential=_credential(storage.managed_identity_client_id),
+        credential=managed_identity(storage.managed_identity_client_id),
         transport=table_transport(),
     )
 

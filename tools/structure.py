@@ -31,6 +31,7 @@ FUNCTION_LAYERS: Sequence[tuple[str, ...]] = (
         "functions.auth",
         "functions.storage",
         "functions.audit",
+        "functions.events",
     ),
     ("functions.inventory", "functions.jobs", "functions.ippools", "functions.leases"),
     ("functions.provisioning",),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel
 
 from functions import __version__
+from functions.api.event_openapi import event_paths, event_schemas
 from functions.api.ip_pool_openapi import ip_pool_paths, ip_pool_schemas
 from functions.api.views import VM_STATES, CheckpointView, ClusterView, HostView, JobView, VmView
 from functions.hyperv.probe_report import ProbeReport
@@ -308,6 +309,7 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         "/v1/audit": {"get": _read("The audit log (admins)", _json({"type": "object"}, "Audit records"), _LIST)},
         **_changes(),
         **ip_pool_paths(),
+        **event_paths(),
     }
     return {
         "openapi": "3.1.0",
@@ -324,6 +326,7 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
             "schemas": {
                 **_schemas(*_REQUESTS, VmView, HostView, ClusterView, JobView, ProbeReport, CheckpointView),
                 **ip_pool_schemas(),
+                **event_schemas(),
             },
             "responses": {
                 "Problem": {

@@ -69,6 +69,12 @@ class WriteStats:
     entities_deleted: int = 0
     transactions: int = 0
     skipped: str | None = None
+    state_changes: list[tuple[JsonObject, str]] = field(default_factory=list)
+    """VMs whose stored state changed (their new record, their previous state): what ``vm.state_changed`` reports."""
+    reconnected_since: str | None = None
+    """Set when a snapshot reconnected a host recorded unreachable: since when it was."""
+    disconnected_since: str | None = None
+    """Set when a host recorded reachable was marked unreachable: since when (what ``host.disconnected`` reports)."""
 
     def add(self, other: WriteStats) -> None:
         """Accumulate ``other`` into this summary."""
@@ -81,6 +87,7 @@ class WriteStats:
 class _Diff:
     upserts: list[JsonObject] = field(default_factory=list)
     deletes: list[str] = field(default_factory=list)
+    state_changes: list[tuple[JsonObject, str]] = field(default_factory=list)
 
 
 def _iso(moment: datetime) -> str:
@@ -172,7 +179,9 @@ class InventoryRepository(InventoryReads):
     def _vm_rows(self, host: str) -> dict[str, JsonObject]:
         table = self._table(self.vms_table)
         rows = table.query_entities(
-            "PartitionKey eq @pk", parameters={"pk": encode_key(host)}, select=["RowKey", "content_hash", "started_at"]
+            "PartitionKey eq @pk",
+            parameters={"pk": encode_key(host)},
+            select=["RowKey", "content_hash", "started_at", "state"],
         )
         return {row["RowKey"]: dict(row) for row in rows}
 
@@ -197,6 +206,8 @@ class InventoryRepository(InventoryReads):
                 started = previous_started
             record["started_at"] = _iso(started) if started and record.get("state") == "Running" else None
             digest = content_hash(record)
+            if previous is not None and previous.get("state") and previous.get("state") != record.get("state"):
+                diff.state_changes.append((record, str(previous["state"])))
             if previous is None or previous.get("content_hash") != digest:
                 diff.upserts.append(
                     {
@@ -299,6 +310,9 @@ class InventoryRepository(InventoryReads):
                         raise
                 self._write_host(final, etag)
                 stats.entities_written += 1
+                stats.state_changes = diff.state_changes
+                if entity is not None and entity.get("connected") is False:
+                    stats.reconnected_since = str(entity.get("disconnected_since") or entity.get("last_seen") or "")
                 return stats
             except (ResourceModifiedError, ResourceExistsError, ResourceNotFoundError):
                 # another writer stored a snapshot, or a prune removed the host, under this one: read again
@@ -334,6 +348,8 @@ class InventoryRepository(InventoryReads):
             try:
                 self._write_host(record, etag)
                 stats.entities_written += 1
+                if entity and entity.get("connected", False):
+                    stats.disconnected_since = str(record["disconnected_since"])
                 return stats
             except (ResourceModifiedError, ResourceExistsError):
                 continue

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
+from functions.events.catalog import OutgoingEvent, host_event, vm_state_event
 from functions.hyperv.connector import HostConnector
 from functions.hyperv.errors import HyperVError
 from functions.hyperv.models import HostFacts, HostInventory, VmInfo, os_family_from_os_name
@@ -102,8 +103,10 @@ class HostSync:
         collect: Callable[[str], HostInventory] | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
+        emit: Callable[[list[OutgoingEvent]], object] | None = None,
     ) -> None:
         self.connector = connector
+        self._emit = emit
         self.repository = repository
         self.debts = debts
         self._collect = collect or self._collect_over_winrm
@@ -130,9 +133,15 @@ class HostSync:
             message = f"{type(exc).__name__}: {exc}"
             log.warning("inventory: %s is unreachable: %s", host, message)
             try:
-                self.repository.mark_unreachable(host, message, self._clock())
+                marked = self.repository.mark_unreachable(host, message, self._clock())
             except Exception:
                 log.exception("inventory: could not record that %s is unreachable", host)
+            else:
+                if marked.disconnected_since is not None:
+                    at = self._clock()
+                    self._announce(
+                        [host_event(host, connected=False, since=marked.disconnected_since, at=at, error=message)]
+                    )
             return HostSyncSummary(host=host, ok=False, error=message, duration_s=time.monotonic() - started)
         try:
             stats = self._store(host, inventory)
@@ -147,6 +156,7 @@ class HostSync:
                 error=f"storage: {type(exc).__name__}",
                 duration_s=time.monotonic() - started,
             )
+        self._announce(self._changes(host, stats, inventory.collected_at))
         self._marked[host.lower()] = tuple(
             MarkedVm(vm.id, vm.name, owner) for vm in inventory.vms if (owner := owning_job(vm.notes)) is not None
         )
@@ -159,6 +169,23 @@ class HostSync:
             skipped=stats.skipped,
             duration_s=round(time.monotonic() - started, 3),
         )
+
+    @staticmethod
+    def _changes(host: str, stats: WriteStats, at: datetime) -> list[OutgoingEvent]:
+        """The events a stored snapshot stands for: the host back, VMs in a new state."""
+        events = [vm_state_event(host, record, previous, at) for record, previous in stats.state_changes]
+        if stats.reconnected_since is not None:
+            events.insert(0, host_event(host, connected=True, since=stats.reconnected_since, at=at))
+        return events
+
+    def _announce(self, events: list[OutgoingEvent]) -> None:
+        """Emit ``events``; a failure is logged, never the host's (its inventory is stored either way)."""
+        if not events or self._emit is None:
+            return
+        try:
+            self._emit(events)
+        except Exception:
+            log.exception("inventory: could not emit %d event(s)", len(events))
 
     def _store(self, host: str, inventory: HostInventory) -> WriteStats:
         """Write the snapshot; a storage outage is retried a few times (``STORE_RETRIES``) before it is reported."""

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
@@ -29,10 +29,25 @@ from functions.models.json import JsonObject
 from functions.models.paging import Page
 from functions.storage import decode_continuation, encode_continuation
 
-__all__ = ["Claim", "JobStore", "JobSummary"]
+__all__ = ["Claim", "JobObserver", "JobStore", "JobSummary"]
 
 _LIST_FIELDS = ("id", "kind", "status", "created", "updated", "vm_id", "host", "name", "requester_id", "current_step")
 _MAX_TIME_MS = 10**13
+
+
+class JobObserver(Protocol):
+    """Told of every job the store writes (events, the job log): after the write, in the writer's thread.
+
+    It may be told twice of the same state (an activity that runs twice writes twice); an error it raises fails the
+    write's caller, which retries.
+    """
+
+    def job_changed(self, job: Job, *, before: Job | None) -> None:
+        """``job`` was stored; ``before`` is what it replaced.
+
+        ``None``: the job was created; ``job`` itself: a write that changed nothing was repeated.
+        """
+        ...
 
 
 @dataclass(frozen=True)
@@ -111,8 +126,16 @@ def _from_entity(entity: Mapping[str, Any]) -> Job:
 class JobStore:
     """Create, update, read and list job records; hold idempotency keys and target claims."""
 
-    def __init__(self, service: TableServiceClient, prefix: str, *, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(
+        self,
+        service: TableServiceClient,
+        prefix: str,
+        *,
+        clock: Callable[[], datetime] = _now,
+        observers: Sequence[JobObserver] = (),
+    ) -> None:
         self._service = service
+        self.observers = tuple(observers)
         self.jobs_table = f"{prefix}Jobs"
         self.list_table = f"{prefix}JobList"
         self.keys_table = f"{prefix}JobKeys"
@@ -162,7 +185,12 @@ class JobStore:
         entity = {"PartitionKey": "job", "RowKey": encode_key(job.id), **_to_entity(job.to_json())}
         self._table(self.jobs_table).create_entity(entity)
         self._write_list(job)
+        self._tell(job, None)
         return job
+
+    def _tell(self, job: Job, before: Job | None) -> None:
+        for observer in self.observers:
+            observer.job_changed(job, before=before)
 
     def new_job(self, *, status: JobStatus = JobStatus.PENDING, **fields: Any) -> Job:
         """A job created now, ``Pending`` unless said otherwise (not stored yet)."""
@@ -186,8 +214,10 @@ class JobStore:
                 return None
             job = _from_entity(entity)
             updated = job.with_patch(patch, self.now())
-            if updated is job:
-                return job  # a replayed, older update must not reopen a finished job
+            if updated is job:  # a replayed, older update must not reopen a finished job
+                if patch.status is not None and patch.status == job.status:
+                    self._tell(job, job)  # a repeated write: tell again (what it caused may be lost)
+                return job
             replacement = {"PartitionKey": "job", "RowKey": encode_key(job_id), **_to_entity(updated.to_json())}
             try:
                 table.update_entity(
@@ -199,6 +229,7 @@ class JobStore:
             except ResourceModifiedError:
                 continue
             self._write_list(updated)
+            self._tell(updated, job)
             return updated
         raise RuntimeError(f"job {job_id} kept changing while it was updated")
 

@@ -65,6 +65,8 @@ __all__ = [
     "CHANGE_VM",
     "CREATE_VM",
     "DELETE_VM",
+    "EVENTS_DELIVER",
+    "EVENTS_PUMP",
     "GUEST_WAIT",
     "INVENTORY_SYNC",
     "ORCHESTRATIONS",
@@ -130,6 +132,8 @@ IP_POOL_RELEASE = Activity("ip_pool_release", json_codec(PoolAddress.from_json),
 """Give back the address a failed or canceled create job holds in an IP pool (repeatable)."""
 _LEASE_STEP = json_codec(LeaseStep.from_json)
 _TEXT: Codec[str | None] = Codec(lambda v: v, lambda v: None if v is None else str(v))
+EVENTS_DELIVER = Activity("events_deliver", NOTHING, Codec(float, float))
+"""One delivery pass over the event outbox; seconds until the next pass is due (negative: no sink is configured)."""
 LEASE_CHECK = Activity("lease_check", _LEASE_STEP, json_codec(LeaseCheck.from_json))
 """Read a VM's lease (a lease whose VM is gone ends here)."""
 LEASE_WARN = Activity("lease_warn", _LEASE_STEP, Codec(bool, bool))
@@ -170,6 +174,7 @@ ACTIVITIES: tuple[Activity[Any, Any], ...] = (
     LEASE_WARN,
     LEASE_EXPIRE,
     LEASE_ARM,
+    EVENTS_DELIVER,
 )
 
 # -- the orchestrations ------------------------------------------------------------------------------------------
@@ -181,6 +186,7 @@ POWER_VM = Orchestration("power_vm", json_codec(LifecycleInput.from_json))
 CHANGE_VM = Orchestration("change_vm", json_codec(ChangeInput.from_json))
 INVENTORY_SYNC = Orchestration("inventory_sync", json_codec(SyncInput.from_json))
 VM_LEASE = Orchestration("vm_lease", json_codec(LeaseInput.from_json))
+EVENTS_PUMP = Orchestration("events_pump", NOTHING)
 
 ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (
     CREATE_VM,
@@ -190,4 +196,5 @@ ORCHESTRATIONS: tuple[Orchestration[Any], ...] = (
     CHANGE_VM,
     INVENTORY_SYNC,
     VM_LEASE,
+    EVENTS_PUMP,
 )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from functions.auth import Authenticator
 from functions.services.audit import AuditTrail
+from functions.services.events import EventService
 from functions.services.hosts import HostService
 from functions.services.inventory import InventoryService
 from functions.services.ip_pools import PoolService
@@ -38,6 +39,8 @@ class Services:
     pools: PoolService
     leases: LeaseService | None = None
     """VM leases (``None`` only in graphs that tests build without them)."""
+    events: EventService | None = None
+    """Event delivery and dead letters (``None`` only in graphs that tests build without them)."""
 
 
 ServicesProvider = Callable[[], Services]

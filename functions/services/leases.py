@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from functions.auth import Permission
 from functions.auth.principal import IdentityType, Principal
 from functions.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from functions.events.catalog import OutgoingEvent, lease_expiring_event
 from functions.inventory.repository import InventoryRepository
 from functions.jobs.records import JobStore
 from functions.jobs.submission import WorkflowClient
@@ -78,7 +79,9 @@ class LeaseService:
         *,
         timing: LeaseTiming,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        emit: Callable[[list[OutgoingEvent]], object] | None = None,
     ) -> None:
+        self._emit = emit
         self.store = store
         self.inventory = inventory
         self.jobs = jobs
@@ -215,7 +218,10 @@ class LeaseService:
         """Record the warning of lease version ``step.version`` (once: True if this call recorded it)."""
         for _ in range(_ATTEMPTS):
             lease, etag = self.store.get_with_etag(step.vm_id)
-            if lease is None or lease.version != step.version or lease.warned_at is not None:
+            if lease is None or lease.version != step.version:
+                return False
+            if lease.warned_at is not None:  # warned already (perhaps by this step's earlier run): announce again
+                self._announce(lease)
                 return False
             warned = replace(lease, warned_at=format_moment(self._now()))
             if self.store.put(warned, etag):
@@ -223,8 +229,16 @@ class LeaseService:
                 if vm is not None:
                     self.store.write_copy(vm.host, vm.id, warned)
                 self._system_audit("lease_warning", step.vm_id, f"the VM is deleted at {lease.expires_at}")
+                self._announce(warned)
                 return True
         return False
+
+    def _announce(self, lease: Lease) -> None:
+        """Emit ``vm.lease_expiring`` for a warned lease (the same event, however often it is announced)."""
+        if self._emit is None:
+            return
+        vm = self.inventory.get_vm(lease.vm_id)
+        self._emit([lease_expiring_event(lease, vm.name if vm else None, vm.host if vm else None)])
 
     def expire(self, workflows: WorkflowClient, step: LeaseStep) -> str | None:
         """Delete the VM of lease version ``step.version`` by a delete job; its id (``None``: nothing to delete)."""

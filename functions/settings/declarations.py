@@ -267,6 +267,31 @@ SETTINGS: tuple[SettingSpec, ...] = (
         default="10",
         local_default="2",
     ),
+    # -- events ---------------------------------------------------------------------------------------------
+    SettingSpec(
+        "AETHERV_WEBHOOK_URLS",
+        "Webhook receivers of the app's events (CloudEvents, signed per Standard Webhooks), comma-separated; https "
+        "(plain http only for loopback). Empty: no webhooks. See docs/events.md.",
+        default="",
+    ),
+    SettingSpec(
+        "AETHERV_WEBHOOK_SECRET",
+        "The webhooks' signing secret: `whsec_` then base64 of 24–64 random bytes, as Standard Webhooks defines it "
+        "(a Key Vault reference in Azure). Required when `AETHERV_WEBHOOK_URLS` is set.",
+        secret=True,
+    ),
+    SettingSpec(
+        "AETHERV_EVENTGRID_ENDPOINT",
+        "Endpoint of the Event Grid custom topic the events are published to with the app's managed identity "
+        "(`https://<topic>.<region>-1.eventgrid.azure.net/api/events`); empty: no Event Grid.",
+        default="",
+    ),
+    SettingSpec(
+        "AETHERV_EVENT_RETRY_HORIZON",
+        "Seconds an event keeps being retried (exponential backoff from 1 s, at most 5 minutes apart) before it is "
+        "dead-lettered to `GET /api/v1/events/failed`.",
+        default="86400",
+    ),
     SettingSpec(
         "AETHERV_BUILD_COMMIT", "Build commit reported by /api/healthz (set by the deployment).", default="dev"
     ),

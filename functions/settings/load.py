@@ -24,6 +24,7 @@ from functions.settings.model import (
     ApprovalSettings,
     AuthMode,
     AuthSettings,
+    EventSettings,
     GuestSettings,
     HostAccess,
     HostEndpoint,
@@ -337,6 +338,45 @@ def _parse_schedule(reader: _Reader) -> str:
     return schedule
 
 
+_WEBHOOK_SECRET = re.compile(r"whsec_[A-Za-z0-9+/]+={0,2}")
+
+
+def _parse_events(reader: _Reader) -> EventSettings:
+    """The event sinks: webhook URLs (https, or http on loopback) with their ``whsec_`` secret, an Event Grid topic."""
+    urls = tuple(part.strip() for part in reader.raw("AETHERV_WEBHOOK_URLS").split(",") if part.strip())
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            reader.problem("AETHERV_WEBHOOK_URLS", f"{url!r} is not an http(s) URL")
+        elif parts.scheme == "http" and not _is_loopback_url(url):
+            reader.problem("AETHERV_WEBHOOK_URLS", f"{url!r} must be https (plain http only for loopback)")
+        elif parts.username or parts.password:
+            reader.problem("AETHERV_WEBHOOK_URLS", "must not carry credentials in the URL")
+    secret = reader.raw("AETHERV_WEBHOOK_SECRET")
+    if urls and not secret:
+        reader.problem("AETHERV_WEBHOOK_SECRET", "is required when AETHERV_WEBHOOK_URLS is set")
+    if secret:
+        try:
+            key = (
+                base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+                if _WEBHOOK_SECRET.fullmatch(secret)
+                else b""
+            )
+        except (binascii.Error, ValueError):
+            key = b""
+        if not 24 <= len(key) <= 64:
+            reader.problem("AETHERV_WEBHOOK_SECRET", "must be `whsec_` followed by base64 of 24 to 64 random bytes")
+    endpoint = reader.raw("AETHERV_EVENTGRID_ENDPOINT")
+    if endpoint and (urlsplit(endpoint).scheme != "https" or not urlsplit(endpoint).hostname):
+        reader.problem("AETHERV_EVENTGRID_ENDPOINT", "must be the topic's https endpoint")
+    return EventSettings(
+        webhook_urls=urls,
+        webhook_secret=Secret(secret),
+        eventgrid_endpoint=endpoint,
+        retry_horizon_seconds=reader.number("AETHERV_EVENT_RETRY_HORIZON", minimum=1, maximum=604800),
+    )
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting from ``env`` (default: the process environment).
 
@@ -376,6 +416,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         warning_seconds=reader.number("AETHERV_LEASE_WARNING_HOURS", minimum=0, maximum=8760) * 3600,
         check_seconds=reader.number("AETHERV_LEASE_CHECK_HOURS", minimum=0.0003, maximum=72) * 3600,
     )
+    events = _parse_events(reader)
     build_commit = reader.raw("AETHERV_BUILD_COMMIT")
     if reader.problems:
         raise SettingsError(reader.problems)
@@ -399,6 +440,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         build_commit=build_commit,
         in_azure=in_azure,
         leases=leases,
+        events=events,
     )
 
 

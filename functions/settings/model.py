@@ -10,6 +10,7 @@ __all__ = [
     "ApprovalSettings",
     "AuthMode",
     "AuthSettings",
+    "EventSettings",
     "GuestSettings",
     "HostAccess",
     "HostEndpoint",
@@ -170,6 +171,21 @@ class LeaseSettings:
 
 
 @dataclass(frozen=True)
+class EventSettings:
+    """Where the app's events go (webhooks with their signing secret, an Event Grid topic) and how long they retry."""
+
+    webhook_urls: tuple[str, ...] = ()
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))
+    eventgrid_endpoint: str = ""
+    retry_horizon_seconds: float = 86400
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any sink is configured."""
+        return bool(self.webhook_urls or self.eventgrid_endpoint)
+
+
+@dataclass(frozen=True)
 class Settings:
     """All validated settings of the app."""
 
@@ -195,3 +211,4 @@ class Settings:
     """Most GB of disk files a shared-nothing migration may move (it copies them inside one activity)."""
     in_azure: bool = field(default=False)
     leases: LeaseSettings = field(default_factory=LeaseSettings)
+    events: EventSettings = field(default_factory=EventSettings)

@@ -59,6 +59,8 @@ ROUTES = [
     ("GET", "/api/v1/ip-pools/auth-pool", None, "reader"),
     ("PUT", "/api/v1/ip-pools/auth-pool", {"network": "External"}, "admin"),  # invalid: an admin gets 422
     ("DELETE", "/api/v1/ip-pools/auth-pool", None, "admin"),  # no such pool: an admin gets 404
+    ("GET", "/api/v1/events/failed", None, "admin"),
+    ("POST", "/api/v1/events/failed/00000000-0000-0000-0000-000000000000/retry", None, "admin"),  # 404 for an admin
 ]
 LEVEL = {"none": 0, "reader": 1, "operator": 2, "admin": 3}
 

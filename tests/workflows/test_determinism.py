@@ -23,6 +23,7 @@ ORCHESTRATOR_MODULES = [
     "functions/workflows/inventory.py",
     "functions/workflows/throttle.py",
     "functions/workflows/lease.py",
+    "functions/workflows/events.py",
 ]
 FORBIDDEN_MODULES = {
     "os",
