@@ -58,6 +58,11 @@ class EventDelivery:
         self.batch = batch
         self._clock = clock
 
+    def close(self) -> None:
+        """Let go of every sink's connections."""
+        for sink in self.sinks.values():
+            sink.close()
+
     def sink_ids(self) -> list[str]:
         """The ids of the configured sinks (what a new event is owed to)."""
         return list(self.sinks)

@@ -50,6 +50,10 @@ class Sink(Protocol):
         """Deliver ``event`` or raise :class:`DeliveryError`."""
         ...
 
+    def close(self) -> None:
+        """Let go of the sink's connections."""
+        ...
+
 
 class WebhookSink:
     """A webhook receiver, signed per Standard Webhooks."""
@@ -79,6 +83,10 @@ class WebhookSink:
             "webhook-signature": self._signer.sign(event.id, at, event.body),
         }
 
+    def close(self) -> None:
+        """Close the HTTP session's connections."""
+        self._session.close()
+
     def deliver(self, event: OutgoingEvent) -> None:
         """POST the signed event; any 2xx delivers it."""
         try:
@@ -105,6 +113,10 @@ class EventGridSink:
         self._client = EventGridPublisherClient(endpoint, credential)
         self.id = "eventgrid:" + hashlib.sha256(endpoint.encode()).hexdigest()[:16]
         self.label = f"event grid {urlsplit(endpoint).hostname}"
+
+    def close(self) -> None:
+        """Close the publisher's connections."""
+        self._client.close()
 
     def deliver(self, event: OutgoingEvent) -> None:
         """Publish the event to the topic."""
