@@ -144,6 +144,19 @@ param sealKeySeed string
 @description('AETHERV_TASK_HUB: the Durable task hub (host.json hubName). Change it to start on an empty hub, e.g. for an upgrade that changes orchestration code incompatibly.')
 param taskHubName string = 'AetherV'
 
+@description('Create an Event Grid custom topic for the app\'s events (AETHERV_EVENTGRID_ENDPOINT) and let the app publish to it.')
+param enableEventGrid bool = true
+
+@description('AETHERV_WEBHOOK_URLS: webhook receivers of the app\'s events (comma-separated https URLs). Empty: none.')
+param webhookUrls string = ''
+
+@secure()
+@description('AETHERV_WEBHOOK_SECRET: `whsec_` + base64 of 24-64 random bytes (stored in Key Vault). Required with webhookUrls on the first deployment; later ones keep the stored value when empty.')
+param webhookSecret string = ''
+
+@description('AETHERV_EVENT_RETRY_HORIZON: seconds an event is retried before it is dead-lettered.')
+param eventRetryHorizon string = '86400'
+
 @description('AETHERV_BUILD_COMMIT reported by /api/healthz; empty leaves the app default.')
 param buildCommit string = ''
 
@@ -233,6 +246,7 @@ module keyVault 'app/keyvault.bicep' = {
     location: location
     tags: tags
     winrmPassword: winrmPassword
+    webhookSecret: webhookSecret
     sealKey: empty(sealKey) ? base64(sealKeySeed) : sealKey
     contentStorageAccountName: isElasticPremium ? storage.outputs.name : ''
   }
@@ -248,6 +262,17 @@ module rbac 'app/rbac.bicep' = {
     appInsightsName: monitoring.outputs.appInsightsName
     developerPrincipalId: principalId
     developerPrincipalType: principalType
+  }
+}
+
+module events 'app/events.bicep' = if (enableEventGrid) {
+  name: 'events'
+  scope: rg
+  params: {
+    name: '${abbrs.eventGridDomainsTopics}${resourceToken}'
+    location: location
+    tags: tags
+    appPrincipalId: identity.outputs.principalId
   }
 }
 
@@ -281,6 +306,10 @@ module api 'app/api.bicep' = {
     winrmCaBundlePath: winrmCaBundlePath
     approvalHosts: approvalHosts
     approvalClusters: approvalClusters
+    eventGridEndpoint: enableEventGrid ? events.outputs.endpoint : ''
+    webhookUrls: webhookUrls
+    webhookSecretUri: keyVault.outputs.webhookSecretUri
+    eventRetryHorizon: eventRetryHorizon
     entraTenantId: entraTenantId
     apiClientId: apiClientId
     apiAppIdUri: appIdUri
@@ -376,3 +405,4 @@ output AETHERV_RELAY_NAMESPACE string = useHybridConnections ? relay.outputs.nam
 output AETHERV_HYBRID_CONNECTIONS array = useHybridConnections ? relay.outputs.hybridConnections : []
 output AETHERV_VNET_INTEGRATION_SUBNET_ID string = integrationSubnetId
 output AETHERV_HOST_DNS_ZONES array = useVnet ? hostDns.outputs.zones : []
+output AETHERV_EVENTGRID_TOPIC string = enableEventGrid ? events.outputs.name : ''

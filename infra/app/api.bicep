@@ -56,6 +56,12 @@ param winrmCaBundlePath string
 @description('AETHERV_APPROVAL_HOSTS and AETHERV_APPROVAL_CLUSTERS: which creates wait for an Admin\'s approval.')
 param approvalHosts string = ''
 param approvalClusters string = ''
+@description('AETHERV_EVENTGRID_ENDPOINT: the Event Grid topic the app publishes to (empty: none).')
+param eventGridEndpoint string = ''
+@description('AETHERV_WEBHOOK_URLS: webhook receivers (empty: none); their secret is the Key Vault secret at webhookSecretUri.')
+param webhookUrls string = ''
+param webhookSecretUri string = ''
+param eventRetryHorizon string = '86400'
 param entraTenantId string
 param apiClientId string
 param apiAppIdUri string
@@ -157,6 +163,14 @@ var baseSettings = {
   AETHERV_EASY_AUTH_ENABLED: enableEasyAuth ? 'true' : 'false'
   AETHERV_SEAL_KEY: '@Microsoft.KeyVault(SecretUri=${sealKeySecretUri})'
   AETHERV_BUILD_COMMIT: buildCommit
+  AETHERV_EVENTGRID_ENDPOINT: eventGridEndpoint
+  AETHERV_EVENT_RETRY_HORIZON: eventRetryHorizon
+}
+
+// Webhooks only when receivers are configured: the secret's Key Vault reference must then resolve.
+var webhookSettings = empty(webhookUrls) ? {} : {
+  AETHERV_WEBHOOK_URLS: webhookUrls
+  AETHERV_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${webhookSecretUri})'
 }
 
 // Elastic Premium keeps the app content on Azure Files, which only takes a key-based connection string: it is a
@@ -168,7 +182,7 @@ var contentSettings = isElasticPremium ? {
   WEBSITE_SKIP_CONTENTSHARE_VALIDATION: '1'
 } : {}
 
-var appSettings = union(baseSettings, contentSettings)
+var appSettings = union(baseSettings, contentSettings, webhookSettings)
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   // checkov:skip=CKV_AZURE_225: Zone redundancy needs at least three instances and a region/SKU that offers it; an operator choice, not a default.

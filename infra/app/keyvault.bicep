@@ -14,6 +14,10 @@ param winrmPassword string = ''
 @secure()
 param sealKey string
 
+@secure()
+@description('The webhooks\' signing secret (whsec_...); written only when given.')
+param webhookSecret string = ''
+
 @description('Storage account whose key-based connection string the Elastic Premium content share needs; empty on Dedicated plans.')
 param contentStorageAccountName string = ''
 
@@ -23,6 +27,7 @@ param softDeleteRetentionInDays int = 90
 
 var winrmPasswordSecretName = 'aetherv-winrm-password'
 var sealKeySecretName = 'aetherv-seal-key'
+var webhookSecretName = 'aetherv-webhook-secret'
 var contentConnectionSecretName = 'aetherv-content-share-connection'
 var needsContentConnection = !empty(contentStorageAccountName)
 
@@ -71,6 +76,17 @@ resource sealKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   }
 }
 
+resource webhookSecretValue 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(webhookSecret)) {
+  // checkov:skip=CKV_AZURE_41: An expiry date would silently break the Key Vault reference and the app; rotate instead (DEPLOYMENT.md).
+  // checkov:skip=CKV_AZURE_114: contentType is set below; checkov does not look inside conditional (if) resources.
+  parent: vault
+  name: webhookSecretName
+  properties: {
+    value: webhookSecret
+    contentType: 'text/plain; Standard Webhooks signing secret (AETHERV_WEBHOOK_SECRET)'
+  }
+}
+
 resource contentStorage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = if (needsContentConnection) {
   name: needsContentConnection ? contentStorageAccountName : 'unused'
 }
@@ -91,5 +107,6 @@ output name string = vault.name
 output id string = vault.id
 // Versionless URIs: the app follows the latest version of each secret.
 output winrmPasswordSecretUri string = '${vault.properties.vaultUri}secrets/${winrmPasswordSecretName}'
+output webhookSecretUri string = '${vault.properties.vaultUri}secrets/${webhookSecretName}'
 output sealKeySecretUri string = '${vault.properties.vaultUri}secrets/${sealKeySecretName}'
 output contentConnectionSecretUri string = needsContentConnection ? '${vault.properties.vaultUri}secrets/${contentConnectionSecretName}' : ''

@@ -5,6 +5,7 @@
 //   Storage Table Data Contributor   0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3  Durable history/instances, inventory tables
 //   Key Vault Secrets User           4633458b-17de-408a-b874-0445c86b69e6  Key Vault references in app settings
 //   Monitoring Metrics Publisher     3913510d-42f4-4e42-8a64-420c390055eb  Entra-authenticated Application Insights ingestion
+//   EventGrid Data Sender            d5a91429-5739-47e2-a06b-3470a27159e7  publishing events (granted in events.bicep, on the topic)
 //
 // The optional developer principal gets the three storage roles (to run the app locally against this account) and
 // Key Vault Secrets Officer b86a8fe4-44ce-4948-aee5-eccb2c155cd7 (to set and rotate the secrets).

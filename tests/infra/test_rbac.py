@@ -16,6 +16,7 @@ APP_ROLES = {
     ("storage", "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"),  # Storage Table Data Contributor
     ("vault", "4633458b-17de-408a-b874-0445c86b69e6"),  # Key Vault Secrets User
     ("appInsights", "3913510d-42f4-4e42-8a64-420c390055eb"),  # Monitoring Metrics Publisher
+    ("topic", "d5a91429-5739-47e2-a06b-3470a27159e7"),  # EventGrid Data Sender (events.bicep, on the topic only)
 }
 DEVELOPER_ROLES = {
     ("storage", "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"),
@@ -78,7 +79,7 @@ def test_role_guids_are_named_in_comments() -> None:
     text = (INFRA / "app" / "rbac.bicep").read_text(encoding="utf-8")
     for _, guid in APP_ROLES | DEVELOPER_ROLES:
         line = next(line for line in text.splitlines() if guid in line and line.lstrip().startswith("//"))
-        assert "Storage" in line or "Key Vault" in line or "Monitoring" in line, line
+        assert any(name in line for name in ("Storage", "Key Vault", "Monitoring", "EventGrid")), line
 
 
 def test_roles_are_granted_to_the_app_identity(bicep: dict[str, Any]) -> None:
