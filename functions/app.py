@@ -49,8 +49,10 @@ from functions.inventory.batch import host_threads
 from functions.inventory.repository import InventoryRepository
 from functions.inventory.sync import HostSync
 from functions.ippools.store import PoolStore
+from functions.joblog.store import JobLog
+from functions.joblog.writer import JobLogWriter
 from functions.jobs.debts import CleanupDebts
-from functions.jobs.records import JobStore
+from functions.jobs.records import JobObserver, JobStore
 from functions.jobs.submission import JobSubmitter
 from functions.leases.store import LeaseStore
 from functions.provisioning import contracts as c
@@ -122,7 +124,18 @@ class Container:
     @cached_property
     def job_store(self) -> JobStore:
         """The job tables; what they store is announced as events."""
-        return JobStore(self.table_service, self.settings().storage.table_prefix, observers=[JobEvents(self.emitter)])
+        observers: list[JobObserver] = [JobEvents(self.emitter), JobLogWriter(self.get_job_log)]
+        return JobStore(self.table_service, self.settings().storage.table_prefix, observers=observers)
+
+    @cached_property
+    def job_log(self) -> JobLog:
+        """The job log table."""
+        return JobLog(self.table_service, self.settings().storage.table_prefix)
+
+    def get_job_log(self) -> JobLog:
+        """:attr:`job_log`, built under the lock the first time."""
+        with self._lock:
+            return self.job_log
 
     @cached_property
     def event_delivery(self) -> EventDelivery:
@@ -230,7 +243,7 @@ class Container:
                 sync_deadline=sync_deadline,
                 hosts_per_activity=settings.inventory_hosts_per_activity,
             ),
-            jobs=JobService(self.job_store, self.submitter, audit),
+            jobs=JobService(self.job_store, self.submitter, audit, log=self.job_log),
             changes=VmChangeService(
                 self.repository,
                 self.connector,
@@ -369,7 +382,9 @@ def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
         events.bp,
         event_activities_blueprint(container.get_events),
         lease_activities_blueprint(container.get_leases),
-        activities_blueprint(container.get_provisioner, container.get_host_sync, container.get_host_threads),
+        activities_blueprint(
+            container.get_provisioner, container.get_host_sync, container.get_host_threads, container.get_job_log
+        ),
         dashboard_routes.blueprint(lambda: container.settings().auth),
     ):
         app.register_functions(blueprint)

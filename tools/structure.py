@@ -32,6 +32,7 @@ FUNCTION_LAYERS: Sequence[tuple[str, ...]] = (
         "functions.storage",
         "functions.audit",
         "functions.events",
+        "functions.joblog",
     ),
     ("functions.inventory", "functions.jobs", "functions.ippools", "functions.leases"),
     ("functions.provisioning",),

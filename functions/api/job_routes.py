@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import azure.durable_functions as df
 import azure.functions as func
 
@@ -18,6 +20,8 @@ from functions.services.jobs import JobFilters
 from functions.workflows.starter import DurableWorkflows
 
 __all__ = ["blueprint"]
+
+_LOG_TOKEN = re.compile(r"[0-9]{20}-[0-9a-f]{8}")
 
 
 def job_filters(req: func.HttpRequest) -> JobFilters:
@@ -73,6 +77,20 @@ def blueprint(api: Api) -> df.Blueprint:
             return json_response(view, 202, headers)
 
         return await api.read_async(req, client, Permission.READER, body)
+
+    @bp.route(route="api/v1/jobs/{job_id}/log", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
+    def api_job_log(req: func.HttpRequest) -> func.HttpResponse:
+        """The job's log after ``after`` (the ``next`` of an earlier page), up to ``limit`` entries, oldest first."""
+        job_id = req.route_params["job_id"]
+
+        def body(s: Services, _: Caller) -> func.HttpResponse:
+            after = req.params.get("after")
+            if after is not None and not _LOG_TOKEN.fullmatch(after):
+                raise InvalidQuery("see errors", [Problem("after", "is not a token of this job's log")])
+            limit = page_size(req, default=200, maximum=1000)
+            return json_response(s.jobs.log(job_id, after=after, limit=limit))
+
+        return api.read(req, Permission.READER, body)
 
     @bp.route(route="api/v1/jobs/{job_id}/cancel", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
     @bp.durable_client_input(client_name="client")

@@ -12,7 +12,9 @@ Wire contract (the simulator in ``tools/hvsim`` relies on it too):
   from the pipeline, ``$input``, as Ansible's WinRM connection and bootstrap wrapper do (the reasons and sources
   are in :mod:`functions.hyperv.transport`). Scripts and parameters of any size fit, since stdin is sent in chunks.
 - Stdout: exactly one JSON document, ``{"ok": true, "result": ...}`` (exit code 0) or
-  ``{"ok": false, "error": {"category", "message", "type"}}`` (exit code 1). Categories map to exception classes
+  ``{"ok": false, "error": {"category", "message", "type"}}`` (exit code 1), each with ``"log": [{"level",
+  "message"}]``: the warnings the scripts wrote and the lines they chose to log (``Write-AetherVLog``), which go to
+  the job's log (:mod:`functions.joblog.capture`). Categories map to exception classes
   through :func:`functions.hyperv.errors.error_for_category`; anything else is a :class:`ProtocolError`.
 
 Parameters are data: they are never interpolated into script text or the command line.
@@ -32,6 +34,7 @@ from typing import Any
 
 from functions.hyperv.errors import ProtocolError, error_for_category
 from functions.hyperv.transport import CommandResult, CommandTransport
+from functions.joblog.capture import host_output
 
 __all__ = [
     "MAX_COMMAND_LINE",
@@ -196,6 +199,9 @@ def parse_output(result: CommandResult, *, operation: str, host: str | None) -> 
         ) from None
     if not isinstance(document, dict) or not isinstance(document.get("ok"), bool):
         raise ProtocolError(f"operation {operation}: result document lacks a boolean 'ok'", host=host)
+    lines = document.get("log")
+    if isinstance(lines, list) and lines:  # what the script reported: warnings and its own log lines
+        host_output(host, operation, lines)
     if document["ok"]:
         if result.exit_code != 0:
             log.warning("operation %s on %s reported ok with exit code %s", operation, host, result.exit_code)

@@ -74,7 +74,8 @@ class GuestCheck(VmTarget):
 
     ``pre_start_key`` and ``version`` come from the start step; ``state_seen_before`` is true when the previous
     poll already showed ``waitingforaeskey``; ``hostname`` and ``ipv4`` are what the guest's own integration
-    services should report once it applied them (for agents that never report completion).
+    services should report once it applied them (for agents that never report completion). ``last_state`` is the
+    guest state the previous poll saw: a poll that sees another one logs the change in the job's log.
     """
 
     os_family: str = "linux"
@@ -83,6 +84,7 @@ class GuestCheck(VmTarget):
     state_seen_before: bool = False
     hostname: str | None = None
     ipv4: str | None = None
+    last_state: str | None = None
 
     def to_json(self) -> JsonObject:
         """The payload; without ``version`` (earlier instances) just the target."""
@@ -100,6 +102,7 @@ class GuestCheck(VmTarget):
             state_seen_before=bool(data.get("state_seen_before")),
             hostname=data.get("hostname"),
             ipv4=data.get("ipv4"),
+            last_state=data.get("last_state"),
         )
 
 

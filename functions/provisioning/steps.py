@@ -33,6 +33,8 @@ from functions.hyperv.models import (
 from functions.inventory.repository import InventoryRepository
 from functions.inventory.sync import HostSync
 from functions.ippools.store import PoolStore
+from functions.joblog.capture import note, redact
+from functions.joblog.entries import Level
 from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.models.inventory import HostSyncSummary
@@ -263,20 +265,27 @@ class Provisioner:
             kvp_items = client.read_guest_kvp(_vm(payload))
         if payload.version is not None:
             nonce = self._nonce(payload.job_id, _vm(payload))
-            return judge_guest(kvp_items.guest, kvp_items.intrinsic, payload, nonce)
-        items = kvp_items.guest
-        status = read_guest_status(items)
-        return GuestStatusResult(
-            state=str(status.guest_state) if status.guest_state is not None else None,
-            error_summary=status.error_summary,
-            public_key_present=status.public_key_fingerprint is not None,
-        )
+            result = judge_guest(kvp_items.guest, kvp_items.intrinsic, payload, nonce)
+        else:
+            status = read_guest_status(kvp_items.guest)
+            result = GuestStatusResult(
+                state=str(status.guest_state) if status.guest_state is not None else None,
+                error_summary=status.error_summary,
+                public_key_present=status.public_key_fingerprint is not None,
+            )
+        if result.state != payload.last_state and result.state is not None:
+            level: Level = "error" if result.state == "provisioningfailed" else "info"
+            summary = f" ({result.error_summary})" if result.error_summary else ""
+            change = f"{payload.last_state} → {result.state}" if payload.last_state else result.state
+            note(level, "guest", f"guest state: {change}{summary}")
+        return result
 
     def publish_guest_data(self, payload: PublishPayload) -> PublishResult:
         """Unseal the guest values, encrypt them to the guest's key and write them (checksum, AES key, data)."""
         if payload.sealed_guest is None:
             raise StepError("InvalidParameters", "this job has no guest data to publish")
         values: dict[str, str] = unseal_json(payload.sealed_guest, payload.job_id, key=self._seal_key)
+        redact(*(value for name, value in values.items() if name.endswith("_pw")))  # never in the job's log
         family: OsFamily = "windows" if payload.os_family == "windows" else "linux"
         problems = kvp.guest_compatibility_problems(values, family)
         if problems:

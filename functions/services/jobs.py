@@ -14,6 +14,7 @@ from typing import Any
 
 from functions.auth import Permission
 from functions.errors import Forbidden, InvalidState, NotFound
+from functions.joblog.store import JobLog
 from functions.jobs.records import JobStore, JobSummary
 from functions.jobs.submission import JobSubmitter, WorkflowClient
 from functions.models.jobs import Job, JobPatch, JobStatus, StepRecord
@@ -87,10 +88,21 @@ class JobState:
 class JobService:
     """Job reads, cancellation and approval decisions (see the module docstring)."""
 
-    def __init__(self, store: JobStore, submitter: JobSubmitter, audit: AuditTrail) -> None:
+    def __init__(
+        self, store: JobStore, submitter: JobSubmitter, audit: AuditTrail, *, log: JobLog | None = None
+    ) -> None:
         self.store = store
         self.submitter = submitter
         self.audit = audit
+        self.job_log = log
+
+    def log(self, job_id: str, *, after: str | None, limit: int) -> JsonObject:
+        """A page of the job's log after the token ``after`` (``NotFound``: no such job)."""
+        self._job(job_id)
+        if self.job_log is None:
+            return {"job_id": job_id, "entries": [], "next": after, "more": False}
+        page = self.job_log.page(job_id, after=after, limit=limit)
+        return {"job_id": job_id, "entries": [e.to_json() for e in page.entries], "next": page.next, "more": page.more}
 
     def list(self, filters: JobFilters, *, page_size: int, continuation: str | None) -> Page[JobSummary]:
         """Job summaries, newest first."""

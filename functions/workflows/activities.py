@@ -25,6 +25,8 @@ from functions.guest.errors import GuestAlreadyProvisionedError, GuestProtocolEr
 from functions.hyperv.errors import HyperVError
 from functions.inventory.batch import sync_batch
 from functions.inventory.sync import HostSync
+from functions.joblog.capture import Capture, capturing
+from functions.joblog.store import JobLog
 from functions.models.durable import Activity
 from functions.models.inventory import HostBatch, HostSyncSummary
 from functions.provisioning import contracts as c
@@ -71,30 +73,73 @@ def _host_error(exc: Exception) -> str:
     return f"{error.category}: {error.message}"
 
 
-def register_activity(bp: df.Blueprint, activity: Activity[P, R], handler: Callable[[P], R]) -> None:
-    """Register ``handler`` as ``activity``'s trigger on ``bp``: payload decoded, result encoded, failure translated."""
+def register_activity(
+    bp: df.Blueprint,
+    activity: Activity[P, R],
+    handler: Callable[[P], R],
+    job_log: Callable[[], JobLog] | None = None,
+) -> None:
+    """Register ``handler`` as ``activity``'s trigger on ``bp``: payload decoded, result encoded, failure translated.
+
+    With ``job_log``, a run whose payload names a job (``job_id``) writes what it collected to that job's log when
+    it ends (:mod:`functions.joblog.capture`): its host's script output, guest state changes, and its failure.
+    """
 
     def run(payload: Any) -> Any:
         try:
-            return activity.result.dump(handler(activity.payload.load(payload)))
+            decoded = activity.payload.load(payload)
         except Exception as exc:
             raise step_error(exc, activity.name) from exc
+        job_id = getattr(decoded, "job_id", None)
+        if job_log is None or not isinstance(job_id, str):
+            try:
+                return activity.result.dump(handler(decoded))
+            except Exception as exc:
+                raise step_error(exc, activity.name) from exc
+        with capturing(job_id, step=activity.name, host=getattr(decoded, "host", None)) as capture:
+            try:
+                return activity.result.dump(handler(decoded))
+            except Exception as exc:
+                error = step_error(exc, activity.name)
+                retried = " (transient: the step is retried)" if error.transient else ""
+                capture.add(
+                    "warning" if error.transient else "error",
+                    "workflow",
+                    f"{activity.name} failed: {error.category}: {error.message}{retried}",
+                )
+                raise error from exc
+            finally:
+                _store_log(job_log, capture)
 
     run.__name__ = run.__qualname__ = activity.name
     run.__doc__ = f"Activity {activity.name}."
     bp.function_name(name=activity.name)(bp.activity_trigger(input_name="payload")(run))
 
 
+def _store_log(job_log: Callable[[], JobLog], capture: Capture) -> None:
+    """Write what a run collected; a failure to write is logged, never the run's (the log is not the work)."""
+    entries = capture.collected()
+    if not entries:
+        return
+    try:
+        job_log().append(capture.job_id, entries)
+    except Exception:
+        log.warning("could not write %d entries to the log of job %s", len(entries), capture.job_id, exc_info=True)
+
+
 def activities_blueprint(
-    provisioner: Callable[[], Provisioner], sync: Callable[[], HostSync], threads: Callable[[], Executor]
+    provisioner: Callable[[], Provisioner],
+    sync: Callable[[], HostSync],
+    threads: Callable[[], Executor],
+    job_log: Callable[[], JobLog] | None = None,
 ) -> df.Blueprint:
-    """A blueprint with every activity; the callables give the services and the host-sync threads (built once)."""
+    """A blueprint with every activity; the callables give the services, the host-sync threads and the job log."""
     bp = df.Blueprint()
 
     def register(activity: Activity[P, R], handler: Callable[[P], R]) -> None:
-        register_activity(bp, activity, handler)
+        register_activity(bp, activity, handler, job_log)
 
-    register(c.JOB_UPDATE, lambda p: provisioner().job_update(p))
+    register_activity(bp, c.JOB_UPDATE, lambda p: provisioner().job_update(p))  # the job store logs its own writes
     register(c.VM_PLACE, lambda p: provisioner().place(p))
     register(c.VM_PREFLIGHT, lambda p: provisioner().preflight(p))
     register(c.VM_PREPARE_DISK, lambda p: provisioner().prepare_disk(p))

@@ -94,7 +94,8 @@ def _poll(flow: StepFlow, spec: GuestWaitInput) -> Generator[Any, Any, GuestWait
     deadline = datetime.fromisoformat(spec.deadline)
     interval = spec.interval
     for _ in range(POLLS_PER_GENERATION):
-        status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, spec.check)
+        check = replace(spec.check, last_state=spec.guest_state)
+        status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, check)
         key_seen = status.state == "waitingforaeskey" and status.key_usable
         spec = replace(spec, check=replace(spec.check, state_seen_before=key_seen))
         if status.state != spec.guest_state:

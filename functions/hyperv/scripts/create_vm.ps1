@@ -99,6 +99,8 @@ if ($vm.State -eq 'Off') {
     }
     Set-VMFirmware -VM $vm -FirstBootDevice $disk[0]
 }
+if ($created) { Write-AetherVLog "created VM $([string]$vm.Name) ($(([string]$vm.Id).ToLowerInvariant())) in $folder" }
+else { Write-AetherVLog "VM $([string]$vm.Name) ($(([string]$vm.Id).ToLowerInvariant())) already existed for this job" }
 
 return [ordered]@{
     id = ([string]$vm.Id).ToLowerInvariant(); name = [string]$vm.Name; created = $created; folder = $folder

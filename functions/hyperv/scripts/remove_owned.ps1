@@ -34,8 +34,10 @@ foreach ($vm in @(Get-VM)) {
     if ($byNotes -or $byFolder) { [void]$owned.Add($vm); [void]$found.Add($entry) }
     elseif ([string]$vm.Name -eq $vmName) { [void]$notOwned.Add($entry) }
 }
+foreach ($entry in $notOwned) { Write-AetherVLog "left VM $($entry.name) ($($entry.id)) alone: it lacks this job's mark" 'warning' }
 foreach ($vm in $owned) {
     $id = ([string]$vm.Id).ToLowerInvariant()
+    Write-AetherVLog "removing VM $([string]$vm.Name) ($id): it carries this job's mark"
     if (Remove-AetherClusterRole $id) { [void]$unclustered.Add($id) }
     $folder = Remove-AetherVmAndDisks $vm $deleted
     [void]$removed.Add($id)

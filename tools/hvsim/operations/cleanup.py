@@ -15,6 +15,7 @@ from tools.hvsim.exceptions import InvalidParameters
 from tools.hvsim.models import FakeHost, is_valid_file_name, join_path
 from tools.hvsim.operations.params import list_param, read_marker, text
 from tools.hvsim.operations.vms import remove_folder, remove_vm_and_disks
+from tools.hvsim.protocol.dispatch import script_log
 
 __all__ = ["remove_owned"]
 
@@ -46,7 +47,10 @@ def remove_owned(host: FakeHost, params: dict[str, Any]) -> Any:
     removed: list[str] = []
     unclustered: list[str] = []
     folders: list[str] = []
+    for entry in not_owned:
+        script_log(f"left VM {entry['name']} ({entry['id']}) alone: it lacks this job's mark", "warning")
     for vm in owned:
+        script_log(f"removing VM {vm.name} ({vm.id}): it carries this job's mark")
         if host.cluster is not None and host.cluster.remove_role(vm):
             unclustered.append(vm.id)
         folder = remove_vm_and_disks(host, vm, deleted)

@@ -16,6 +16,7 @@ from tools.hvsim.models.checkpoints import files_left_by_checkpoints
 from tools.hvsim.models.dvds import is_provisioning_iso
 from tools.hvsim.operations.background import stop_operations_in
 from tools.hvsim.operations.params import MARKER, best_root, gb, list_param, parse_guid, read_marker, text
+from tools.hvsim.protocol.dispatch import script_log
 
 __all__ = ["create_vm", "preflight_create", "remove_vm"]
 
@@ -171,6 +172,10 @@ def create_vm(host: FakeHost, params: dict[str, Any]) -> Any:
         if iso_path is not None and not any(dvd.path == iso_path for dvd in vm.dvds):
             host.add_dvd(vm, iso_path)
         vm.first_boot_device = drive.id
+    if created:
+        script_log(f"created VM {vm.name} ({vm.id}) in {folder}")
+    else:
+        script_log(f"VM {vm.name} ({vm.id}) already existed for this job")
     return {"id": vm.id, "name": vm.name, "created": created, "folder": folder, "iso_path": iso_path}
 
 

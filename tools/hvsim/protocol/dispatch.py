@@ -30,7 +30,9 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -176,15 +178,40 @@ def _document(document: dict[str, Any]) -> bytes:
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+_script_log: ContextVar[list[dict[str, str]] | None] = ContextVar("hvsim_script_log", default=None)
+
+
+def script_log(message: str, level: str = "info") -> None:
+    """What a script's ``Write-AetherVLog`` (or a warning it writes) adds to the bootstrap's ``log``."""
+    lines = _script_log.get()
+    if lines is not None:
+        lines.append({"level": level, "message": message})
+
+
+@contextmanager
+def collecting_log() -> Iterator[list[dict[str, str]]]:
+    """Collect the ``script_log`` lines of the operations run inside the block (one bootstrap process)."""
+    lines: list[dict[str, str]] = []
+    token = _script_log.set(lines)
+    try:
+        yield lines
+    finally:
+        _script_log.reset(token)
+
+
+def _lines() -> list[dict[str, str]]:
+    return list(_script_log.get() or [])
+
+
 def render_success(result: Any) -> CommandOutcome:
-    """The bootstrap's output for a script that returned ``result``."""
-    return CommandOutcome(_document({"ok": True, "result": result}), b"", 0)
+    """The bootstrap's output for a script that returned ``result`` (with the lines logged so far)."""
+    return CommandOutcome(_document({"ok": True, "result": result, "log": _lines()}), b"", 0)
 
 
 def render_failure(category: str, message: str, error_type: str = "System.Exception") -> CommandOutcome:
-    """The bootstrap's output for a failed script."""
+    """The bootstrap's output for a failed script (with the lines logged so far)."""
     error = {"category": category, "message": message, "type": error_type}
-    return CommandOutcome(_document({"ok": False, "error": error}), b"", 1)
+    return CommandOutcome(_document({"ok": False, "error": error, "log": _lines()}), b"", 1)
 
 
 # -- running the bootstrap's envelope ----------------------------------------------------------------------------

@@ -563,6 +563,10 @@ class WinRMHostServer:
     # -- the bootstrap ----------------------------------------------------------------------------------------------
 
     def _run_bootstrap(self, stdin: bytes) -> CommandOutcome:
+        with dispatch.collecting_log():  # one process: the lines of every step end up in its output
+            return self._run_parsed(stdin)
+
+    def _run_parsed(self, stdin: bytes) -> CommandOutcome:
         parsed = dispatch.parse_envelope(stdin, self.scripts)
         if isinstance(parsed, CommandOutcome):
             return parsed
