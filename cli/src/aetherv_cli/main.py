@@ -78,7 +78,9 @@ def cli(ctx: click.Context, url: str, scope: str | None, output: str) -> None:
     """
     overrides = ctx.obj if isinstance(ctx.obj, Overrides) else Overrides()
     directory = config_dir(os.environ)
-    ctx.obj = Session(url=url.rstrip("/"), output=output, config_dir=directory, scope=scope, overrides=overrides)
+    session = Session(url=url.rstrip("/"), output=output, config_dir=directory, scope=scope, overrides=overrides)
+    ctx.obj = session
+    ctx.call_on_close(session.close)
 
 
 @cli.command()
@@ -89,7 +91,7 @@ def cli(ctx: click.Context, url: str, scope: str | None, output: str) -> None:
 def login(session: Session, method: str, tenant_id: str | None, client_id: str | None) -> None:
     """Sign in for the API's scope and remember how (Azure CLI, device code or client credentials)."""
     printer = session.printer
-    config = session.client.ui_config() or {}
+    config = session.ui_config()
     entra = config.get("entra") or {}
     if config.get("mode") == "none":
         printer.message(f"{session.url} runs without authentication (local mode): no sign-in is needed")

@@ -38,8 +38,8 @@ COLUMNS: dict[str, Sequence[Column]] = {
         ("KIND", "kind"),
         ("STATUS", "status"),
         ("STEP", "current_step"),
-        ("VM", "target.name"),
-        ("HOST", "target.host"),
+        ("VM", "name"),
+        ("HOST", "host"),
         ("CREATED", "created"),
     ),
     "host": (

@@ -60,11 +60,23 @@ class Session:
             self._client = ApiClient(self.url, token=self._token, transport=self.overrides.transport)
         return self._client
 
+    def close(self) -> None:
+        """Close the API client's connections (the root command calls this when the run ends)."""
+        if self._client is not None:
+            self._client.close()
+
+    def ui_config(self) -> dict[str, Any]:
+        """The server's anonymous ``/ui-config.json`` (empty when it has none), asked without a token."""
+        client = ApiClient(self.url, transport=self.overrides.transport)
+        try:
+            return client.ui_config() or {}
+        finally:
+            client.close()
+
     def server_mode(self) -> str | None:
         """The server's auth mode from its ``/ui-config.json`` (``none`` locally, ``entra``), asked once."""
         if self._server_mode is None:
-            config = ApiClient(self.url, transport=self.overrides.transport).ui_config() or {}
-            self._server_mode = str(config.get("mode") or "unknown")
+            self._server_mode = str(self.ui_config().get("mode") or "unknown")
         return self._server_mode
 
     def _token(self) -> str | None:
@@ -87,7 +99,7 @@ class Session:
 
     def discovered_scope(self) -> str:
         """The API's scope as the server's ``/ui-config.json`` names it (``api://<client id>/.default``)."""
-        config = ApiClient(self.url, transport=self.overrides.transport).ui_config() or {}
+        config = self.ui_config()
         scopes = (config.get("entra") or {}).get("scopes") or []
         if not scopes:
             raise click.UsageError("the server does not name its scope: give --scope or set AETHERV_SCOPE")
