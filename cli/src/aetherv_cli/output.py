@@ -79,6 +79,17 @@ def pick(document: Any, path: str) -> Any:
     return value
 
 
+def flattened(document: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    """The fields of a document with nested objects spelled out as dotted keys (``request.guest.ipv4``)."""
+    rows: list[tuple[str, Any]] = []
+    for key, value in document.items():
+        if isinstance(value, dict) and value:
+            rows.extend(flattened(value, f"{prefix}{key}."))
+        else:
+            rows.append((f"{prefix}{key}", value))
+    return rows
+
+
 def cell(value: Any) -> str:
     """A value as a table cell: lists joined, nested documents as compact JSON, nothing for null."""
     if value is None:
@@ -111,7 +122,7 @@ class Printer:
         table = Table(show_header=False, box=None, pad_edge=False)
         table.add_column(style="bold")
         table.add_column(overflow="fold")
-        for key, value in document.items():
+        for key, value in flattened(document):
             table.add_row(key, cell(value))
         self._emit(table)
 

@@ -128,6 +128,8 @@ class Session:
             for key in ("failed_step", "error", "cleanup", "result", "warnings"):
                 if job.get(key):
                     summary[key] = job[key]
+            if isinstance(summary.get("result"), dict):  # the VM's document is one `vms show` away
+                summary["result"] = {k: v for k, v in summary["result"].items() if k != "vm"}
             printer.document(summary)
         else:
             printer.raw(job)
