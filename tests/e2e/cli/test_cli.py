@@ -237,3 +237,20 @@ def test_json_and_yaml_round_trip_the_api_documents(synced: Stack, tmp_path: Pat
     assert re.search(r"^hv01\s+yes\s+hvclu01", table.stdout, re.MULTILINE), table.stdout
     inventory = aetherv(stack, tmp_path, "inventory")
     assert re.search(r"^total_hosts\s+3$", inventory.stdout, re.MULTILINE), inventory.stdout
+
+
+def test_a_dry_run_says_when_a_create_would_wait_for_approval(approving: Stack, tmp_path: Path) -> None:
+    payload = linux("cli-appr01", host="hv02")
+    result = aetherv(
+        approving, tmp_path, "-o", "json", "vms", "create", "-f", request_file(tmp_path, "a", payload), "--dry-run"
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert (answer["host"], answer["requires_approval"]) == ("hv02", True)
+    assert "hv02" in answer["approval_required_by"]
+    payload["host"] = "hv01"
+    free = aetherv(
+        approving, tmp_path, "-o", "json", "vms", "create", "-f", request_file(tmp_path, "b", payload), "--dry-run"
+    )
+    assert json.loads(free.stdout)["requires_approval"] is False
+    assert jobs_for(approving, "cli-appr01") == []
