@@ -124,12 +124,13 @@ class Session:
         follower = JobFollower(self.client, printer.err, interval=self.overrides.poll_interval)
         job = follower.follow(job_id)
         if self.output == "table":
-            summary = {"id": job.get("id"), "status": job.get("status")}
+            summary: dict[str, Any] = {"id": job.get("id"), "status": job.get("status")}
             for key in ("failed_step", "error", "cleanup", "result", "warnings"):
                 if job.get(key):
                     summary[key] = job[key]
-            if isinstance(summary.get("result"), dict):  # the VM's document is one `vms show` away
-                summary["result"] = {k: v for k, v in summary["result"].items() if k != "vm"}
+            result = summary.get("result")
+            if isinstance(result, dict):  # the VM's document is one `vms show` away
+                summary["result"] = {k: v for k, v in result.items() if k != "vm"}
             printer.document(summary)
         else:
             printer.raw(job)
