@@ -48,7 +48,6 @@ from functions.jobs.debts import CleanupDebts
 from functions.jobs.records import JobStore
 from functions.jobs.submission import JobSubmitter
 from functions.leases.store import LeaseStore
-from functions.provisioning.payloads import PlacePayload
 from functions.provisioning.steps import Provisioner
 from functions.provisioning.workflow_data import Timing
 from functions.services.audit import AuditTrail
@@ -187,7 +186,7 @@ class Container:
             approval=settings.approval,
             pools=pools,
             lease_max_hours=settings.leases.max_hours,
-            placer=lambda spec: self.provisioner.place(PlacePayload("dry-run", spec)),
+            placer=self.provisioner.place,
         )
         lease_timing = LeaseTiming(
             max_hours=settings.leases.max_hours,

@@ -26,7 +26,7 @@ from functions.models.problems import Problem
 from functions.models.vm_request import VmCreateRequest
 from functions.provisioning.approvals import ApprovalRule
 from functions.provisioning.contracts import CREATE_VM, DELETE_VM, POWER_VM
-from functions.provisioning.payloads import Placement, PowerAction, VmSpec
+from functions.provisioning.payloads import Placement, PlacePayload, PowerAction, VmSpec
 from functions.provisioning.workflow_data import CREATE_VERSION, CreateInput, LifecycleInput, PoolAddress, Timing
 from functions.sealing import seal_json
 from functions.services.audit import AuditTrail, Caller
@@ -80,7 +80,7 @@ class VmService:
         approval: ApprovalSettings | None = None,
         pools: PoolService | None = None,
         lease_max_hours: int = 2160,
-        placer: Callable[[VmSpec], Placement] | None = None,
+        placer: Callable[[PlacePayload], Placement] | None = None,
     ) -> None:
         self.inventory = inventory
         self.connector = connector
@@ -221,7 +221,7 @@ class VmService:
             placement = Placement(request.host, cluster)
         elif self.placer is not None:
             try:
-                placement = self.placer(spec)
+                placement = self.placer(PlacePayload("dry-run", spec))
             except StepError as exc:
                 warnings.append(f"placement: {exc.to_json()['message']}")
         pool_rule = f"IP pool {choice.name} requires approval" if choice and choice.spec.requires_approval else None
