@@ -5,7 +5,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PY_STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-12)
+PY_STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt cli/pyproject.toml | sha256sum | cut -c1-12)
 NODE_STAMP := node_modules/.installed-$(shell cat package-lock.json 2>/dev/null | sha256sum | cut -c1-12)
 PYTEST_ARGS ?=
 # checkov pins packages the app cannot share, so the infrastructure checks get their own virtualenv.
@@ -26,7 +26,7 @@ system-run:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-$(PY_STAMP): requirements.txt requirements-dev.txt | $(PY)
+$(PY_STAMP): requirements.txt requirements-dev.txt cli/pyproject.toml | $(PY)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 

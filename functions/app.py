@@ -221,6 +221,7 @@ class Container:
             approval=settings.approval,
             pools=pools,
             lease_max_hours=settings.leases.max_hours,
+            placer=self.provisioner.place,
         )
         lease_timing = LeaseTiming(
             max_hours=settings.leases.max_hours,

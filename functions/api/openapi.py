@@ -165,6 +165,36 @@ def _changes() -> JsonObject:
     }
 
 
+_DRY_RUN = {
+    "name": "dry_run",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "boolean"},
+    "description": "true: run every check a create makes before its job exists and answer 200; nothing is created.",
+}
+_CREATE_CHECK: JsonObject = {
+    "type": "object",
+    "required": ["valid", "request", "host", "requires_approval", "warnings"],
+    "properties": {
+        "valid": {"type": "boolean", "const": True},
+        "request": {"type": "object", "description": "The normalized request (guest secrets masked)."},
+        "host": {"type": ["string", "null"], "description": "The host it names or placement would pick now."},
+        "cluster": {"type": ["string", "null"]},
+        "requires_approval": {"type": "boolean"},
+        "approval_required_by": {"type": ["string", "null"], "description": "The rule that requires approval."},
+        "ip_pool": {"type": ["string", "null"]},
+        "warnings": {"type": "array", "items": {"type": "string"}, "description": "e.g. no host can take it now."},
+    },
+}
+
+
+def _create_vm() -> JsonObject:
+    """``POST /v1/vms``: a create (202 with the job), or with ``dry_run=true`` only its checks (200)."""
+    operation = _write("Create a VM (dry_run=true: only check it)", [_IDEMPOTENCY, _DRY_RUN], _ref("VmCreateRequest"))
+    operation["responses"] = {"200": _json(_CREATE_CHECK, "dry_run=true: the checks passed"), **operation["responses"]}
+    return operation
+
+
 def openapi_document(server_url: str = "/api") -> JsonObject:
     """The whole OpenAPI 3.1 document."""
     vm_filters = [
@@ -207,7 +237,7 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         },
         "/v1/vms": {
             "get": _read("List VMs", _json(_page("VmView"), "VMs"), vm_filters),
-            "post": _write("Create a VM", [_IDEMPOTENCY], _ref("VmCreateRequest")),
+            "post": _create_vm(),
         },
         "/v1/vms/{vm_id}": {
             "get": _read("Get a VM", _json(_ref("VmView"), "The VM"), [_path_param("vm_id")]),

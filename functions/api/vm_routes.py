@@ -20,7 +20,7 @@ from functions.services.bundle import Services
 from functions.services.vms import POWER_ACTIONS, PowerOptions, VmFilters
 from functions.workflows.starter import DurableWorkflows
 
-__all__ = ["blueprint", "power_options", "vm_filters"]
+__all__ = ["blueprint", "dry_run_flag", "power_options", "vm_filters"]
 
 # A name prefix can only match VM names: letters, digits, hyphens (and '_' '.' seen on hosts), at most 63.
 _NAME_PREFIX = re.compile(r"[A-Za-z0-9._-]{1,63}")
@@ -66,6 +66,16 @@ def _expiring_within(text: str | None, problems: list[Problem]) -> float | None:
         problems.append(Problem("expiring_within_hours", "must be a number of hours above 0 and at most 87600"))
         return None
     return hours
+
+
+def dry_run_flag(req: func.HttpRequest) -> bool:
+    """The ``dry_run`` query parameter: ``true`` or ``false`` (absent: false)."""
+    text: str | None = req.params.get("dry_run")
+    if text is None:
+        return False
+    if text.lower() not in ("true", "false"):
+        raise InvalidQuery("dry_run must be true or false", [Problem("dry_run", "must be true or false")])
+    return text.lower() == "true"
 
 
 def power_options(action: str, body: Any) -> PowerOptions:
@@ -122,16 +132,21 @@ def blueprint(api: Api) -> df.Blueprint:
     @bp.route(route="api/v1/vms", methods=["POST"], auth_level=func.AuthLevel.ANONYMOUS)
     @bp.durable_client_input(client_name="client")
     async def api_create_vm(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-        """Create a VM (body: the VM request); 202 with the job."""
+        """Create a VM (body: the VM request); 202 with the job. ``?dry_run=true``: only check it (200)."""
 
         def body(s: Services, caller: Caller, workflows: DurableWorkflows) -> func.HttpResponse:
+            dry_run = dry_run_flag(req)
             payload = json_body(req)
             request = parse_vm_request(payload)
+            if dry_run:
+                return documents_response(s.vms.check_create(request, caller))
             key = idempotency_key(req)
             job = s.vms.create(workflows, request, caller, idempotency_key=key, body=payload)
             return accepted(req, s.jobs.state_of(workflows, job).to_view())
 
-        return await api.write(req, client, action="create_vm", target={}, required=Permission.OPERATOR, body=body)
+        # a refused dry run (401/403) is audited under its own name: it would have created nothing
+        action = "check_create_vm" if str(req.params.get("dry_run", "")).lower() == "true" else "create_vm"
+        return await api.write(req, client, action=action, target={}, required=Permission.OPERATOR, body=body)
 
     @bp.route(route="api/v1/vms/{vm_id}", methods=["DELETE"], auth_level=func.AuthLevel.ANONYMOUS)
     @bp.durable_client_input(client_name="client")

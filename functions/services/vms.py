@@ -6,12 +6,12 @@ a running VM → ``InvalidState``), submits the job (deduplicated, idempotent) a
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from functions.errors import HostNotConfigured, InvalidRequest, InvalidState, NotFound
+from functions.errors import HostNotConfigured, InvalidRequest, InvalidState, NotFound, StepError
 from functions.guest.mapping import guest_values
 from functions.hyperv.connector import HostConnector
 from functions.inventory.repository import InventoryRepository
@@ -26,7 +26,7 @@ from functions.models.problems import Problem
 from functions.models.vm_request import VmCreateRequest
 from functions.provisioning.approvals import ApprovalRule
 from functions.provisioning.contracts import CREATE_VM, DELETE_VM, POWER_VM
-from functions.provisioning.payloads import PowerAction, VmSpec
+from functions.provisioning.payloads import Placement, PlacePayload, PowerAction, VmSpec
 from functions.provisioning.workflow_data import CREATE_VERSION, CreateInput, LifecycleInput, PoolAddress, Timing
 from functions.sealing import seal_json
 from functions.services.audit import AuditTrail, Caller
@@ -80,6 +80,7 @@ class VmService:
         approval: ApprovalSettings | None = None,
         pools: PoolService | None = None,
         lease_max_hours: int = 2160,
+        placer: Callable[[PlacePayload], Placement] | None = None,
     ) -> None:
         self.inventory = inventory
         self.connector = connector
@@ -90,6 +91,8 @@ class VmService:
         self.approval = approval or ApprovalSettings()
         self.pools = pools
         self.lease_max_hours = lease_max_hours
+        self.placer = placer
+        """Automatic placement as the create workflow's ``place`` step does it (for :meth:`check_create`)."""
 
     # -- reads ---------------------------------------------------------------------------------------------------------
 
@@ -191,6 +194,51 @@ class VmService:
                 raise
             record.job = submission.job
         return submission.job
+
+    def check_create(self, request: VmCreateRequest, caller: Caller) -> JsonObject:
+        """A create's validate-only run (``POST /api/v1/vms?dry_run=true``): every check made before a job exists.
+
+        The host must be configured; an IP pool must exist, match and have a free address; a lease must be valid;
+        placement picks the host a create would be placed on now (a request that no host can take answers with
+        ``host: null`` and a warning, as its job would fail at ``place``); the approval policy of that host,
+        cluster or pool is reported. Nothing is written: no job, no workflow, no IP allocation, no audit entry.
+        Refusals raise the same errors as :meth:`create`.
+        """
+        if request.host is not None and not self.connector.is_configured(request.host):
+            raise HostNotConfigured(request.host)
+        pools, choice = self.pools, None
+        if pools is not None:
+            request, choice = pools.check_create(request)
+            if choice is not None:
+                pools.ensure_free(choice)
+        lease = self._lease(request, caller)
+        spec = VmSpec.from_json(request.model_dump(mode="json"))
+        warnings: list[str] = []
+        placement: Placement | None = None
+        if request.host is not None:
+            record = self.inventory.get_host(request.host)
+            cluster = record.cluster if record is not None and record.clustered else None
+            placement = Placement(request.host, cluster)
+        elif self.placer is not None:
+            try:
+                placement = self.placer(PlacePayload("dry-run", spec))
+            except StepError as exc:
+                warnings.append(f"placement: {exc.to_json()['message']}")
+        pool_rule = f"IP pool {choice.name} requires approval" if choice and choice.spec.requires_approval else None
+        rule = self._approval_rule(placement.host if placement else None, pool_rule)
+        normalized = {**spec.to_json(), "os_family": request.resolved_os_family}
+        if lease is not None:
+            normalized["lease"] = {"expires_at": lease["expires_at"]}
+        return {
+            "valid": True,
+            "request": normalized,
+            "host": placement.host if placement else None,
+            "cluster": placement.cluster if placement else None,
+            "requires_approval": bool(rule and rule.required_by),
+            "approval_required_by": rule.required_by if rule else None,
+            "ip_pool": choice.name if choice else None,
+            "warnings": warnings,
+        }
 
     def _approval_rule(self, host: str | None, pool_rule: str | None = None) -> ApprovalRule | None:
         """The approval policy a create on ``host`` (None: placed automatically) carries; None when none applies.

@@ -44,6 +44,7 @@ ROUTES = [
     ("GET", "/api/v1/jobs", None, "reader"),
     ("GET", "/api/v1/jobs/missing", None, "reader"),
     ("POST", "/api/v1/vms", {"name": "x"}, "operator"),
+    ("POST", "/api/v1/vms?dry_run=true", {"name": "x"}, "operator"),
     ("DELETE", "/api/v1/vms/5f0c3d6e-1111-2222-3333-444455556666", None, "operator"),
     ("POST", "/api/v1/vms/5f0c3d6e-1111-2222-3333-444455556666/start", None, "operator"),
     ("POST", "/api/v1/inventory/refresh?host=hv09", None, "operator"),

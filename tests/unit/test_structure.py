@@ -48,3 +48,4 @@ def test_provisioning_never_imports_the_workflows() -> None:
 def test_no_module_is_over_600_lines() -> None:
     assert oversized("functions") == {}
     assert oversized("tools") == {}
+    assert oversized("cli.src.aetherv_cli") == {}
