@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from functions import __version__
 from functions.api.event_openapi import event_paths, event_schemas
 from functions.api.ip_pool_openapi import ip_pool_paths, ip_pool_schemas
-from functions.api.views import VM_STATES, CheckpointView, ClusterView, HostView, JobView, VmView
+from functions.api.views import VM_STATES, CheckpointView, ClusterView, HostView, JobLogPage, JobView, VmView
 from functions.hyperv.probe_report import ProbeReport
 from functions.models.jobs import JobStatus
 from functions.models.json import JsonObject
@@ -320,6 +320,17 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
                 },
             }
         },
+        "/v1/jobs/{job_id}/log": {
+            "get": _read(
+                "The job's log, oldest first: pass `next` as `after` to read on (and to follow a running job)",
+                _json(_ref("JobLogPage"), "A page of log entries"),
+                [
+                    _path_param("job_id"),
+                    {"name": "after", "in": "query", "schema": {"type": "string"}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+                ],
+            )
+        },
         "/v1/jobs/{job_id}/cancel": {"post": _write("Cancel a running job", [_path_param("job_id")])},
         "/v1/jobs/{job_id}/approve": {
             "post": _write(
@@ -354,7 +365,7 @@ def openapi_document(server_url: str = "/api") -> JsonObject:
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
             "schemas": {
-                **_schemas(*_REQUESTS, VmView, HostView, ClusterView, JobView, ProbeReport, CheckpointView),
+                **_schemas(*_REQUESTS, VmView, HostView, ClusterView, JobView, ProbeReport, CheckpointView, JobLogPage),
                 **ip_pool_schemas(),
                 **event_schemas(),
             },

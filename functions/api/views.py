@@ -225,6 +225,26 @@ class JobView(_View):
     approval: ApprovalView | None = None
 
 
+class LogEntryView(_View):
+    """One entry of a job's log (:class:`functions.joblog.entries.LogEntry`)."""
+
+    at: str
+    level: Literal["info", "warning", "error"]
+    source: Literal["workflow", "host", "guest", "cleanup"]
+    step: str | None
+    host: str | None
+    message: str
+
+
+class JobLogPage(_View):
+    """A page of a job's log: ``next`` is the token to read on from (``after``); ``more``: a full page followed."""
+
+    job_id: str
+    entries: list[LogEntryView]
+    next: str | None
+    more: bool
+
+
 class Page(_View):
     """One page of a list."""
 

@@ -35,6 +35,8 @@ class LogEntry:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "message", _clean(self.message))
+        if self.at.endswith("+00:00"):  # one spelling of UTC in every entry
+            object.__setattr__(self, "at", self.at.removesuffix("+00:00") + "Z")
 
     def to_json(self) -> JsonObject:
         """The entry as ``GET /api/v1/jobs/{id}/log`` shows it."""

@@ -43,6 +43,7 @@ ROUTES = [
     ("GET", "/api/v1/clusters", None, "reader"),
     ("GET", "/api/v1/jobs", None, "reader"),
     ("GET", "/api/v1/jobs/missing", None, "reader"),
+    ("GET", "/api/v1/jobs/missing/log", None, "reader"),
     ("POST", "/api/v1/vms", {"name": "x"}, "operator"),
     ("POST", "/api/v1/vms?dry_run=true", {"name": "x"}, "operator"),
     ("DELETE", "/api/v1/vms/5f0c3d6e-1111-2222-3333-444455556666", None, "operator"),

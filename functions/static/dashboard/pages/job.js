@@ -6,6 +6,7 @@ import { between, clock, duration, fullTime, humanize } from "../format.js";
 import { badge, confirmDialog, emptyState, facts, jobProgress, toast, updateBadge } from "../ui.js";
 import { approvalText, decisionButtons } from "../approvals.js";
 import { targetText } from "./jobs.js";
+import { jobLog } from "../joblog.js";
 
 const FINAL = ["Succeeded", "Failed", "Canceled"];
 
@@ -32,6 +33,7 @@ export async function render(ctx) {
     ? h("div", { class: "panel panel-note", role: "note" }, h("p", {}, h("strong", {}, "Note")), ...job.warnings.map((text) => h("p", { class: "job-warning" }, text)))
     : null;
   const progress = jobProgress();
+  const log = jobLog(ctx.api, jobId, ctx.signal);
 
   replace(
     ctx.main,
@@ -44,6 +46,7 @@ export async function render(ctx) {
       approval,
       warnings,
       h("section", { "aria-labelledby": "s-steps" }, h("h2", { id: "s-steps" }, "Steps"), progress.el),
+      h("section", { "aria-labelledby": "s-log" }, h("h2", { id: "s-log" }, "Log"), log.el),
     ),
   );
 
@@ -109,10 +112,20 @@ export async function render(ctx) {
   }
 
   draw();
-  if (FINAL.includes(job.status)) return;
+  await log.pull();
+  // The log is written just after the job record: keep following it for a few seconds after the job ended.
+  let tail = FINAL.includes(job.status) ? 0 : 5;
+  if (!tail) return;
   ctx.every(1000, async () => {
-    if (FINAL.includes(job.status)) return;
+    if (FINAL.includes(job.status)) {
+      if (tail > 0) {
+        tail -= 1;
+        await log.pull();
+      }
+      return;
+    }
     job = await ctx.api.job(jobId, ctx.signal);
     draw();
+    await log.pull();
   });
 }
