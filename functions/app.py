@@ -59,8 +59,9 @@ from functions.services.jobs import JobService
 from functions.services.leases import LeaseService, LeaseTiming
 from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
-from functions.settings import SETTINGS, Settings, SettingsError, load_settings
+from functions.settings import SETTINGS, Settings, SettingsError, load_settings, load_telemetry
 from functions.storage import build_table_service
+from functions.telemetry import configure as configure_telemetry
 from functions.workflows import change_vm, create_vm, guest_wait, inventory, lease, lifecycle, throttle
 from functions.workflows.activities import activities_blueprint
 from functions.workflows.lease_activities import lease_activities_blueprint
@@ -284,8 +285,17 @@ def _register_timer(app: df.DFApp, container: Container) -> None:
     app.timer_trigger(schedule=_schedule(container), arg_name="timer", run_on_startup=True)(with_client)
 
 
+def _start_telemetry(env: Mapping[str, str] | None) -> None:
+    """Set telemetry up from its own settings (once per process); invalid ones leave it off (readyz says why)."""
+    try:
+        configure_telemetry(load_telemetry(env))
+    except SettingsError as exc:
+        log.error("telemetry is off: %s", exc)
+
+
 def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
     """The Functions app: every blueprint, wired to one :class:`Container` (``env``: the process environment)."""
+    _start_telemetry(env)
     container = Container(env)
     try:
         warning = startup_warning(container.settings())

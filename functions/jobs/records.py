@@ -28,6 +28,7 @@ from functions.models.jobs import Job, JobPatch, JobStatus
 from functions.models.json import JsonObject
 from functions.models.paging import Page
 from functions.storage import decode_continuation, encode_continuation
+from functions.telemetry.jobs import job_changed
 
 __all__ = ["Claim", "JobStore", "JobSummary"]
 
@@ -199,6 +200,7 @@ class JobStore:
             except ResourceModifiedError:
                 continue
             self._write_list(updated)
+            job_changed(job, updated)  # job and step telemetry, once per change that landed
             return updated
         raise RuntimeError(f"job {job_id} kept changing while it was updated")
 

@@ -267,6 +267,25 @@ SETTINGS: tuple[SettingSpec, ...] = (
         default="10",
         local_default="2",
     ),
+    # -- telemetry (docs/operations.md) ------------------------------------------------------------------------
+    SettingSpec(
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "Application Insights connection string (set by the deployment): traces and metrics go there through the "
+        "Azure Monitor OpenTelemetry distro. Empty locally: then `AETHERV_TELEMETRY_EXPORTER` decides.",
+        secret=True,
+    ),
+    SettingSpec(
+        "AETHERV_TELEMETRY_EXPORTER",
+        "Without a connection string: `none` (default; nothing is sent), `console` (spans and metrics printed to "
+        "the app's standard output) or `otlp` (OTLP over HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT`).",
+        default="none",
+    ),
+    SettingSpec(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "Base URL of the OTLP/HTTP receiver for the `otlp` exporter (`/v1/traces` and `/v1/metrics` are appended); "
+        "empty means `http://localhost:4318`.",
+        default="",
+    ),
     SettingSpec(
         "AETHERV_BUILD_COMMIT", "Build commit reported by /api/healthz (set by the deployment).", default="dev"
     ),

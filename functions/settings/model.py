@@ -17,6 +17,8 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StorageSettings",
+    "TelemetryExporter",
+    "TelemetrySettings",
     "WinRMScheme",
     "WinRMSettings",
     "WinRMTransport",
@@ -169,6 +171,18 @@ class LeaseSettings:
     check_seconds: float = 86400
 
 
+TelemetryExporter = Literal["none", "console", "otlp"]
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """Where traces and metrics go: Application Insights (a connection string) or the exporter chosen locally."""
+
+    connection_string: Secret | None = None
+    exporter: TelemetryExporter = "none"
+    otlp_endpoint: str = "http://localhost:4318"
+
+
 @dataclass(frozen=True)
 class Settings:
     """All validated settings of the app."""
@@ -195,3 +209,5 @@ class Settings:
     """Most GB of disk files a shared-nothing migration may move (it copies them inside one activity)."""
     in_azure: bool = field(default=False)
     leases: LeaseSettings = field(default_factory=LeaseSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    """Where traces and metrics go (``functions.telemetry``)."""

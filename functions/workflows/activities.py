@@ -8,6 +8,9 @@ between retry and compensation: Hyper-V errors keep their category and transient
 transient, everything else is permanent. The inventory sync's batch activity
 (:data:`functions.provisioning.contracts.INVENTORY_COLLECT_HOSTS`) syncs its hosts at once, each as the one-host
 activity does, and reports a host whose sync kept failing in that host's summary with the same translation.
+
+Every activity runs in its span (:func:`functions.telemetry.activity_span`: the activity, its job and host, in the
+job's trace), failed with the StepError's category; host syncs are recorded in the host metrics.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from functions.provisioning.payloads import PruneResult
 from functions.provisioning.steps import Provisioner
 from functions.sealing import SealError
 from functions.settings import SettingsError
+from functions.telemetry import activity_span, mark_failed, record_host_syncs
 
 __all__ = ["activities_blueprint", "register_activity", "step_error"]
 
@@ -75,10 +79,13 @@ def register_activity(bp: df.Blueprint, activity: Activity[P, R], handler: Calla
     """Register ``handler`` as ``activity``'s trigger on ``bp``: payload decoded, result encoded, failure translated."""
 
     def run(payload: Any) -> Any:
-        try:
-            return activity.result.dump(handler(activity.payload.load(payload)))
-        except Exception as exc:
-            raise step_error(exc, activity.name) from exc
+        with activity_span(activity.name, payload) as span:
+            try:
+                return activity.result.dump(handler(activity.payload.load(payload)))
+            except Exception as exc:
+                error = step_error(exc, activity.name)
+                mark_failed(span, error.category, transient=error.transient)
+                raise error from exc
 
     run.__name__ = run.__qualname__ = activity.name
     run.__doc__ = f"Activity {activity.name}."
@@ -115,7 +122,7 @@ def activities_blueprint(
     register(c.VM_POWER, lambda p: provisioner().power(p))
     register(c.VM_CHANGE, lambda p: provisioner().change(p))
     register(c.VM_RECORD_CLEANUP_DEBT, lambda p: provisioner().record_cleanup_debt(p))
-    register(c.INVENTORY_COLLECT_HOST, lambda host: provisioner().sync_host(host))
+    register(c.INVENTORY_COLLECT_HOST, lambda host: _synced(provisioner().sync_host(host)))
     register(c.INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner(), threads(), batch))
     register(c.IP_POOL_BIND_VM, lambda p: provisioner().pool_bind_vm(p))
     register(c.IP_POOL_RELEASE, lambda p: provisioner().pool_release(p))
@@ -125,4 +132,14 @@ def activities_blueprint(
 
 def _sync_batch(steps: Provisioner, threads: Executor, batch: HostBatch) -> tuple[HostSyncSummary, ...]:
     """Every host of ``batch`` synced at once, each as the one-host activity syncs it."""
-    return sync_batch(batch.hosts, steps.sync_host, report_by=batch.report_by, threads=threads, describe=_host_error)
+    summaries = sync_batch(
+        batch.hosts, steps.sync_host, report_by=batch.report_by, threads=threads, describe=_host_error
+    )
+    record_host_syncs(summaries)
+    return summaries
+
+
+def _synced(summary: HostSyncSummary) -> HostSyncSummary:
+    """``summary``, recorded in the host metrics (connected, sync duration, inventory age)."""
+    record_host_syncs((summary,))
+    return summary
