@@ -1,0 +1,54 @@
+"""The span helpers: the job's id on every span of its work, the job's own trace, failures marked."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.trace import StatusCode
+
+from functions.telemetry import job_scope, job_trace_id, mark_failed, names, start_span
+from tests.support.telemetry import Captured
+
+
+def test_spans_in_a_job_scope_carry_the_job_and_join_its_trace(captured: Captured) -> None:
+    with (
+        job_scope("job-1"),
+        start_span("activity a", {names.HOST: "hv01", names.STEP: None}, in_job_trace=True),
+        start_span("winrm op", {}),
+    ):
+        pass
+    with start_span("outside", {}):
+        pass
+    inner, outer, outside = captured.spans()
+    assert inner.attributes is not None and inner.attributes[names.JOB_ID] == "job-1"
+    assert outer.attributes is not None and outer.attributes[names.JOB_ID] == "job-1"
+    assert names.STEP not in outer.attributes  # None values are left out
+    assert format(outer.context.trace_id, "032x") == job_trace_id("job-1")
+    assert inner.context.trace_id == outer.context.trace_id and inner.parent is not None
+    assert inner.parent.span_id == outer.context.span_id
+    assert outside.attributes is not None and names.JOB_ID not in outside.attributes
+    assert outer.attributes[names.OUTCOME] == "ok"
+
+
+def test_the_job_trace_is_the_same_in_every_worker_and_differs_per_job() -> None:
+    assert job_trace_id("job-1") == job_trace_id("job-1")
+    assert job_trace_id("job-1") != job_trace_id("job-2")
+    assert len(job_trace_id("job-1")) == 32
+
+
+def test_an_escaping_exception_marks_the_span_failed_unless_marked_already(captured: Captured) -> None:
+    with pytest.raises(KeyError), start_span("a", {}):
+        raise KeyError("secret-looking text")
+
+    def fail_marked() -> None:
+        with start_span("b", {}) as span:
+            mark_failed(span, "GuestTimeout", transient=False)
+            raise ValueError
+
+    with pytest.raises(ValueError):
+        fail_marked()
+    first, second = captured.spans()
+    assert first.status.status_code == StatusCode.ERROR
+    assert first.attributes is not None and first.attributes[names.ERROR_CATEGORY] == "KeyError"
+    assert "secret-looking text" not in str(first.to_json())  # the type, never the message
+    assert second.attributes is not None and second.attributes[names.ERROR_CATEGORY] == "GuestTimeout"
+    assert second.attributes[names.TRANSIENT] is False
