@@ -271,8 +271,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     SettingSpec(
         "APPLICATIONINSIGHTS_CONNECTION_STRING",
         "Application Insights connection string (set by the deployment): traces and metrics go there through the "
-        "Azure Monitor OpenTelemetry distro. Empty locally: then `AETHERV_TELEMETRY_EXPORTER` decides.",
-        secret=True,
+        "Azure Monitor OpenTelemetry distro (ingestion authenticates with the app's identity: "
+        "`APPLICATIONINSIGHTS_AUTHENTICATION_STRING`). Empty locally: then `AETHERV_TELEMETRY_EXPORTER` decides.",
+        default="",
     ),
     SettingSpec(
         "AETHERV_TELEMETRY_EXPORTER",
