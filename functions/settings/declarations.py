@@ -283,9 +283,9 @@ SETTINGS: tuple[SettingSpec, ...] = (
     ),
     SettingSpec(
         "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "Base URL of the OTLP/HTTP receiver for the `otlp` exporter (`/v1/traces` and `/v1/metrics` are appended); "
-        "empty means `http://localhost:4318`.",
-        default="",
+        "Base URL of the OTLP/HTTP receiver (an OpenTelemetry collector) for the `otlp` exporter; `/v1/traces` "
+        "and `/v1/metrics` are appended.",
+        default="http://localhost:4318",
     ),
     SettingSpec(
         "AETHERV_BUILD_COMMIT", "Build commit reported by /api/healthz (set by the deployment).", default="dev"

@@ -349,7 +349,7 @@ def _parse_telemetry(reader: _Reader) -> TelemetrySettings:
         )
         text = ""
     exporter = reader.choice("AETHERV_TELEMETRY_EXPORTER", _EXPORTERS)
-    endpoint = reader.raw("OTEL_EXPORTER_OTLP_ENDPOINT") or "http://localhost:4318"
+    endpoint = reader.raw("OTEL_EXPORTER_OTLP_ENDPOINT")
     parts = urlsplit(endpoint)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         reader.problem("OTEL_EXPORTER_OTLP_ENDPOINT", "must be an http(s) URL, e.g. http://localhost:4318")

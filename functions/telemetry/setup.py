@@ -66,9 +66,13 @@ def _exporters(settings: TelemetrySettings) -> tuple[SpanExporter, MetricExporte
 
 
 def build_providers(
-    settings: TelemetrySettings, *, export_interval_ms: int = 60_000
+    settings: TelemetrySettings, *, export_interval_ms: float | None = None
 ) -> tuple[TracerProvider, MeterProvider]:
-    """The SDK tracer and meter providers for the ``console`` or ``otlp`` exporter (not installed globally)."""
+    """The SDK tracer and meter providers for the ``console`` or ``otlp`` exporter (not installed globally).
+
+    Batching follows the SDK's standard variables (``OTEL_BSP_SCHEDULE_DELAY``, ``OTEL_METRIC_EXPORT_INTERVAL``:
+    5 s and 60 s by default), which the SDK reads itself; ``export_interval_ms`` overrides the metric interval.
+    """
     resource = Resource.create({"service.name": SERVICE_NAME})
     spans, metric_exporter = _exporters(settings)
     tracer_provider = TracerProvider(resource=resource)
