@@ -4,9 +4,10 @@
 ``function_app.py``):
 
 - with ``APPLICATIONINSIGHTS_CONNECTION_STRING`` (the deployment sets it): the Azure Monitor OpenTelemetry distro
-  (``configure_azure_monitor``) — traces, metrics and the app's own logs (logger ``functions``, so they carry the
-  trace they were written in) go to Application Insights, and the distro's instrumentations add the outgoing
-  HTTP calls (WinRM requests, Table Storage);
+  (``configure_azure_monitor``) — traces (all of them: a job's trace must be whole), metrics and the app's own
+  logs (logger ``functions``, so they carry the trace they were written in) go to Application Insights; the Azure
+  SDK's instrumentation adds the Table Storage calls, while the HTTP client instrumentations stay off (the WinRM
+  operation spans count their round trips);
 - else by ``AETHERV_TELEMETRY_EXPORTER``: ``console`` prints every span (one JSON line each) and the metrics to the
   standard output; ``otlp`` sends them over OTLP/HTTP (protobuf) to ``OTEL_EXPORTER_OTLP_ENDPOINT``;
 - else (``none``): nothing is installed, the OpenTelemetry API stays a no-op and nothing is sent.
@@ -42,6 +43,9 @@ Outcome = Literal["azure-monitor", "console", "otlp", "none", "already-configure
 SERVICE_NAME = "aetherv-orchestrator"
 LOGGER_NAME = "functions"
 """The logger whose records the Azure Monitor distro exports (the app's modules log under ``functions.*``)."""
+
+_HTTP_INSTRUMENTATIONS = ("requests", "urllib", "urllib3")
+"""The distro's HTTP client instrumentations, left off (see :func:`_install`)."""
 
 _lock = threading.Lock()
 _done: list[Outcome] = []
@@ -89,6 +93,11 @@ def _install(settings: TelemetrySettings) -> Outcome:
             connection_string=settings.connection_string.reveal(),
             logger_name=LOGGER_NAME,
             resource=Resource.create({"service.name": SERVICE_NAME}),
+            # Every span of a job's trace, or the trace has holes (the default samples at a rate).
+            sampling_ratio=1.0,
+            # One span per WinRM operation (with its round trips) says what one per HTTP request would, at a
+            # fraction of the volume; Table Storage calls stay traced through the Azure SDK's instrumentation.
+            instrumentation_options={name: {"enabled": False} for name in _HTTP_INSTRUMENTATIONS},
         )
         return "azure-monitor"
     if settings.exporter == "none":
