@@ -7,6 +7,7 @@ the same ``aetherv.job_id``, and all but the HTTP request in the job's own trace
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from functions.telemetry import job_trace_id, names
 from tests.e2e.conftest import fast_guests
-from tests.e2e.test_vm_workflows import create, finished, linux
+from tests.e2e.test_vm_workflows import create, finished, linux, windows
 from tests.support.otlp import OtlpReceiver
 from tools.azurite import Azurite
 from tools.hvsim.lab import Lab
@@ -54,6 +55,11 @@ def traced_stack(azurite: Azurite, receiver: OtlpReceiver, tmp_path_factory: pyt
             assert time.monotonic() < deadline, "the start-up sync did not store every host"
             time.sleep(0.2)
         yield stack
+
+
+def job_span_of(receiver: OtlpReceiver, job_id: str) -> dict[str, Any] | None:
+    """The job span of ``job_id`` once it arrived."""
+    return next((s for s in receiver.spans_of(job_id) if s["name"].startswith(names.SPAN_JOB)), None)
 
 
 def eventually(check: Callable[[], Any], timeout: float = 30) -> Any:
@@ -133,3 +139,53 @@ def test_the_job_and_winrm_metrics_are_exported(traced_stack: Stack, receiver: O
     assert any(p["value"] >= 1 for p in completed)
     connected = [p for p in receiver.points if p["name"] == names.HOST_CONNECTED]
     assert {p["attributes"]["host"] for p in connected} == {"hv01", "hv02", "hv03"}
+
+
+def test_a_failed_create_traces_its_failing_step_and_its_cleanup(traced_stack: Stack, receiver: OtlpReceiver) -> None:
+    control = traced_stack.lab.control.url
+    behaviour = "/hvsim/hosts/hv02/guest-behaviour"
+    traced_stack.request_to(control, "PUT", behaviour, {"fail_module": "mod_net", "poll_interval": 0.1})
+    try:
+        job_id = create(traced_stack, linux("tel-bad01", host="hv02")).job["id"]
+        outcome = finished(traced_stack, job_id)
+    finally:
+        traced_stack.request_to(control, "PUT", behaviour, {"poll_interval": 0.1})
+    assert outcome["job"]["status"] == "Failed", outcome
+
+    def complete() -> list[dict[str, Any]]:
+        spans = receiver.spans_of(job_id)
+        return spans if any(s["name"].startswith(names.SPAN_JOB) for s in spans) else []
+
+    spans = eventually(complete)
+    [job_span] = [s for s in spans if s["name"].startswith(names.SPAN_JOB)]
+    assert job_span["status"] == ERROR
+    assert job_span["attributes"][names.STEP] == "wait_for_apply"
+    assert job_span["attributes"][names.ERROR_CATEGORY] == "GuestProvisioningFailed"
+    [failed_step] = [s for s in spans if s["name"] == "step wait_for_apply"]
+    assert failed_step["status"] == ERROR
+    assert failed_step["attributes"][names.ERROR_CATEGORY] == "GuestProvisioningFailed"
+    cleanup = [s for s in spans if s["name"] == "activity vm_cleanup"]
+    assert cleanup and all(s["attributes"][names.OUTCOME] == "ok" for s in cleanup)
+    assert any(s["name"].startswith(names.SPAN_WINRM) and s["parent_span_id"] == cleanup[0]["span_id"] for s in spans)
+
+    def failed_counted() -> bool:
+        return any(
+            p["name"] == names.JOBS_COMPLETED and p["attributes"].get("status") == "Failed" for p in receiver.points
+        )
+
+    assert eventually(failed_counted)
+
+
+def test_no_secret_reaches_the_telemetry(traced_stack: Stack, receiver: OtlpReceiver) -> None:
+    secrets = ["Change-Me-2026!", "Join-Me-2026!", "correct horse battery staple"]  # the two requests' passwords
+    jobs = [create(traced_stack, windows("tel-sec01")).job["id"], create(traced_stack, linux("tel-sec02")).job["id"]]
+    for job_id in jobs:
+        assert finished(traced_stack, job_id)["job"]["status"] == "Succeeded"
+        assert eventually(functools.partial(job_span_of, receiver, job_id)), "the job span never arrived"
+    with receiver._lock:
+        bodies = list(receiver.bodies)
+    assert bodies
+    for body in bodies:
+        for secret in secrets:
+            assert secret.encode() not in body, secret
+            assert secret.encode("utf-16-le") not in body, secret

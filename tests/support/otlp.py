@@ -40,6 +40,8 @@ class OtlpReceiver:
 
     spans: list[dict[str, Any]] = field(default_factory=list)
     points: list[dict[str, Any]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    """Every export request as received (to scan for what must never be sent)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _server: ThreadingHTTPServer | None = None
 
@@ -56,6 +58,8 @@ class OtlpReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with receiver._lock:
+                    receiver.bodies.append(body)
                 if self.path == "/v1/traces":
                     receiver._traces(body)
                     answer = ExportTraceServiceResponse().SerializeToString()
