@@ -15,12 +15,13 @@ is imported by orchestrators (they replay). See ``docs/operations.md``.
 from functions.telemetry.activities import activity_span, record_host_syncs
 from functions.telemetry.jobs import job_changed
 from functions.telemetry.setup import configure
-from functions.telemetry.spans import current_job, job_scope, job_trace_id, mark_failed, start_span
+from functions.telemetry.spans import carried, current_job, job_scope, job_trace_id, mark_failed, start_span
 from functions.telemetry.winrm import TracedRunner
 
 __all__ = [
     "TracedRunner",
     "activity_span",
+    "carried",
     "configure",
     "current_job",
     "job_changed",

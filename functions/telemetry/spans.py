@@ -22,8 +22,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime
+from typing import TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -33,6 +34,7 @@ from opentelemetry.util.types import AttributeValue
 from functions.telemetry import names
 
 __all__ = [
+    "carried",
     "current_job",
     "iso_to_ns",
     "job_context",
@@ -42,6 +44,9 @@ __all__ = [
     "start_span",
     "tracer",
 ]
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 _JOB: contextvars.ContextVar[str | None] = contextvars.ContextVar("aetherv_job_id", default=None)
 
@@ -138,6 +143,26 @@ def mark_failed(span: Span, category: str, *, transient: bool | None = None) -> 
     if transient is not None:
         span.set_attribute(names.TRANSIENT, transient)
     span.set_status(Status(StatusCode.ERROR, category))
+
+
+def carried(function: Callable[[T], R]) -> Callable[[T], R]:
+    """``function``, run in the current trace and job wherever it is called (e.g. in a pool's threads).
+
+    Threads of an executor do not inherit the caller's context: without this, the spans of work handed to them
+    would start traces of their own.
+    """
+    captured = otel_context.get_current()
+    job_id = current_job()
+
+    def run(argument: T) -> R:
+        token = otel_context.attach(captured)
+        try:
+            with job_scope(job_id):
+                return function(argument)
+        finally:
+            otel_context.detach(token)
+
+    return run
 
 
 def iso_to_ns(moment: str | None) -> int | None:

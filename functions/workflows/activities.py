@@ -35,7 +35,7 @@ from functions.provisioning.payloads import PruneResult
 from functions.provisioning.steps import Provisioner
 from functions.sealing import SealError
 from functions.settings import SettingsError
-from functions.telemetry import activity_span, mark_failed, record_host_syncs
+from functions.telemetry import activity_span, carried, mark_failed, record_host_syncs
 
 __all__ = ["activities_blueprint", "register_activity", "step_error"]
 
@@ -133,7 +133,7 @@ def activities_blueprint(
 def _sync_batch(steps: Provisioner, threads: Executor, batch: HostBatch) -> tuple[HostSyncSummary, ...]:
     """Every host of ``batch`` synced at once, each as the one-host activity syncs it."""
     summaries = sync_batch(
-        batch.hosts, steps.sync_host, report_by=batch.report_by, threads=threads, describe=_host_error
+        batch.hosts, carried(steps.sync_host), report_by=batch.report_by, threads=threads, describe=_host_error
     )
     record_host_syncs(summaries)
     return summaries

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from opentelemetry.trace import StatusCode
 
-from functions.telemetry import job_scope, job_trace_id, mark_failed, names, start_span
+from functions.telemetry import carried, job_scope, job_trace_id, mark_failed, names, start_span
 from tests.support.telemetry import Captured
 
 
@@ -52,3 +54,22 @@ def test_an_escaping_exception_marks_the_span_failed_unless_marked_already(captu
     assert "secret-looking text" not in str(first.to_json())  # the type, never the message
     assert second.attributes is not None and second.attributes[names.ERROR_CATEGORY] == "GuestTimeout"
     assert second.attributes[names.TRANSIENT] is False
+
+
+def test_work_carried_into_a_pool_thread_stays_in_the_trace_and_job(captured: Captured) -> None:
+    def host_work(host: str) -> str:
+        with start_span("winrm collect_inventory", {names.HOST: host}):
+            return host
+
+    with (
+        job_scope("job-3"),
+        start_span("activity batch", {}, in_job_trace=True) as parent,
+        ThreadPoolExecutor(max_workers=2) as pool,
+    ):
+        assert sorted(pool.map(carried(host_work), ["hv01", "hv02"])) == ["hv01", "hv02"]
+        list(pool.map(host_work, ["hv09"]))  # not carried: a trace of its own, no job
+    spans = {span.attributes[names.HOST]: span for span in captured.spans("winrm") if span.attributes}
+    for host in ("hv01", "hv02"):
+        assert spans[host].parent is not None and spans[host].parent.span_id == parent.get_span_context().span_id
+        assert spans[host].attributes is not None and spans[host].attributes[names.JOB_ID] == "job-3"
+    assert spans["hv09"].parent is None
