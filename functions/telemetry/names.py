@@ -1,7 +1,7 @@
 """Every name the app's telemetry emits: the tracer and meter, span names, span attributes, metrics and dimensions.
 
 They are written once, here, because other things depend on them: the Azure Monitor workbook and alert rules in
-``infra/app/monitoring-ops.bicep`` query them (``tests/infra/test_telemetry_names.py`` checks that every name a
+``infra/app/operations.bicep`` query them (``tests/infra/test_operations.py`` checks that every name a
 query uses is one of these), and ``docs/operations.md`` tells operators what to search for. Renaming one breaks
 dashboards and alerts: add, never rename.
 
