@@ -25,8 +25,10 @@ with start_span("probe span", {names.HOST: "hv09"}):
 provider = trace.get_tracer_provider()
 if hasattr(provider, "force_flush"):
     provider.force_flush()
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
 print(json.dumps({
     "functions": len(function_app.app.get_functions()),
+    "requests_instrumented": RequestsInstrumentor().is_instrumented_by_opentelemetry,
     "tracer_provider": type(provider).__name__,
     "meter_provider": type(metrics.get_meter_provider()).__name__,
 }))
@@ -94,9 +96,13 @@ def test_the_console_exporter_prints_each_span_as_one_json_line() -> None:
 def test_a_connection_string_selects_azure_monitor_without_sending_at_import() -> None:
     # A syntactically valid string for an unroutable endpoint: set-up must not block or fail the import.
     connection = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9/"
-    report, _, _ = run_app(APPLICATIONINSIGHTS_CONNECTION_STRING=connection)
+    # The exporter's own usage statistics would go to a public endpoint: off in tests.
+    report, _, _ = run_app(
+        APPLICATIONINSIGHTS_CONNECTION_STRING=connection, APPLICATIONINSIGHTS_STATSBEAT_DISABLED_ALL="true"
+    )
     assert report["functions"] >= 40
     assert report["tracer_provider"] == "TracerProvider"
+    assert report["requests_instrumented"] is False  # one span per WinRM operation, not one per HTTP request
 
 
 def test_the_settings_read_alone_match_the_full_settings() -> None:
