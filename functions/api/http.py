@@ -43,7 +43,7 @@ from functions.models.json import JsonObject
 from functions.models.problems import Problem
 from functions.services.audit import Caller
 from functions.services.bundle import Services, ServicesProvider
-from functions.telemetry import mark_failed, start_span
+from functions.telemetry import link_to_job, mark_failed, start_span
 from functions.telemetry import names as telemetry_names
 from functions.workflows.starter import DurableWorkflows, in_thread
 
@@ -272,7 +272,9 @@ def traced(req: func.HttpRequest, run: Callable[[], func.HttpResponse]) -> func.
         span.set_attribute(telemetry_names.HTTP_STATUS, response.status_code)
         location = response.headers.get("Location") or ""
         if response.status_code == 202 and "/api/v1/jobs/" in location:
-            span.set_attribute(telemetry_names.JOB_ID, location.rsplit("/", 1)[-1])
+            job_id = location.rsplit("/", 1)[-1]
+            span.set_attribute(telemetry_names.JOB_ID, job_id)
+            link_to_job(span, job_id)
         if response.status_code >= 500:
             mark_failed(span, f"HTTP {response.status_code}")
         return response

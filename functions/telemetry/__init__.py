@@ -15,7 +15,15 @@ is imported by orchestrators (they replay). See ``docs/operations.md``.
 from functions.telemetry.activities import activity_span, record_host_syncs
 from functions.telemetry.jobs import job_changed
 from functions.telemetry.setup import configure
-from functions.telemetry.spans import carried, current_job, job_scope, job_trace_id, mark_failed, start_span
+from functions.telemetry.spans import (
+    carried,
+    current_job,
+    job_scope,
+    job_trace_id,
+    link_to_job,
+    mark_failed,
+    start_span,
+)
 from functions.telemetry.winrm import TracedRunner
 
 __all__ = [
@@ -27,6 +35,7 @@ __all__ = [
     "job_changed",
     "job_scope",
     "job_trace_id",
+    "link_to_job",
     "mark_failed",
     "record_host_syncs",
     "start_span",

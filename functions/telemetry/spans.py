@@ -8,8 +8,9 @@ workers) than the HTTP request that started the job, so no in-process context li
   started in it through :func:`start_span` gets the job id, and — with ``in_job_trace`` — is placed in the job's
   own trace: a trace id derived from the job id (:func:`job_context`), the same in every worker and every replay.
   Activities, the WinRM operations they run, the steps and the job span therefore form one trace per job, whose
-  operation id in Application Insights is :func:`job_trace_id`. The HTTP request that accepted the job is in the
-  caller's trace and carries the job id as an attribute.
+  operation id in Application Insights is :func:`job_trace_id`. Such a span links to the span it was started
+  under, if any (the Functions host's invocation). The HTTP request that accepted the job is in the caller's trace,
+  carries the job id as an attribute and links to the job's trace (:func:`link_to_job`).
 - Nothing here is used by orchestrators (they replay; ``tests/workflows/test_determinism.py`` forbids this package
   there): step and job spans come from the job record instead (:mod:`functions.telemetry.jobs`).
 
@@ -28,7 +29,7 @@ from typing import TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import Link, NonRecordingSpan, Span, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.util.types import AttributeValue
 
 from functions.telemetry import names
@@ -39,7 +40,9 @@ __all__ = [
     "iso_to_ns",
     "job_context",
     "job_scope",
+    "job_span_context",
     "job_trace_id",
+    "link_to_job",
     "mark_failed",
     "start_span",
     "tracer",
@@ -71,11 +74,20 @@ def job_trace_id(job_id: str) -> str:
     return format(_ids(job_id)[0], "032x")
 
 
-def job_context(job_id: str) -> otel_context.Context:
-    """A context whose (remote, sampled) parent puts new spans into the job's trace."""
+def job_span_context(job_id: str) -> SpanContext:
+    """The (remote, sampled) span context at the root of the job's trace."""
     trace_id, span_id = _ids(job_id)
-    parent = SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
-    return trace.set_span_in_context(NonRecordingSpan(parent))
+    return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+
+
+def job_context(job_id: str) -> otel_context.Context:
+    """A context whose parent puts new spans into the job's trace."""
+    return trace.set_span_in_context(NonRecordingSpan(job_span_context(job_id)))
+
+
+def link_to_job(span: Span, job_id: str) -> None:
+    """Link ``span`` (e.g. the HTTP request that accepted the job) to the job's trace."""
+    span.add_link(job_span_context(job_id), {names.JOB_ID: job_id})
 
 
 @contextlib.contextmanager
@@ -111,11 +123,14 @@ def start_span(
     if job_id is not None:
         values.setdefault(names.JOB_ID, job_id)
     parent = job_context(job_id) if in_job_trace and job_id is not None else None
+    caller = trace.get_current_span().get_span_context()
+    links = [Link(caller)] if parent is not None and caller.is_valid else None  # e.g. the Functions invocation
     with tracer().start_as_current_span(
         name,
         context=parent,
         kind=kind,
         attributes=values,
+        links=links,
         start_time=start_time,
         record_exception=False,
         set_status_on_exception=False,

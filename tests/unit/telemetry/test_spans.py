@@ -28,7 +28,21 @@ def test_spans_in_a_job_scope_carry_the_job_and_join_its_trace(captured: Capture
     assert inner.context.trace_id == outer.context.trace_id and inner.parent is not None
     assert inner.parent.span_id == outer.context.span_id
     assert outside.attributes is not None and names.JOB_ID not in outside.attributes
+    assert not outer.links  # nothing was current when the job's span started
     assert outer.attributes[names.OUTCOME] == "ok"
+
+
+def test_a_span_moved_into_the_job_trace_links_to_the_span_it_started_under(captured: Captured) -> None:
+    with (
+        start_span("invocation", {}) as invocation,
+        job_scope("job-4"),
+        start_span("activity x", {}, in_job_trace=True),
+    ):
+        pass
+    activity = captured.spans("activity")[0]
+    [link] = activity.links
+    assert link.context.span_id == invocation.get_span_context().span_id
+    assert activity.context.trace_id != invocation.get_span_context().trace_id
 
 
 def test_the_job_trace_is_the_same_in_every_worker_and_differs_per_job() -> None:

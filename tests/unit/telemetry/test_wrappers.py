@@ -14,7 +14,7 @@ from functions.errors import StepError
 from functions.hyperv.errors import HostUnreachable
 from functions.models.durable import Activity, Codec
 from functions.settings import SettingsError
-from functions.telemetry import names
+from functions.telemetry import job_trace_id, names
 from functions.workflows.activities import register_activity
 from tests.support.telemetry import Captured
 
@@ -44,6 +44,8 @@ def test_a_202_span_carries_the_job_of_its_location(captured: Captured) -> None:
     assert span.attributes[names.HTTP_STATUS] == 202
     assert span.attributes[names.HTTP_METHOD] == "POST"
     assert span.attributes[names.JOB_ID] == "job-77"
+    [link] = span.links
+    assert format(link.context.trace_id, "032x") == job_trace_id("job-77")  # from the request to the job's trace
 
 
 def test_every_api_route_runs_in_a_span_also_when_it_fails(captured: Captured) -> None:
