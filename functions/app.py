@@ -68,8 +68,10 @@ from functions.services.jobs import JobService
 from functions.services.leases import LeaseService, LeaseTiming
 from functions.services.vm_changes import VmChangeService
 from functions.services.vms import VmService
-from functions.settings import SETTINGS, Settings, SettingsError, load_settings
+from functions.settings import SETTINGS, Settings, SettingsError, load_settings, load_telemetry
 from functions.storage import build_table_service, managed_identity
+from functions.telemetry import configure as configure_telemetry
+from functions.telemetry.jobs import JobTelemetry
 from functions.workflows import change_vm, create_vm, events, guest_wait, inventory, lease, lifecycle, throttle
 from functions.workflows.activities import activities_blueprint
 from functions.workflows.event_activities import event_activities_blueprint
@@ -124,7 +126,7 @@ class Container:
     @cached_property
     def job_store(self) -> JobStore:
         """The job tables; what they store is announced as events."""
-        observers: list[JobObserver] = [JobEvents(self.emitter), JobLogWriter(self.get_job_log)]
+        observers: list[JobObserver] = [JobTelemetry(), JobEvents(self.emitter), JobLogWriter(self.get_job_log)]
         return JobStore(self.table_service, self.settings().storage.table_prefix, observers=observers)
 
     @cached_property
@@ -349,8 +351,17 @@ def _register_timer(app: df.DFApp, container: Container) -> None:
     app.timer_trigger(schedule=KEEPER_SCHEDULE, arg_name="timer", run_on_startup=True)(keeper)
 
 
+def _start_telemetry(env: Mapping[str, str] | None) -> None:
+    """Set telemetry up from its own settings (once per process); invalid ones leave it off (readyz says why)."""
+    try:
+        configure_telemetry(load_telemetry(env))
+    except SettingsError as exc:
+        log.error("telemetry is off: %s", exc)
+
+
 def create_app(env: Mapping[str, str] | None = None) -> df.DFApp:
     """The Functions app: every blueprint, wired to one :class:`Container` (``env``: the process environment)."""
+    _start_telemetry(env)
     container = Container(env)
     try:
         warning = startup_warning(container.settings())

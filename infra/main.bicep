@@ -2,6 +2,7 @@
 //
 //   identity   user-assigned managed identity of the app (exists before the app, so its roles do too)
 //   monitoring Log Analytics + Application Insights (Entra-only ingestion)
+//   operations the operations workbook, alert rules and their action group (docs/operations.md)
 //   storage    host storage, Durable task hub and the inventory tables (managed identity)
 //   keyvault   WinRM password, seal key, content-share connection string (Elastic Premium only)
 //   rbac       exactly the data-plane roles the app needs (+ optional roles for the deploying user)
@@ -160,6 +161,23 @@ param eventRetryHorizon string = '86400'
 @description('AETHERV_BUILD_COMMIT reported by /api/healthz; empty leaves the app default.')
 param buildCommit string = ''
 
+@description('E-mail address the operations alerts (host disconnected, job failure rate, stale inventory) are sent to; empty: no receiver.')
+param alertEmail string = ''
+
+@allowed([5, 10, 15, 30, 45])
+@description('Minutes a Hyper-V host must stay unreachable before the host-disconnected alert fires.')
+param alertHostDisconnectedMinutes int = 15
+
+@minValue(1)
+@maxValue(100)
+@description('Percentage of failed jobs in an hour above which the job-failure-rate alert fires.')
+param alertJobFailureRatePercent int = 20
+
+@minValue(5)
+@maxValue(1440)
+@description('Minutes without a successful inventory sync of a host after which the stale-inventory alert fires.')
+param alertInventoryStaleMinutes int = 30
+
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = {
@@ -224,6 +242,20 @@ module monitoring 'app/monitoring.bicep' = {
     appInsightsName: '${abbrs.insightsComponents}${resourceToken}'
     location: location
     tags: tags
+  }
+}
+
+module operations 'app/operations.bicep' = {
+  name: 'operations'
+  scope: rg
+  params: {
+    appInsightsId: monitoring.outputs.appInsightsId
+    location: location
+    tags: tags
+    alertEmail: alertEmail
+    hostDisconnectedMinutes: alertHostDisconnectedMinutes
+    jobFailureRatePercent: alertJobFailureRatePercent
+    inventoryStaleMinutes: alertInventoryStaleMinutes
   }
 }
 

@@ -12,7 +12,15 @@ import pytest
 from tools.azurite import Azurite, start_azurite
 
 ROOT = Path(__file__).resolve().parent.parent
-_APP_PREFIXES = ("AETHERV_", "AzureWebJobs", "AzureFunctionsJobHost", "WEBSITE_", "FUNCTIONS_")
+_APP_PREFIXES = (
+    "AETHERV_",
+    "AzureWebJobs",
+    "AzureFunctionsJobHost",
+    "WEBSITE_",
+    "FUNCTIONS_",
+    "APPLICATIONINSIGHTS_",
+    "OTEL_",
+)
 
 
 def sample_values() -> dict[str, str]:

@@ -23,7 +23,7 @@ MAX_LINES = 600
 
 FUNCTION_LAYERS: Sequence[tuple[str, ...]] = (
     ("functions.settings",),
-    ("functions.models", "functions.errors"),
+    ("functions.models", "functions.errors", "functions.telemetry"),
     (
         "functions.hyperv",
         "functions.guest",

@@ -4,7 +4,8 @@
 turns any exception into an RFC 9457 ``application/problem+json`` response through the one error table
 (:func:`functions.errors.problem_for`) — without stack traces or secrets (an unexpected error is logged with an
 incident id that the response carries). A write refused by authentication or authorization is audited here, since
-it never reaches a service. Every response gets the security headers.
+it never reaches a service. Every response gets the security headers. Every route runs in its HTTP server span
+(:func:`traced`: route template, method, status, and the job id of a job route or of a 202's job).
 
 Reads are synchronous functions (the worker runs them in its thread pool); so is a write that answers at once
 without a workflow (:meth:`Api.act`, the host probe). Writes that start workflows need the Durable client binding,
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 import azure.durable_functions as df
 import azure.functions as func
 import pydantic_core
+from opentelemetry.trace import SpanKind
 
 from functions.auth import AuthError, Permission, Principal
 from functions.errors import (
@@ -41,6 +43,8 @@ from functions.models.json import JsonObject
 from functions.models.problems import Problem
 from functions.services.audit import Caller
 from functions.services.bundle import Services, ServicesProvider
+from functions.telemetry import link_to_job, mark_failed, start_span
+from functions.telemetry import names as telemetry_names
 from functions.workflows.starter import DurableWorkflows, in_thread
 
 __all__ = [
@@ -56,6 +60,8 @@ __all__ = [
     "json_response",
     "page_size",
     "problem_response",
+    "route_of",
+    "traced",
 ]
 
 log = logging.getLogger(__name__)
@@ -245,6 +251,35 @@ def idempotency_key(req: func.HttpRequest) -> str | None:
     return value
 
 
+def route_of(req: func.HttpRequest) -> str:
+    """The route template of ``req``: its path with each route parameter's segment named (``/api/v1/jobs/{job_id}``)."""
+    segments = urlsplit(req.url).path.split("/")
+    names = {value: name for name, value in (req.route_params or {}).items() if value}
+    return "/".join(f"{{{names[segment]}}}" if segment in names else segment for segment in segments)
+
+
+def traced(req: func.HttpRequest, run: Callable[[], func.HttpResponse]) -> func.HttpResponse:
+    """``run()``'s response, in the request's server span: route, method, status, and the job of a job route or 202."""
+    params = req.route_params or {}
+    attributes = {
+        telemetry_names.HTTP_ROUTE: route_of(req),
+        telemetry_names.HTTP_METHOD: req.method,
+        telemetry_names.JOB_ID: params.get("job_id"),
+    }
+    name = f"{req.method} {attributes[telemetry_names.HTTP_ROUTE]}"
+    with start_span(name, attributes, kind=SpanKind.SERVER) as span:
+        response = run()
+        span.set_attribute(telemetry_names.HTTP_STATUS, response.status_code)
+        location = response.headers.get("Location") or ""
+        if response.status_code == 202 and "/api/v1/jobs/" in location:
+            job_id = location.rsplit("/", 1)[-1]
+            span.set_attribute(telemetry_names.JOB_ID, job_id)
+            link_to_job(span, job_id)
+        if response.status_code >= 500:
+            mark_failed(span, f"HTTP {response.status_code}")
+        return response
+
+
 Body = Callable[[Services, Caller], func.HttpResponse]
 WriteBody = Callable[[Services, Caller, DurableWorkflows], func.HttpResponse]
 
@@ -257,12 +292,16 @@ class Api:
 
     def read(self, req: func.HttpRequest, required: Permission, body: Body) -> func.HttpResponse:
         """Authorize ``req`` for ``required`` and run ``body``; every failure becomes problem+json."""
-        try:
-            services = self.services()
-            principal = services.authenticator.authorize(req.headers, required)
-            return body(services, Caller(principal, client_ip(req)))
-        except Exception as exc:
-            return error_response(exc)
+
+        def run() -> func.HttpResponse:
+            try:
+                services = self.services()
+                principal = services.authenticator.authorize(req.headers, required)
+                return body(services, Caller(principal, client_ip(req)))
+            except Exception as exc:
+                return error_response(exc)
+
+        return traced(req, run)
 
     async def read_async(
         self, req: func.HttpRequest, client: df.DurableOrchestrationClient, required: Permission, body: WriteBody
@@ -284,12 +323,16 @@ class Api:
         body: Body,
     ) -> func.HttpResponse:
         """Like :meth:`read` for a write that answers at once (no workflow); a refused caller is audited (401/403)."""
-        try:
-            services = self.services()
-            principal = self._authorize(services, req, required, action, target)
-            return body(services, Caller(principal, client_ip(req)))
-        except Exception as exc:
-            return error_response(exc)
+
+        def run() -> func.HttpResponse:
+            try:
+                services = self.services()
+                principal = self._authorize(services, req, required, action, target)
+                return body(services, Caller(principal, client_ip(req)))
+            except Exception as exc:
+                return error_response(exc)
+
+        return traced(req, run)
 
     async def write(
         self,

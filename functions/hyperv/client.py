@@ -49,6 +49,7 @@ from functions.hyperv.models import (
     VmInfo,
 )
 from functions.models.json import JsonObject
+from functions.telemetry.winrm import TracedRunner
 
 __all__ = ["DEFAULT_INTRINSIC_ITEMS", "HyperVClient", "OperationRunner"]
 
@@ -92,8 +93,8 @@ class HyperVClient(DeviceOperations, CheckpointOperations):
     """
 
     def __init__(self, runner: OperationRunner, *, host: str | None = None) -> None:
-        self._runner = runner
         self.host = host if host is not None else getattr(getattr(runner, "transport", None), "host", None)
+        self._runner: OperationRunner = TracedRunner(runner, self.host)  # a span and metrics per operation
 
     # -- plumbing ------------------------------------------------------------------------------------------------
 

@@ -358,6 +358,8 @@ class WinRMTransport(CommandTransport):
         self._owner: int | None = None
         self._healthy = True
         self._worked = False  # a command has completed on this transport
+        self.round_trips = 0
+        """WS-Management requests sent so far (each one HTTP round trip; NTLM's handshake aside): telemetry reads it."""
 
     @classmethod
     def from_settings(cls, settings: WinRMSettings, host: HostEndpoint) -> WinRMTransport:
@@ -413,6 +415,7 @@ class WinRMTransport(CommandTransport):
     def open_shell(self) -> str:
         """Create a remote shell (cmd resource URI, UTF-8 codepage, no profile) and return its id."""
         protocol = self._claim()
+        self.round_trips += 1
         with _translated(self.options, "open shell"):
             return str(protocol.open_shell(noprofile=True, codepage=_UTF8_CODEPAGE))
 
@@ -423,6 +426,7 @@ class WinRMTransport(CommandTransport):
         whenever input will be sent (see the module docstring).
         """
         protocol = self._claim()
+        self.round_trips += 1
         with _translated(self.options, "start command"):
             return str(protocol.run_command(shell_id, command_line, console_mode_stdin=console_mode_stdin))
 
@@ -433,6 +437,7 @@ class WinRMTransport(CommandTransport):
         pieces = [data[i : i + chunk] for i in range(0, len(data), chunk)] or [b""]
         with _translated(self.options, "send input"):
             for index, piece in enumerate(pieces):
+                self.round_trips += 1
                 protocol.send_command_input(shell_id, command_id, piece, end=end and index == len(pieces) - 1)
 
     def receive(self, shell_id: str, command_id: str, *, timeout: float | None = None) -> CommandResult:
@@ -447,6 +452,7 @@ class WinRMTransport(CommandTransport):
         deadline = None if timeout is None else time.monotonic() + timeout
         with _translated(self.options, "receive output"):
             while True:
+                self.round_trips += 1
                 try:
                     out, err, exit_code, done = protocol.get_command_output_raw(shell_id, command_id)
                 except winrm.exceptions.WinRMOperationTimeoutError:
@@ -463,12 +469,14 @@ class WinRMTransport(CommandTransport):
     def signal_terminate(self, shell_id: str, command_id: str) -> None:
         """Signal the command to terminate (releases it on the host; normal after it is done)."""
         protocol = self._claim()
+        self.round_trips += 1
         with _translated(self.options, "signal command"):
             protocol.cleanup_command(shell_id, command_id)
 
     def close_shell(self, shell_id: str) -> None:
         """Delete the remote shell."""
         protocol = self._claim()
+        self.round_trips += 1
         with _translated(self.options, "delete shell"):
             protocol.close_shell(shell_id, close_session=False)
 

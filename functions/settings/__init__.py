@@ -4,14 +4,14 @@
 - :mod:`~functions.settings.model`: the typed, immutable :class:`Settings` and :class:`Secret`;
 - :mod:`~functions.settings.load`: :func:`load_settings`, the only reader of environment variables, which raises
   :class:`SettingsError` listing every problem; :func:`load_host_access` reads only the hosts and WinRM settings
-  (for operator tools that talk to hosts).
+  (for operator tools that talk to hosts); :func:`load_telemetry` only the telemetry settings (read at import).
 
 The composition root (``functions/app.py``) calls :func:`load_settings` once per process and hands the parts to
 what needs them; nothing else reads settings.
 """
 
 from functions.settings.declarations import DEV_SEAL_KEY, SETTINGS, SettingSpec
-from functions.settings.load import load_host_access, load_settings
+from functions.settings.load import load_host_access, load_settings, load_telemetry
 from functions.settings.model import (
     ApprovalSettings,
     AuthMode,
@@ -24,6 +24,8 @@ from functions.settings.model import (
     Settings,
     SettingsError,
     StorageSettings,
+    TelemetryExporter,
+    TelemetrySettings,
     WinRMScheme,
     WinRMSettings,
     WinRMTransport,
@@ -44,9 +46,12 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StorageSettings",
+    "TelemetryExporter",
+    "TelemetrySettings",
     "WinRMScheme",
     "WinRMSettings",
     "WinRMTransport",
     "load_host_access",
     "load_settings",
+    "load_telemetry",
 ]

@@ -292,6 +292,26 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "dead-lettered to `GET /api/v1/events/failed`.",
         default="86400",
     ),
+    # -- telemetry (docs/operations.md) ------------------------------------------------------------------------
+    SettingSpec(
+        "APPLICATIONINSIGHTS_CONNECTION_STRING",
+        "Application Insights connection string (set by the deployment): traces and metrics go there through the "
+        "Azure Monitor OpenTelemetry distro (ingestion authenticates with the app's identity: "
+        "`APPLICATIONINSIGHTS_AUTHENTICATION_STRING`). Empty locally: then `AETHERV_TELEMETRY_EXPORTER` decides.",
+        default="",
+    ),
+    SettingSpec(
+        "AETHERV_TELEMETRY_EXPORTER",
+        "Without a connection string: `none` (default; nothing is sent), `console` (spans and metrics printed to "
+        "the app's standard output) or `otlp` (OTLP over HTTP to `OTEL_EXPORTER_OTLP_ENDPOINT`).",
+        default="none",
+    ),
+    SettingSpec(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "Base URL of the OTLP/HTTP receiver (an OpenTelemetry collector) for the `otlp` exporter; `/v1/traces` "
+        "and `/v1/metrics` are appended.",
+        default="http://localhost:4318",
+    ),
     SettingSpec(
         "AETHERV_BUILD_COMMIT", "Build commit reported by /api/healthz (set by the deployment).", default="dev"
     ),

@@ -33,18 +33,21 @@ from functions.settings.model import (
     Settings,
     SettingsError,
     StorageSettings,
+    TelemetryExporter,
+    TelemetrySettings,
     WinRMScheme,
     WinRMSettings,
     WinRMTransport,
 )
 
-__all__ = ["load_host_access", "load_settings"]
+__all__ = ["load_host_access", "load_settings", "load_telemetry"]
 
 T = TypeVar("T")
 
 _TRANSPORTS: tuple[WinRMTransport, ...] = ("ntlm", "basic", "certificate")
 _SCHEMES: tuple[WinRMScheme, ...] = ("https", "http")
 _AUTH_MODES: tuple[AuthMode, ...] = ("entra", "none")
+_EXPORTERS: tuple[TelemetryExporter, ...] = ("none", "console", "otlp")
 _SPECS = {spec.name: spec for spec in SETTINGS}
 
 _HOST_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
@@ -377,6 +380,39 @@ def _parse_events(reader: _Reader) -> EventSettings:
     )
 
 
+def _parse_telemetry(reader: _Reader) -> TelemetrySettings:
+    text = reader.raw("APPLICATIONINSIGHTS_CONNECTION_STRING")
+    if text and "instrumentationkey=" not in text.lower():
+        reader.problem(
+            "APPLICATIONINSIGHTS_CONNECTION_STRING",
+            "is not an Application Insights connection string (no InstrumentationKey=...)",
+        )
+        text = ""
+    exporter = reader.choice("AETHERV_TELEMETRY_EXPORTER", _EXPORTERS)
+    endpoint = reader.raw("OTEL_EXPORTER_OTLP_ENDPOINT")
+    parts = urlsplit(endpoint)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        reader.problem("OTEL_EXPORTER_OTLP_ENDPOINT", "must be an http(s) URL, e.g. http://localhost:4318")
+    return TelemetrySettings(
+        connection_string=Secret(text) if text else None,
+        exporter=exporter,
+        otlp_endpoint=endpoint.rstrip("/"),
+    )
+
+
+def load_telemetry(env: Mapping[str, str] | None = None) -> TelemetrySettings:
+    """Only the telemetry settings, read and validated exactly as :func:`load_settings` reads them.
+
+    The composition root sets telemetry up from these at import, before (and regardless of) the other settings;
+    raises :class:`SettingsError` listing every problem of these settings (``/api/readyz`` lists them too).
+    """
+    reader = _Reader(os.environ if env is None else env)
+    telemetry = _parse_telemetry(reader)
+    if reader.problems:
+        raise SettingsError(reader.problems)
+    return telemetry
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting from ``env`` (default: the process environment).
 
@@ -418,6 +454,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     )
     events = _parse_events(reader)
     build_commit = reader.raw("AETHERV_BUILD_COMMIT")
+    telemetry = _parse_telemetry(reader)
     if reader.problems:
         raise SettingsError(reader.problems)
     return Settings(
@@ -441,6 +478,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         in_azure=in_azure,
         leases=leases,
         events=events,
+        telemetry=telemetry,
     )
 
 

@@ -18,6 +18,8 @@ __all__ = [
     "Settings",
     "SettingsError",
     "StorageSettings",
+    "TelemetryExporter",
+    "TelemetrySettings",
     "WinRMScheme",
     "WinRMSettings",
     "WinRMTransport",
@@ -170,6 +172,18 @@ class LeaseSettings:
     check_seconds: float = 86400
 
 
+TelemetryExporter = Literal["none", "console", "otlp"]
+
+
+@dataclass(frozen=True)
+class TelemetrySettings:
+    """Where traces and metrics go: Application Insights (a connection string) or the exporter chosen locally."""
+
+    connection_string: Secret | None = None
+    exporter: TelemetryExporter = "none"
+    otlp_endpoint: str = "http://localhost:4318"
+
+
 @dataclass(frozen=True)
 class EventSettings:
     """Where the app's events go (webhooks with their signing secret, an Event Grid topic) and how long they retry."""
@@ -212,3 +226,5 @@ class Settings:
     in_azure: bool = field(default=False)
     leases: LeaseSettings = field(default_factory=LeaseSettings)
     events: EventSettings = field(default_factory=EventSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    """Where traces and metrics go (``functions.telemetry``)."""

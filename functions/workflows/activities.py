@@ -8,6 +8,9 @@ between retry and compensation: Hyper-V errors keep their category and transient
 transient, everything else is permanent. The inventory sync's batch activity
 (:data:`functions.provisioning.contracts.INVENTORY_COLLECT_HOSTS`) syncs its hosts at once, each as the one-host
 activity does, and reports a host whose sync kept failing in that host's summary with the same translation.
+
+Every activity runs in its span (:func:`functions.telemetry.activity_span`: the activity, its job and host, in the
+job's trace), failed with the StepError's category; host syncs are recorded in the host metrics.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import nullcontext
 from typing import Any, TypeVar
 
 import azure.durable_functions as df
@@ -34,6 +38,7 @@ from functions.provisioning.payloads import PruneResult
 from functions.provisioning.steps import Provisioner
 from functions.sealing import SealError
 from functions.settings import SettingsError
+from functions.telemetry import activity_span, carried, mark_failed, record_host_syncs
 
 __all__ = ["activities_blueprint", "register_activity", "step_error"]
 
@@ -86,30 +91,33 @@ def register_activity(
     """
 
     def run(payload: Any) -> Any:
-        try:
-            decoded = activity.payload.load(payload)
-        except Exception as exc:
-            raise step_error(exc, activity.name) from exc
-        job_id = getattr(decoded, "job_id", None)
-        if job_log is None or not isinstance(job_id, str):
+        with activity_span(activity.name, payload) as span:
             try:
-                return activity.result.dump(handler(decoded))
-            except Exception as exc:
-                raise step_error(exc, activity.name) from exc
-        with capturing(job_id, step=activity.name, host=getattr(decoded, "host", None)) as capture:
-            try:
-                return activity.result.dump(handler(decoded))
+                decoded = activity.payload.load(payload)
             except Exception as exc:
                 error = step_error(exc, activity.name)
-                retried = " (transient: the step is retried)" if error.transient else ""
-                capture.add(
-                    "warning" if error.transient else "error",
-                    "workflow",
-                    f"{activity.name} failed: {error.category}: {error.message}{retried}",
-                )
+                mark_failed(span, error.category, transient=error.transient)
                 raise error from exc
-            finally:
-                _store_log(job_log, capture)
+            job_id = getattr(decoded, "job_id", None)
+            keep_log = job_log is not None and isinstance(job_id, str)
+            collecting = capturing(str(job_id), step=activity.name, host=getattr(decoded, "host", None))
+            with collecting if keep_log else nullcontext(None) as capture:
+                try:
+                    return activity.result.dump(handler(decoded))
+                except Exception as exc:
+                    error = step_error(exc, activity.name)
+                    mark_failed(span, error.category, transient=error.transient)
+                    if capture is not None:
+                        retried = " (transient: the step is retried)" if error.transient else ""
+                        capture.add(
+                            "warning" if error.transient else "error",
+                            "workflow",
+                            f"{activity.name} failed: {error.category}: {error.message}{retried}",
+                        )
+                    raise error from exc
+                finally:
+                    if capture is not None and job_log is not None:
+                        _store_log(job_log, capture)
 
     run.__name__ = run.__qualname__ = activity.name
     run.__doc__ = f"Activity {activity.name}."
@@ -160,7 +168,7 @@ def activities_blueprint(
     register(c.VM_POWER, lambda p: provisioner().power(p))
     register(c.VM_CHANGE, lambda p: provisioner().change(p))
     register(c.VM_RECORD_CLEANUP_DEBT, lambda p: provisioner().record_cleanup_debt(p))
-    register(c.INVENTORY_COLLECT_HOST, lambda host: provisioner().sync_host(host))
+    register(c.INVENTORY_COLLECT_HOST, lambda host: _synced(provisioner().sync_host(host)))
     register(c.INVENTORY_COLLECT_HOSTS, lambda batch: _sync_batch(provisioner(), threads(), batch))
     register(c.IP_POOL_BIND_VM, lambda p: provisioner().pool_bind_vm(p))
     register(c.IP_POOL_RELEASE, lambda p: provisioner().pool_release(p))
@@ -170,4 +178,14 @@ def activities_blueprint(
 
 def _sync_batch(steps: Provisioner, threads: Executor, batch: HostBatch) -> tuple[HostSyncSummary, ...]:
     """Every host of ``batch`` synced at once, each as the one-host activity syncs it."""
-    return sync_batch(batch.hosts, steps.sync_host, report_by=batch.report_by, threads=threads, describe=_host_error)
+    summaries = sync_batch(
+        batch.hosts, carried(steps.sync_host), report_by=batch.report_by, threads=threads, describe=_host_error
+    )
+    record_host_syncs(summaries)
+    return summaries
+
+
+def _synced(summary: HostSyncSummary) -> HostSyncSummary:
+    """``summary``, recorded in the host metrics (connected, sync duration, inventory age)."""
+    record_host_syncs((summary,))
+    return summary

@@ -46,6 +46,7 @@ FORBIDDEN_MODULES = {
     "functions.jobs",
     "functions.provisioning.steps",
     "functions.sealing",
+    "functions.telemetry",
 }
 FORBIDDEN_ATTRIBUTES = {"now", "utcnow", "today", "uuid4", "environ", "getenv", "get_settings", "sleep"}
 
