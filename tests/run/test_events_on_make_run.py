@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 import urllib.error
 import urllib.request
@@ -56,8 +57,13 @@ def test_events_of_a_create_a_failure_and_a_delete_arrive_signed(new_run: Callab
         created = finish(base, job["id"])
         assert created["status"] == "Succeeded", created
         vm_id = created["result"]["vm_id"]
-        status, bad = call(base, "POST", "/api/v1/vms", {**LINUX_VM, "name": "events02", "image": "No Such Image"})
-        assert status == 202, bad  # accepted: only the host knows its images
+        # the lab's host refuses the next create (hvsim's control plane, which make run prints)
+        control = re.search(r"hvsim control plane: (\S+)", run.output())
+        assert control, run.output()
+        fault = {"script_errors": {"create_vm": {"category": "ScriptFailed", "message": "refused by the host"}}}
+        assert call(control.group(1).rstrip("/"), "PATCH", "/hvsim/hosts/hv01/faults", fault)[0] == 200
+        status, bad = call(base, "POST", "/api/v1/vms", {**LINUX_VM, "name": "events02"})
+        assert status == 202, bad
         assert finish(base, bad["id"])["status"] == "Failed"
         status, gone = call(base, "DELETE", f"/api/v1/vms/{vm_id}")
         assert status == 202, gone
