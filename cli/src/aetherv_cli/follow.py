@@ -1,7 +1,7 @@
 """Following a job to its end: a live step-by-step progress bar, its steps and log lines, the outcome as exit code.
 
 Each step is printed as it finishes, and the job's log lines as they arrive (when the server has
-``GET /api/v1/jobs/{id}/log``).
+``GET /api/v1/jobs/{id}/log``), but for the log's own "step … started/succeeded" lines, which the step lines show.
 
 The job document names its ``plan`` (every step it will run), its ``steps`` (name, status, started, finished) and its
 ``current_step`` and ``status``; the follower polls ``GET /api/v1/jobs/{id}`` until the status is final.
@@ -9,6 +9,7 @@ The job document names its ``plan`` (every step it will run), its ``steps`` (nam
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from aetherv_cli.errors import EXIT_CANCELED, EXIT_FAILED, EXIT_OK
 __all__ = ["FINAL", "JobFollower", "exit_code_of"]
 
 FINAL = {"Succeeded": EXIT_OK, "Failed": EXIT_FAILED, "Canceled": EXIT_CANCELED}
+_STEP_PROGRESS = re.compile(r"step \S+ (started|succeeded)")
 _DONE_STEPS = {"Succeeded", "Failed", "Skipped", "Canceled", "Compensated"}
 
 
@@ -93,6 +95,8 @@ class JobFollower:
                 self._log_route = False
                 return
             for entry in page.get("entries") or []:
+                if entry.get("source") == "workflow" and _STEP_PROGRESS.match(str(entry.get("message", ""))):
+                    continue  # the progress lines above show each step already
                 where = " ".join(str(entry[k]) for k in ("step", "host") if entry.get(k))
                 level = str(entry.get("level", "info"))
                 line = f"  {entry.get('at', '')} {level:<7} {where + ': ' if where else ''}{entry.get('message', '')}"
