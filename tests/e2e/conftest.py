@@ -7,8 +7,10 @@ and read the tables directly to check what the workflows wrote.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -70,6 +72,28 @@ def secured(azurite: Azurite, entra: FakeEntra, tmp_path_factory: pytest.TempPat
         yield stack
 
 
+@contextlib.contextmanager
+def own_stack(
+    azurite: Azurite, work: Path, username: str, *, hosts: int = 3, vms: int = 1, **settings: str
+) -> Iterator[Stack]:
+    """A stack with a lab of its own, once its start-up sync stored every host; ``settings`` override the app's.
+
+    ``username``: the lab's own account (``LAB\\<name>``): labs in one process share hvsim's NTLM accounts, and each
+    lab sets its account's password.
+    """
+    times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
+    options = {"times": times, "guest_factory": fast_guests, "ticker_interval": 0.05, "username": username}
+    with (
+        Lab.start(hosts=hosts, vms_per_host=vms, **options) as lab,
+        running_stack(azurite, work, lab, **settings) as stack,
+    ):
+        deadline = time.monotonic() + 60
+        while len(stack.repo.list_hosts()) < len(lab.hosts):
+            assert time.monotonic() < deadline, "the start-up sync did not store every host"
+            time.sleep(0.2)
+        yield stack
+
+
 APPROVAL_TIMEOUT = 12
 """Seconds a create waits for its decision on the approvals stack."""
 
@@ -77,12 +101,6 @@ APPROVAL_TIMEOUT = 12
 @pytest.fixture(scope="session")
 def approving(azurite: Azurite, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack of its own whose host ``hv02`` requires approval for creates, with a short deadline (local mode)."""
-    times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
-    # its own account: labs in one process share hvsim's NTLM accounts, and each lab sets its account's password
-    options = {"times": times, "guest_factory": fast_guests, "ticker_interval": 0.05, "username": "LAB\\approvals"}
     env = {"AETHERV_APPROVAL_HOSTS": "hv02", "AETHERV_APPROVAL_TIMEOUT": str(APPROVAL_TIMEOUT)}
-    with (
-        Lab.start(hosts=3, vms_per_host=1, **options) as lab,
-        running_stack(azurite, tmp_path_factory.mktemp("approvals"), lab, **env) as stack,
-    ):
+    with own_stack(azurite, tmp_path_factory.mktemp("approvals"), "LAB\\approvals", **env) as stack:
         yield stack

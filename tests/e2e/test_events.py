@@ -16,13 +16,11 @@ from typing import Any
 import pytest
 from standardwebhooks import Webhook
 
-from tests.e2e.conftest import fast_guests
+from tests.e2e.conftest import own_stack
 from tests.e2e.test_vm_workflows import create, delete, linux, power
 from tests.support.receiver import Delivery, Receiver
 from tools.azurite import Azurite
-from tools.hvsim.lab import Lab
-from tools.hvsim.models import TransitionTimes
-from tools.stack import Stack, running_stack
+from tools.stack import Stack
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(32)).decode()
 HORIZON = 20
@@ -41,22 +39,13 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 def eventful(azurite: Azurite, receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """A stack of its own whose events go to :func:`receiver` (its own lab account: labs share hvsim's NTLM users)."""
-    times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
-    options = {"times": times, "guest_factory": fast_guests, "ticker_interval": 0.05, "username": "LAB\\events"}
+    """A stack of its own whose events go to :func:`receiver`."""
     env = {
         "AETHERV_WEBHOOK_URLS": receiver.url,
         "AETHERV_WEBHOOK_SECRET": SECRET,
         "AETHERV_EVENT_RETRY_HORIZON": str(HORIZON),
     }
-    with (
-        Lab.start(hosts=2, vms_per_host=1, **options) as lab,
-        running_stack(azurite, tmp_path_factory.mktemp("events"), lab, **env) as stack,
-    ):
-        deadline = time.monotonic() + 60
-        while len(stack.repo.list_hosts()) < len(lab.hosts):
-            assert time.monotonic() < deadline, "the start-up sync did not store every host"
-            time.sleep(0.2)
+    with own_stack(azurite, tmp_path_factory.mktemp("events"), "LAB\\events", hosts=2, **env) as stack:
         yield stack
 
 

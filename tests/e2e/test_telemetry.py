@@ -15,13 +15,11 @@ from typing import Any
 import pytest
 
 from functions.telemetry import job_trace_id, names
-from tests.e2e.conftest import fast_guests
+from tests.e2e.conftest import own_stack
 from tests.e2e.test_vm_workflows import create, finished, linux, windows
 from tests.support.otlp import OtlpReceiver
 from tools.azurite import Azurite
-from tools.hvsim.lab import Lab
-from tools.hvsim.models import TransitionTimes
-from tools.stack import Stack, running_stack
+from tools.stack import Stack
 
 SERVER = 2  # OTLP SpanKind: SPAN_KIND_SERVER
 CLIENT = 3  # SPAN_KIND_CLIENT
@@ -38,22 +36,13 @@ def receiver() -> Iterator[OtlpReceiver]:
 @pytest.fixture(scope="module")
 def traced_stack(azurite: Azurite, receiver: OtlpReceiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """A stack of its own whose app exports its telemetry over OTLP to ``receiver`` (every 0.2 s / 1 s)."""
-    times = TransitionTimes(start=0.2, stop=0.2, save=0.1, reboot=0.2)
-    options = {"times": times, "guest_factory": fast_guests, "ticker_interval": 0.05, "username": "LAB\\telemetry"}
     settings = {
         "AETHERV_TELEMETRY_EXPORTER": "otlp",
         "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "OTEL_METRIC_EXPORT_INTERVAL": "1000",
     }
-    with (
-        Lab.start(hosts=3, vms_per_host=1, **options) as lab,
-        running_stack(azurite, tmp_path_factory.mktemp("telemetry"), lab, **settings) as stack,
-    ):
-        deadline = time.monotonic() + 60
-        while len(stack.repo.list_hosts()) < len(lab.hosts):
-            assert time.monotonic() < deadline, "the start-up sync did not store every host"
-            time.sleep(0.2)
+    with own_stack(azurite, tmp_path_factory.mktemp("telemetry"), "LAB\\telemetry", **settings) as stack:
         yield stack
 
 
