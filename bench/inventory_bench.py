@@ -32,27 +32,33 @@ HOSTS, VMS, LATENCY_MS = 200, 100, 50
 LARGE_HOSTS, LARGE_VMS = 500, 100
 BASELINE_HOSTS = 5
 RATIO_TARGET = 1.5
-_REQUEST = re.compile(r"RequestMethod=(\w+) RequestURL=\S+/devstoreaccount1/([$\w]+)")
+_REQUEST = re.compile(
+    r"^\S+ (\S+) info: \S+ RequestMethod=(\w+) RequestURL=\S+/devstoreaccount1/([$\w]+)", re.MULTILINE
+)
+_BATCH_BODY = re.compile(r"^\S+ (\S+) debug: TableHandler:batch\(\) Raw request string is (.*)$", re.MULTILINE)
+_BATCH_TABLE = re.compile(r"/devstoreaccount1/(\w+)\(")
 
 
 def table_requests(log: Path, offset: int, prefix: str) -> tuple[int, int, int]:
     """(all, inventory writes, new offset): requests to the app's tables since ``offset`` in Azurite's log.
 
-    Inventory writes are writes to the hosts and VMs tables, and entity group transactions (only the
-    inventory uses them); job-record writes of the refresh job are counted in "all" only.
+    Inventory writes are writes to the hosts and VMs tables, entity group transactions included (their tables are
+    read from the batch's body in the log); job-record and job-log writes of the refresh job are counted in "all"
+    only.
     """
     with log.open("rb") as handle:
         handle.seek(offset)
         text = handle.read().decode(errors="replace")
         end = handle.tell()
+    batches = {request: set(_BATCH_TABLE.findall(body)) for request, body in _BATCH_BODY.findall(text)}
     total = writes = 0
-    for method, table in _REQUEST.findall(text):
-        if not table.lower().startswith(prefix.lower()) and not table.startswith("$batch"):
+    for request, method, table in _REQUEST.findall(text):
+        tables = batches.get(request, set()) if table.startswith("$batch") else {table}
+        own = [name.lower().removeprefix(prefix.lower()) for name in tables if name.lower().startswith(prefix.lower())]
+        if not own:
             continue
         total += 1
-        inventory = table.startswith("$batch") or table.lower().removeprefix(prefix.lower()).startswith(
-            ("hosts", "vms", "vmindex")
-        )
+        inventory = any(name.startswith(("hosts", "vms", "vmindex")) for name in own)
         writes += method != "GET" and inventory
     return total, writes, end
 
