@@ -17,6 +17,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from tests.e2e.conftest import own_stack
+from tests.e2e.test_leases import created, moment
 from tests.e2e.test_vm_workflows import create, delete, linux, power
 from tests.support.receiver import Delivery, Receiver
 from tools.azurite import Azurite
@@ -203,3 +204,16 @@ def test_a_stuck_receiver_never_holds_a_job_back(eventful: Stack, receiver: Rece
         receiver.mode = "ok"
         receiver.release()
     receiver.wait_for(of("job.succeeded", f"/jobs/{job_id}"), timeout=60)
+
+
+def test_a_lease_that_nears_its_end_is_announced_then_its_delete(eventful: Stack, receiver: Receiver) -> None:
+    receiver.mode = "ok"
+    vm_id = created(eventful, "evt-lease01", "hv02", lease={"expires_at": moment(20)})
+    expiring = verified(receiver.wait_for(of("vm.lease_expiring", f"/vms/{vm_id}"), timeout=60)[0])
+    assert expiring["data"]["name"] == "evt-lease01" and expiring["data"]["host"] == "hv02"
+    assert expiring["data"]["expires_at"] == eventful.request("GET", f"/api/v1/vms/{vm_id}")[2]["lease"]["expires_at"]
+    deleted = verified(receiver.wait_for(of("vm.deleted", f"/vms/{vm_id}"), timeout=90)[0])
+    job = eventful.jobs.get(deleted["data"]["job_id"])
+    assert job is not None and job.requested_by.id == "system:lease"
+    assert vm_id not in eventful.lab.host("hv02").model.vms
+    assert len(receiver.received(of("vm.lease_expiring", f"/vms/{vm_id}"))) == 1  # one warning, once delivered
