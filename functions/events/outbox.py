@@ -120,27 +120,30 @@ class EventOutbox:
         """Store ``events`` owed to ``sinks`` and due now; returns how many were new (an id already stored is kept)."""
         if not sinks:
             return 0
-        now = stamp(self._clock())
         table, added = self._table(self.outbox_table), 0
         for event in events:
-            row = {
-                "PartitionKey": "out",
-                "RowKey": event.id,
-                "type": event.type,
-                "subject": event.subject,
-                "sinks": json.dumps(list(sinks)),
-                "attempts": 0,
-                "created": now,
-                "due": now,
-                "last_error": "",
-                **_body_properties(event.body),
-            }
             try:
-                table.create_entity(row)
+                table.create_entity(self._pending_row(event, sinks))
                 added += 1
             except ResourceExistsError:
                 continue
         return added
+
+    def _pending_row(self, event: OutgoingEvent, sinks: Sequence[str]) -> dict[str, Any]:
+        """The outbox row of ``event``, owed to ``sinks``, never tried, due now."""
+        now = stamp(self._clock())
+        return {
+            "PartitionKey": "out",
+            "RowKey": event.id,
+            "type": event.type,
+            "subject": event.subject,
+            "sinks": json.dumps(list(sinks)),
+            "attempts": 0,
+            "created": now,
+            "due": now,
+            "last_error": "",
+            **_body_properties(event.body),
+        }
 
     def due(self, limit: int = 100) -> list[PendingEvent]:
         """Up to ``limit`` events due now, the longest waiting first."""
@@ -231,19 +234,7 @@ class EventOutbox:
         failed = self.get_failed(event_id)
         if failed is None:
             return None
-        now = stamp(self._clock())
-        row = {
-            "PartitionKey": "out",
-            "RowKey": failed.event.id,
-            "type": failed.event.type,
-            "subject": failed.event.subject,
-            "sinks": json.dumps(list(failed.sinks)),
-            "attempts": 0,
-            "created": now,
-            "due": now,
-            "last_error": "",
-            **_body_properties(failed.event.body),
-        }
+        row = self._pending_row(failed.event, failed.sinks)
         self._table(self.outbox_table).upsert_entity(row, mode=UpdateMode.REPLACE)
         with contextlib.suppress(ResourceNotFoundError):
             self._table(self.failed_table).delete_entity("failed", event_id)
