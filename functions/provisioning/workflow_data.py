@@ -89,7 +89,7 @@ class PoolAddress:
         return cls(str(data["job_id"]), str(data["pool"]), str(data["address"]), None if vm_id is None else str(vm_id))
 
 
-CREATE_VERSION = 4
+CREATE_VERSION = 5
 """The create workflow version new instances start with (see :attr:`CreateInput.version`)."""
 
 
@@ -108,7 +108,8 @@ class CreateInput:
     complete, the static address waited for. 3: the host's ISO checked at preflight, a nonce in the announce, the
     guest's key and agent judged before anything is published (see ``provisioning/guest_checks.py``). 4: the OS disk
     prepared as background work on the host, started by one activity and polled with durable timers, instead of
-    copied inside one activity (see ``workflows/host_operations.py``)."""
+    copied inside one activity (see ``workflows/host_operations.py``). 5: a canceled guest wait's child orchestration
+    is let end before anything is compensated (see ``workflows/guest_wait.py``)."""
     approval: ApprovalRule | None = None
     """The approval policy (``None``: no create waits for one; inputs of earlier builds never carry it)."""
     ip_pool: PoolAddress | None = None

@@ -272,7 +272,7 @@ class _Create:
             published_at=published_at.isoformat() if published_at is not None else None,
             guest_state=flow.guest_state,
         )
-        return (yield from wait_for_guest(flow, spec))
+        return (yield from wait_for_guest(flow, spec, let_end=self.spec.version >= 5))
 
     def _poll_guest_here(self, wanted: set[str], timeout: float, what: str) -> Gen:
         """Versions 1 and 2: a monitor loop in this orchestration (no connection held between polls)."""

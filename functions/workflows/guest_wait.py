@@ -13,7 +13,9 @@ wait to a child orchestration (``<job id>:<step>``) that:
 - continues as new every :data:`POLLS_PER_GENERATION` polls, so its own history stays small too.
 
 The create's history then holds two events per wait. The parent stops waiting on a cancel (the jobs service sends
-the child the cancel as well). Pure, like every orchestrator: time from the context, settings from the input.
+the child the cancel as well); from create version 5 it then lets the child end, for at most :data:`CANCEL_GRACE`
+seconds, before it compensates, so no poll of the child runs against a VM the compensation is removing. Pure, like
+every orchestrator: time from the context, settings from the input.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from functions.provisioning import contracts as c
 from functions.provisioning.guest_payloads import GuestStatusResult, GuestWaitInput, GuestWaitOutput
 from functions.workflows.flow import CanceledError, StepFlow
 
-__all__ = ["MAX_BACKOFF", "POLLS_PER_GENERATION", "bp", "child_id", "wait_for_guest"]
+__all__ = ["CANCEL_GRACE", "MAX_BACKOFF", "POLLS_PER_GENERATION", "bp", "child_id", "wait_for_guest"]
 
 bp = df.Blueprint()
 
@@ -39,6 +41,9 @@ POLLS_PER_GENERATION = 12
 """Polls before the wait continues as new (each poll adds about eight history events)."""
 MAX_BACKOFF = 6.0
 """The poll interval grows by half each unchanged poll, up to this many times the configured interval."""
+CANCEL_GRACE = 60.0
+"""How long a canceled parent waits for its guest wait to end (a poll in flight is one short WinRM call; a child the
+cancel did not reach ends at its next poll, when the VM is gone) before it compensates anyway."""
 
 
 def child_id(job_id: str, step: str) -> str:
@@ -46,8 +51,14 @@ def child_id(job_id: str, step: str) -> str:
     return f"{job_id}:{step}"
 
 
-def wait_for_guest(flow: StepFlow, spec: GuestWaitInput) -> Generator[Any, Any, GuestWaitOutput]:
-    """The parent's side: run the wait as a child orchestration; a cancel ends the wait at once."""
+def wait_for_guest(
+    flow: StepFlow, spec: GuestWaitInput, *, let_end: bool = False
+) -> Generator[Any, Any, GuestWaitOutput]:
+    """The parent's side: run the wait as a child orchestration; a cancel ends the wait.
+
+    ``let_end`` (create version 5 on): after a cancel, the child is given up to :data:`CANCEL_GRACE` seconds to end
+    before :class:`CanceledError` is raised; earlier versions raise at once, as their history recorded.
+    """
     flow.check_cancel()
     instance = child_id(flow.job_id, spec.step)
     flow.waiting_in = instance
@@ -56,6 +67,8 @@ def wait_for_guest(flow: StepFlow, spec: GuestWaitInput) -> Generator[Any, Any, 
     try:
         winner = yield flow.ctx.task_any([task, flow.cancel])
         if winner is not task:
+            if let_end:
+                yield from _let_end(flow, task)
             raise CanceledError()
         try:
             result = yield task
@@ -68,6 +81,14 @@ def wait_for_guest(flow: StepFlow, spec: GuestWaitInput) -> Generator[Any, Any, 
     if output.warning:
         flow.warnings.append(output.warning)
     return output
+
+
+def _let_end(flow: StepFlow, task: Any) -> Generator[Any, Any, None]:
+    """Wait until the canceled child ``task`` ends (however it ends), or :data:`CANCEL_GRACE` passes."""
+    timer = flow.ctx.create_timer(flow.ctx.current_utc_datetime + timedelta(seconds=CANCEL_GRACE))
+    winner = yield flow.ctx.task_any([task, timer])
+    if winner is not timer:
+        timer.cancel()
 
 
 def _arrived(status: GuestStatusResult, wanted: tuple[str, ...]) -> bool:

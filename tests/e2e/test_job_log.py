@@ -8,6 +8,7 @@ gone); every line is scanned for the passwords the creates carried.
 from __future__ import annotations
 
 import copy
+import time
 from typing import Any
 
 from tests.e2e.test_vm_workflows import linux, windows
@@ -107,22 +108,28 @@ def test_a_failed_create_logs_the_error_and_what_the_cleanup_removed(synced: Sta
 
 def test_a_canceled_create_logs_the_cancel_and_its_cleanup(synced: Stack) -> None:
     control = synced.lab.control.url
+    faults = synced.lab.host("hv03").server.faults
     synced.request_to(control, "PUT", "/hvsim/hosts/hv03/guest-behaviour", {"silent": True, "poll_interval": 0.1})
     try:
         status, _, job = synced.request("POST", "/api/v1/vms", linux("log-cancel03", host="hv03"))
         assert status == 202, job
         synced.wait(job["id"], 60, until=lambda s: (s.get("customStatus") or {}).get("step") == "wait_for_key")
+        faults.update({"slow_operations": {"read_guest_kvp": 1500}})  # the cancel finds a guest poll in flight
+        time.sleep(0.5)
         assert synced.request("POST", f"/api/v1/jobs/{job['id']}/cancel")[0] == 202
         done = finished(synced, job["id"])
     finally:
+        faults.update({"slow_operations": {}})
         synced.request_to(control, "PUT", "/hvsim/hosts/hv03/guest-behaviour", {"poll_interval": 0.1})
     assert done["status"] == "Canceled", done
     entries = read_log(synced, job["id"], limit=50)
     text = messages(entries, "workflow")
     assert "step wait_for_key canceled" in " ".join(text)
-    assert text[-1].startswith("job canceled")
+    assert text[-1].startswith("job canceled"), text
+    assert not [e["message"] for e in entries if "VmNotFound" in e["message"]]  # no poll raced the cleanup
     assert "cleanup Succeeded" in messages(entries, "cleanup")
     assert "removing VM log-cancel03" in " ".join(messages(entries, "host"))
+    assert "log-cancel03" not in {vm.name for vm in synced.lab.host("hv03").model.vms.values()}
 
 
 def test_the_log_of_a_missing_job_is_404_and_a_bad_token_400(synced: Stack) -> None:

@@ -132,7 +132,7 @@ def test_a_warning_from_the_wait_lands_on_the_job() -> None:
     assert any("does not report completion" in w for w in final["add_warnings"])
 
 
-def test_a_cancel_during_a_wait_ends_it_at_once_and_compensates() -> None:
+def test_a_cancel_during_a_wait_of_version_3_ends_it_at_once_and_compensates() -> None:
     replay = Replay(create_vm, v3(LINUX))
     drive(replay, v3_results(), until=lambda r: bool(r.pending("suborchestration")))
     replay.raise_event("cancel", {"by": "user-1"})
