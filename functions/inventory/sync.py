@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
@@ -30,6 +31,7 @@ from functions.models.json import JsonObject
 __all__ = ["HostSync", "MarkedVm", "host_record", "owning_job", "vm_record"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 STORE_ATTEMPTS = 3
@@ -179,30 +181,41 @@ class HostSync:
         return events
 
     def _announce(self, events: list[OutgoingEvent]) -> None:
-        """Emit ``events``; a failure is logged, never the host's (its inventory is stored either way)."""
+        """Emit ``events``, a storage outage retried as the snapshot's is.
+
+        A failure that stays is logged, never the host's: its inventory is stored either way (and the next sync sees
+        no change to announce, so the event is lost; docs/events.md says so).
+        """
         if not events or self._emit is None:
             return
+        emit = self._emit
         try:
-            self._emit(events)
+            self._retrying(f"emitting {len(events)} event(s)", lambda: emit(events))
         except Exception:
             log.exception("inventory: could not emit %d event(s)", len(events))
 
-    def _store(self, host: str, inventory: HostInventory) -> WriteStats:
-        """Write the snapshot; a storage outage is retried a few times (``STORE_RETRIES``) before it is reported."""
+    def _retrying(self, what: str, write: Callable[[], T]) -> T:
+        """``write()``, a transient storage failure retried up to ``STORE_ATTEMPTS`` times with a growing pause."""
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
-                orphans = self._orphan_jobs(host, inventory.vms)
-                records = [vm_record(vm, orphans) for vm in inventory.vms]
-                return self.repository.apply_snapshot(
-                    host, host_record(inventory.host), records, inventory.collected_at
-                )
+                return write()
             except (ServiceRequestError, ServiceResponseError, HttpResponseError) as exc:
                 transient = not isinstance(exc, HttpResponseError) or _transient_status(exc.status_code)
                 if not transient or attempt == STORE_ATTEMPTS:
                     raise
-                log.warning("inventory: storing %s failed (%s); retrying", host, type(exc).__name__)
+                log.warning("inventory: %s failed (%s); retrying", what, type(exc).__name__)
                 self._sleep(STORE_BACKOFF * attempt)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _store(self, host: str, inventory: HostInventory) -> WriteStats:
+        """Write the snapshot; a storage outage is retried a few times (``STORE_ATTEMPTS``) before it is reported."""
+
+        def write() -> WriteStats:
+            orphans = self._orphan_jobs(host, inventory.vms)
+            records = [vm_record(vm, orphans) for vm in inventory.vms]
+            return self.repository.apply_snapshot(host, host_record(inventory.host), records, inventory.collected_at)
+
+        return self._retrying(f"storing {host}", write)
 
     def _orphan_jobs(self, host: str, vms: Sequence[VmInfo]) -> set[str]:
         """The jobs with pending cleanup debts on ``host`` that a VM's mark names (none marked: no read)."""

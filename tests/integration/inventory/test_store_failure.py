@@ -11,6 +11,8 @@ from azure.core.exceptions import ServiceRequestError
 from azure.core.pipeline.transport import HttpRequest, HttpResponse, RequestsTransport
 from azure.data.tables import TableServiceClient
 
+from functions.events.emitters import EventEmitter
+from functions.events.outbox import EventOutbox
 from functions.hyperv.connector import HostConnector
 from functions.hyperv.models import HostFacts, HostInventory, VmInfo
 from functions.inventory.repository import InventoryRepository
@@ -117,3 +119,42 @@ def test_a_host_whose_vm_rows_cannot_be_written_says_so_and_recovers_at_once(
     record = repo.get_host("hv02")
     assert record is not None and record.error is None
     assert len(list(repo.iter_vms(host="hv02"))) == 4
+
+
+class FlakyOutbox(RequestsTransport):
+    """The SDK's transport, failing the next ``failures`` writes to the events outbox (a short outage)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+        if request.method == "POST" and "Events" in request.url and "Tables" not in request.url and self.failures:
+            self.failures -= 1
+            raise ServiceRequestError("injected: the outbox is down")
+        return super().send(request, **kwargs)
+
+
+@pytest.mark.parametrize(("failures", "stored"), [(2, True), (3, False)])
+def test_a_short_outbox_outage_does_not_lose_the_events_of_a_sync(
+    azurite: Azurite, repo: InventoryRepository, failures: int, stored: bool
+) -> None:
+    flaky = FlakyOutbox(0)
+    service = TableServiceClient.from_connection_string(azurite.connection_string, transport=flaky, retry_total=0)
+    outbox = EventOutbox(service, "t" + uuid.uuid4().hex[:10])
+    emitter = EventEmitter(outbox, lambda: ["webhook:receiver.example"])
+    connector = HostConnector(SETTINGS.winrm, tuple(HostEndpoint(h) for h in HOSTS))
+    pauses: list[float] = []
+    first = inventory("hv01", 2)
+    sync = HostSync(connector, repo, collect=lambda _: first, sleep=pauses.append, emit=emitter.emit)
+    assert sync.collect_and_store("hv01").ok
+    outbox.due()  # the tables exist before the outage starts
+    vms = [first.vms[0].model_copy(update={"state": "Running"}), first.vms[1]]
+    running = first.model_copy(update={"vms": vms, "collected_at": datetime.now(UTC)})
+    flaky.failures = failures
+    sync = HostSync(connector, repo, collect=lambda _: running, sleep=pauses.append, emit=emitter.emit)
+    assert sync.collect_and_store("hv01").ok  # the snapshot is stored whatever happens to its events
+    assert [vm.state for vm in repo.iter_vms(host="hv01") if vm.id == first.vms[0].id] == ["Running"]
+    changed = [item.event for item in outbox.due() if item.event.type.endswith("vm.state_changed")]
+    assert len(changed) == (1 if stored else 0)
+    assert pauses == [1.0, 2.0]  # retried twice, 1 and 2 s apart, either way
