@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -108,11 +109,17 @@ def test_a_cancel_during_the_guest_wait_stops_the_wait_and_removes_the_vm(stack:
         stack.wait(child, 60, until=lambda s: s.get("runtimeStatus") == "Running")
         status, _, view = stack.request("GET", f"/api/v1/jobs/{job_id}")
         assert status == 202 and view["progress"]["step"] == "wait_for_key"
-        status, _, _ = stack.request("POST", f"/api/v1/jobs/{job_id}/cancel")
-        assert status == 202
-        job = finished(stack, job_id)["job"]
-        ended = stack.wait(child, 30)
+        faults = stack.lab.host("hv02").server.faults
+        faults.update({"slow_operations": {"read_guest_kvp": 3000}})  # the cancel finds a poll in flight
+        try:
+            time.sleep(0.5)
+            status, _, _ = stack.request("POST", f"/api/v1/jobs/{job_id}/cancel")
+            assert status == 202
+            job = finished(stack, job_id)["job"]
+        finally:
+            faults.update({"slow_operations": {}})
+        ended = stack.status(child)  # the create let its wait end before it removed anything
     assert job["status"] == "Canceled"
-    assert ended["runtimeStatus"] in ("Failed", "Completed", "Terminated")
+    assert ended["runtimeStatus"] in ("Failed", "Completed", "Terminated"), ended
     assert job["cleanup"]["status"] == "Succeeded"
     assert "cancel-e2e01" not in {vm.name for vm in stack.lab.host("hv02").model.vms.values()}
