@@ -1,15 +1,19 @@
 """The command groups: ``vms`` (with the day-2 changes), ``jobs``, ``hosts`` and ``ip-pools``.
 
 Each command is one API call (see the README's route table); writes that answer ``202`` with a job take ``--wait``.
+A VM argument is its id or its exact name: a name is looked up in the inventory first (one more call), and a name
+that several VMs share is refused with their ids.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 from urllib.parse import quote
 
 import click
 
+from aetherv_cli.errors import CliError
 from aetherv_cli.requests import read_document
 from aetherv_cli.session import Session, output_option, pass_session, wait_options
 
@@ -18,6 +22,37 @@ __all__ = ["register"]
 
 def _q(value: str) -> str:
     return quote(value, safe="")
+
+
+def _vm(session: Session, ref: str) -> str:
+    """The id (quoted for a path) of the VM ``ref`` names: an id as given, else the one VM with that exact name."""
+    try:
+        uuid.UUID(ref)
+    except ValueError:
+        pass
+    else:
+        return _q(ref)
+    named = [
+        vm for vm in _every(session, "/api/v1/vms", {"name_prefix": ref}) if str(vm.get("name")).lower() == ref.lower()
+    ]
+    if len(named) == 1:
+        return _q(str(named[0]["id"]))
+    if not named:
+        raise CliError(f"no VM in the inventory has the id or name {ref!r}")
+    lines = [f"{vm['id']}  {vm.get('name')} on {vm.get('host')}" for vm in named]
+    raise CliError(f"{len(named)} VMs are named {ref!r}: give the id of one", lines)
+
+
+def _every(session: Session, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
+    """Every item of a list route, page after page."""
+    items: list[dict[str, Any]] = []
+    query = {**params, "limit": "500"}
+    while True:
+        page = session.client.call("GET", path, params=query)
+        items += [item for item in page.get("items", []) if isinstance(item, dict)]
+        if not page.get("continuation"):
+            return items
+        query["continuation"] = str(page["continuation"])
 
 
 def _params(**values: Any) -> dict[str, str]:
@@ -56,12 +91,12 @@ def vms_list(session: Session, **filters: Any) -> None:
 
 
 @vms.command("show")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @output_option
 @pass_session
 def vms_show(session: Session, vm_id: str) -> None:
     """One VM: disks, NICs, IPs, OS, uptime, notes, lease."""
-    session.printer.document(session.client.call("GET", f"/api/v1/vms/{_q(vm_id)}"))
+    session.printer.document(session.client.call("GET", f"/api/v1/vms/{_vm(session, vm_id)}"))
 
 
 @vms.command("create")
@@ -82,22 +117,22 @@ def vms_create(session: Session, path: str, dry_run: bool, idempotency_key: str 
 
 
 @vms.command("delete")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @wait_options
 @pass_session
 def vms_delete(session: Session, vm_id: str, wait: bool) -> None:
     """Delete a VM with its disks and folder."""
-    session.submitted(session.client.submit("DELETE", f"/api/v1/vms/{_q(vm_id)}"), wait)
+    session.submitted(session.client.submit("DELETE", f"/api/v1/vms/{_vm(session, vm_id)}"), wait)
 
 
 def _power(action: str, summary: str) -> None:
     @vms.command(action, help=summary)
-    @click.argument("vm_id")
+    @click.argument("vm_id", metavar="VM")
     @wait_options
     @pass_session
     def command(session: Session, vm_id: str, wait: bool, **options: Any) -> None:
         body = {k: v for k, v in options.items() if v is not None} or None
-        session.submitted(session.client.submit("POST", f"/api/v1/vms/{_q(vm_id)}/{action}", body=body), wait)
+        session.submitted(session.client.submit("POST", f"/api/v1/vms/{_vm(session, vm_id)}/{action}", body=body), wait)
 
     if action == "shutdown":
         click.option("--timeout-seconds", type=click.IntRange(10, 3600), default=None, help="Wait for the guest.")(
@@ -115,7 +150,7 @@ _power("restart", "Restart a VM.")
 
 
 @vms.command("update")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.option("--cpu-cores", type=int, default=None, help="Virtual processors.")
 @click.option("--memory-gb", type=int, default=None, help="Startup memory in GB.")
 @click.option("--notes", default=None, help="The VM's notes.")
@@ -125,14 +160,14 @@ _power("restart", "Restart a VM.")
 def vms_update(session: Session, vm_id: str, wait: bool, **fields: Any) -> None:
     """Resize a VM (cpu, memory) and set its notes."""
     body = {k: v for k, v in fields.items() if v is not None}
-    session.submitted(session.client.submit("PATCH", f"/api/v1/vms/{_q(vm_id)}", body=body), wait)
+    session.submitted(session.client.submit("PATCH", f"/api/v1/vms/{_vm(session, vm_id)}", body=body), wait)
 
 
 vms.add_command(vms_update, "resize")
 
 
 @vms.command("migrate")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.option("--host", required=True, help="The destination host.")
 @click.option("--storage-path", default=None, help="Where a stand-alone VM's files go.")
 @wait_options
@@ -140,7 +175,7 @@ vms.add_command(vms_update, "resize")
 def vms_migrate(session: Session, vm_id: str, host: str, storage_path: str | None, wait: bool) -> None:
     """Live-migrate a VM to another host."""
     body = {"host": host, **({"storage_path": storage_path} if storage_path else {})}
-    session.submitted(session.client.submit("POST", f"/api/v1/vms/{_q(vm_id)}/migrate", body=body), wait)
+    session.submitted(session.client.submit("POST", f"/api/v1/vms/{_vm(session, vm_id)}/migrate", body=body), wait)
 
 
 @vms.group("disks")
@@ -149,36 +184,36 @@ def disks() -> None:
 
 
 @disks.command("add")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.option("--size-gb", type=int, required=True)
 @wait_options
 @pass_session
 def disks_add(session: Session, vm_id: str, size_gb: int, wait: bool) -> None:
     """Add a data disk."""
-    path = f"/api/v1/vms/{_q(vm_id)}/disks"
+    path = f"/api/v1/vms/{_vm(session, vm_id)}/disks"
     session.submitted(session.client.submit("POST", path, body={"size_gb": size_gb}), wait)
 
 
 @disks.command("expand")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.argument("disk_id")
 @click.option("--size-gb", type=int, required=True, help="The new, larger size.")
 @wait_options
 @pass_session
 def disks_expand(session: Session, vm_id: str, disk_id: str, size_gb: int, wait: bool) -> None:
     """Grow a disk."""
-    path = f"/api/v1/vms/{_q(vm_id)}/disks/{_q(disk_id)}/expand"
+    path = f"/api/v1/vms/{_vm(session, vm_id)}/disks/{_q(disk_id)}/expand"
     session.submitted(session.client.submit("POST", path, body={"size_gb": size_gb}), wait)
 
 
 @disks.command("remove")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.argument("disk_id")
 @wait_options
 @pass_session
 def disks_remove(session: Session, vm_id: str, disk_id: str, wait: bool) -> None:
     """Detach and delete a data disk (never the boot disk)."""
-    session.submitted(session.client.submit("DELETE", f"/api/v1/vms/{_q(vm_id)}/disks/{_q(disk_id)}"), wait)
+    session.submitted(session.client.submit("DELETE", f"/api/v1/vms/{_vm(session, vm_id)}/disks/{_q(disk_id)}"), wait)
 
 
 @vms.group("nics")
@@ -187,7 +222,7 @@ def nics() -> None:
 
 
 @nics.command("add")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.option("--network", required=True, help="A virtual switch of the VM's host.")
 @click.option("--vlan-id", type=int, default=None)
 @wait_options
@@ -195,11 +230,11 @@ def nics() -> None:
 def nics_add(session: Session, vm_id: str, network: str, vlan_id: int | None, wait: bool) -> None:
     """Add a network adapter."""
     body = {"network": network, **({"vlan_id": vlan_id} if vlan_id is not None else {})}
-    session.submitted(session.client.submit("POST", f"/api/v1/vms/{_q(vm_id)}/nics", body=body), wait)
+    session.submitted(session.client.submit("POST", f"/api/v1/vms/{_vm(session, vm_id)}/nics", body=body), wait)
 
 
 @nics.command("update")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.argument("nic_id")
 @click.option("--network", default=None, help="Reconnect to this switch.")
 @click.option("--vlan-id", type=int, default=None, help="The access VLAN.")
@@ -215,17 +250,19 @@ def nics_update(
         body["vlan_id"] = None
     elif vlan_id is not None:
         body["vlan_id"] = vlan_id
-    session.submitted(session.client.submit("PATCH", f"/api/v1/vms/{_q(vm_id)}/nics/{_q(nic_id)}", body=body), wait)
+    session.submitted(
+        session.client.submit("PATCH", f"/api/v1/vms/{_vm(session, vm_id)}/nics/{_q(nic_id)}", body=body), wait
+    )
 
 
 @nics.command("remove")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.argument("nic_id")
 @wait_options
 @pass_session
 def nics_remove(session: Session, vm_id: str, nic_id: str, wait: bool) -> None:
     """Remove an adapter (never the last)."""
-    session.submitted(session.client.submit("DELETE", f"/api/v1/vms/{_q(vm_id)}/nics/{_q(nic_id)}"), wait)
+    session.submitted(session.client.submit("DELETE", f"/api/v1/vms/{_vm(session, vm_id)}/nics/{_q(nic_id)}"), wait)
 
 
 @vms.group("checkpoints")
@@ -234,46 +271,46 @@ def checkpoints() -> None:
 
 
 @checkpoints.command("list")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @output_option
 @pass_session
 def checkpoints_list(session: Session, vm_id: str) -> None:
     """The VM's checkpoints (read from its host)."""
-    _page(session, f"/api/v1/vms/{_q(vm_id)}/checkpoints", "checkpoint", {})
+    _page(session, f"/api/v1/vms/{_vm(session, vm_id)}/checkpoints", "checkpoint", {})
 
 
 @checkpoints.command("create")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.option("--name", required=True)
 @wait_options
 @pass_session
 def checkpoints_create(session: Session, vm_id: str, name: str, wait: bool) -> None:
     """Make a production checkpoint."""
-    path = f"/api/v1/vms/{_q(vm_id)}/checkpoints"
+    path = f"/api/v1/vms/{_vm(session, vm_id)}/checkpoints"
     session.submitted(session.client.submit("POST", path, body={"name": name}), wait)
 
 
 @checkpoints.command("apply")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.argument("checkpoint_id")
 @click.option("--allow-restart", is_flag=True, help="A running VM may be restarted.")
 @wait_options
 @pass_session
 def checkpoints_apply(session: Session, vm_id: str, checkpoint_id: str, allow_restart: bool, wait: bool) -> None:
     """Revert the VM to a checkpoint."""
-    path = f"/api/v1/vms/{_q(vm_id)}/checkpoints/{_q(checkpoint_id)}/apply"
+    path = f"/api/v1/vms/{_vm(session, vm_id)}/checkpoints/{_q(checkpoint_id)}/apply"
     body = {"allow_restart": True} if allow_restart else None
     session.submitted(session.client.submit("POST", path, body=body), wait)
 
 
 @checkpoints.command("remove")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.argument("checkpoint_id")
 @wait_options
 @pass_session
 def checkpoints_remove(session: Session, vm_id: str, checkpoint_id: str, wait: bool) -> None:
     """Delete a checkpoint."""
-    path = f"/api/v1/vms/{_q(vm_id)}/checkpoints/{_q(checkpoint_id)}"
+    path = f"/api/v1/vms/{_vm(session, vm_id)}/checkpoints/{_q(checkpoint_id)}"
     session.submitted(session.client.submit("DELETE", path), wait)
 
 
@@ -283,7 +320,7 @@ def lease() -> None:
 
 
 @lease.command("set")
-@click.argument("vm_id")
+@click.argument("vm_id", metavar="VM")
 @click.option("--hours", type=float, default=None, help="Expire this many hours from now.")
 @click.option("--expires-at", default=None, help="Expire at this moment (ISO 8601).")
 @click.option("--clear", is_flag=True, help="Remove the lease.")
@@ -296,7 +333,7 @@ def lease_set(session: Session, vm_id: str, hours: float | None, expires_at: str
     body: dict[str, Any] = {"expires_at": None} if clear else {"hours": hours} if hours is not None else {}
     if expires_at is not None:
         body = {"expires_at": expires_at}
-    session.printer.document(session.client.call("PUT", f"/api/v1/vms/{_q(vm_id)}/lease", body=body))
+    session.printer.document(session.client.call("PUT", f"/api/v1/vms/{_vm(session, vm_id)}/lease", body=body))
 
 
 # -- jobs ---------------------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from click.testing import CliRunner, Result
 from functions.audit.log import AuditLog
 from functions.ippools.store import POOL_ROW, PoolStore
 from tests.e2e.test_ip_pools import pool_document
+from tests.e2e.test_vm_changes import refresh
 from tests.e2e.test_vm_workflows import linux
 from tools.azurite import Azurite
 from tools.stack import Stack
@@ -69,7 +70,8 @@ def test_create_watch_and_delete_a_vm(synced: Stack, tmp_path: Path) -> None:
     assert re.search(r"info +hv0\d: create_vm cli-e2e01 requested by", watched.stderr), watched.stderr
     assert "step create_vm started" not in watched.stderr  # the step lines above say it once
     assert re.search(r"info +vm_create hv0\d: create_vm: created VM cli-e2e01", watched.stderr), watched.stderr
-    assert "guest state: provisioningapplied" in watched.stderr
+    # the last state change, from whatever state the last poll before it read (one it could read, or none)
+    assert re.search(r"guest state: (\S+ → )?provisioningapplied$", watched.stderr, re.MULTILINE), watched.stderr
     stored = stack.jobs.get(job_id)
     assert stored is not None
     assert stored.status == "Succeeded"
@@ -146,9 +148,9 @@ def test_a_bad_request_file_exits_1_with_each_field_error_on_its_own_line(synced
     broken = aetherv(synced, tmp_path, "vms", "create", "-f", str(not_yaml))
     assert broken.exit_code == 1
     assert "is not valid YAML" in broken.stderr
-    missing = aetherv(synced, tmp_path, "vms", "show", "no-such-vm")
+    missing = aetherv(synced, tmp_path, "vms", "show", "0d6c1f2e-0000-4000-8000-000000000000")
     assert missing.exit_code == 1
-    assert "Not found (404)" in missing.stderr
+    assert "Not found (404)" in missing.stderr  # an id goes to the server as it is
 
 
 def test_usage_errors_exit_3(synced: Stack, tmp_path: Path) -> None:
@@ -259,3 +261,29 @@ def test_a_dry_run_says_when_a_create_would_wait_for_approval(approving: Stack, 
     )
     assert json.loads(free.stdout)["requires_approval"] is False
     assert jobs_for(approving, "cli-appr01") == []
+
+
+def test_a_vm_is_named_by_its_id_or_its_exact_name(synced: Stack, tmp_path: Path) -> None:
+    stack, control = synced, synced.lab.control.url
+    twins = [stack.request_to(control, "POST", f"/hvsim/hosts/{h}/vms", {"name": "cli-twin"}) for h in ("hv01", "hv02")]
+    single = stack.request_to(control, "POST", "/hvsim/hosts/hv03/vms", {"name": "cli-named", "state": "Off"})
+    assert all(answer[0] == 200 for answer in [*twins, single]), [*twins, single]
+    for host in ("hv01", "hv02", "hv03"):
+        refresh(stack, host)
+    [named] = lab_vms(stack, "cli-named")
+
+    shown = aetherv(stack, tmp_path, "-o", "json", "vms", "show", "cli-named")
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["id"] == named.id
+    started = aetherv(stack, tmp_path, "vms", "start", "cli-named", "--wait")
+    assert started.exit_code == 0, started.output
+    assert named.state == "Running"  # on the host itself
+
+    before = {twin.id: twin.state for twin in lab_vms(stack, "cli-twin")}
+    ambiguous = aetherv(stack, tmp_path, "vms", "stop", "cli-twin", "--wait")
+    assert ambiguous.exit_code == 1, ambiguous.output
+    assert "2 VMs are named 'cli-twin': give the id of one" in ambiguous.stderr
+    assert all(vm_id in ambiguous.stderr for vm_id in before)
+    assert {twin.id: twin.state for twin in lab_vms(stack, "cli-twin")} == before  # nothing was asked of a host
+    missing = aetherv(stack, tmp_path, "vms", "delete", "cli-nobody")
+    assert missing.exit_code == 1 and "no VM in the inventory has the id or name 'cli-nobody'" in missing.stderr
