@@ -6,7 +6,8 @@ wait to a child orchestration (``<job id>:<step>``) that:
 
 - polls ``vm_guest_status`` (a :class:`~functions.provisioning.guest_payloads.GuestCheck`), backing the interval
   off while nothing changes (up to :data:`MAX_BACKOFF` times the configured one) and starting over when the state
-  changes;
+  changes; a poll that reads no state (agents rewrite their pool while they apply; a guest restarts) keeps the last
+  one seen, so the job's guest state and log do not flicker to none;
 - ends when the state is wanted (for the key: this run's key and a known agent), fails on ``provisioningfailed``
   or at the deadline, and — for the apply wait — completes an agent that never reports (HLVMM semantics) once the
   guest's integration services confirm the requested host name and address, with a warning;
@@ -119,7 +120,7 @@ def _poll(flow: StepFlow, spec: GuestWaitInput) -> Generator[Any, Any, GuestWait
         status: GuestStatusResult = yield from flow.call(c.VM_GUEST_STATUS, check)
         key_seen = status.state == "waitingforaeskey" and status.key_usable
         spec = replace(spec, check=replace(spec.check, state_seen_before=key_seen))
-        if status.state != spec.guest_state:
+        if status.state is not None and status.state != spec.guest_state:  # no state read: no news
             spec = replace(spec, guest_state=status.state)
             interval = spec.timing.poll_interval  # something moved: look again soon
             flow.guest_state = status.state

@@ -207,6 +207,21 @@ def test_a_stale_key_and_an_unknown_agent_keep_the_wait_polling() -> None:
     assert [p["state_seen_before"] for p in status.seen] == [False, False, False, True]
 
 
+def test_a_poll_that_reads_no_state_keeps_the_last_one_seen() -> None:
+    status = polls(
+        {"state": "applying"},
+        {"state": None},  # the agent rewrites its pool while it applies
+        {"state": None},
+        {"state": "provisioningapplied"},
+    )
+    document = wait_input("wait_for_apply", guest_state="waitingforaeskey", what="the guest to apply its data")
+    last, _ = run_wait(document, status)
+    assert last.output["status"]["state"] == "provisioningapplied"
+    # what each poll is told it saw last: its log line says "applying → provisioningapplied", never "none → …"
+    assert [p["last_state"] for p in status.seen] == ["waitingforaeskey", "applying", "applying", "applying"]
+    assert last.custom_status["guest_state"] == "provisioningapplied"
+
+
 def test_the_wait_backs_off_and_continues_as_new_so_no_history_grows_with_it() -> None:
     status = polls({"state": None, "key": "absent"})  # the guest never answers
     last, generations = run_wait(wait_input(), status)
