@@ -43,8 +43,9 @@ POLLS_PER_GENERATION = 12
 MAX_BACKOFF = 6.0
 """The poll interval grows by half each unchanged poll, up to this many times the configured interval."""
 CANCEL_GRACE = 60.0
-"""How long a canceled parent waits for its guest wait to end (a poll in flight is one short WinRM call; a child the
-cancel did not reach ends at its next poll, when the VM is gone) before it compensates anyway."""
+"""How long a canceled parent waits for its guest wait to end (a poll in flight is one short WinRM call) before it
+compensates anyway. A child the cancel did not reach keeps polling until then, and ends at its first poll after the
+compensation removed the VM."""
 
 
 def child_id(job_id: str, step: str) -> str:

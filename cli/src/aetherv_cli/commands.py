@@ -32,9 +32,7 @@ def _vm(session: Session, ref: str) -> str:
         pass
     else:
         return _q(ref)
-    named = [
-        vm for vm in _every(session, "/api/v1/vms", {"name_prefix": ref}) if str(vm.get("name")).lower() == ref.lower()
-    ]
+    named = [vm for vm in _every(session, "/api/v1/vms", {"name_prefix": ref}) if vm.get("name") == ref]
     if len(named) == 1:
         return _q(str(named[0]["id"]))
     if not named:
