@@ -27,6 +27,7 @@ resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35: No VNet in this template: the app reaches storage over the public endpoint with Entra ID. Private endpoints need VNet integration.
   // checkov:skip=CKV_AZURE_59: Same as CKV_AZURE_35; anonymous blob access and (except for the EP content share) shared keys are disabled.
   // checkov:skip=CKV_AZURE_206: Replication is the skuName parameter; LRS suits a task hub and an inventory cache that the sync rebuilds.
+  // checkov:skip=CKV_AZURE_43: The name is main.bicep's 'st' + toLower(uniqueString()), 15 lowercase letters and digits; checkov's verdict on this cross-module name varies between identical runs. tests/infra/test_security_settings.py checks the rule.
   name: name
   location: location
   tags: tags

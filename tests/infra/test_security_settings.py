@@ -3,11 +3,13 @@ the platform allows it, Key Vault in RBAC mode with purge protection, App Servic
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 import pytest
 
-from tests.infra.bicep import body, render
+from tests.infra.bicep import INFRA, body, render
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +68,16 @@ def test_storage_account(bicep: dict[str, Any]) -> None:
     assert storage["allowSharedKeyAccess"] == "needsContentShare"
     share = body(bicep["main.bicep"]["modules"]["storage"])["params"]["contentShareName"]
     assert render(share) == "isElasticPremium ? functionAppName : "
+
+
+def test_the_storage_account_name_keeps_the_naming_rule(bicep: dict[str, Any]) -> None:
+    """3 to 24 lowercase letters and digits (checkov's CKV_AZURE_43, skipped there: it cannot always render it)."""
+    name = body(bicep["main.bicep"]["modules"]["storage"])["params"]["name"]
+    assert render(name) == "${abbrs.storageStorageAccounts}${resourceToken}"
+    prefix = json.loads((INFRA / "abbreviations.json").read_text(encoding="utf-8"))["storageStorageAccounts"]
+    token = render(bicep["main.bicep"]["variables"]["resourceToken"]["value"])
+    assert token.startswith("to_lower(unique_string(")  # uniqueString: 13 characters, letters and digits
+    assert re.fullmatch(r"[a-z0-9]{3,24}", prefix + "x" * 13), prefix
 
 
 def test_key_vault(bicep: dict[str, Any]) -> None:
