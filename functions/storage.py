@@ -5,13 +5,14 @@ account's table endpoint and a managed identity (``DefaultAzureCredential``, or 
 user-assigned identity). The composition root builds the one client of the process with
 :func:`build_table_service` (no network I/O until the first request); tests build their own. Listings hand out the
 SDK's continuation tokens wrapped as opaque strings (:func:`encode_continuation`), and only such strings are
-accepted back.
+accepted back. Each store reaches its tables through :class:`Tables`: created on first use, one client per table.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import json
 import re
 from collections.abc import Mapping
@@ -19,8 +20,9 @@ from typing import Any
 
 import requests
 from azure.core.credentials import TokenCredential
+from azure.core.exceptions import ResourceExistsError
 from azure.core.pipeline.transport import RequestsTransport
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableClient, TableServiceClient
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -31,6 +33,7 @@ from functions.settings import StorageSettings
 __all__ = [
     "AZURITE_CONNECTION_STRING",
     "TABLE_CONNECTIONS",
+    "Tables",
     "build_table_service",
     "connection_string",
     "decode_continuation",
@@ -121,3 +124,34 @@ def decode_continuation(token: str) -> dict[str, str]:
     if not isinstance(inner, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in inner.items()):
         raise invalid
     return inner
+
+
+class Tables:
+    """A store's tables: every one created on its first use (one that exists is fine), one client kept per table.
+
+    A client costs more to make than a point read to send, so it is made once. Two threads racing here at most
+    create a table twice (the second gets ``ResourceExistsError``, ignored) or make a client twice (one is kept).
+    """
+
+    def __init__(self, service: TableServiceClient, *names: str) -> None:
+        self.service = service
+        self.names = names
+        self._ready = False
+        self._clients: dict[str, TableClient] = {}
+
+    def ensure(self) -> None:
+        """Create every table of the store that does not exist yet."""
+        for name in self.names:
+            with contextlib.suppress(ResourceExistsError):
+                self.service.create_table(name)
+        self._ready = True
+
+    def client(self, name: str | None = None) -> TableClient:
+        """The client of table ``name`` (default: the store's first), the store's tables created first if need be."""
+        name = name or self.names[0]
+        client = self._clients.get(name)
+        if client is None:
+            if not self._ready:
+                self.ensure()
+            client = self._clients.setdefault(name, self.service.get_table_client(name))
+        return client

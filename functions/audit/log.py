@@ -6,7 +6,6 @@ the target, the job id, the client IP and the outcome (HTTP status). Records hol
 
 from __future__ import annotations
 
-import contextlib
 import json
 import uuid
 from collections.abc import Callable, Mapping
@@ -14,12 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableServiceClient
+from azure.data.tables import TableClient, TableServiceClient
 
 from functions.models.json import JsonObject
 from functions.models.paging import Page
-from functions.storage import decode_continuation, encode_continuation
+from functions.storage import Tables, decode_continuation, encode_continuation
 
 __all__ = ["AuditLog", "AuditRecord"]
 
@@ -73,17 +71,12 @@ class AuditLog:
     def __init__(
         self, service: TableServiceClient, prefix: str, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
-        self._service = service
         self.table_name = f"{prefix}Audit"
         self._clock = clock
-        self._ready = False
+        self._tables = Tables(service, self.table_name)
 
-    def _table(self) -> Any:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                self._service.create_table(self.table_name)
-            self._ready = True
-        return self._service.get_table_client(self.table_name)
+    def _table(self) -> TableClient:
+        return self._tables.client()
 
     def record(
         self,

@@ -25,7 +25,7 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from functions.events.catalog import OutgoingEvent
 from functions.models.json import JsonObject
-from functions.storage import decode_continuation, encode_continuation
+from functions.storage import Tables, decode_continuation, encode_continuation
 
 __all__ = ["EventOutbox", "FailedEvent", "PendingEvent", "stamp"]
 
@@ -102,19 +102,13 @@ class EventOutbox:
     def __init__(
         self, service: TableServiceClient, prefix: str, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
-        self._service = service
         self.outbox_table = f"{prefix}Events"
         self.failed_table = f"{prefix}EventsFailed"
         self._clock = clock
-        self._ready = False
+        self._tables = Tables(service, self.outbox_table, self.failed_table)
 
     def _table(self, name: str) -> TableClient:
-        if not self._ready:
-            for table in (self.outbox_table, self.failed_table):
-                with contextlib.suppress(ResourceExistsError):
-                    self._service.create_table(table)
-            self._ready = True
-        return self._service.get_table_client(name)
+        return self._tables.client(name)
 
     def add(self, events: Iterable[OutgoingEvent], sinks: Sequence[str]) -> int:
         """Store ``events`` owed to ``sinks`` and due now; returns how many were new (an id already stored is kept)."""

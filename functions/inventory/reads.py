@@ -14,14 +14,13 @@ one query of the hosts partition and cached for a few seconds, so a lookup by id
 
 from __future__ import annotations
 
-import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, cast
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient
 
 from functions.errors import NotFound
@@ -32,7 +31,7 @@ from functions.inventory.vm_entity import HOST_STATE_COLUMNS, VM_COLUMNS, vm_cla
 from functions.models.inventory import ClusterRecord, HostRecord, InventorySummary, VmRecord
 from functions.models.json import JsonObject
 from functions.models.paging import Page
-from functions.storage import decode_continuation, encode_continuation
+from functions.storage import Tables, decode_continuation, encode_continuation
 
 __all__ = ["HOSTS_PARTITION", "ID_CACHE_SECONDS", "InventoryReads"]
 
@@ -57,8 +56,7 @@ class InventoryReads:
         self._service = service
         self.hosts_table = f"{prefix}Hosts"
         self.vms_table = f"{prefix}Vms"
-        self._ready = False
-        self._clients: dict[str, TableClient] = {}
+        self._tables = Tables(service, self.hosts_table, self.vms_table)
         self._ids_lock = threading.Lock()
         self._ids: dict[str, list[str]] = {}  # VM row key -> hosts listing it, newest snapshot first
         self._ids_read_at = -ID_CACHE_SECONDS
@@ -67,19 +65,11 @@ class InventoryReads:
         self._beside = ThreadPoolExecutor(max_workers=16, thread_name_prefix="inventory-read")
 
     def _table(self, name: str) -> TableClient:
-        client = self._clients.get(name)
-        if client is None:  # made once per table (a client costs more to make than a point read to send)
-            if not self._ready:
-                self.ensure_tables()
-            client = self._clients[name] = self._service.get_table_client(name)
-        return client
+        return self._tables.client(name)
 
     def ensure_tables(self) -> None:
         """Create the tables if they do not exist (idempotent)."""
-        for name in (self.hosts_table, self.vms_table):
-            with contextlib.suppress(ResourceExistsError):
-                self._service.create_table(name)
-        self._ready = True
+        self._tables.ensure()
 
     def _get_host_with_etag(self, host: str) -> tuple[JsonObject | None, str | None]:
         try:

@@ -17,7 +17,6 @@ entity-group transaction:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import time
@@ -32,6 +31,7 @@ from azure.data.tables import TableClient, TableServiceClient, TableTransactionE
 
 from functions.errors import Conflict, NotFound
 from functions.models.ip_pools import IpPoolSpec
+from functions.storage import Tables
 
 __all__ = ["Allocation", "PoolRecord", "PoolStore", "PoolUsage"]
 
@@ -117,18 +117,13 @@ class PoolStore:
         clock: Callable[[], str] = _now,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._service = service
         self.table_name = f"{prefix}IpPools"
         self._clock = clock
         self._sleep = sleep
-        self._client: TableClient | None = None
+        self._tables = Tables(service, self.table_name)
 
     def _table(self) -> TableClient:
-        if self._client is None:
-            with contextlib.suppress(ResourceExistsError):
-                self._service.create_table(self.table_name)
-            self._client = self._service.get_table_client(self.table_name)
-        return self._client
+        return self._tables.client()
 
     def _backoff(self, attempt: int) -> None:
         self._sleep(random.uniform(0, min(0.2, 0.005 * (attempt + 1))))  # noqa: S311 - jitter, not security

@@ -9,18 +9,16 @@ happened: a step's start from the orchestration's clock, a host line from the ac
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from azure.core.exceptions import ResourceExistsError
-from azure.data.tables import TableServiceClient, UpdateMode
+from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from functions.joblog.entries import LogEntry
+from functions.storage import Tables
 
 __all__ = ["MAX_ENTRIES", "JobLog", "LogPage"]
 
@@ -47,16 +45,11 @@ class JobLog:
     """Append to and read job logs."""
 
     def __init__(self, service: TableServiceClient, prefix: str) -> None:
-        self._service = service
         self.table_name = f"{prefix}JobLog"
-        self._ready = False
+        self._tables = Tables(service, self.table_name)
 
-    def _table(self) -> Any:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                self._service.create_table(self.table_name)
-            self._ready = True
-        return self._service.get_table_client(self.table_name)
+    def _table(self) -> TableClient:
+        return self._tables.client()
 
     def _count(self, partition: str) -> int:
         rows = self._table().query_entities("PartitionKey eq @pk", parameters={"pk": partition}, select=["RowKey"])

@@ -18,6 +18,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 
 from functions.inventory.keys import decode_key, encode_key
+from functions.storage import Tables
 
 __all__ = ["CleanupDebt", "CleanupDebts"]
 
@@ -46,17 +47,12 @@ class CleanupDebts:
     def __init__(
         self, service: TableServiceClient, prefix: str, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     ) -> None:
-        self._service = service
         self.table_name = f"{prefix}CleanupDebts"
         self._clock = clock
-        self._ready = False
+        self._tables = Tables(service, self.table_name)
 
     def _table(self) -> TableClient:
-        if not self._ready:
-            with contextlib.suppress(ResourceExistsError):
-                self._service.create_table(self.table_name)
-            self._ready = True
-        return self._service.get_table_client(self.table_name)
+        return self._tables.client()
 
     def record(self, host: str, job_id: str, vm_name: str, vm_id: str | None, error: str) -> CleanupDebt:
         """Record (or keep) the debt of ``job_id`` on ``host``; returns it. Repeatable."""

@@ -27,7 +27,7 @@ from functions.inventory.keys import encode_key
 from functions.models.jobs import Job, JobPatch, JobStatus
 from functions.models.json import JsonObject
 from functions.models.paging import Page
-from functions.storage import decode_continuation, encode_continuation
+from functions.storage import Tables, decode_continuation, encode_continuation
 
 __all__ = ["Claim", "JobObserver", "JobStore", "JobSummary"]
 
@@ -140,7 +140,7 @@ class JobStore:
         self.list_table = f"{prefix}JobList"
         self.keys_table = f"{prefix}JobKeys"
         self._clock = clock
-        self._ready = False
+        self._tables = Tables(service, self.jobs_table, self.list_table, self.keys_table)
 
     def now(self) -> str:
         """The store's clock, as the ISO 8601 text it writes."""
@@ -148,15 +148,10 @@ class JobStore:
 
     def ensure_tables(self) -> None:
         """Create the tables if missing."""
-        for name in (self.jobs_table, self.list_table, self.keys_table):
-            with contextlib.suppress(ResourceExistsError):
-                self._service.create_table(name)
-        self._ready = True
+        self._tables.ensure()
 
     def _table(self, name: str) -> TableClient:
-        if not self._ready:
-            self.ensure_tables()
-        return self._service.get_table_client(name)
+        return self._tables.client(name)
 
     @staticmethod
     def _list_key(job: Job) -> str:

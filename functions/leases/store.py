@@ -14,7 +14,6 @@ just before it) is put right by the next of these.
 
 from __future__ import annotations
 
-import contextlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -26,6 +25,7 @@ from azure.data.tables import TableClient, TableServiceClient, UpdateMode
 from functions.inventory.keys import encode_key
 from functions.models.json import JsonObject
 from functions.models.leases import Lease
+from functions.storage import Tables
 
 __all__ = ["LEASE_COPY_COLUMNS", "LeaseStore", "leases_table"]
 
@@ -54,14 +54,10 @@ class LeaseStore:
         self._service = service
         self.table_name = leases_table(prefix)
         self.vms_table = f"{prefix}Vms"
-        self._client: TableClient | None = None
+        self._tables = Tables(service, self.table_name)
 
     def _table(self) -> TableClient:
-        if self._client is None:
-            with contextlib.suppress(ResourceExistsError):
-                self._service.create_table(self.table_name)
-            self._client = self._service.get_table_client(self.table_name)
-        return self._client
+        return self._tables.client()
 
     def get(self, vm_id: str) -> Lease | None:
         """The VM's lease, or ``None``."""
@@ -112,7 +108,7 @@ class LeaseStore:
 
     def copies(self) -> dict[str, JsonObject]:
         """The copy properties of every lease, by VM row key (one query of the lease table)."""
-        client = self._client or self._service.get_table_client(self.table_name)  # a read never creates the table
+        client = self._service.get_table_client(self.table_name)  # a read never creates the table
         try:
             rows = client.query_entities(f"PartitionKey eq '{PARTITION}'", select=["RowKey", "lease_json"])
             return {str(row["RowKey"]): copy_properties(Lease.from_json(json.loads(row["lease_json"]))) for row in rows}
